@@ -1,0 +1,44 @@
+# Meerkat. `make run` starts a standalone server on 127.0.0.1:2181 (data
+# under ./data); `make test` installs what the tests need and runs them all.
+
+GO        ?= go
+BIN       := bin/meerkat
+# Debian packages the tests use: the reference server, the C client and
+# kazoo for the side-by-side and real-client tests.
+TEST_DEBS := zookeeper zookeeper-bin python3-kazoo openjdk-17-jre-headless
+
+.PHONY: all build run test test-deps vet fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/meerkat
+
+run: build
+	./$(BIN)
+
+# test-deps installs the Debian packages above when any is missing (as root
+# directly, otherwise through sudo).
+test-deps:
+	@missing=""; for p in $(TEST_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+vet:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test: test-deps vet
+	$(GO) test -race -count=1 -timeout 40m ./...
+
+# fuzz runs every fuzz target for FUZZTIME each.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./jute -run '^$$' -fuzz FuzzDecodeRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./netpoll -run '^$$' -fuzz FuzzServerFrames -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

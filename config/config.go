@@ -1,0 +1,325 @@
+// Package config reads a ZooKeeper-style zoo.cfg into Meerkat's Config. It
+// accepts zoo.cfg's own keys and, under their full names, the ZooKeeper
+// settings that are Java system properties there (jute.maxbuffer,
+// zookeeper.extendedTypesEnabled, znode.container.checkIntervalMs, ...), as
+// well as the short "extendedTypesEnabled" form ZooKeeper turns into
+// "zookeeper.extendedTypesEnabled".
+package config
+
+import (
+	"bufio"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	// TickTime is ZooKeeper's basic time unit (tickTime, ms in the file).
+	TickTime time.Duration
+	// DataDir holds the snapshots (dataDir).
+	DataDir string
+	// DataLogDir holds the write-ahead log (dataLogDir; defaults to DataDir).
+	DataLogDir string
+	// ClientPort is the client port (clientPort).
+	ClientPort int
+	// ClientPortAddress is the address to bind (clientPortAddress); empty
+	// means all interfaces.
+	ClientPortAddress string
+	// MinSessionTimeout and MaxSessionTimeout bound negotiated timeouts
+	// (ms in the file); they default to 2 and 20 ticks.
+	MinSessionTimeout time.Duration
+	MaxSessionTimeout time.Duration
+	// MaxClientCnxns caps connections per client IP (0 = no cap; default 60).
+	MaxClientCnxns int
+	// FourLetterWords is 4lw.commands.whitelist ("*" for all; default srvr).
+	FourLetterWords []string
+	// MaxBuffer is jute.maxbuffer in bytes.
+	MaxBuffer int
+	// ExtendedTypes enables TTL nodes (zookeeper.extendedTypesEnabled).
+	ExtendedTypes bool
+	// ContainerCheckInterval is znode.container.checkIntervalMs.
+	ContainerCheckInterval time.Duration
+	// ContainerMaxPerMinute is znode.container.maxPerMinute.
+	ContainerMaxPerMinute int
+	// ContainerMaxNeverUsed is znode.container.maxNeverUsedIntervalMs.
+	ContainerMaxNeverUsed time.Duration
+	// SuperDigest is zookeeper.DigestAuthenticationProvider.superDigest.
+	SuperDigest string
+	// SkipACL is zookeeper.skipACL.
+	SkipACL bool
+	// ReconfigEnabled is reconfigEnabled; Meerkat has no reconfig yet, so
+	// it only changes the error a reconfig request gets.
+	ReconfigEnabled bool
+	// ServerID is the server's id (myid); a standalone server uses 1 in its
+	// session ids, as ZooKeeper does.
+	ServerID int64
+	// Unknown lists keys that were not recognised, for a warning.
+	Unknown []string
+}
+
+//go:embed default.cfg
+var embedded embed.FS
+
+// Default returns the embedded default configuration: standalone on
+// 127.0.0.1:2181 with data under ./data.
+func Default() (*Config, error) {
+	f, err := embedded.Open("default.cfg")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, "default.cfg")
+}
+
+// Load reads and validates the zoo.cfg at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	return Parse(f, path)
+}
+
+// Parse reads a zoo.cfg from r; name is used in errors.
+func Parse(r io.Reader, name string) (*Config, error) {
+	props, err := readProperties(r)
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", name, err)
+	}
+	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}}
+	for _, p := range props {
+		if err := c.Set(p.key, p.value); err != nil {
+			return nil, fmt.Errorf("config: %s:%d: %w", name, p.line, err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// Set applies one key=value, as it would appear in zoo.cfg. Flags use it to
+// override the file.
+func (c *Config) Set(key, value string) error {
+	value = strings.TrimSpace(value)
+	var err error
+	switch canonical(key) {
+	case "tickTime":
+		c.TickTime, err = millis(key, value)
+	case "dataDir":
+		c.DataDir = value
+	case "dataLogDir":
+		c.DataLogDir = value
+	case "clientPort":
+		c.ClientPort, err = integer(key, value)
+	case "clientPortAddress":
+		c.ClientPortAddress = value
+	case "minSessionTimeout":
+		c.MinSessionTimeout, err = millis(key, value)
+	case "maxSessionTimeout":
+		c.MaxSessionTimeout, err = millis(key, value)
+	case "maxClientCnxns":
+		c.MaxClientCnxns, err = integer(key, value)
+	case "4lw.commands.whitelist":
+		c.FourLetterWords = nil
+		for _, w := range strings.Split(value, ",") {
+			if w = strings.TrimSpace(w); w != "" {
+				c.FourLetterWords = append(c.FourLetterWords, w)
+			}
+		}
+	case "jute.maxbuffer":
+		c.MaxBuffer, err = integer(key, value)
+	case "zookeeper.extendedTypesEnabled":
+		c.ExtendedTypes, err = boolean(key, value)
+	case "znode.container.checkIntervalMs":
+		c.ContainerCheckInterval, err = millis(key, value)
+	case "znode.container.maxPerMinute":
+		c.ContainerMaxPerMinute, err = integer(key, value)
+	case "znode.container.maxNeverUsedIntervalMs":
+		c.ContainerMaxNeverUsed, err = millis(key, value)
+	case "zookeeper.DigestAuthenticationProvider.superDigest":
+		c.SuperDigest = value
+	case "zookeeper.skipACL":
+		c.SkipACL, err = boolean(key, value)
+	case "reconfigEnabled":
+		c.ReconfigEnabled, err = boolean(key, value)
+	case "serverId":
+		var id int
+		id, err = integer(key, value)
+		c.ServerID = int64(id)
+	case "initLimit", "syncLimit", "admin.enableServer", "admin.serverPort", "admin.serverAddress",
+		"standaloneEnabled", "autopurge.snapRetainCount", "autopurge.purgeInterval",
+		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
+		"zookeeper.forceSync", "zookeeper.snapCount", "zookeeper.preAllocSize",
+		"zookeeper.globalOutstandingLimit", "zookeeper.commitLogCount",
+		"zookeeper.digest.enabled", "zookeeper.snapshot.compression.method":
+		// Accepted for compatibility; they do not change Meerkat yet.
+	default:
+		if strings.HasPrefix(key, "server.") || strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight.") {
+			return fmt.Errorf("%s: ensembles are not supported yet; run standalone (remove the server.N lines)", key)
+		}
+		c.Unknown = append(c.Unknown, key)
+	}
+	return err
+}
+
+// canonical maps a zoo.cfg key to one name: zoo.cfg keys that ZooKeeper
+// turns into "zookeeper."-prefixed system properties are accepted in both
+// forms.
+func canonical(key string) string {
+	switch key {
+	case "extendedTypesEnabled", "skipACL", "forceSync", "snapCount", "preAllocSize",
+		"globalOutstandingLimit", "commitLogCount", "digest.enabled", "snapshot.compression.method":
+		return "zookeeper." + key
+	case "DigestAuthenticationProvider.superDigest":
+		return "zookeeper.DigestAuthenticationProvider.superDigest"
+	}
+	return key
+}
+
+// Validate fills defaults and rejects impossible combinations.
+func (c *Config) Validate() error {
+	if c.TickTime <= 0 {
+		return errors.New("tickTime must be a positive number of ms")
+	}
+	if c.DataDir == "" {
+		return errors.New("dataDir is required")
+	}
+	if c.DataLogDir == "" {
+		c.DataLogDir = c.DataDir
+	}
+	if c.ClientPort < 0 || c.ClientPort > 65535 {
+		return fmt.Errorf("clientPort %d is out of range", c.ClientPort)
+	}
+	if c.ClientPortAddress != "" && net.ParseIP(c.ClientPortAddress) == nil {
+		if _, err := net.LookupHost(c.ClientPortAddress); err != nil {
+			return fmt.Errorf("clientPortAddress %q: %w", c.ClientPortAddress, err)
+		}
+	}
+	if c.MinSessionTimeout <= 0 {
+		c.MinSessionTimeout = 2 * c.TickTime
+	}
+	if c.MaxSessionTimeout <= 0 {
+		c.MaxSessionTimeout = 20 * c.TickTime
+	}
+	if c.MinSessionTimeout > c.MaxSessionTimeout {
+		return fmt.Errorf("minSessionTimeout %v must not be larger than maxSessionTimeout %v",
+			c.MinSessionTimeout, c.MaxSessionTimeout)
+	}
+	if c.MaxClientCnxns < 0 {
+		return errors.New("maxClientCnxns must not be negative")
+	}
+	if c.MaxBuffer == 0 {
+		c.MaxBuffer = 0xfffff
+	}
+	if c.MaxBuffer < 1024 {
+		return fmt.Errorf("jute.maxbuffer %d is too small (at least 1024)", c.MaxBuffer)
+	}
+	if c.ContainerCheckInterval <= 0 {
+		c.ContainerCheckInterval = time.Minute
+	}
+	if c.ContainerMaxPerMinute <= 0 {
+		c.ContainerMaxPerMinute = 10000
+	}
+	if c.ServerID == 0 {
+		c.ServerID = 1
+	}
+	if c.ServerID < 0 || c.ServerID > 254 {
+		return fmt.Errorf("server id %d must be in [1, 254]", c.ServerID)
+	}
+	if c.SuperDigest != "" && !strings.Contains(c.SuperDigest, ":") {
+		return errors.New("zookeeper.DigestAuthenticationProvider.superDigest must be user:base64digest")
+	}
+	return nil
+}
+
+// ClientAddr is the address to listen on for clients.
+func (c *Config) ClientAddr() string {
+	return net.JoinHostPort(c.ClientPortAddress, strconv.Itoa(c.ClientPort))
+}
+
+// Abs makes the data directories absolute, relative to the working
+// directory, so that the four-letter words report them unambiguously.
+func (c *Config) Abs() error {
+	for _, d := range []*string{&c.DataDir, &c.DataLogDir} {
+		abs, err := filepath.Abs(*d)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		*d = abs
+	}
+	return nil
+}
+
+func integer(key, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not an integer", key, v)
+	}
+	return n, nil
+}
+
+func millis(key, v string) (time.Duration, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a number of ms", key, v)
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
+
+func boolean(key, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "yes":
+		return true, nil
+	case "false", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s: %q is not true/false/yes/no", key, v)
+}
+
+type property struct {
+	key, value string
+	line       int
+}
+
+// readProperties reads the Java properties format zoo.cfg uses: key=value
+// or key:value or key value, # and ! comments, backslash continuations.
+func readProperties(r io.Reader) ([]property, error) {
+	var out []property
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		start := n
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		for strings.HasSuffix(line, "\\") && !strings.HasSuffix(line, "\\\\") && sc.Scan() {
+			n++
+			line = line[:len(line)-1] + strings.TrimLeft(sc.Text(), " \t\f")
+		}
+		i := strings.IndexAny(line, "=: \t")
+		if i < 0 {
+			out = append(out, property{key: line, line: start})
+			continue
+		}
+		key := line[:i]
+		rest := strings.TrimLeft(line[i:], " \t")
+		if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+			rest = strings.TrimLeft(rest[1:], " \t")
+		}
+		out = append(out, property{key: key, value: rest, line: start})
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,472 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// Create modes (the create request's flags).
+const (
+	modePersistent           = 0
+	modeEphemeral            = 1
+	modePersistentSequential = 2
+	modeEphemeralSequential  = 3
+	modeContainer            = 4
+	modeTTL                  = 5
+	modeTTLSequential        = 6
+)
+
+func validMode(flags int32) bool      { return flags >= 0 && flags <= modeTTLSequential }
+func sequentialMode(flags int32) bool { return flags == 2 || flags == 3 || flags == 6 }
+func ephemeralMode(flags int32) bool  { return flags == 1 || flags == 3 }
+func ttlMode(flags int32) bool        { return flags == 5 || flags == 6 }
+func containerMode(flags int32) bool  { return flags == 4 }
+
+// op is one decoded write operation, alone or inside a multi.
+type op struct {
+	code    jute.OpCode
+	path    string
+	data    []byte
+	acl     []jute.ACL
+	flags   int32
+	ttl     int64
+	version int32
+}
+
+// change is one effect of an operation on the tree, kept until the
+// operation (or the whole multi) is known to succeed; then it updates the
+// session and sweep indexes and becomes watch events.
+type change struct {
+	kind  int32 // jute.EventNodeCreated, EventNodeDeleted or EventNodeDataChanged
+	path  string
+	owner int64
+}
+
+// Apply applies one log entry and returns its result. It is deterministic:
+// it reads no clock and no random source, only the entry and the state.
+// Every entry consumes one zxid, failed ones included, as in ZooKeeper.
+func (s *State) Apply(e *Entry) Result {
+	s.zxid++
+	zxid := s.zxid
+	res := Result{Zxid: zxid}
+	switch e.Op {
+	case jute.OpCreateSession:
+		d := jute.NewDecoder(e.Body)
+		timeout := d.Int()
+		if d.Err() != nil {
+			res.Err = jute.CodeMarshallingError
+			return res
+		}
+		s.sessions[e.Session] = &Session{ID: e.Session, Timeout: timeout, ephemerals: map[string]uint64{}}
+	case jute.OpCloseSession:
+		s.closeSession(e.Session, zxid)
+	case jute.OpMulti:
+		res.Body, res.Err = s.applyMulti(e, zxid)
+	case jute.OpReconfig:
+		// Reconfig needs reconfigEnabled and a quorum: ZooKeeper answers
+		// RECONFIGDISABLED without the first and, standalone, UNIMPLEMENTED.
+		switch {
+		case !s.cfg.ReconfigEnabled:
+			res.Err = jute.CodeReconfigDisabled
+		case s.checkSession(e.Session) != jute.CodeOK:
+			res.Err = jute.CodeSessionExpired
+		default:
+			res.Err = jute.CodeUnimplemented
+		}
+	case jute.OpDeleteContainer:
+		res.Err = s.deleteContainer(string(e.Body), zxid)
+	default:
+		o, err := decodeOp(e.Op, e.Body)
+		if err != nil {
+			res.Err = jute.CodeMarshallingError
+			return res
+		}
+		mark := len(s.pending)
+		var out opResult
+		out, res.Err = s.exec(&o, e, zxid)
+		if res.Err != jute.CodeOK {
+			s.pending = s.pending[:mark]
+			return res
+		}
+		s.commitChanges()
+		res.Body = out.single(o.code)
+	}
+	return res
+}
+
+// decodeOp reads the request record of a single write operation.
+func decodeOp(code jute.OpCode, body []byte) (op, error) {
+	d := jute.NewDecoder(body)
+	o := op{code: code}
+	switch code {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		var r jute.CreateRequest
+		r.DecodeCreate(d, code == jute.OpCreateTTL)
+		o.path, o.data, o.acl, o.flags, o.ttl = r.Path, r.Data, r.ACL, r.Flags, -1
+		if code == jute.OpCreateTTL {
+			o.ttl = r.TTL
+		}
+	case jute.OpDelete, jute.OpCheck:
+		var r jute.PathVersionRequest
+		r.Decode(d)
+		o.path, o.version = r.Path, r.Version
+	case jute.OpSetData:
+		var r jute.SetDataRequest
+		r.Decode(d)
+		o.path, o.data, o.version = r.Path, r.Data, r.Version
+	case jute.OpSetACL:
+		var r jute.SetACLRequest
+		r.Decode(d)
+		o.path, o.acl, o.version = r.Path, r.ACL, r.Version
+	default:
+		return o, fmt.Errorf("engine: %v is not a write", code)
+	}
+	return o, d.Err()
+}
+
+// opResult is what a successful operation returns to its caller.
+type opResult struct {
+	path string
+	stat jute.Stat
+}
+
+// single encodes the response record of a lone operation.
+func (r *opResult) single(code jute.OpCode) []byte {
+	switch code {
+	case jute.OpCreate:
+		return jute.AppendString(nil, r.path)
+	case jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		return r.stat.Append(jute.AppendString(nil, r.path))
+	case jute.OpSetData, jute.OpSetACL, jute.OpCheck:
+		return r.stat.Append(nil)
+	}
+	return nil
+}
+
+// exec runs one operation against the current tree, recording its changes
+// in s.pending. On error it may have changed the tree already; callers
+// restore it (a multi) or rely on the error paths never reaching a change
+// (a lone operation checks everything before it writes).
+func (s *State) exec(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
+	switch o.code {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
+		return s.create(o, e, zxid)
+	case jute.OpDelete:
+		return opResult{}, s.delete(o, e, zxid)
+	case jute.OpSetData:
+		return s.setData(o, e, zxid)
+	case jute.OpSetACL:
+		return s.setACL(o, e)
+	case jute.OpCheck:
+		return s.check(o, e)
+	}
+	return opResult{}, jute.CodeUnimplemented
+}
+
+func (s *State) checkSession(id int64) jute.Code {
+	if _, ok := s.sessions[id]; !ok {
+		return jute.CodeSessionExpired
+	}
+	return jute.CodeOK
+}
+
+func (s *State) allowed(n *Node, perm int32, ids []jute.ID) bool {
+	return s.cfg.SkipACL || Allowed(s.acls.lists[n.acl], perm, ids)
+}
+
+func (s *State) get(path string) (*Node, bool) {
+	return Tree{root: s.tree.root}.Get(path)
+}
+
+// create follows PrepRequestProcessor.pRequest2TxnCreate for the checks and
+// DataTree.createNode for the effects; the order of the checks is the order
+// of ZooKeeper's error precedence.
+func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
+	if !validMode(o.flags) {
+		return opResult{}, jute.CodeBadArguments
+	}
+	if ttlMode(o.flags) && !s.cfg.ExtendedTypes {
+		return opResult{}, jute.CodeUnimplemented
+	}
+	if ttlMode(o.flags) {
+		if o.ttl <= 0 || o.ttl > maxTTL {
+			return opResult{}, jute.CodeBadArguments
+		}
+	} else if o.ttl >= 0 {
+		return opResult{}, jute.CodeBadArguments
+	}
+	if c := s.checkSession(e.Session); c != jute.CodeOK {
+		return opResult{}, c
+	}
+	parentPath, ok := parentOf(o.path)
+	if !ok || hasNUL(o.path) {
+		return opResult{}, jute.CodeBadArguments
+	}
+	acl, c := fixupACL(o.acl, e.Identities)
+	if c != jute.CodeOK {
+		return opResult{}, c
+	}
+	parent, ok := s.get(lookupPath(parentPath))
+	if !ok {
+		return opResult{}, jute.CodeNoNode
+	}
+	if !s.allowed(parent, jute.PermCreate, e.Identities) {
+		return opResult{}, jute.CodeNoAuth
+	}
+	path := o.path
+	if sequentialMode(o.flags) {
+		path += fmt.Sprintf("%010d", parent.Creates)
+	}
+	if !ValidPath(path) {
+		return opResult{}, jute.CodeBadArguments
+	}
+	if _, exists := s.get(path); exists {
+		return opResult{}, jute.CodeNodeExists
+	}
+	if parent.IsEphemeral() {
+		return opResult{}, jute.CodeNoChildrenForEphemerals
+	}
+
+	// The opcode, not the flags, decides what kind of node the log records:
+	// createContainer makes a container whatever the flags, and create with
+	// the container flag makes a plain persistent node.
+	var owner int64
+	switch {
+	case o.code == jute.OpCreateContainer:
+		owner = ownerContainer
+	case o.code == jute.OpCreateTTL:
+		owner = ownerTTLBits | o.ttl
+	case ephemeralMode(o.flags):
+		owner = e.Session
+	}
+	n := newNode(path, o.data)
+	n.acl = s.acls.intern(acl)
+	n.Czxid, n.Mzxid, n.Pzxid = zxid, zxid, zxid
+	n.Ctime, n.Mtime = e.Time, e.Time
+	n.Owner = owner
+	s.tree.put(n)
+
+	p := *parent
+	p.Creates++
+	p.NumChildren++
+	p.Pzxid = zxid
+	s.tree.update(p)
+
+	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner})
+	return opResult{path: path, stat: n.Stat()}, jute.CodeOK
+}
+
+// isSpecialPath reports the nodes ZooKeeper refuses to delete.
+func isSpecialPath(p string) bool {
+	return p == "/" || p == "/zookeeper" || p == "/zookeeper/quota" || p == "/zookeeper/config"
+}
+
+func (s *State) delete(o *op, e *Entry, zxid int64) jute.Code {
+	if c := s.checkSession(e.Session); c != jute.CodeOK {
+		return c
+	}
+	parentPath, ok := parentOf(o.path)
+	if !ok || hasNUL(o.path) || isSpecialPath(o.path) {
+		return jute.CodeBadArguments
+	}
+	parent, ok := s.get(lookupPath(parentPath))
+	if !ok {
+		return jute.CodeNoNode
+	}
+	if !s.allowed(parent, jute.PermDelete, e.Identities) {
+		return jute.CodeNoAuth
+	}
+	n, ok := s.get(o.path)
+	if !ok {
+		return jute.CodeNoNode
+	}
+	if o.version != -1 && o.version != n.Version {
+		return jute.CodeBadVersion
+	}
+	if n.NumChildren > 0 {
+		return jute.CodeNotEmpty
+	}
+	s.removeNode(n, zxid)
+	return jute.CodeOK
+}
+
+// deleteContainer is the sweep's delete of an empty container or expired TTL
+// node. ZooKeeper takes the raw request bytes as the path, which is why a
+// client that sends this opcode itself always gets BADARGUMENTS: its bytes
+// include the NULs of the request header.
+func (s *State) deleteContainer(path string, zxid int64) jute.Code {
+	if _, ok := parentOf(path); !ok || hasNUL(path) || isSpecialPath(path) {
+		return jute.CodeBadArguments
+	}
+	n, ok := s.get(path)
+	if !ok {
+		return jute.CodeNoNode
+	}
+	if n.NumChildren > 0 {
+		return jute.CodeNotEmpty
+	}
+	if n.IsEphemeral() {
+		return jute.CodeBadVersion
+	}
+	s.removeNode(n, zxid)
+	s.commitChanges()
+	return jute.CodeOK
+}
+
+// removeNode deletes n and updates its parent, as DataTree.deleteNode does.
+func (s *State) removeNode(n *Node, zxid int64) {
+	path, owner := n.Path(), n.Owner
+	parentPath, _ := parentOf(path)
+	s.tree.remove(path)
+	if parent, ok := s.get(lookupPath(parentPath)); ok {
+		p := *parent
+		p.NumChildren--
+		if zxid > p.Pzxid {
+			p.Pzxid = zxid
+		}
+		s.tree.update(p)
+	}
+	s.pending = append(s.pending, change{kind: jute.EventNodeDeleted, path: path, owner: owner})
+}
+
+func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
+	if c := s.checkSession(e.Session); c != jute.CodeOK {
+		return opResult{}, c
+	}
+	if !ValidPath(o.path) {
+		return opResult{}, jute.CodeBadArguments
+	}
+	n, ok := s.get(o.path)
+	if !ok {
+		return opResult{}, jute.CodeNoNode
+	}
+	if !s.allowed(n, jute.PermWrite, e.Identities) {
+		return opResult{}, jute.CodeNoAuth
+	}
+	if o.version != -1 && o.version != n.Version {
+		return opResult{}, jute.CodeBadVersion
+	}
+	u := n.withData(o.data)
+	u.Version++
+	u.Mtime = e.Time
+	u.Mzxid = zxid
+	s.tree.update(u)
+	s.pending = append(s.pending, change{kind: jute.EventNodeDataChanged, path: o.path})
+	return opResult{stat: u.Stat()}, jute.CodeOK
+}
+
+func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
+	if c := s.checkSession(e.Session); c != jute.CodeOK {
+		return opResult{}, c
+	}
+	if !ValidPath(o.path) {
+		return opResult{}, jute.CodeBadArguments
+	}
+	acl, c := fixupACL(o.acl, e.Identities)
+	if c != jute.CodeOK {
+		return opResult{}, c
+	}
+	n, ok := s.get(o.path)
+	if !ok {
+		return opResult{}, jute.CodeNoNode
+	}
+	if !s.allowed(n, jute.PermAdmin, e.Identities) {
+		return opResult{}, jute.CodeNoAuth
+	}
+	if o.version != -1 && o.version != n.Aversion {
+		return opResult{}, jute.CodeBadVersion
+	}
+	u := *n
+	u.Aversion++
+	u.acl = s.acls.intern(acl)
+	s.tree.update(u)
+	return opResult{stat: u.Stat()}, jute.CodeOK
+}
+
+func (s *State) check(o *op, e *Entry) (opResult, jute.Code) {
+	if c := s.checkSession(e.Session); c != jute.CodeOK {
+		return opResult{}, c
+	}
+	if !ValidPath(o.path) {
+		return opResult{}, jute.CodeBadArguments
+	}
+	n, ok := s.get(o.path)
+	if !ok {
+		return opResult{}, jute.CodeNoNode
+	}
+	if !s.allowed(n, jute.PermRead, e.Identities) {
+		return opResult{}, jute.CodeNoAuth
+	}
+	if o.version != -1 && o.version != n.Version {
+		return opResult{}, jute.CodeBadVersion
+	}
+	return opResult{stat: n.Stat()}, jute.CodeOK
+}
+
+// closeSession deletes the session's ephemerals, in the order ZooKeeper's
+// CloseSessionTxn lists them, and forgets the session.
+func (s *State) closeSession(id int64, zxid int64) {
+	ss, ok := s.sessions[id]
+	if !ok {
+		return
+	}
+	for _, p := range ss.Ephemerals() {
+		if n, ok := s.get(p); ok {
+			s.removeNode(n, zxid)
+		}
+	}
+	s.commitChanges()
+	delete(s.sessions, id)
+}
+
+// commitChanges turns the pending changes into index updates and events.
+func (s *State) commitChanges() {
+	for _, c := range s.pending {
+		switch c.kind {
+		case jute.EventNodeCreated:
+			s.track(c.path, c.owner, true)
+			s.events = append(s.events, Event{Type: jute.EventNodeCreated, Path: c.path})
+			s.events = append(s.events, Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path)})
+		case jute.EventNodeDeleted:
+			s.track(c.path, c.owner, false)
+			s.events = append(s.events, Event{Type: jute.EventNodeDeleted, Path: c.path})
+			s.events = append(s.events, Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path)})
+		case jute.EventNodeDataChanged:
+			s.events = append(s.events, Event{Type: jute.EventNodeDataChanged, Path: c.path})
+		}
+	}
+	s.pending = s.pending[:0]
+}
+
+// parentForEvents is the path a NodeChildrenChanged event names.
+func parentForEvents(p string) string {
+	parent, _ := parentOf(p)
+	return lookupPath(parent)
+}
+
+// track keeps the session and sweep indexes in step with a created (add) or
+// deleted znode.
+func (s *State) track(path string, owner int64, add bool) {
+	n := Node{Owner: owner}
+	switch {
+	case n.IsContainer() || n.IsTTL():
+		if add {
+			s.expiring[path] = struct{}{}
+		} else {
+			delete(s.expiring, path)
+		}
+	case owner != 0:
+		ss, ok := s.sessions[owner]
+		if !ok {
+			return
+		}
+		if add {
+			s.seq++
+			ss.ephemerals[path] = s.seq
+			ss.maxEphemerals = max(ss.maxEphemerals, len(ss.ephemerals))
+		} else {
+			delete(ss.ephemerals, path)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// Config is the part of the server's configuration the state machine needs.
+// Every replica must apply the log with the same Config.
+type Config struct {
+	// ExtendedTypes enables TTL nodes (zookeeper.extendedTypesEnabled).
+	ExtendedTypes bool
+	// SkipACL disables every ACL check (zookeeper.skipACL).
+	SkipACL bool
+	// ReconfigEnabled is reconfigEnabled. Without a quorum a reconfig then
+	// fails UNIMPLEMENTED rather than RECONFIGDISABLED.
+	ReconfigEnabled bool
+}
+
+// Entry is one write request as the log carries it: the client's request
+// record plus what the leader adds (the time, the session, the caller's
+// identities). Apply turns the same entries into the same state on every
+// replica.
+type Entry struct {
+	// Time is the leader's wall clock in ms when it accepted the request;
+	// it becomes ctime and mtime.
+	Time int64
+	// Session is the session that sent the request, or the session being
+	// created or closed.
+	Session int64
+	// Xid is the client's xid, kept for logs and tools.
+	Xid int32
+	// Op is the request's opcode.
+	Op jute.OpCode
+	// Identities are the caller's authenticated ids, for ACL checks.
+	Identities []jute.ID
+	// Body is the request record as the client sent it. For OpCreateSession
+	// it is the negotiated timeout (a jute int); for OpDeleteContainer the
+	// path.
+	Body []byte
+}
+
+// Result is what Apply made of an entry.
+type Result struct {
+	// Zxid is the transaction id the entry consumed.
+	Zxid int64
+	// Err is the reply's error code.
+	Err jute.Code
+	// Body is the encoded response record; nil when there is none.
+	Body []byte
+}
+
+// Event is one watch trigger: something happened to Path.
+type Event struct {
+	Type int32
+	Path string
+}
+
+// Changes holds the events of one published version. Versions link in
+// order, so a reader that has handled the events up to one version can walk
+// to the next; the link is set before the next version is published.
+type Changes struct {
+	// Zxid is the last zxid of the version the events belong to.
+	Zxid   int64
+	Events []Event
+	next   atomic.Pointer[Changes]
+}
+
+// Next returns the changes of the following version, or nil.
+func (c *Changes) Next() *Changes { return c.next.Load() }
+
+// View is one published version of the state: what readers see. All of it
+// is immutable.
+type View struct {
+	Tree Tree
+	// Zxid is the last zxid applied.
+	Zxid int64
+	acls [][]jute.ACL
+	// Changes holds the events that produced this version.
+	Changes *Changes
+}
+
+// ACL returns the ACL list of n.
+func (v *View) ACL(n *Node) []jute.ACL { return v.acls[n.acl] }
+
+// Session is a session as the replicated state knows it.
+type Session struct {
+	ID      int64
+	Timeout int32
+	// ephemerals maps each ephemeral's path to its creation order.
+	ephemerals map[string]uint64
+	// maxEphemerals is the most ephemerals held at once, which fixes the
+	// Java iteration order ZooKeeper reports them in.
+	maxEphemerals int
+}
+
+// EphemeralCount returns how many ephemerals the session owns.
+func (s *Session) EphemeralCount() int { return len(s.ephemerals) }
+
+// State is the replicated state machine: the znode tree, the ACL table, the
+// sessions and the zxid counter. It is owned by one goroutine (the applier);
+// readers use the Views it publishes.
+type State struct {
+	cfg      Config
+	tree     treeWriter
+	acls     *aclTable
+	sessions map[int64]*Session
+	zxid     int64
+	seq      uint64
+	// expiring holds the paths of containers and TTL nodes, for the sweep.
+	expiring map[string]struct{}
+	events   []Event
+	pending  []change
+	changes  *Changes
+}
+
+// NewState returns the state of a fresh server: the root, /zookeeper,
+// /zookeeper/quota and /zookeeper/config, with ZooKeeper's initial stats.
+func NewState(cfg Config) *State {
+	s := &State{
+		cfg:      cfg,
+		acls:     newACLTable(),
+		sessions: map[int64]*Session{},
+		expiring: map[string]struct{}{},
+		changes:  &Changes{},
+	}
+	// The system nodes are added without bumping their parents' create
+	// counters, which is why a fresh server shows / with cversion -1 and
+	// /zookeeper with cversion -2.
+	system := []struct {
+		path string
+		acl  uint32
+		kids int32
+	}{
+		{"/", aclOpen, 1},
+		{"/zookeeper", aclOpen, 2},
+		{"/zookeeper/quota", aclOpen, 0},
+		{"/zookeeper/config", aclRead, 0},
+	}
+	for _, n := range system {
+		node := newNode(n.path, []byte{})
+		node.acl = n.acl
+		node.NumChildren = n.kids
+		if n.path == "/zookeeper/config" {
+			// ZooKeeper initialises it with setACL at version -1.
+			node.Aversion = -1
+		}
+		s.tree.put(node)
+	}
+	return s
+}
+
+// Zxid returns the last zxid applied.
+func (s *State) Zxid() int64 { return s.zxid }
+
+// Publish freezes the current version and returns it with the events
+// applied since the previous Publish, linked after that version's changes.
+func (s *State) Publish() *View {
+	ch := &Changes{Zxid: s.zxid, Events: s.events}
+	s.events = nil
+	s.changes.next.Store(ch)
+	s.changes = ch
+	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, acls: s.acls.lists, Changes: ch}
+}
+
+// Session returns the session with id, if it is open.
+func (s *State) Session(id int64) (*Session, bool) {
+	ss, ok := s.sessions[id]
+	return ss, ok
+}
+
+// Sessions calls fn for every open session.
+func (s *State) Sessions(fn func(*Session)) {
+	for _, ss := range s.sessions {
+		fn(ss)
+	}
+}
+
+// Ephemerals returns the session's ephemeral paths in the order ZooKeeper
+// reports them (the iteration order of its clone of the session's set).
+func (s *Session) Ephemerals() []string {
+	paths := make([]string, 0, len(s.ephemerals))
+	for p := range s.ephemerals {
+		paths = append(paths, p)
+	}
+	// Insertion order, then the session set's buckets, then the clone's.
+	slicesSortByValue(paths, s.ephemerals)
+	javaBucketOrder(paths, javaTableSize(s.maxEphemerals))
+	javaBucketOrder(paths, javaCloneTableSize(len(paths)))
+	return paths
+}
+
+// Expiring calls fn with every container and TTL node path.
+func (s *State) Expiring(fn func(path string)) {
+	for p := range s.expiring {
+		fn(p)
+	}
+}

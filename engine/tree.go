@@ -1,0 +1,361 @@
+package engine
+
+import "strings"
+
+// Page sizes of the B+tree. A leaf copy on write moves at most
+// maxLeaf*sizeof(Node) bytes (~6 KiB); an inner copy maxInner pointers.
+const (
+	maxLeaf  = 64
+	maxInner = 64
+)
+
+// Tree is one immutable version of the znode tree. It is a persistent B+tree
+// ordered by (parent path, child name), so that a lookup by full path is one
+// descent and the children of a node are one contiguous, sorted range. A Tree
+// value is safe for concurrent readers and never changes; writers derive new
+// versions through a treeWriter.
+type Tree struct {
+	root  *page
+	count int
+}
+
+// page is a B+tree node. Leaves hold znodes inline (no pointer per znode);
+// inner pages hold children and, for i >= 1, keys[i] is a lower bound of
+// kids[i] and greater than everything in kids[i-1]. keys[0] is unused.
+type page struct {
+	gen   uint64
+	items []Node
+	kids  []*page
+	keys  []string
+}
+
+func (p *page) leaf() bool { return p.kids == nil }
+
+// Count returns the number of znodes.
+func (t Tree) Count() int { return t.count }
+
+// splitPath splits a path into its parent and its name so that the pair
+// sorts as the tree orders it: "/" is ("", ""), "/a" is ("", "a"), "/a/b" is
+// ("/a", "b"). A path without a slash is its own name under parent "".
+func splitPath(p string) (parent, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return "", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// compareKey orders the key (parent, name) against the stored path b.
+func compareKey(parent, name, b string) int {
+	bp, bn := splitPath(b)
+	if c := strings.Compare(parent, bp); c != 0 {
+		return c
+	}
+	return strings.Compare(name, bn)
+}
+
+// searchItems returns the index of the first item not less than the key and
+// whether it equals the key.
+func searchItems(items []Node, parent, name string) (int, bool) {
+	lo, hi := 0, len(items)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if compareKey(parent, name, items[m].Path()) > 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < len(items) && compareKey(parent, name, items[lo].Path()) == 0
+}
+
+// searchKids returns the index of the child page that may hold the key.
+func searchKids(p *page, parent, name string) int {
+	lo, hi := 1, len(p.keys)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if compareKey(parent, name, p.keys[m]) >= 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo - 1
+}
+
+// Get returns the znode at path. The pointer stays valid, and the znode
+// unchanged, for as long as the caller holds this Tree.
+func (t Tree) Get(path string) (*Node, bool) {
+	parent, name := splitPath(path)
+	p := t.root
+	if p == nil {
+		return nil, false
+	}
+	for !p.leaf() {
+		p = p.kids[searchKids(p, parent, name)]
+	}
+	i, ok := searchItems(p.items, parent, name)
+	if !ok {
+		return nil, false
+	}
+	return &p.items[i], true
+}
+
+// childParent returns the parent string under which path's children are
+// stored: "/" keeps its children under "".
+func childParent(path string) string {
+	if path == "/" {
+		return ""
+	}
+	return path
+}
+
+// Children calls fn for each child of path in name order until fn returns
+// false. The root is not its own child.
+func (t Tree) Children(path string, fn func(*Node) bool) {
+	if t.root == nil {
+		return
+	}
+	parent := childParent(path)
+	// Under parent "" the root itself sorts first with name ""; start after it.
+	ascend(t.root, parent, "\x00", func(n *Node) bool {
+		if pp, _ := splitPath(n.Path()); pp != parent {
+			return false
+		}
+		return fn(n)
+	})
+}
+
+// ascend visits, in order, every item not less than (parent, name).
+func ascend(p *page, parent, name string, fn func(*Node) bool) bool {
+	if p.leaf() {
+		i, _ := searchItems(p.items, parent, name)
+		for ; i < len(p.items); i++ {
+			if !fn(&p.items[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := searchKids(p, parent, name); i < len(p.kids); i++ {
+		if !ascend(p.kids[i], parent, name, fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// All calls fn for every znode in tree order until fn returns false.
+func (t Tree) All(fn func(*Node) bool) {
+	if t.root != nil {
+		ascend(t.root, "", "", fn)
+	}
+}
+
+// treeWriter derives new tree versions. Pages stamped with its current
+// generation were made by it since the last freeze and are mutated in place;
+// any other page is copied first. That makes a batch of writes copy each
+// touched page once instead of once per write. It is owned by one goroutine.
+type treeWriter struct {
+	root  *page
+	count int
+	gen   uint64
+}
+
+// freeze returns the current version and makes every page reachable from it
+// immutable, by moving the writer to a new generation.
+func (w *treeWriter) freeze() Tree {
+	w.gen++
+	return Tree{root: w.root, count: w.count}
+}
+
+// restore makes t the writer's current version; it must come from freeze.
+func (w *treeWriter) restore(t Tree) {
+	w.root, w.count = t.root, t.count
+	w.gen++
+}
+
+func (w *treeWriter) own(p *page) *page {
+	if p.gen == w.gen {
+		return p
+	}
+	c := &page{gen: w.gen}
+	if p.leaf() {
+		c.items = make([]Node, len(p.items), len(p.items)+1)
+		copy(c.items, p.items)
+	} else {
+		c.kids = make([]*page, len(p.kids), len(p.kids)+1)
+		copy(c.kids, p.kids)
+		c.keys = make([]string, len(p.keys), len(p.keys)+1)
+		copy(c.keys, p.keys)
+	}
+	return c
+}
+
+// put inserts n or replaces the znode with the same path.
+func (w *treeWriter) put(n Node) {
+	parent, name := splitPath(n.Path())
+	if w.root == nil {
+		w.root = &page{gen: w.gen, items: []Node{n}}
+		w.count = 1
+		return
+	}
+	w.root = w.own(w.root)
+	right, sep, added := w.insert(w.root, parent, name, n)
+	if added {
+		w.count++
+	}
+	if right != nil {
+		w.root = &page{gen: w.gen, kids: []*page{w.root, right}, keys: []string{"", sep}}
+	}
+}
+
+// insert puts n into the owned page p. When p overflows it splits, returning
+// the new right sibling and its lower-bound key.
+func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, string, bool) {
+	if p.leaf() {
+		i, found := searchItems(p.items, parent, name)
+		if found {
+			p.items[i] = n
+			return nil, "", false
+		}
+		p.items = append(p.items, Node{})
+		copy(p.items[i+1:], p.items[i:])
+		p.items[i] = n
+		if len(p.items) <= maxLeaf {
+			return nil, "", true
+		}
+		// Appends at the right edge (sequential names) leave the left page
+		// full rather than half empty.
+		cut := len(p.items) / 2
+		if i == len(p.items)-1 {
+			cut = len(p.items) - 1
+		}
+		right := &page{gen: w.gen, items: append(make([]Node, 0, maxLeaf), p.items[cut:]...)}
+		clear(p.items[cut:])
+		p.items = p.items[:cut:cut]
+		return right, right.items[0].Path(), true
+	}
+	k := searchKids(p, parent, name)
+	kid := w.own(p.kids[k])
+	p.kids[k] = kid
+	right, sep, added := w.insert(kid, parent, name, n)
+	if right == nil {
+		return nil, "", added
+	}
+	p.kids = append(p.kids, nil)
+	copy(p.kids[k+2:], p.kids[k+1:])
+	p.kids[k+1] = right
+	p.keys = append(p.keys, "")
+	copy(p.keys[k+2:], p.keys[k+1:])
+	p.keys[k+1] = sep
+	if len(p.kids) <= maxInner {
+		return nil, "", added
+	}
+	cut := len(p.kids) / 2
+	if k+1 == len(p.kids)-1 {
+		cut = len(p.kids) - 1
+	}
+	r := &page{
+		gen:  w.gen,
+		kids: append(make([]*page, 0, maxInner), p.kids[cut:]...),
+		keys: append(make([]string, 0, maxInner), p.keys[cut:]...),
+	}
+	rsep := r.keys[0]
+	r.keys[0] = ""
+	clear(p.kids[cut:])
+	p.kids = p.kids[:cut:cut]
+	p.keys = p.keys[:cut:cut]
+	return r, rsep, added
+}
+
+// update replaces the znode at n's path, which must exist. It is put, named
+// for what callers mean.
+func (w *treeWriter) update(n Node) { w.put(n) }
+
+// remove deletes the znode at path and reports whether it was there.
+func (w *treeWriter) remove(path string) bool {
+	if w.root == nil {
+		return false
+	}
+	parent, name := splitPath(path)
+	if _, ok := (Tree{root: w.root}).Get(path); !ok {
+		return false
+	}
+	w.root = w.own(w.root)
+	w.delete(w.root, parent, name)
+	w.count--
+	// Collapse a root with a single child, and an empty root leaf.
+	for !w.root.leaf() && len(w.root.kids) == 1 {
+		w.root = w.root.kids[0]
+	}
+	if w.root.leaf() && len(w.root.items) == 0 {
+		w.root = nil
+	}
+	return true
+}
+
+// delete removes the key, known to exist, from the owned page p.
+func (w *treeWriter) delete(p *page, parent, name string) {
+	if p.leaf() {
+		i, _ := searchItems(p.items, parent, name)
+		copy(p.items[i:], p.items[i+1:])
+		p.items[len(p.items)-1] = Node{}
+		p.items = p.items[:len(p.items)-1]
+		return
+	}
+	k := searchKids(p, parent, name)
+	kid := w.own(p.kids[k])
+	p.kids[k] = kid
+	w.delete(kid, parent, name)
+	w.rebalance(p, k)
+}
+
+// rebalance merges the child at k with a neighbour when both fit in one
+// page, and drops it when it is empty, so deletes do not leave the tree full
+// of near-empty pages. Lower bounds stay valid when items are removed, so no
+// key needs fixing otherwise.
+func (w *treeWriter) rebalance(p *page, k int) {
+	kid := p.kids[k]
+	size := func(q *page) int {
+		if q.leaf() {
+			return len(q.items)
+		}
+		return len(q.kids)
+	}
+	if size(kid) == 0 {
+		p.kids = append(p.kids[:k], p.kids[k+1:]...)
+		p.keys = append(p.keys[:k], p.keys[k+1:]...)
+		if k == 0 && len(p.keys) > 0 {
+			p.keys[0] = ""
+		}
+		return
+	}
+	limit := maxLeaf
+	if !kid.leaf() {
+		limit = maxInner
+	}
+	if size(kid) > limit/4 {
+		return
+	}
+	l := k - 1
+	if l < 0 {
+		l = k
+		k++
+	}
+	if k >= len(p.kids) || size(p.kids[l])+size(p.kids[k]) > limit*3/4 {
+		return
+	}
+	left := w.own(p.kids[l])
+	right := p.kids[k]
+	if left.leaf() {
+		left.items = append(left.items, right.items...)
+	} else {
+		left.keys = append(left.keys, p.keys[k])
+		left.keys = append(left.keys, right.keys[1:]...)
+		left.kids = append(left.kids, right.kids...)
+	}
+	p.kids[l] = left
+	p.kids = append(p.kids[:k], p.kids[k+1:]...)
+	p.keys = append(p.keys[:k], p.keys[k+1:]...)
+}

@@ -1,0 +1,281 @@
+// Package zktest starts real servers for tests: the Meerkat binary and
+// Apache ZooKeeper 3.8 from the Debian package, each on a free loopback
+// port, as separate processes that a test stops (or SIGKILLs) by pid.
+package zktest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ZooKeeperJar is where the Debian package puts Apache ZooKeeper.
+const ZooKeeperJar = "/usr/share/java/zookeeper.jar"
+
+// Options configures a server started for a test. Zero values are
+// ZooKeeper's defaults, except the four-letter-word whitelist (all).
+type Options struct {
+	// TickTime in ms; 0 means 2000.
+	TickTime int
+	// ExtendedTypes enables TTL nodes.
+	ExtendedTypes bool
+	// Extra lines appended to zoo.cfg.
+	Extra []string
+}
+
+// Server is a running server process.
+type Server struct {
+	// Name is "meerkat" or "zookeeper".
+	Name string
+	// Addr is host:port of the client port.
+	Addr string
+	// Port is the client port.
+	Port int
+	// Dir is the server's data directory.
+	Dir string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	args []string
+	mu   sync.Mutex
+	done chan struct{}
+}
+
+// FreePort returns a port that was free on 127.0.0.1 a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("zktest: no free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// MeerkatBinary builds cmd/meerkat once per test process and returns its
+// path.
+func MeerkatBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "meerkat-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "meerkat")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/meerkat")
+		cmd.Dir = moduleRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("zktest: %v", buildErr)
+	}
+	return binPath
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func writeConfig(t testing.TB, dir string, port int, o Options) string {
+	t.Helper()
+	tick := o.TickTime
+	if tick == 0 {
+		tick = 2000
+	}
+	lines := []string{
+		fmt.Sprintf("tickTime=%d", tick),
+		"dataDir=" + filepath.Join(dir, "data"),
+		fmt.Sprintf("clientPort=%d", port),
+		"clientPortAddress=127.0.0.1",
+		"4lw.commands.whitelist=*",
+		"admin.enableServer=false",
+	}
+	if o.ExtendedTypes {
+		lines = append(lines, "extendedTypesEnabled=true")
+	}
+	lines = append(lines, o.Extra...)
+	cfg := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatalf("zktest: %v", err)
+	}
+	return cfg
+}
+
+// StartMeerkat starts the Meerkat binary on a free port and waits until it
+// answers ruok. The test's cleanup kills it.
+func StartMeerkat(t testing.TB, o Options) *Server {
+	t.Helper()
+	bin := MeerkatBinary(t)
+	dir := t.TempDir()
+	port := FreePort(t)
+	cfg := writeConfig(t, dir, port, o)
+	s := &Server{Name: "meerkat", Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir,
+		args: []string{bin, cfg}}
+	s.start(t)
+	return s
+}
+
+// StartZooKeeper starts Apache ZooKeeper from the Debian package on a free
+// port and waits until it answers ruok. It fails the test, loudly, when
+// java or the package is missing: the side-by-side tests must not skip.
+func StartZooKeeper(t testing.TB, o Options) *Server {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Fatalf("zktest: java not found; install the reference server with `apt-get install -y zookeeper` (make test does): %v", err)
+	}
+	if _, err := os.Stat(ZooKeeperJar); err != nil {
+		t.Fatalf("zktest: %s missing; install it with `apt-get install -y zookeeper` (make test does): %v", ZooKeeperJar, err)
+	}
+	dir := t.TempDir()
+	port := FreePort(t)
+	cfg := writeConfig(t, dir, port, o)
+	cp := ZooKeeperJar
+	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
+		cp += ":/usr/share/java/slf4j-simple.jar"
+	}
+	args := []string{java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"}
+	if o.ExtendedTypes {
+		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
+	}
+	for _, e := range o.Extra {
+		// ZooKeeper reads some settings only as system properties.
+		if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.")) {
+			args = append(args, "-D"+k+"="+v)
+		}
+	}
+	args = append(args, "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+	s := &Server{Name: "zookeeper", Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: args}
+	s.start(t)
+	return s
+}
+
+func (s *Server) start(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	s.log = &bytes.Buffer{}
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	s.cmd.Dir = s.Dir
+	s.cmd.Stdout = lockedWriter{s}
+	s.cmd.Stderr = lockedWriter{s}
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := s.cmd.Start(); err != nil {
+		s.mu.Unlock()
+		t.Fatalf("zktest: start %s: %v", s.Name, err)
+	}
+	s.done = make(chan struct{})
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { s.Kill() })
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if out, err := FourLetter(s.Addr, "ruok"); err == nil && out == "imok" {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("zktest: %s exited during start:\n%s", s.Name, s.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zktest: %s did not answer ruok within 60s:\n%s", s.Name, s.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type lockedWriter struct{ s *Server }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.log.Write(p)
+}
+
+// Log returns what the server printed so far.
+func (s *Server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// Pid returns the server's process id.
+func (s *Server) Pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd.Process.Pid
+}
+
+// Kill sends SIGKILL to the server and waits for it to exit.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+// Stop sends SIGTERM and waits for the server to exit.
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Restart starts the server again with the same configuration and data.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Kill()
+	s.start(t)
+}
+
+// FourLetter sends a four-letter word and returns the answer.
+func FourLetter(addr, word string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(word)); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(c)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return string(b), err
+	}
+	return string(b), nil
+}

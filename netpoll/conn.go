@@ -1,0 +1,625 @@
+package netpoll
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/pipeline"
+)
+
+type connState uint8
+
+const (
+	// stateNew: nothing received; the first frame is a ConnectRequest (or a
+	// four-letter word).
+	stateNew connState = iota
+	// stateConnecting: the session is being created or reopened; requests
+	// that arrive meanwhile wait behind it.
+	stateConnecting
+	// stateOpen: the session is established.
+	stateOpen
+	// stateClosing: the connection is closing; input is ignored.
+	stateClosing
+)
+
+// maxQueued bounds the requests one connection may have waiting; a client
+// that pipelines beyond it is closed rather than allowed to grow memory.
+const maxQueued = 1 << 16
+
+// conn is one client connection. It is owned by its loop's goroutine.
+type conn struct {
+	id    uint64
+	loop  *loop
+	gc    gnet.Conn
+	ip    string
+	state connState
+
+	session     *pipeline.Session
+	sessionID   int64
+	timeout     int32
+	hasReadOnly bool
+	// ids are the connection's identities in ZooKeeper's set order; the
+	// slice is replaced, never changed, so queued requests keep theirs.
+	ids []jute.ID
+
+	// queue holds, in arrival order, the requests not yet answered because
+	// an earlier one is still with the pipeline.
+	queue []*item
+	out   []byte
+
+	dirty           bool
+	closed          bool
+	closeAfterFlush bool
+
+	stats connStats
+}
+
+// connStats are what the cons four-letter word reports.
+type connStats struct {
+	established time.Time
+	received    int64
+	sent        int64
+	lastOp      string
+	lastCxid    int32
+	lastZxid    int64
+	lastResp    time.Time
+	lastLatency int64
+	minLatency  int64
+	maxLatency  int64
+	totalLat    int64
+	countLat    int64
+}
+
+// item is a request that waits in a connection's queue.
+type item struct {
+	conn *conn
+	xid  int32
+	op   jute.OpCode
+	// body is the request record, held until the request can be answered
+	// or submitted.
+	body []byte
+	ids  []jute.ID
+	recv time.Time
+	// req is set once the request is with the pipeline; done once it is back.
+	req  *pipeline.Request
+	done bool
+	// barrier stops later requests from being submitted before this one is
+	// done (the handshake, closeSession).
+	barrier bool
+	// path is the sync request's path, echoed in its reply.
+	path string
+	// failed is set on a request answered without the pipeline after all.
+	failed jute.Code
+	// lateIDs marks a request that arrived during the handshake: it takes
+	// the connection's identities when it reaches the head of the queue,
+	// after any auth packet before it.
+	lateIDs bool
+}
+
+func newConn(l *loop, gc gnet.Conn, ip string, id uint64) *conn {
+	cn := &conn{id: id, loop: l, gc: gc, ip: ip}
+	cn.ids = engine.AddIdentity(nil, jute.ID{Scheme: "ip", ID: javaHostAddress(gc.RemoteAddr())})
+	cn.stats.established = time.Now()
+	return cn
+}
+
+// Close closes the connection; it is safe from any goroutine. It makes conn
+// a pipeline.Closer.
+func (cn *conn) Close() error { return cn.gc.Close() }
+
+// pending is the number of requests received and not yet answered.
+func (cn *conn) pending() int { return len(cn.queue) }
+
+// onTraffic decodes and handles every complete frame in the input.
+func (cn *conn) onTraffic() gnet.Action {
+	data, _ := cn.gc.Peek(-1)
+	off := 0
+	action := gnet.None
+	for cn.state != stateClosing {
+		if len(data)-off < 4 {
+			break
+		}
+		n := int32(binary.BigEndian.Uint32(data[off:]))
+		if cn.state == stateNew {
+			if word, ok := fourLetterWord(n); ok {
+				// The answer is written, and the connection closed, by
+				// fourLetterWord once it is ready.
+				cn.fourLetterWord(word, data[off+4:])
+				break
+			}
+		}
+		if n < 0 || int(n) > cn.loop.srv.cfg.MaxBuffer {
+			cn.loop.srv.cfg.Logger.Info("closing connection: frame length out of range",
+				"remote", cn.ip, "length", n, "maxbuffer", cn.loop.srv.cfg.MaxBuffer)
+			action = gnet.Close
+			break
+		}
+		if len(data)-off-4 < int(n) {
+			break
+		}
+		frame := data[off+4 : off+4+int(n)]
+		off += 4 + int(n)
+		if !cn.handleFrame(frame) {
+			action = gnet.Close
+			break
+		}
+	}
+	if cn.state == stateClosing {
+		off = len(data)
+	}
+	_, _ = cn.gc.Discard(off)
+	if action == gnet.Close {
+		// Let the replies already encoded go out first.
+		cn.closeAfterFlush = true
+		cn.loop.markDirty(cn)
+		return gnet.None
+	}
+	return action
+}
+
+// handleFrame handles one frame; false closes the connection.
+func (cn *conn) handleFrame(frame []byte) bool {
+	switch cn.state {
+	case stateNew:
+		return cn.connect(frame)
+	case stateConnecting, stateOpen:
+		return cn.request(frame)
+	}
+	return true
+}
+
+// connect handles the ConnectRequest, as ZooKeeperServer.processConnectRequest.
+func (cn *conn) connect(frame []byte) bool {
+	var req jute.ConnectRequest
+	d := jute.NewDecoder(frame)
+	req.Decode(d)
+	if d.Err() != nil || len(req.Passwd) > 16<<10 {
+		cn.loop.srv.cfg.Logger.Info("closing connection: malformed connect request", "remote", cn.ip, "err", d.Err())
+		return false
+	}
+	v := cn.loop.view()
+	if req.LastZxidSeen > v.Zxid {
+		cn.loop.srv.cfg.Logger.Info("refusing session: client has seen a later zxid",
+			"remote", cn.ip, "client_zxid", hex(req.LastZxidSeen), "zxid", hex(v.Zxid))
+		return false
+	}
+	cn.hasReadOnly = req.HasReadOnly
+	cn.timeout = cn.loop.srv.negotiateTimeout(req.TimeOut)
+	cn.state = stateConnecting
+	r := &pipeline.Request{Kind: pipeline.KindCreateSession, Timeout: cn.timeout}
+	if req.SessionID != 0 {
+		r.Kind = pipeline.KindReopenSession
+		r.Entry.Session = req.SessionID
+		r.Passwd = append([]byte(nil), req.Passwd...)
+	}
+	it := &item{conn: cn, op: jute.OpCreateSession, recv: cn.loop.now, barrier: true}
+	cn.queue = append(cn.queue, it)
+	cn.submit(it, r)
+	return true
+}
+
+// request handles one request frame after the ConnectRequest.
+func (cn *conn) request(frame []byte) bool {
+	l := cn.loop
+	if len(frame) < 8 {
+		l.srv.cfg.Logger.Info("closing connection: request shorter than its header", "remote", cn.ip)
+		return false
+	}
+	xid := int32(binary.BigEndian.Uint32(frame))
+	op := jute.OpCode(binary.BigEndian.Uint32(frame[4:]))
+	body := frame[8:]
+	if cn.session != nil {
+		cn.session.Touch(l.now)
+	}
+	cn.stats.received++
+	l.stats.received.Add(1)
+	if cn.state == stateConnecting {
+		// ZooKeeper reads nothing more until the session is set up; keep the
+		// request, with its identities decided when it is finally read.
+		if len(cn.queue) >= maxQueued {
+			return false
+		}
+		if op == jute.OpDeleteContainer {
+			body = frame
+		}
+		cn.queue = append(cn.queue, &item{conn: cn, xid: xid, op: op, recv: l.now,
+			body: append([]byte(nil), body...), lateIDs: true})
+		return true
+	}
+	switch op {
+	case jute.OpAuth:
+		return cn.auth(xid, body)
+	case jute.OpSASL:
+		cn.sasl(xid)
+		return true
+	}
+	if len(cn.queue) >= maxQueued {
+		l.srv.cfg.Logger.Warn("closing connection: too many requests queued", "remote", cn.ip, "queued", len(cn.queue))
+		return false
+	}
+	if len(cn.queue) == 0 && isLocal(op) {
+		cn.answer(xid, op, body, cn.ids, l.now)
+		return true
+	}
+	it := &item{conn: cn, xid: xid, op: op, ids: cn.ids, recv: l.now}
+	if op == jute.OpDeleteContainer {
+		// ZooKeeper reads this request's path from the whole packet buffer.
+		body = frame
+	}
+	if !isLocal(op) && cn.canSubmit() {
+		cn.queue = append(cn.queue, it)
+		cn.submitOp(it, body)
+		return true
+	}
+	it.body = append([]byte(nil), body...)
+	cn.queue = append(cn.queue, it)
+	return true
+}
+
+// sasl answers a SASL request as ZooKeeper without SASL configured does: OK
+// with a null token.
+func (cn *conn) sasl(xid int32) {
+	cn.reply(jute.ReplyHeader{Xid: xid}, func(b []byte) []byte { return jute.AppendInt(b, -1) })
+}
+
+// isLocal reports whether the loop answers op itself from a View.
+func isLocal(op jute.OpCode) bool {
+	switch op {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL,
+		jute.OpDelete, jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti,
+		jute.OpReconfig, jute.OpDeleteContainer, jute.OpSync, jute.OpGetEphemerals,
+		jute.OpCloseSession:
+		return false
+	}
+	return true
+}
+
+// canSubmit reports whether a new pipeline request may go to the pipeline
+// now: only when everything before it is already there and none of it is a
+// barrier.
+func (cn *conn) canSubmit() bool {
+	for _, it := range cn.queue {
+		if it.req == nil || it.barrier {
+			return false
+		}
+	}
+	return true
+}
+
+// submitOp builds the pipeline request for a queued item and submits it.
+func (cn *conn) submitOp(it *item, body []byte) {
+	r := &pipeline.Request{
+		Kind: pipeline.KindWrite,
+		Entry: engine.Entry{
+			Session:    cn.sessionID,
+			Xid:        it.xid,
+			Op:         it.op,
+			Identities: it.ids,
+		},
+	}
+	switch it.op {
+	case jute.OpSync:
+		var sr jute.PathRequest
+		d := jute.NewDecoder(body)
+		sr.Decode(d)
+		if d.Err() != nil {
+			it.failed = jute.CodeMarshallingError
+		}
+		it.path = sr.Path
+		r.Kind = pipeline.KindSync
+	case jute.OpGetEphemerals:
+		d := jute.NewDecoder(body)
+		prefix := d.StringBytes()
+		if d.Err() != nil {
+			it.failed = jute.CodeMarshallingError
+		}
+		r.Kind = pipeline.KindGetEphemerals
+		r.Prefix = string(prefix)
+	case jute.OpCloseSession:
+		it.barrier = true
+	default:
+		r.Entry.Body = append([]byte(nil), body...)
+	}
+	it.body = nil
+	cn.submit(it, r)
+}
+
+func (cn *conn) submit(it *item, r *pipeline.Request) {
+	r.From = cn.loop
+	r.Conn = cn
+	r.Tag = it
+	it.req = r
+	if err := cn.loop.srv.pipe.Submit(r); err != nil {
+		it.done = true
+		it.failed = jute.CodeConnectionLoss
+	}
+}
+
+// drain answers the queue's head while it can: completed requests get their
+// replies, held reads are answered, held writes are submitted.
+func (cn *conn) drain() {
+	for len(cn.queue) > 0 && !cn.closed && cn.state != stateClosing {
+		it := cn.queue[0]
+		if it.req != nil {
+			if !it.done {
+				return
+			}
+			cn.pop()
+			cn.finish(it)
+			continue
+		}
+		if it.lateIDs {
+			switch it.op {
+			case jute.OpAuth:
+				cn.pop()
+				if !cn.auth(it.xid, it.body) {
+					cn.state = stateClosing
+					cn.closeAfterFlush = true
+					cn.loop.markDirty(cn)
+				}
+				continue
+			case jute.OpSASL:
+				cn.pop()
+				cn.sasl(it.xid)
+				continue
+			}
+			it.ids = cn.ids
+		}
+		if isLocal(it.op) {
+			cn.pop()
+			cn.answer(it.xid, it.op, it.body, it.ids, it.recv)
+			continue
+		}
+		// Submit this write and the writes right behind it, so they share
+		// a batch; stop at a read, which must see only the writes before it.
+		for _, next := range cn.queue {
+			if next.req != nil {
+				continue
+			}
+			if isLocal(next.op) {
+				break
+			}
+			if next.lateIDs {
+				next.ids = cn.ids
+			}
+			cn.submitOp(next, next.body)
+			if next.barrier {
+				break
+			}
+		}
+	}
+}
+
+func (cn *conn) pop() {
+	cn.queue[0] = nil
+	cn.queue = cn.queue[1:]
+	if len(cn.queue) == 0 {
+		cn.queue = nil
+	}
+}
+
+// finish answers a request that came back from the pipeline.
+func (cn *conn) finish(it *item) {
+	r := it.req
+	if it.op == jute.OpCreateSession {
+		cn.finishConnect(r)
+		return
+	}
+	defer cn.record(it, r.Result.Zxid)
+	if it.failed != jute.CodeOK {
+		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid, Err: it.failed}, nil)
+		return
+	}
+	switch it.op {
+	case jute.OpSync:
+		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid},
+			func(b []byte) []byte { return jute.AppendString(b, it.path) })
+	case jute.OpGetEphemerals:
+		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid},
+			func(b []byte) []byte { return append(b, r.Result.Body...) })
+	default:
+		if r.Result.Err == jute.CodeSessionMoved {
+			// ZooKeeper drops a connection whose session moved elsewhere.
+			cn.state = stateClosing
+			cn.closeAfterFlush = true
+			cn.loop.markDirty(cn)
+			return
+		}
+		var body func([]byte) []byte
+		if r.Result.Body != nil {
+			body = func(b []byte) []byte { return append(b, r.Result.Body...) }
+		}
+		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: r.Result.Zxid, Err: r.Result.Err}, body)
+		if it.op == jute.OpCloseSession {
+			cn.state = stateClosing
+			cn.closeAfterFlush = true
+		}
+	}
+}
+
+// finishConnect sends the ConnectResponse once the session is set up.
+func (cn *conn) finishConnect(r *pipeline.Request) {
+	resp := jute.ConnectResponse{HasReadOnly: cn.hasReadOnly, Passwd: make([]byte, 16)}
+	if s := r.Session; s != nil {
+		cn.session = s
+		cn.sessionID = s.ID
+		resp.TimeOut = cn.timeout
+		resp.SessionID = s.ID
+		copy(resp.Passwd, s.Passwd[:])
+		cn.state = stateOpen
+		cn.loop.srv.cfg.Logger.Debug("session established", "session", hex(s.ID), "timeout", cn.timeout, "remote", cn.ip)
+	} else {
+		cn.state = stateClosing
+		cn.closeAfterFlush = true
+		cn.loop.srv.cfg.Logger.Info("invalid session, probably expired", "session", hex(r.Entry.Session), "remote", cn.ip)
+	}
+	b, start := jute.BeginFrame(cn.out)
+	cn.out = jute.EndFrame(resp.Append(b), start)
+	cn.loop.markDirty(cn)
+}
+
+// reply appends a reply frame: the header, then the body if the reply
+// succeeded (or body is for a failed multiRead, which ZooKeeper sends).
+func (cn *conn) reply(h jute.ReplyHeader, body func([]byte) []byte) {
+	b, start := jute.BeginFrame(cn.out)
+	b = h.Append(b)
+	if body != nil {
+		b = body(b)
+	}
+	cn.out = jute.EndFrame(b, start)
+	cn.stats.sent++
+	cn.loop.stats.sent.Add(1)
+	cn.loop.markDirty(cn)
+}
+
+// notify appends a watch event; called while the loop delivers events.
+func (cn *conn) notify(ev engine.Event) {
+	if cn.closed || cn.state == stateClosing {
+		return
+	}
+	cn.out = notifyFrame(cn.out, ev)
+	cn.stats.sent++
+	cn.loop.stats.sent.Add(1)
+	cn.loop.markDirty(cn)
+}
+
+// record updates the statistics after a reply to a request received at
+// it.recv.
+func (cn *conn) record(it *item, zxid int64) {
+	cn.recordReply(it.op, it.xid, zxid, it.recv)
+}
+
+func (cn *conn) recordReply(op jute.OpCode, xid int32, zxid int64, recv time.Time) {
+	now := cn.loop.now
+	lat := now.Sub(recv).Milliseconds()
+	s := &cn.stats
+	s.lastOp = lastOpName(op)
+	s.lastCxid = xid
+	s.lastZxid = zxid
+	s.lastResp = now
+	s.lastLatency = lat
+	if s.countLat == 0 || lat < s.minLatency {
+		s.minLatency = lat
+	}
+	s.maxLatency = max(s.maxLatency, lat)
+	s.totalLat += lat
+	s.countLat++
+	cn.loop.stats.latency.add(lat)
+}
+
+// auth handles an auth packet at once, as ZooKeeper does, ahead of queued
+// requests: digest adds an identity (and super on the super digest), ip
+// adds the client's address, any other scheme fails and closes.
+func (cn *conn) auth(xid int32, body []byte) bool {
+	var a jute.AuthPacket
+	d := jute.NewDecoder(body)
+	a.Decode(d)
+	if d.Err() != nil {
+		return false
+	}
+	switch a.Scheme {
+	case "digest":
+		id := engine.DigestID(string(a.Auth))
+		if sd := cn.loop.srv.cfg.SuperDigest; sd != "" && id == sd {
+			cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "super", ID: ""})
+		}
+		cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "digest", ID: id})
+	case "ip":
+		cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "ip", ID: javaHostAddress(cn.gc.RemoteAddr())})
+	default:
+		cn.loop.srv.cfg.Logger.Info("authentication failed: no provider for scheme", "scheme", a.Scheme, "remote", cn.ip)
+		cn.reply(jute.ReplyHeader{Xid: xid, Err: jute.CodeAuthFailed}, nil)
+		cn.state = stateClosing
+		cn.closeAfterFlush = true
+		return true
+	}
+	cn.reply(jute.ReplyHeader{Xid: xid}, nil)
+	return true
+}
+
+// javaHostAddress formats an address as Java's InetAddress.getHostAddress:
+// dotted IPv4, or eight uncompressed hex groups for IPv6.
+func javaHostAddress(a net.Addr) string {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
+		return remoteIP(a)
+	}
+	if v4 := t.IP.To4(); v4 != nil {
+		return v4.String()
+	}
+	ip := t.IP.To16()
+	if ip == nil {
+		return t.IP.String()
+	}
+	groups := make([]string, 8)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("%x", binary.BigEndian.Uint16(ip[2*i:]))
+	}
+	s := strings.Join(groups, ":")
+	if t.Zone != "" {
+		s += "%" + t.Zone
+	}
+	return s
+}
+
+// lastOpName is the four-letter op name ZooKeeper's cons shows as lop.
+func lastOpName(op jute.OpCode) string {
+	switch op {
+	case jute.OpPing:
+		return "PING"
+	case jute.OpCreateSession:
+		return "SESS"
+	case jute.OpMulti:
+		return "MULT"
+	case jute.OpMultiRead:
+		return "MLTR"
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateTTL, jute.OpCreateContainer:
+		return "CREA"
+	case jute.OpDelete, jute.OpDeleteContainer:
+		return "DELE"
+	case jute.OpSetData:
+		return "SETD"
+	case jute.OpReconfig:
+		return "RECO"
+	case jute.OpSetACL:
+		return "SETA"
+	case jute.OpCloseSession:
+		return "CLOS"
+	case jute.OpSync:
+		return "SYNC"
+	case jute.OpCheck:
+		return "CHEC"
+	case jute.OpExists:
+		return "EXIS"
+	case jute.OpGetData:
+		return "GETD"
+	case jute.OpSetWatches:
+		return "SETW"
+	case jute.OpSetWatches2:
+		return "STW2"
+	case jute.OpAddWatch:
+		return "ADDW"
+	case jute.OpGetACL:
+		return "GETA"
+	case jute.OpGetChildren, jute.OpGetChildren2:
+		return "GETC"
+	case jute.OpGetAllChildrenNumber:
+		return "GETACN"
+	case jute.OpCheckWatches:
+		return "CHKW"
+	case jute.OpRemoveWatches:
+		return "REMW"
+	case jute.OpWhoAmI:
+		return "HOMI"
+	case jute.OpGetEphemerals:
+		return "GETE"
+	}
+	return "NA"
+}

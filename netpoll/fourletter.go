@@ -1,0 +1,522 @@
+package netpoll
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/pipeline"
+)
+
+// Version is what the server reports as its ZooKeeper version. It keeps the
+// 3.8.0 prefix that monitoring tools parse.
+const Version = "3.8.0-meerkat, built on 2026-11-21 00:00 UTC"
+
+// fourLetterWords are the commands ZooKeeper 3.8 knows, by their first four
+// bytes read as a frame length.
+var fourLetterWords = func() map[int32]string {
+	m := map[int32]string{}
+	for _, w := range []string{"conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "ruok",
+		"stmk", "srst", "srvr", "stat", "wchc", "wchp", "wchs", "mntr", "isro", "hash"} {
+		m[int32(binary.BigEndian.Uint32([]byte(w)))] = w
+	}
+	return m
+}()
+
+func fourLetterWord(n int32) (string, bool) {
+	w, ok := fourLetterWords[n]
+	return w, ok
+}
+
+// fourLetterWord answers a four-letter word. The answer may need every loop
+// and the pipeline, so it is built on its own goroutine and written with
+// AsyncWrite; the connection closes after it, as in ZooKeeper.
+func (cn *conn) fourLetterWord(word string, rest []byte) {
+	cn.state = stateClosing
+	s := cn.loop.srv
+	var mask []byte
+	if word == "stmk" && len(rest) >= 8 {
+		mask = append(mask, rest[:8]...)
+	}
+	gc := cn.gc
+	go func() {
+		var text string
+		if !s.words["*"] && !s.words[word] {
+			text = word + " is not executed because it is not in the whitelist.\n"
+		} else {
+			text = s.fourLetterText(word, mask)
+		}
+		_ = gc.AsyncWrite([]byte(text), func(c gnet.Conn, _ error) error { return c.Close() })
+	}()
+}
+
+// connInfo is one connection as stat, cons and dump show it.
+type connInfo struct {
+	remote    string
+	self      bool
+	queued    int
+	stats     connStats
+	sessionID int64
+	timeout   int32
+}
+
+// loopReport is what one loop contributes to a four-letter word.
+type loopReport struct {
+	conns    []connInfo
+	watchers map[int64][]string
+	byPath   map[string][]int64
+	watches  int
+	received int64
+	sent     int64
+}
+
+// onLoops runs fn on every loop's goroutine and waits for all of them. It
+// must not be called from a loop.
+func (s *Server) onLoops(fn func(*loop)) {
+	loops := s.allLoops()
+	done := make(chan struct{}, len(loops))
+	for _, l := range loops {
+		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			fn(l)
+			done <- struct{}{}
+			return nil
+		}))
+		if err != nil {
+			done <- struct{}{}
+		}
+	}
+	for range loops {
+		<-done
+	}
+}
+
+// report gathers every loop's connections and watches.
+func (s *Server) report() []loopReport {
+	var out []loopReport
+	results := make(chan loopReport, 64)
+	s.onLoops(func(l *loop) {
+		r := loopReport{watchers: map[int64][]string{}, byPath: map[string][]int64{}}
+		for cn := range l.conns {
+			r.conns = append(r.conns, connInfo{
+				remote: "/" + cn.gc.RemoteAddr().String(),
+				queued: cn.pending(), stats: cn.stats, sessionID: cn.sessionID, timeout: cn.timeout,
+			})
+		}
+		l.watches.ByWatcher(func(w *conn, paths []string) {
+			r.watchers[w.sessionID] = append(r.watchers[w.sessionID], paths...)
+		})
+		l.watches.ByPath(func(p string, ws []*conn) {
+			for _, w := range ws {
+				r.byPath[p] = append(r.byPath[p], w.sessionID)
+			}
+		})
+		r.watches = l.watches.Count()
+		results <- r
+	})
+	close(results)
+	for r := range results {
+		out = append(out, r)
+	}
+	return out
+}
+
+// inspect runs fn on the pipeline goroutine and waits for it.
+func (s *Server) inspect(fn func(*engine.State, map[int64]*pipeline.Session)) {
+	done := make(doneCompleter, 1)
+	if err := s.pipe.Submit(&pipeline.Request{Kind: pipeline.KindInspect, Inspect: fn, From: done}); err != nil {
+		return
+	}
+	<-done
+}
+
+type doneCompleter chan struct{}
+
+func (d doneCompleter) Complete([]*pipeline.Request) { d <- struct{}{} }
+
+func (s *Server) fourLetterText(word string, mask []byte) string {
+	var b strings.Builder
+	switch word {
+	case "ruok":
+		return "imok"
+	case "isro":
+		return "rw"
+	case "gtmk":
+		return "306"
+	case "stmk":
+		if len(mask) < 8 {
+			return ""
+		}
+		return strconv.FormatInt(int64(binary.BigEndian.Uint64(mask)), 10)
+	case "hash":
+		return ""
+	case "srvr", "stat":
+		s.writeStat(&b, word == "stat")
+	case "cons":
+		for _, r := range s.report() {
+			for _, c := range r.conns {
+				writeConnInfo(&b, c, false)
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString("\n")
+	case "crst":
+		s.onLoops(func(l *loop) {
+			for cn := range l.conns {
+				cn.stats = connStats{established: cn.stats.established}
+			}
+		})
+		return "Connection stats reset.\n"
+	case "srst":
+		s.onLoops(func(l *loop) {
+			l.stats.received.Store(0)
+			l.stats.sent.Store(0)
+			l.stats.latency.reset()
+		})
+		return "Server stats reset.\n"
+	case "conf":
+		s.writeConf(&b)
+	case "envi":
+		s.writeEnv(&b)
+	case "dirs":
+		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", s.dirSize(s.cfg.Info.DataDir), s.dirSize(s.cfg.Info.DataLogDir))
+	case "dump":
+		s.writeDump(&b)
+	case "wchs", "wchc", "wchp":
+		s.writeWatches(&b, word)
+	case "mntr":
+		s.writeMonitor(&b)
+	}
+	return b.String()
+}
+
+func (s *Server) dirSize(dir string) int64 {
+	if s.cfg.Info.DirSize == nil || dir == "" {
+		return 0
+	}
+	return s.cfg.Info.DirSize(dir)
+}
+
+// serverTotals sums the loops' counters.
+func (s *Server) serverTotals() (received, sent, conns, outstanding int64, lat [3]string) {
+	var count, total, lo, hi int64
+	first := true
+	s.onLoops(func(l *loop) {
+		for cn := range l.conns {
+			outstanding += int64(cn.pending())
+		}
+	})
+	for _, l := range s.allLoops() {
+		received += l.stats.received.Load()
+		sent += l.stats.sent.Load()
+		conns += l.stats.connections.Load()
+		if c := l.stats.latency.count.Load(); c > 0 {
+			count += c
+			total += l.stats.latency.total.Load()
+			if first || l.stats.latency.min.Load() < lo {
+				lo = l.stats.latency.min.Load()
+			}
+			hi = max(hi, l.stats.latency.max.Load())
+			first = false
+		}
+	}
+	avg := 0.0
+	if count > 0 {
+		avg = float64(total) / float64(count)
+	}
+	return received, sent, conns, outstanding, [3]string{strconv.FormatInt(lo, 10), javaDouble(avg), strconv.FormatInt(hi, 10)}
+}
+
+// javaDouble formats like Java's Double.toString for the averages ZooKeeper
+// prints (four decimals at most, always a fraction part).
+func javaDouble(v float64) string {
+	s := strconv.FormatFloat(float64(int64(v*10000+0.5))/10000, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+func (s *Server) writeStat(b *strings.Builder, withClients bool) {
+	b.WriteString("Zookeeper version: " + Version + "\n")
+	if withClients {
+		b.WriteString("Clients:\n")
+		for _, r := range s.report() {
+			for _, c := range r.conns {
+				writeConnInfo(b, c, true)
+				b.WriteString("\n")
+			}
+		}
+		b.WriteString("\n")
+	}
+	received, sent, conns, outstanding, lat := s.serverTotals()
+	v := s.pipe.View()
+	fmt.Fprintf(b, "Latency min/avg/max: %s/%s/%s\n", lat[0], lat[1], lat[2])
+	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", received, sent, conns, outstanding)
+	fmt.Fprintf(b, "Zxid: 0x%s\nMode: standalone\nNode count: %d\n", hex(v.Zxid), nodeCount(v))
+}
+
+// nodeCount is the node count ZooKeeper reports: its node map holds the
+// root under both "" and "/".
+func nodeCount(v *engine.View) int { return v.Tree.Count() + 1 }
+
+func writeConnInfo(b *strings.Builder, c connInfo, brief bool) {
+	// ZooKeeper shows the interest ops: reading (1), or none (0) on a
+	// connection that has not set up a session (a four-letter word).
+	interest := "1"
+	if c.sessionID == 0 {
+		interest = "0"
+	}
+	fmt.Fprintf(b, " %s[%s](queued=%d,recved=%d,sent=%d", c.remote, interest, c.queued, c.stats.received, c.stats.sent)
+	if !brief && c.sessionID != 0 {
+		st := c.stats
+		avg := int64(0)
+		if st.countLat > 0 {
+			avg = st.totalLat / st.countLat
+		}
+		fmt.Fprintf(b, ",sid=0x%s,lop=%s,est=%d,to=%d", hex(c.sessionID), orNA(st.lastOp), st.established.UnixMilli(), c.timeout)
+		if st.lastCxid >= 0 {
+			fmt.Fprintf(b, ",lcxid=0x%s", hex(int64(st.lastCxid)))
+		}
+		fmt.Fprintf(b, ",lzxid=0x%s,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
+			hex(st.lastZxid), st.lastResp.UnixMilli(), st.lastLatency, st.minLatency, avg, st.maxLatency)
+	}
+	b.WriteString(")")
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "NA"
+	}
+	return s
+}
+
+func (s *Server) writeConf(b *strings.Builder) {
+	c := s.cfg
+	fmt.Fprintf(b, "clientPort=%d\nsecureClientPort=-1\n", c.Info.ClientPort)
+	fmt.Fprintf(b, "dataDir=%s\ndataDirSize=%d\n", c.Info.DataDir, s.dirSize(c.Info.DataDir))
+	fmt.Fprintf(b, "dataLogDir=%s\ndataLogSize=%d\n", c.Info.DataLogDir, s.dirSize(c.Info.DataLogDir))
+	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\n", c.Tick.Milliseconds(), c.MaxClientCnxns)
+	fmt.Fprintf(b, "minSessionTimeout=%d\nmaxSessionTimeout=%d\n", c.MinSessionTimeout.Milliseconds(), c.MaxSessionTimeout.Milliseconds())
+	fmt.Fprintf(b, "clientPortListenBacklog=-1\nserverId=%d\n", c.Info.ServerID)
+}
+
+// writeEnv lists the environment under ZooKeeper's keys; the java.* keys
+// describe the Go runtime, which is what runs here.
+func (s *Server) writeEnv(b *strings.Builder) {
+	host, _ := os.Hostname()
+	wd, _ := os.Getwd()
+	exe, _ := os.Executable()
+	home, _ := os.UserHomeDir()
+	user := os.Getenv("USER")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.WriteString("Environment:\n")
+	for _, kv := range [][2]string{
+		{"zookeeper.version", Version},
+		{"host.name", host},
+		{"java.version", runtime.Version()},
+		{"java.vendor", "Meerkat (Go runtime)"},
+		{"java.home", runtime.GOROOT()},
+		{"java.class.path", exe},
+		{"java.library.path", ""},
+		{"java.io.tmpdir", os.TempDir()},
+		{"java.compiler", "<NA>"},
+		{"os.name", strings.ToUpper(runtime.GOOS[:1]) + runtime.GOOS[1:]},
+		{"os.arch", runtime.GOARCH},
+		{"os.version", kernelVersion()},
+		{"user.name", user},
+		{"user.home", home},
+		{"user.dir", wd},
+		{"os.memory.free", strconv.FormatUint((ms.HeapIdle)>>20, 10) + "MB"},
+		{"os.memory.max", strconv.FormatUint(ms.Sys>>20, 10) + "MB"},
+		{"os.memory.total", strconv.FormatUint(ms.HeapSys>>20, 10) + "MB"},
+	} {
+		b.WriteString(kv[0] + "=" + kv[1] + "\n")
+	}
+}
+
+func kernelVersion() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// javaDate formats t as java.util.Date.toString.
+func javaDate(t time.Time) string { return t.Format("Mon Jan 02 15:04:05 MST 2006") }
+
+func (s *Server) writeDump(b *strings.Builder) {
+	tick := s.cfg.Tick.Milliseconds()
+	buckets := map[int64][]int64{}
+	var eph []struct {
+		id    int64
+		paths []string
+	}
+	total := 0
+	s.inspect(func(st *engine.State, sessions map[int64]*pipeline.Session) {
+		for id, ss := range sessions {
+			at := pipeline.ExpiresAt(ss, tick)
+			buckets[at] = append(buckets[at], id)
+			total++
+		}
+		st.Sessions(func(ss *engine.Session) {
+			if ss.EphemeralCount() > 0 {
+				eph = append(eph, struct {
+					id    int64
+					paths []string
+				}{ss.ID, ss.Ephemerals()})
+			}
+		})
+	})
+	b.WriteString("SessionTracker dump:\n")
+	fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(buckets), total)
+	times := make([]int64, 0, len(buckets))
+	for t := range buckets {
+		times = append(times, t)
+	}
+	slices.Sort(times)
+	for _, t := range times {
+		fmt.Fprintf(b, "%d expire at %s:\n", len(buckets[t]), javaDate(time.UnixMilli(t)))
+		for _, id := range buckets[t] {
+			fmt.Fprintf(b, "\t0x%s\n", hex(id))
+		}
+	}
+	b.WriteString("ephemeral nodes dump:\n")
+	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
+	for _, e := range eph {
+		fmt.Fprintf(b, "0x%s:\n", hex(e.id))
+		for _, p := range e.paths {
+			b.WriteString("\t" + p + "\n")
+		}
+	}
+	b.WriteString("Connections dump:\n")
+	var conns []connInfo
+	for _, r := range s.report() {
+		conns = append(conns, r.conns...)
+	}
+	fmt.Fprintf(b, "Connections Sets (%d)/(%d):\n", min(1, len(conns)), len(conns))
+	if len(conns) > 0 {
+		fmt.Fprintf(b, "%d expire at %s:\n", len(conns), javaDate(time.Now().Add(s.cfg.MaxSessionTimeout)))
+		for _, c := range conns {
+			fmt.Fprintf(b, "\tip: %s sessionId: 0x%s\n", c.remote, hex(c.sessionID))
+		}
+	}
+}
+
+func (s *Server) writeWatches(b *strings.Builder, word string) {
+	reports := s.report()
+	watchers := map[int64][]string{}
+	byPath := map[string][]int64{}
+	for _, r := range reports {
+		for id, ps := range r.watchers {
+			watchers[id] = append(watchers[id], ps...)
+		}
+		for p, ids := range r.byPath {
+			byPath[p] = append(byPath[p], ids...)
+		}
+	}
+	switch word {
+	case "wchs":
+		total := 0
+		for _, ps := range watchers {
+			total += len(ps)
+		}
+		fmt.Fprintf(b, "%d connections watching %d paths\nTotal watches:%d\n", len(watchers), len(byPath), total)
+	case "wchc":
+		for id, ps := range watchers {
+			fmt.Fprintf(b, "0x%s\n", hex(id))
+			for _, p := range ps {
+				b.WriteString("\t" + p + "\n")
+			}
+		}
+		b.WriteString("\n")
+	case "wchp":
+		for p, ids := range byPath {
+			b.WriteString(p + "\n")
+			for _, id := range ids {
+				fmt.Fprintf(b, "\t0x%s\n", hex(id))
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+func (s *Server) writeMonitor(b *strings.Builder) {
+	received, sent, conns, outstanding, lat := s.serverTotals()
+	watches := 0
+	for _, r := range s.report() {
+		watches += r.watches
+	}
+	var ephemerals, sessions int
+	var dataSize int64
+	s.inspect(func(st *engine.State, ss map[int64]*pipeline.Session) {
+		sessions = len(ss)
+		st.Sessions(func(s *engine.Session) { ephemerals += s.EphemeralCount() })
+	})
+	v := s.pipe.View()
+	v.Tree.All(func(n *engine.Node) bool {
+		dataSize += int64(len(n.Path()) + len(n.Data()))
+		return true
+	})
+	fds := 0
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		fds = len(ents)
+	}
+	for _, kv := range [][2]any{
+		{"version", Version},
+		{"server_state", "standalone"},
+		{"ephemerals_count", ephemerals},
+		{"num_alive_connections", conns},
+		{"avg_latency", lat[1]},
+		{"outstanding_requests", outstanding},
+		{"znode_count", nodeCount(v)},
+		{"global_sessions", sessions},
+		{"non_mtls_remote_conn_count", 0},
+		{"last_client_response_size", -1},
+		{"packets_sent", sent},
+		{"packets_received", received},
+		{"max_client_response_size", -1},
+		{"connection_drop_probability", "0.0"},
+		{"watch_count", watches},
+		{"auth_failed_count", 0},
+		{"min_latency", lat[0]},
+		{"max_file_descriptor_count", maxFDs()},
+		{"approximate_data_size", dataSize},
+		{"open_file_descriptor_count", fds},
+		{"local_sessions", 0},
+		{"uptime", time.Since(s.started).Milliseconds()},
+		{"max_latency", lat[2]},
+		{"outstanding_tls_handshake", 0},
+		{"min_client_response_size", -1},
+		{"non_mtls_local_conn_count", 0},
+	} {
+		fmt.Fprintf(b, "zk_%s\t%v\n", kv[0], kv[1])
+	}
+}
+
+func maxFDs() uint64 {
+	b, err := os.ReadFile("/proc/self/limits")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Max open files") {
+			f := strings.Fields(line)
+			if len(f) >= 4 {
+				n, _ := strconv.ParseUint(f[3], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}

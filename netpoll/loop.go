@@ -1,0 +1,170 @@
+package netpoll
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/pipeline"
+)
+
+// loop is the state one gnet event loop owns. Every field but the atomics
+// is touched only from that loop's goroutine.
+type loop struct {
+	srv     *Server
+	el      gnet.EventLoop
+	conns   map[*conn]struct{}
+	watches *engine.Watches[*conn]
+	// seen is the last Changes whose events this loop has delivered.
+	seen  *engine.Changes
+	dirty []*conn
+	// now is the time of the callback being run, read once per callback.
+	now time.Time
+	// woken is set while a catch-up task is queued, to coalesce wakes.
+	woken atomic.Bool
+	stats loopStats
+}
+
+// loopStats are the counters the four-letter words sum over loops.
+type loopStats struct {
+	connections atomic.Int64
+	received    atomic.Int64
+	sent        atomic.Int64
+	latency     latencyStats
+}
+
+// latencyStats tracks request latencies in ms, as ZooKeeper's ServerStats.
+type latencyStats struct {
+	count atomic.Int64
+	total atomic.Int64
+	min   atomic.Int64
+	max   atomic.Int64
+}
+
+func (s *latencyStats) add(ms int64) {
+	if s.count.Add(1) == 1 || ms < s.min.Load() {
+		s.min.Store(ms)
+	}
+	s.total.Add(ms)
+	if ms > s.max.Load() {
+		s.max.Store(ms)
+	}
+}
+
+func (s *latencyStats) reset() {
+	s.count.Store(0)
+	s.total.Store(0)
+	s.min.Store(0)
+	s.max.Store(0)
+}
+
+func newLoop(s *Server, el gnet.EventLoop) *loop {
+	v := s.pipe.View()
+	return &loop{
+		srv:     s,
+		el:      el,
+		conns:   map[*conn]struct{}{},
+		watches: engine.NewWatches[*conn](),
+		seen:    v.Changes,
+	}
+}
+
+// view returns the current version after delivering the watch events of
+// every version up to it. Everything the loop answers comes from a view it
+// got here.
+func (l *loop) view() *engine.View {
+	v := l.srv.pipe.View()
+	for {
+		next := l.seen.Next()
+		if next == nil || next.Zxid > v.Zxid {
+			return v
+		}
+		for _, ev := range next.Events {
+			l.watches.Trigger(ev, func(cn *conn) { cn.notify(ev) })
+		}
+		l.seen = next
+	}
+}
+
+// catchUp delivers pending watch events.
+func (l *loop) catchUp() { l.view() }
+
+// markDirty queues cn for the flush at the end of the callback.
+func (l *loop) markDirty(cn *conn) {
+	if !cn.dirty {
+		cn.dirty = true
+		l.dirty = append(l.dirty, cn)
+	}
+}
+
+// flush writes the output of every connection that has some, one write per
+// connection per callback.
+func (l *loop) flush() {
+	for i, cn := range l.dirty {
+		cn.dirty = false
+		if !cn.closed && len(cn.out) > 0 {
+			_, _ = cn.gc.Write(cn.out)
+		}
+		// Keep small buffers for reuse; give large ones back.
+		if cap(cn.out) > 16<<10 {
+			cn.out = nil
+		} else {
+			cn.out = cn.out[:0]
+		}
+		if cn.closeAfterFlush && !cn.closed {
+			_ = cn.gc.Close()
+		}
+		l.dirty[i] = nil
+	}
+	l.dirty = l.dirty[:0]
+}
+
+// wake makes the loop deliver pending watch events soon. It is called from
+// the pipeline goroutine.
+func (l *loop) wake() {
+	if !l.woken.CompareAndSwap(false, true) {
+		return
+	}
+	err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.woken.Store(false)
+		l.now = time.Now()
+		l.catchUp()
+		l.flush()
+		return nil
+	}))
+	if err != nil {
+		l.woken.Store(false)
+	}
+}
+
+// Complete implements pipeline.Completer: it hands the completed requests to
+// the loop's goroutine.
+func (l *loop) Complete(reqs []*pipeline.Request) {
+	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.now = time.Now()
+		l.catchUp()
+		for _, r := range reqs {
+			it := r.Tag.(*item)
+			it.done = true
+			if !it.conn.closed {
+				it.conn.drain()
+			}
+		}
+		l.flush()
+		return nil
+	}))
+}
+
+// notifyFrame appends a watch notification to b.
+func notifyFrame(b []byte, ev engine.Event) []byte {
+	b, start := jute.BeginFrame(b)
+	b = (&jute.ReplyHeader{Xid: jute.XidNotification, Zxid: -1}).Append(b)
+	b = jute.AppendInt(b, ev.Type)
+	b = jute.AppendInt(b, jute.StateSyncConnected)
+	b = jute.AppendString(b, ev.Path)
+	return jute.EndFrame(b, start)
+}
