@@ -336,7 +336,9 @@ func (r *SetDataRequest) Append(b []byte) []byte {
 }
 
 // Decode implements Record.
-func (r *SetDataRequest) Decode(d *Decoder) { r.Path, r.Data, r.Version = d.String(), d.Buffer(), d.Int() }
+func (r *SetDataRequest) Decode(d *Decoder) {
+	r.Path, r.Data, r.Version = d.String(), d.Buffer(), d.Int()
+}
 
 // SetACLRequest is the body of setACL.
 type SetACLRequest struct {
@@ -367,7 +369,9 @@ func (r *MultiHeader) Append(b []byte) []byte {
 }
 
 // Decode implements Record.
-func (r *MultiHeader) Decode(d *Decoder) { r.Type, r.Done, r.Err = OpCode(d.Int()), d.Bool(), Code(d.Int()) }
+func (r *MultiHeader) Decode(d *Decoder) {
+	r.Type, r.Done, r.Err = OpCode(d.Int()), d.Bool(), Code(d.Int())
+}
 
 // AppendMultiEnd appends the header that ends a multi request or response.
 func AppendMultiEnd(b []byte) []byte {

@@ -43,7 +43,7 @@ type Server struct {
 	// Port is the client port.
 	Port int
 	// Dir is the server's data directory.
-	Dir string
+	Dir  string
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
 	args []string
