@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/meerkat
 # Debian packages the tests use: the reference server, the C client and
 # kazoo for the side-by-side and real-client tests.
-TEST_DEBS := zookeeper zookeeper-bin python3-kazoo openjdk-17-jre-headless
+TEST_DEBS := zookeeper zookeeper-bin python3-kazoo
 
 .PHONY: all build run test test-deps vet fuzz clean
 
