@@ -154,7 +154,10 @@ func (cn *conn) onTraffic() gnet.Action {
 	if cn.state == stateClosing {
 		off = len(data)
 	}
-	_, _ = cn.gc.Discard(off)
+	if off > 0 {
+		// Discard(0) would drop everything buffered, partial frame included.
+		_, _ = cn.gc.Discard(off)
+	}
 	if action == gnet.Close {
 		// Let the replies already encoded go out first.
 		cn.closeAfterFlush = true

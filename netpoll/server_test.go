@@ -1,0 +1,422 @@
+package netpoll
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/internal/wire"
+	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/pipeline"
+)
+
+// startServer runs an in-process server on a free loopback port.
+func startServer(t testing.TB, mod func(*Config)) string {
+	t.Helper()
+	pipe, err := pipeline.New(pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Addr: "127.0.0.1:0", Tick: 200 * time.Millisecond, FourLetterWords: []string{"*"}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := New(cfg, pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe.Start()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Stop(ctx)
+		pipe.Stop()
+	})
+	return srv.Addr().String()
+}
+
+func dial(t testing.TB, addr string) *wire.Conn {
+	t.Helper()
+	c, err := wire.Dial(addr, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if c.Session.TimeOut == 0 {
+		t.Fatalf("handshake refused: %+v", c.Session)
+	}
+	return c
+}
+
+// mustOK returns a checker for a call's results: mustOK(t)(c.Call(...)).
+func mustOK(t testing.TB) func(wire.Reply, error) wire.Reply {
+	return func(r wire.Reply, err error) wire.Reply {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Header.Err != jute.CodeOK {
+			t.Fatalf("reply %v", r.Header.Err)
+		}
+		return r
+	}
+}
+
+// waitClosed reads until the server closes the connection, failing if it
+// sends a frame first or stays open for 5 s.
+func waitClosed(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if len(b) > 0 {
+		t.Fatalf("server sent %x before closing", b)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("server kept the connection open")
+	}
+}
+
+// TestBadInputClosesOnlyThatConnection sends each kind of bad input on its
+// own connection and checks, every time, that the server answered or closed
+// that connection as ZooKeeper does and still serves a healthy client.
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	addr := startServer(t, func(c *Config) { c.MaxBuffer = 4096 })
+	healthy := dial(t, addr)
+	mustOK(t)(healthy.Create("/healthy", []byte("ok"), 0))
+
+	frame := func(payload []byte) []byte {
+		b, s := jute.BeginFrame(nil)
+		return jute.EndFrame(append(b, payload...), s)
+	}
+	handshake := frame((&jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16)}).Append(nil))
+	getData := frame(append((&jute.RequestHeader{Xid: 1, Type: jute.OpGetData}).Append(nil),
+		(&jute.PathWatchRequest{Path: "/healthy"}).Append(nil)...))
+
+	for _, tc := range []struct {
+		name  string
+		input []byte
+		// handshake first; then input
+		afterHandshake bool
+	}{
+		{"negative length first", []byte{0xff, 0xff, 0xff, 0xf0, 1, 2, 3}, false},
+		{"length above maxbuffer first", append(jute.AppendInt(nil, 4097), make([]byte, 64)...), false},
+		{"length above maxbuffer after handshake", append(jute.AppendInt(nil, 1<<30), 0, 0), true},
+		{"negative length after handshake", jute.AppendInt(nil, -1), true},
+		{"garbage handshake", frame([]byte("this is not a connect request")), false},
+		{"request before handshake", getData, false},
+		{"request shorter than its header", frame([]byte{0, 0, 1}), true},
+		{"empty frame after handshake", frame(nil), true},
+		{"connect request with huge password length", frame(append((&jute.ConnectRequest{TimeOut: 1}).Append(nil)[:24], 0x7f, 0, 0, 0)), false},
+		{"client ahead of the server's zxid", frame((&jute.ConnectRequest{TimeOut: 1, LastZxidSeen: 1 << 40, Passwd: make([]byte, 16)}).Append(nil)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if tc.afterHandshake {
+				if _, err := c.Write(handshake); err != nil {
+					t.Fatal(err)
+				}
+				// Read the ConnectResponse.
+				var l [4]byte
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := io.ReadFull(c, l[:]); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(l[3])|int64(l[2])<<8); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := c.Write(tc.input); err != nil {
+				t.Fatal(err)
+			}
+			waitClosed(t, c)
+			// The healthy client is still served.
+			r := mustOK(t)(healthy.GetData("/healthy", false))
+			if !bytes.HasPrefix(r.Body, []byte{0, 0, 0, 2, 'o', 'k'}) {
+				t.Fatalf("healthy read got %x", r.Body)
+			}
+		})
+	}
+}
+
+func TestTruncatedFrameThenHangUp(t *testing.T) {
+	addr := startServer(t, nil)
+	healthy := dial(t, addr)
+	for i := 0; i < 20; i++ {
+		c := dial(t, addr)
+		// Half a request, then the client goes away.
+		req := append((&jute.RequestHeader{Xid: 1, Type: jute.OpGetData}).Append(nil), (&jute.PathWatchRequest{Path: "/"}).Append(nil)...)
+		b, s := jute.BeginFrame(nil)
+		b = jute.EndFrame(append(b, req...), s)
+		if _, err := c.Raw().Write(b[:len(b)/2]); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	mustOK(t)(healthy.Call(jute.OpPing, nil))
+}
+
+func TestUnknownOpcodeKeepsConnection(t *testing.T) {
+	addr := startServer(t, nil)
+	c := dial(t, addr)
+	for _, op := range []jute.OpCode{10, 99, 1000, -3} {
+		r, err := c.Call(op, []byte("whatever"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Header.Err != jute.CodeUnimplemented || r.Header.Zxid != -1 || len(r.Body) != 0 {
+			t.Fatalf("op %d: %+v body %x", op, r.Header, r.Body)
+		}
+	}
+	mustOK(t)(c.Call(jute.OpPing, nil))
+}
+
+func TestFrameAtMaxBufferIsAccepted(t *testing.T) {
+	const max = 4096
+	addr := startServer(t, func(c *Config) { c.MaxBuffer = max })
+	c := dial(t, addr)
+	mustOK(t)(c.Create("/big", nil, 0))
+	// header 8 + path 4+4 + buffer len 4 + data + version 4 == max
+	data := make([]byte, max-8-8-4-4)
+	mustOK(t)(c.SetData("/big", data, -1))
+	if _, err := c.SetData("/big", append(data, 0), -1); err == nil {
+		t.Fatal("a frame one byte over jute.maxbuffer was answered")
+	}
+}
+
+// requestStream is a handshake followed by requests that exercise every
+// kind of handling (reads, writes, a multi, a watch, closeSession), with the
+// replies they must get, for the split tests.
+func requestStream() (stream []byte, want []jute.Code) {
+	frame := func(b []byte, payload []byte) []byte {
+		b, s := jute.BeginFrame(b)
+		return jute.EndFrame(append(b, payload...), s)
+	}
+	req := func(xid int32, op jute.OpCode, body []byte) []byte {
+		return append((&jute.RequestHeader{Xid: xid, Type: op}).Append(nil), body...)
+	}
+	open := []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "world", ID: "anyone"}}}
+	stream = frame(nil, (&jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil))
+	add := func(op jute.OpCode, body []byte, code jute.Code) {
+		stream = frame(stream, req(int32(len(want)+1), op, body))
+		want = append(want, code)
+	}
+	add(jute.OpCreate, (&jute.CreateRequest{Path: "/s", Flags: 2, ACL: open}).AppendCreate(nil, false), jute.CodeOK)
+	add(jute.OpExists, (&jute.PathWatchRequest{Path: "/nope", Watch: true}).Append(nil), jute.CodeNoNode)
+	add(jute.OpGetChildren, (&jute.PathWatchRequest{Path: "/"}).Append(nil), jute.CodeOK)
+	multi := (&jute.MultiHeader{Type: jute.OpCheck, Err: -1}).Append(nil)
+	multi = append(multi, (&jute.PathVersionRequest{Path: "/", Version: -1}).Append(nil)...)
+	add(jute.OpMulti, jute.AppendMultiEnd(multi), jute.CodeOK)
+	add(jute.OpGetData, (&jute.PathWatchRequest{Path: "/zookeeper"}).Append(nil), jute.CodeOK)
+	add(jute.OpSetData, (&jute.SetDataRequest{Path: "/zookeeper/quota", Version: 7}).Append(nil), jute.CodeBadVersion)
+	add(jute.OpCloseSession, nil, jute.CodeOK)
+	return stream, want
+}
+
+// TestRequestsSplitAtEveryByteOffset sends the same request stream split in
+// two at every byte offset; every split must give the same replies.
+func TestRequestsSplitAtEveryByteOffset(t *testing.T) {
+	addr := startServer(t, nil)
+	stream, want := requestStream()
+	for cut := 1; cut < len(stream); cut++ {
+		c, err := wire.DialRaw(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Raw().Write(stream[:cut]); err != nil {
+			t.Fatal(err)
+		}
+		// Pace the second write so the server reads the two parts apart.
+		time.Sleep(100 * time.Microsecond)
+		if _, err := c.Raw().Write(stream[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.ReadFrame(); err != nil {
+			t.Fatalf("cut %d: connect response: %v", cut, err)
+		}
+		for i, code := range want {
+			r, err := c.Recv()
+			if err != nil {
+				t.Fatalf("cut %d: reply %d: %v", cut, i+1, err)
+			}
+			if r.Header.Xid != int32(i+1) || r.Header.Err != code {
+				t.Fatalf("cut %d: reply %d: %+v, want err %v", cut, i+1, r.Header, code)
+			}
+		}
+		c.Close()
+	}
+}
+
+// TestPipelinedReadsSeeExactlyTheWritesBeforeThem sends writes and reads
+// back to back without waiting; each read must show the state after the
+// writes sent before it and none after.
+func TestPipelinedReadsSeeExactlyTheWritesBeforeThem(t *testing.T) {
+	addr := startServer(t, nil)
+	c := dial(t, addr)
+	mustOK(t)(c.Create("/p", []byte("0"), 0))
+	const rounds = 50
+	for i := 1; i <= rounds; i++ {
+		if _, err := c.Send(jute.OpSetData, (&jute.SetDataRequest{Path: "/p", Data: []byte(fmt.Sprint(i)), Version: -1}).Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Send(jute.OpGetData, (&jute.PathWatchRequest{Path: "/p"}).Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 1; i <= rounds; i++ {
+		w, err := c.Recv()
+		if err != nil || w.Header.Err != jute.CodeOK {
+			t.Fatalf("setData %d: %+v %v", i, w.Header, err)
+		}
+		r, err := c.Recv()
+		if err != nil || r.Header.Err != jute.CodeOK {
+			t.Fatalf("getData %d: %+v %v", i, r.Header, err)
+		}
+		d := jute.NewDecoder(r.Body)
+		data := d.Buffer()
+		var st jute.Stat
+		st.Decode(d)
+		if string(data) != fmt.Sprint(i) || st.Version != int32(i) {
+			t.Fatalf("read after write %d saw data %q version %d", i, data, st.Version)
+		}
+		if r.Header.Xid != w.Header.Xid+1 {
+			t.Fatalf("replies out of order: %d then %d", w.Header.Xid, r.Header.Xid)
+		}
+	}
+}
+
+// TestWatchEventArrivesBeforeDataThatShowsTheChange has one client watch a
+// node while another rewrites it; whenever a read shows a newer version,
+// the event for the change must already have arrived.
+func TestWatchEventArrivesBeforeDataThatShowsTheChange(t *testing.T) {
+	addr := startServer(t, nil)
+	reader, writer := dial(t, addr), dial(t, addr)
+	mustOK(t)(writer.Create("/w", []byte("0"), 0))
+	done := make(chan error, 1)
+	go func() {
+		for i := 0; i < 300; i++ {
+			if _, err := writer.SetData("/w", []byte("x"), -1); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	watched := int32(-1)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		events := len(reader.Events)
+		r := mustOK(t)(reader.GetData("/w", true))
+		d := jute.NewDecoder(r.Body)
+		d.Buffer()
+		var st jute.Stat
+		st.Decode(d)
+		if watched >= 0 && st.Version > watched && len(reader.Events) == events && !eventSince(reader, events) {
+			t.Fatalf("read shows version %d after a watch set at version %d, but no event came first", st.Version, watched)
+		}
+		watched = st.Version
+		if st.Version >= 300 {
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventSince reports whether a NodeDataChanged arrived after the first n
+// events were seen.
+func eventSince(c *wire.Conn, n int) bool {
+	for _, ev := range c.Events[n:] {
+		if ev.Type == jute.EventNodeDataChanged {
+			return true
+		}
+	}
+	return false
+}
+
+func TestMaxClientCnxnsPerAddress(t *testing.T) {
+	addr := startServer(t, func(c *Config) { c.MaxClientCnxns = 2 })
+	a, b := dial(t, addr), dial(t, addr)
+	third, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	waitClosed(t, third)
+	mustOK(t)(a.Call(jute.OpPing, nil))
+	mustOK(t)(b.Call(jute.OpPing, nil))
+}
+
+func TestFourLetterWordWhitelist(t *testing.T) {
+	addr := startServer(t, func(c *Config) { c.FourLetterWords = []string{"srvr"} })
+	for word, want := range map[string]string{
+		"ruok": "ruok is not executed because it is not in the whitelist.\n",
+		"cons": "cons is not executed because it is not in the whitelist.\n",
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte(word))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, _ := io.ReadAll(c)
+		c.Close()
+		if string(got) != want {
+			t.Fatalf("%s: %q", word, got)
+		}
+	}
+	c, _ := net.Dial("tcp", addr)
+	defer c.Close()
+	_, _ = c.Write([]byte("srvr"))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if !bytes.HasPrefix(got, []byte("Zookeeper version: 3.8.0")) || !bytes.Contains(got, []byte("\nMode: standalone\n")) {
+		t.Fatalf("srvr: %q", got)
+	}
+}
+
+// FuzzServerFrames sends arbitrary bytes after a handshake (or instead of
+// one) and checks the server survives and keeps serving another client.
+func FuzzServerFrames(f *testing.F) {
+	stream, _ := requestStream()
+	f.Add(stream, false)
+	f.Add(stream[30:], true)
+	f.Add([]byte{0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 14}, true)
+	f.Add([]byte("ruok"), false)
+	addr := startServer(f, func(c *Config) { c.MaxBuffer = 1 << 16 })
+	healthy, err := wire.Dial(addr, 30000)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer healthy.Close()
+	f.Fuzz(func(t *testing.T, in []byte, afterHandshake bool) {
+		var c *wire.Conn
+		var err error
+		if afterHandshake {
+			c, err = wire.Dial(addr, 10000)
+		} else {
+			c, err = wire.DialRaw(addr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Raw().Write(in)
+		c.Close()
+		if _, err := healthy.Call(jute.OpPing, nil); err != nil {
+			t.Fatalf("server stopped serving after %x: %v", in, err)
+		}
+	})
+}
