@@ -1,0 +1,74 @@
+package netpoll
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/pipeline"
+)
+
+// countDone is a Completer that signals each completed batch.
+type countDone chan int
+
+func (c countDone) Complete(reqs []*pipeline.Request) { c <- len(reqs) }
+
+// loadedPipeline returns a running pipeline holding n znodes /n0000000..
+// with 100 bytes each.
+func loadedPipeline(b *testing.B, n int) *pipeline.Pipeline {
+	pipe, err := pipeline.New(pipeline.Config{ServerID: 1, Tick: time.Second}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pipe.Start()
+	b.Cleanup(pipe.Stop)
+	done := make(countDone, 1024)
+	submit := func(r *pipeline.Request) {
+		r.From = done
+		if err := pipe.Submit(r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	submit(&pipeline.Request{Kind: pipeline.KindCreateSession, Timeout: 30000})
+	<-done
+	data := make([]byte, 100)
+	for i := 0; i < n; i++ {
+		body := (&jute.CreateRequest{Path: fmt.Sprintf("/n%07d", i), Data: data, ACL: engine.OpenACL}).AppendCreate(nil, false)
+		submit(&pipeline.Request{Kind: pipeline.KindWrite, Entry: engine.Entry{Op: jute.OpCreate, Body: body}})
+	}
+	for got := 0; got < n; got += <-done {
+	}
+	return pipe
+}
+
+// BenchmarkReadPathGetData is the read path without the socket: decode a
+// getData request, look the node up in the current View, encode the reply
+// frame into the connection's output buffer. It must not allocate.
+func BenchmarkReadPathGetData(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		pipe := loadedPipeline(b, n)
+		srv := &Server{cfg: Config{MaxBuffer: jute.DefaultMaxBuffer}, pipe: pipe}
+		l := newLoop(srv, nil)
+		cn := &conn{loop: l, state: stateOpen}
+		reqs := make([][]byte, 64)
+		for i := range reqs {
+			reqs[i] = (&jute.PathWatchRequest{Path: fmt.Sprintf("/n%07d", (i*7919)%n)}).Append(nil)
+		}
+		l.now = time.Now()
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				cn.answer(int32(i), jute.OpGetData, reqs[i%len(reqs)], nil, l.now)
+				// What flush does after the write syscall.
+				cn.out = cn.out[:0]
+				cn.dirty = false
+				l.dirty = l.dirty[:0]
+			}
+			if len(reqs[0]) == 0 {
+				b.Fatal("empty request")
+			}
+		})
+	}
+}
