@@ -1,0 +1,503 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrNoSpace is returned by Append when the disk is full. Nothing of the
+// record was acknowledged; the WAL is unchanged and usable.
+var ErrNoSpace = errors.New("wal: no space left on device")
+
+// ErrCorrupt is wrapped by Open's error when the log is damaged in a way a
+// crash cannot explain.
+var ErrCorrupt = errors.New("wal: corrupt")
+
+// ErrFailed is returned once a sync or write failed: the WAL cannot be used
+// again.
+var ErrFailed = errors.New("wal: failed earlier; the process must restart")
+
+// Options configures a WAL.
+type Options struct {
+	// FS is the file system; nil means OSFS.
+	FS FS
+	// SegmentSize is the size segments are preallocated to, in bytes; 0
+	// means 64 MiB.
+	SegmentSize int64
+	// NoSync skips fdatasync (zoo.cfg forceSync=no). For tests only: an
+	// acknowledged write may then be lost by a power failure.
+	NoSync bool
+	// Repair makes Open cut the log at a corrupt record, after logging what
+	// it drops, instead of refusing to open.
+	Repair bool
+	// OnSyncError is called when a sync or write fails; the data was not
+	// made durable and the WAL is unusable. Nil logs and exits the process.
+	OnSyncError func(error)
+	// Logger receives the WAL's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+type segment struct {
+	name string
+	hdr  segmentHeader
+	// end is the offset just past the last valid record.
+	end int64
+}
+
+// WAL is an open write-ahead log. It is owned by one goroutine.
+type WAL struct {
+	opts     Options
+	dir      string
+	segments []segment
+	cur      File
+	lastCRC  uint32
+	// lastIndex is the index of the last record (0 when empty).
+	lastIndex uint64
+	buf       []byte
+	failed    bool
+	prealloc  chan preallocated
+	preN      int
+}
+
+type preallocated struct {
+	f    File
+	path string
+	err  error
+}
+
+// Open opens or creates the log in dir and recovers it (see the package
+// documentation): a torn tail is cut, corruption fails with ErrCorrupt.
+func Open(dir string, opts Options) (*WAL, error) {
+	if opts.FS == nil {
+		opts.FS = OSFS
+	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = 64 << 20
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.OnSyncError == nil {
+		opts.OnSyncError = func(err error) {
+			opts.Logger.Error("wal: sync failed; stopping: acknowledged data would be at risk", "err", err)
+			os.Exit(2)
+		}
+	}
+	if err := opts.FS.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	w := &WAL{opts: opts, dir: dir}
+	if err := w.recover(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func segmentName(seq, firstIndex uint64) string {
+	return fmt.Sprintf("%016x-%016x.wal", seq, firstIndex)
+}
+
+// listSegments returns the segment files in order and removes leftovers of
+// unfinished preallocation.
+func (w *WAL) listSegments() ([]string, error) {
+	entries, err := w.opts.FS.ReadDir(w.dir)
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		switch {
+		case strings.HasSuffix(e.Name(), ".tmp"):
+			_ = w.opts.FS.Remove(filepath.Join(w.dir, e.Name()))
+		case strings.HasSuffix(e.Name(), ".wal"):
+			names = append(names, e.Name())
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func readAll(f File) ([]byte, error) {
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, size)
+	n, err := f.ReadAt(data, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return data[:n], nil
+}
+
+// recover validates every segment and finds where appending resumes.
+func (w *WAL) recover() error {
+	names, err := w.listSegments()
+	if err != nil {
+		return err
+	}
+	datas := make([][]byte, len(names))
+	for i, name := range names {
+		f, err := w.opts.FS.OpenFile(filepath.Join(w.dir, name), os.O_RDONLY, 0)
+		if err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+		datas[i], err = readAll(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("wal: segment %s: %w", name, err)
+		}
+	}
+	for i, name := range names {
+		data := datas[i]
+		hdr, ok := decodeSegmentHeader(data)
+		if !ok {
+			if i == len(names)-1 && allZero(data) {
+				// A segment renamed into place whose header never reached
+				// the disk: nothing was ever written to it.
+				w.opts.Logger.Warn("wal: removing an empty segment left by a crash", "segment", name)
+				_ = w.opts.FS.Remove(filepath.Join(w.dir, name))
+				break
+			}
+			return fmt.Errorf("%w: segment %s: bad header", ErrCorrupt, name)
+		}
+		if i > 0 {
+			prev := w.segments[len(w.segments)-1]
+			if hdr.seq != prev.hdr.seq+1 || hdr.prev != w.lastCRC {
+				return fmt.Errorf("%w: segment %s does not follow %s", ErrCorrupt, name, prev.name)
+			}
+		} else {
+			w.lastCRC = hdr.prev
+		}
+		seg := segment{name: name, hdr: hdr, end: segmentHeaderSize}
+		bad, reason := w.scan(&seg, data)
+		w.segments = append(w.segments, seg)
+		if bad < 0 {
+			continue
+		}
+		// A record at bad is not valid. Is anything valid after it?
+		if where, ok := findValid(datas[i:], bad); ok {
+			msg := fmt.Sprintf("segment %s: record at offset %d is damaged (%s) but a valid record follows (%s)", name, bad, reason, where)
+			if !w.opts.Repair {
+				return fmt.Errorf("%w: %s; refusing to start (the repair option cuts the log there, losing what follows)", ErrCorrupt, msg)
+			}
+			w.opts.Logger.Warn("wal: repair: cutting the log at a corrupt record, dropping everything after it", "detail", msg)
+		} else {
+			w.opts.Logger.Warn("wal: cutting a torn tail left by a crash mid-append",
+				"segment", name, "offset", bad, "bytes", nonZeroExtent(data, bad))
+		}
+		if err := w.cut(i, names, bad, data); err != nil {
+			return err
+		}
+		break
+	}
+	if len(w.segments) > 0 {
+		last := w.segments[len(w.segments)-1]
+		f, err := w.opts.FS.OpenFile(filepath.Join(w.dir, last.name), os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+		w.cur = f
+	}
+	return nil
+}
+
+// scan reads seg's records from data, updating seg.end, w.lastCRC and
+// w.lastIndex. It returns the offset of the first invalid record, or -1 if
+// the data ends cleanly.
+func (w *WAL) scan(seg *segment, data []byte) (int64, string) {
+	off := int64(segmentHeaderSize)
+	for {
+		r, ok, zero := parseRecord(data, off)
+		switch {
+		case zero:
+			return -1, ""
+		case !ok:
+			return off, "checksum or length mismatch"
+		case r.prev != w.lastCRC:
+			return off, "out of sequence"
+		}
+		w.lastCRC, w.lastIndex = r.crc, r.index
+		off += r.size
+		seg.end = off
+	}
+}
+
+// findValid looks for any record, from offset from of the first segment on,
+// whose own checksum holds.
+func findValid(datas [][]byte, from int64) (string, bool) {
+	for i, data := range datas {
+		start := int64(segmentHeaderSize)
+		if i == 0 {
+			start = align8(from + 8)
+		} else if _, ok := decodeSegmentHeader(data); ok {
+			return "in a later segment", true
+		}
+		for off := start; off+recordHeaderSize <= int64(len(data)); off += 8 {
+			if _, ok, _ := parseRecord(data, off); ok {
+				return "at offset " + strconv.FormatInt(off, 10), true
+			}
+		}
+	}
+	return "", false
+}
+
+// nonZeroExtent is how many bytes from off to the last non-zero byte.
+func nonZeroExtent(data []byte, off int64) int64 {
+	end := int64(len(data))
+	for end > off && data[end-1] == 0 {
+		end--
+	}
+	return end - off
+}
+
+// cut makes segment i end at off: zeros over everything after it, synced,
+// and removes later segments.
+func (w *WAL) cut(i int, names []string, off int64, data []byte) error {
+	n := nonZeroExtent(data, off)
+	path := filepath.Join(w.dir, names[i])
+	f, err := w.opts.FS.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	defer f.Close()
+	if n > 0 {
+		if _, err := f.WriteAt(make([]byte, n), off); err != nil {
+			return fmt.Errorf("wal: cutting %s: %w", names[i], err)
+		}
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("wal: cutting %s: %w", names[i], err)
+		}
+	}
+	for _, later := range names[i+1:] {
+		if err := w.opts.FS.Remove(filepath.Join(w.dir, later)); err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+	}
+	if len(names) > i+1 {
+		return w.opts.FS.SyncDir(w.dir)
+	}
+	return nil
+}
+
+// LastIndex returns the index of the last record, 0 if there is none.
+func (w *WAL) LastIndex() uint64 { return w.lastIndex }
+
+// Replay calls fn for every record in order. The payload is only valid
+// during the call.
+func (w *WAL) Replay(fn func(index uint64, payload []byte) error) error {
+	for _, seg := range w.segments {
+		f, err := w.opts.FS.OpenFile(filepath.Join(w.dir, seg.name), os.O_RDONLY, 0)
+		if err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+		data := make([]byte, seg.end)
+		_, err = f.ReadAt(data, 0)
+		f.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("wal: segment %s: %w", seg.name, err)
+		}
+		for off := int64(segmentHeaderSize); off < seg.end; {
+			r, ok, _ := parseRecord(data, off)
+			if !ok {
+				return fmt.Errorf("%w: segment %s: record at offset %d changed since open", ErrCorrupt, seg.name, off)
+			}
+			if err := fn(r.index, r.payload); err != nil {
+				return err
+			}
+			off += r.size
+		}
+	}
+	return nil
+}
+
+// Append writes one record and, unless NoSync, syncs it before returning:
+// when Append returns nil the record is durable. One record is one batch;
+// index is the caller's (it must not decrease).
+func (w *WAL) Append(index uint64, payload []byte) error {
+	if w.failed {
+		return ErrFailed
+	}
+	if len(payload) > maxRecord {
+		return fmt.Errorf("wal: record of %d bytes is larger than %d", len(payload), maxRecord)
+	}
+	size := recordSize(len(payload))
+	if w.cur == nil || (w.tail().end > segmentHeaderSize && w.tail().end+size > w.opts.SegmentSize) {
+		if err := w.rotate(index); err != nil {
+			return err
+		}
+	}
+	seg := w.tail()
+	var crc uint32
+	w.buf, crc = appendRecord(w.buf[:0], w.lastCRC, index, payload)
+	if _, err := w.cur.WriteAt(w.buf, seg.end); err != nil {
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: segment %s: %v", ErrNoSpace, seg.name, err)
+		}
+		return w.fail(fmt.Errorf("wal: write to segment %s at offset %d: %w", seg.name, seg.end, err))
+	}
+	if err := w.sync(w.cur); err != nil {
+		return w.fail(fmt.Errorf("wal: sync segment %s: %w", seg.name, err))
+	}
+	seg.end += size
+	w.lastCRC, w.lastIndex = crc, index
+	bytesWritten.Add(len(w.buf))
+	if cap(w.buf) > 4<<20 {
+		w.buf = nil
+	}
+	return nil
+}
+
+func (w *WAL) tail() *segment { return &w.segments[len(w.segments)-1] }
+
+func (w *WAL) sync(f File) error {
+	if w.opts.NoSync {
+		return nil
+	}
+	start := time.Now()
+	err := f.Sync()
+	observeSync(time.Since(start))
+	return err
+}
+
+func (w *WAL) fail(err error) error {
+	w.failed = true
+	w.opts.OnSyncError(err)
+	return fmt.Errorf("%w: %v", ErrFailed, err)
+}
+
+// rotate starts a new segment whose first record has index: take the
+// preallocated file, write and sync its header, rename it into place, sync
+// the directory.
+func (w *WAL) rotate(index uint64) error {
+	f, tmp, err := w.takePrealloc()
+	if err != nil {
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: preallocating a segment: %v", ErrNoSpace, err)
+		}
+		return fmt.Errorf("wal: preallocating a segment: %w", err)
+	}
+	hdr := segmentHeader{seq: 1, firstIndex: index, prev: w.lastCRC}
+	if len(w.segments) > 0 {
+		hdr.seq = w.tail().hdr.seq + 1
+	}
+	name := segmentName(hdr.seq, hdr.firstIndex)
+	if _, err := f.WriteAt(hdr.encode(), 0); err != nil {
+		f.Close()
+		_ = w.opts.FS.Remove(tmp)
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: %v", ErrNoSpace, err)
+		}
+		return w.fail(fmt.Errorf("wal: writing header of %s: %w", name, err))
+	}
+	if err := w.sync(f); err != nil {
+		f.Close()
+		return w.fail(fmt.Errorf("wal: sync header of %s: %w", name, err))
+	}
+	if err := w.opts.FS.Rename(tmp, filepath.Join(w.dir, name)); err != nil {
+		f.Close()
+		return w.fail(fmt.Errorf("wal: rename %s: %w", name, err))
+	}
+	if !w.opts.NoSync {
+		if err := w.opts.FS.SyncDir(w.dir); err != nil {
+			f.Close()
+			return w.fail(fmt.Errorf("wal: sync directory after creating %s: %w", name, err))
+		}
+	}
+	if w.cur != nil {
+		_ = w.cur.Close()
+	}
+	w.cur = f
+	w.segments = append(w.segments, segment{name: name, hdr: hdr, end: segmentHeaderSize})
+	w.startPrealloc()
+	return nil
+}
+
+// takePrealloc returns the file the background goroutine prepared, or
+// prepares one now.
+func (w *WAL) takePrealloc() (File, string, error) {
+	if w.prealloc != nil {
+		p := <-w.prealloc
+		w.prealloc = nil
+		if p.err == nil {
+			return p.f, p.path, nil
+		}
+	}
+	p := w.preallocate()
+	return p.f, p.path, p.err
+}
+
+func (w *WAL) startPrealloc() {
+	ch := make(chan preallocated, 1)
+	w.prealloc = ch
+	go func() { ch <- w.preallocate() }()
+}
+
+// preallocate creates a zero-filled segment-sized file under a temporary
+// name. Its contents need no sync: until a header is synced into it,
+// recovery treats it as never written.
+func (w *WAL) preallocate() preallocated {
+	w.preN++
+	path := filepath.Join(w.dir, fmt.Sprintf("prealloc-%d.tmp", w.preN))
+	f, err := w.opts.FS.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return preallocated{err: err}
+	}
+	if err := f.Allocate(w.opts.SegmentSize); err != nil {
+		f.Close()
+		_ = w.opts.FS.Remove(path)
+		return preallocated{err: err}
+	}
+	return preallocated{f: f, path: path}
+}
+
+// RemoveThrough deletes the segments all of whose records have an index at
+// most index, once that index is durable elsewhere (in a checkpoint). The
+// current segment is kept.
+func (w *WAL) RemoveThrough(index uint64) error {
+	keep := 0
+	for keep < len(w.segments)-1 && w.segments[keep+1].hdr.firstIndex <= index+1 {
+		keep++
+	}
+	for _, seg := range w.segments[:keep] {
+		if err := w.opts.FS.Remove(filepath.Join(w.dir, seg.name)); err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+	}
+	w.segments = slices.Delete(w.segments, 0, keep)
+	return nil
+}
+
+// Segments returns the names of the segment files, oldest first.
+func (w *WAL) Segments() []string {
+	out := make([]string, len(w.segments))
+	for i, s := range w.segments {
+		out[i] = s.name
+	}
+	return out
+}
+
+// Close closes the log's files.
+func (w *WAL) Close() error {
+	if w.prealloc != nil {
+		if p := <-w.prealloc; p.f != nil {
+			p.f.Close()
+			_ = w.opts.FS.Remove(p.path)
+		}
+		w.prealloc = nil
+	}
+	if w.cur != nil {
+		err := w.cur.Close()
+		w.cur = nil
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,380 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func quiet() Options {
+	return Options{SegmentSize: 4096, OnSyncError: func(error) {}, Logger: discard}
+}
+
+type rec struct {
+	index   uint64
+	payload string
+}
+
+func appendAll(t *testing.T, w *WAL, recs []rec) {
+	t.Helper()
+	for _, r := range recs {
+		if err := w.Append(r.index, []byte(r.payload)); err != nil {
+			t.Fatalf("append %d: %v", r.index, err)
+		}
+	}
+}
+
+func replay(t *testing.T, w *WAL) []rec {
+	t.Helper()
+	var out []rec
+	if err := w.Replay(func(i uint64, p []byte) error {
+		out = append(out, rec{i, string(p)})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testRecords(n int) []rec {
+	var recs []rec
+	for i := 1; i <= n; i++ {
+		recs = append(recs, rec{uint64(i * 10), strings.Repeat(fmt.Sprint(i%10), 37*i%300+1)})
+	}
+	return recs
+}
+
+func equal(a, b []rec) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestAppendReopenReplayAcrossSegments(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(60)
+	appendAll(t, w, recs)
+	if len(w.Segments()) < 3 {
+		t.Fatalf("expected rotation into several segments, got %v", w.Segments())
+	}
+	w.Close()
+	w, err = Open(dir, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if got := replay(t, w); !equal(got, recs) {
+		t.Fatalf("replayed %d records, want %d", len(got), len(recs))
+	}
+	if w.LastIndex() != recs[len(recs)-1].index {
+		t.Fatalf("last index %d", w.LastIndex())
+	}
+	more := rec{9999, "after reopen"}
+	appendAll(t, w, []rec{more})
+	if got := replay(t, w); !equal(got, append(recs, more)) {
+		t.Fatal("append after reopen")
+	}
+}
+
+func copyDir(t *testing.T, from string) string {
+	t.Helper()
+	to := t.TempDir()
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
+
+func lastSegment(t *testing.T, dir string) string {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	var last string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".wal") {
+			last = e.Name()
+		}
+	}
+	return filepath.Join(dir, last)
+}
+
+// TestTornTailAtEveryOffset simulates a crash during the append of the last
+// records: the bytes of those records are cut at every offset (what follows
+// the cut reads as the zeros of the preallocated file, or as a prefix of the
+// record with zeros after it). Recovery must keep exactly the records that
+// were complete, and the log must take appends again.
+func TestTornTailAtEveryOffset(t *testing.T) {
+	base := t.TempDir()
+	w, err := Open(base, Options{SegmentSize: 16 << 10, OnSyncError: func(error) {}, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(6)
+	appendAll(t, w, recs)
+	w.Close()
+	seg := lastSegment(t, base)
+	data, _ := os.ReadFile(seg)
+	// Where each record's bytes end (its zero padding needs no writing).
+	var ends []int64
+	off := int64(segmentHeaderSize)
+	for range recs {
+		r, ok, _ := parseRecord(data, off)
+		if !ok {
+			t.Fatal("bad fixture")
+		}
+		ends = append(ends, off+recordHeaderSize+int64(len(r.payload)))
+		off += r.size
+	}
+	tornFrom := ends[len(ends)-4] // the last three records get torn
+	for cut := tornFrom; cut <= ends[len(ends)-1]; cut++ {
+		dir := copyDir(t, base)
+		torn := append([]byte(nil), data...)
+		clear(torn[cut:])
+		if err := os.WriteFile(lastSegment(t, dir), torn, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w, err := Open(dir, Options{SegmentSize: 16 << 10, OnSyncError: func(error) {}, Logger: discard})
+		if err != nil {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		kept := 0
+		for kept < len(ends) && ends[kept] <= cut {
+			kept++
+		}
+		if got := replay(t, w); !equal(got, recs[:kept]) {
+			t.Fatalf("cut at %d: replayed %d records, want %d", cut, len(got), kept)
+		}
+		next := rec{1000, "after the crash"}
+		appendAll(t, w, []rec{next})
+		w.Close()
+		w, err = Open(dir, Options{SegmentSize: 16 << 10, OnSyncError: func(error) {}, Logger: discard})
+		if err != nil {
+			t.Fatalf("cut at %d, second open: %v", cut, err)
+		}
+		if got := replay(t, w); !equal(got, append(recs[:kept:kept], next)) {
+			t.Fatalf("cut at %d: after append and reopen got %d records", cut, len(got))
+		}
+		w.Close()
+	}
+}
+
+func TestFlippedByteMidLogRefusesToOpen(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(dir, Options{SegmentSize: 1 << 20, OnSyncError: func(error) {}, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(20)
+	appendAll(t, w, recs)
+	w.Close()
+	seg := lastSegment(t, dir)
+	data, _ := os.ReadFile(seg)
+	// Flip a payload byte of the third record.
+	off := int64(segmentHeaderSize)
+	for i := 0; i < 2; i++ {
+		r, _, _ := parseRecord(data, off)
+		off += r.size
+	}
+	data[off+recordHeaderSize+3] ^= 0x40
+	if err := os.WriteFile(seg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, Options{SegmentSize: 1 << 20, OnSyncError: func(error) {}, Logger: discard})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open of a corrupt log: %v", err)
+	}
+	for _, want := range []string{filepath.Base(seg), fmt.Sprintf("offset %d", off)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q does not name %q", err, want)
+		}
+	}
+	// The repair option cuts the log at the damaged record.
+	w, err = Open(dir, Options{SegmentSize: 1 << 20, Repair: true, OnSyncError: func(error) {}, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := replay(t, w); !equal(got, recs[:2]) {
+		t.Fatalf("after repair: %d records", len(got))
+	}
+	w.Close()
+}
+
+func TestCorruptEarlierSegmentRefusesToOpen(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Open(dir, quiet())
+	appendAll(t, w, testRecords(60))
+	w.Close()
+	first := filepath.Join(dir, w.Segments()[0])
+	data, _ := os.ReadFile(first)
+	data[segmentHeaderSize+recordHeaderSize] ^= 1
+	_ = os.WriteFile(first, data, 0o644)
+	if _, err := Open(dir, quiet()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damage in a sealed segment must refuse to open: %v", err)
+	}
+}
+
+func TestRemoveThroughKeepsWhatIsNotCheckpointed(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Open(dir, quiet())
+	defer w.Close()
+	recs := testRecords(60)
+	appendAll(t, w, recs)
+	before := len(w.Segments())
+	if err := w.RemoveThrough(300); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Segments()) >= before {
+		t.Fatalf("nothing removed: %v", w.Segments())
+	}
+	// Everything after 300 must still be there, in order, to the end.
+	got := replay(t, w)
+	var want []rec
+	for _, r := range recs {
+		if r.index > 300 {
+			want = append(want, r)
+		}
+	}
+	if len(got) < len(want) || !equal(got[len(got)-len(want):], want) || got[0].index > 310 {
+		t.Fatalf("after RemoveThrough(300) the log replays %d records from %d", len(got), got[0].index)
+	}
+}
+
+// errorFS injects failures into the operating system's file system.
+type errorFS struct {
+	FS
+	mu       sync.Mutex
+	noSpace  bool
+	syncFail bool
+}
+
+func (e *errorFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	f, err := e.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &errorFile{File: f, fs: e}, nil
+}
+
+func (e *errorFS) state() (bool, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.noSpace, e.syncFail
+}
+
+type errorFile struct {
+	File
+	fs *errorFS
+}
+
+func (f *errorFile) WriteAt(p []byte, off int64) (int, error) {
+	if full, _ := f.fs.state(); full {
+		// A full disk may take part of the write.
+		n, _ := f.File.WriteAt(p[:len(p)/2], off)
+		return n, &fs.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
+	}
+	return f.File.WriteAt(p, off)
+}
+
+func (f *errorFile) Allocate(size int64) error {
+	if full, _ := f.fs.state(); full {
+		return syscall.ENOSPC
+	}
+	return f.File.Allocate(size)
+}
+
+func (f *errorFile) Sync() error {
+	if _, fail := f.fs.state(); fail {
+		return syscall.EIO
+	}
+	return f.File.Sync()
+}
+
+func TestNoSpaceFailsAppendsUntilSpaceReturns(t *testing.T) {
+	dir := t.TempDir()
+	efs := &errorFS{FS: OSFS}
+	opts := quiet()
+	opts.FS = efs
+	w, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := testRecords(5)
+	appendAll(t, w, acked)
+	efs.mu.Lock()
+	efs.noSpace = true
+	efs.mu.Unlock()
+	for i := 0; i < 40; i++ { // enough to need a new segment too
+		err := w.Append(uint64(1000+i), bytes.Repeat([]byte("x"), 200))
+		if !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("append on a full disk: %v", err)
+		}
+	}
+	efs.mu.Lock()
+	efs.noSpace = false
+	efs.mu.Unlock()
+	later := testRecords(60)[5:]
+	appendAll(t, w, later)
+	w.Close()
+	w, err = Open(dir, quiet())
+	if err != nil {
+		t.Fatalf("reopen after ENOSPC: %v", err)
+	}
+	defer w.Close()
+	if got := replay(t, w); !equal(got, append(acked, later...)) {
+		t.Fatalf("after a full disk the log holds %d records, want %d", len(got), len(acked)+len(later))
+	}
+}
+
+func TestFailedSyncIsFatalAndNeverAcknowledged(t *testing.T) {
+	dir := t.TempDir()
+	efs := &errorFS{FS: OSFS}
+	var fatal []error
+	w, err := Open(dir, Options{FS: efs, SegmentSize: 4096, Logger: discard, OnSyncError: func(err error) { fatal = append(fatal, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, w, testRecords(3))
+	efs.mu.Lock()
+	efs.syncFail = true
+	efs.mu.Unlock()
+	if err := w.Append(500, []byte("lost")); err == nil || len(fatal) != 1 {
+		t.Fatalf("append with a failing sync: err %v, fatal calls %d", err, len(fatal))
+	}
+	efs.mu.Lock()
+	efs.syncFail = false
+	efs.mu.Unlock()
+	// No retry: the WAL stays failed even if the disk recovers.
+	if err := w.Append(501, []byte("x")); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after a failed sync: %v", err)
+	}
+}
