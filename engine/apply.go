@@ -41,6 +41,7 @@ type change struct {
 	kind  int32 // jute.EventNodeCreated, EventNodeDeleted or EventNodeDataChanged
 	path  string
 	owner int64
+	zxid  int64
 }
 
 // Apply applies one log entry and returns its result. It is deterministic:
@@ -58,7 +59,8 @@ func (s *State) Apply(e *Entry) Result {
 			res.Err = jute.CodeMarshallingError
 			return res
 		}
-		s.sessions[e.Session] = &Session{ID: e.Session, Timeout: timeout, ephemerals: map[string]uint64{}}
+		s.sessions[e.Session] = &Session{ID: e.Session, Timeout: timeout, ephemerals: map[string]int64{}}
+		s.dirtySessions[e.Session] = struct{}{}
 	case jute.OpCloseSession:
 		s.closeSession(e.Session, zxid)
 	case jute.OpMulti:
@@ -245,15 +247,15 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	n.Czxid, n.Mzxid, n.Pzxid = zxid, zxid, zxid
 	n.Ctime, n.Mtime = e.Time, e.Time
 	n.Owner = owner
-	s.tree.put(n)
+	s.putNode(n)
 
 	p := *parent
 	p.Creates++
 	p.NumChildren++
 	p.Pzxid = zxid
-	s.tree.update(p)
+	s.putNode(p)
 
-	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner})
+	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner, zxid: zxid})
 	return opResult{path: path, stat: n.Stat()}, jute.CodeOK
 }
 
@@ -318,14 +320,14 @@ func (s *State) deleteContainer(path string, zxid int64) jute.Code {
 func (s *State) removeNode(n *Node, zxid int64) {
 	path, owner := n.Path(), n.Owner
 	parentPath, _ := parentOf(path)
-	s.tree.remove(path)
+	s.removePath(path)
 	if parent, ok := s.get(lookupPath(parentPath)); ok {
 		p := *parent
 		p.NumChildren--
 		if zxid > p.Pzxid {
 			p.Pzxid = zxid
 		}
-		s.tree.update(p)
+		s.putNode(p)
 	}
 	s.pending = append(s.pending, change{kind: jute.EventNodeDeleted, path: path, owner: owner})
 }
@@ -351,7 +353,7 @@ func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	u.Version++
 	u.Mtime = e.Time
 	u.Mzxid = zxid
-	s.tree.update(u)
+	s.putNode(u)
 	s.pending = append(s.pending, change{kind: jute.EventNodeDataChanged, path: o.path})
 	return opResult{stat: u.Stat()}, jute.CodeOK
 }
@@ -380,7 +382,7 @@ func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
 	u := *n
 	u.Aversion++
 	u.acl = s.acls.intern(acl)
-	s.tree.update(u)
+	s.putNode(u)
 	return opResult{stat: u.Stat()}, jute.CodeOK
 }
 
@@ -418,6 +420,7 @@ func (s *State) closeSession(id int64, zxid int64) {
 	}
 	s.commitChanges()
 	delete(s.sessions, id)
+	s.dirtySessions[id] = struct{}{}
 }
 
 // commitChanges turns the pending changes into index updates and events.
@@ -425,11 +428,11 @@ func (s *State) commitChanges() {
 	for _, c := range s.pending {
 		switch c.kind {
 		case jute.EventNodeCreated:
-			s.track(c.path, c.owner, true)
+			s.track(c.path, c.owner, c.zxid, true)
 			s.events = append(s.events, Event{Type: jute.EventNodeCreated, Path: c.path})
 			s.events = append(s.events, Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path)})
 		case jute.EventNodeDeleted:
-			s.track(c.path, c.owner, false)
+			s.track(c.path, c.owner, c.zxid, false)
 			s.events = append(s.events, Event{Type: jute.EventNodeDeleted, Path: c.path})
 			s.events = append(s.events, Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path)})
 		case jute.EventNodeDataChanged:
@@ -447,7 +450,7 @@ func parentForEvents(p string) string {
 
 // track keeps the session and sweep indexes in step with a created (add) or
 // deleted znode.
-func (s *State) track(path string, owner int64, add bool) {
+func (s *State) track(path string, owner, zxid int64, add bool) {
 	n := Node{Owner: owner}
 	switch {
 	case n.IsContainer() || n.IsTTL():
@@ -462,8 +465,7 @@ func (s *State) track(path string, owner int64, add bool) {
 			return
 		}
 		if add {
-			s.seq++
-			ss.ephemerals[path] = s.seq
+			ss.ephemerals[path] = zxid
 			ss.maxEphemerals = max(ss.maxEphemerals, len(ss.ephemerals))
 		} else {
 			delete(ss.ephemerals, path)

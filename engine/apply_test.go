@@ -324,9 +324,9 @@ func TestJavaOrders(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Fatalf("identity order %v, Java %v", ids, want)
 	}
-	s := &Session{ephemerals: map[string]uint64{}}
+	s := &Session{ephemerals: map[string]int64{}}
 	for i, p := range []string{"/e1", "/e2", "/a/b", "/zz", "/seq-0000000001", "/seq-0000000002"} {
-		s.ephemerals[p] = uint64(i)
+		s.ephemerals[p] = int64(i)
 	}
 	s.maxEphemerals = len(s.ephemerals)
 	if got, want := s.Ephemerals(), []string{"/a/b", "/seq-0000000001", "/seq-0000000002", "/e1", "/e2", "/zz"}; !slices.Equal(got, want) {

@@ -60,7 +60,7 @@ func BenchmarkTreeUpdate(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					p := paths[rng.IntN(len(paths))]
 					old, _ := (Tree{root: w.root}).Get(p)
-					w.update(old.withData(data))
+					w.put(old.withData(data))
 					if i%batch == 0 {
 						w.freeze()
 					}

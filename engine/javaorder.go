@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"strings"
 	"unicode/utf16"
 
 	"github.com/meerkat-zk/meerkat/jute"
@@ -89,8 +90,8 @@ func AddIdentity(ids []jute.ID, id jute.ID) []jute.ID {
 	return out
 }
 
-// slicesSortByValue sorts keys by the values they map to in order.
-func slicesSortByValue(keys []string, order map[string]uint64) {
+// slicesSortByValue sorts keys by the values they map to, then by key.
+func slicesSortByValue(keys []string, order map[string]int64) {
 	slices.SortFunc(keys, func(a, b string) int {
 		switch oa, ob := order[a], order[b]; {
 		case oa < ob:
@@ -98,6 +99,6 @@ func slicesSortByValue(keys []string, order map[string]uint64) {
 		case oa > ob:
 			return 1
 		}
-		return 0
+		return strings.Compare(a, b)
 	})
 }

@@ -88,8 +88,8 @@ func (v *View) ACL(n *Node) []jute.ACL { return v.acls[n.acl] }
 type Session struct {
 	ID      int64
 	Timeout int32
-	// ephemerals maps each ephemeral's path to its creation order.
-	ephemerals map[string]uint64
+	// ephemerals maps each ephemeral's path to its czxid (creation order).
+	ephemerals map[string]int64
 	// maxEphemerals is the most ephemerals held at once, which fixes the
 	// Java iteration order ZooKeeper reports them in.
 	maxEphemerals int
@@ -107,23 +107,29 @@ type State struct {
 	acls     *aclTable
 	sessions map[int64]*Session
 	zxid     int64
-	seq      uint64
 	// expiring holds the paths of containers and TTL nodes, for the sweep.
 	expiring map[string]struct{}
 	events   []Event
 	pending  []change
 	changes  *Changes
+	// dirty and dirtySessions are what changed since the last TakeDelta;
+	// aclsSaved is how much of the ACL table the last delta covered.
+	dirty         map[string]struct{}
+	dirtySessions map[int64]struct{}
+	aclsSaved     int
 }
 
 // NewState returns the state of a fresh server: the root, /zookeeper,
 // /zookeeper/quota and /zookeeper/config, with ZooKeeper's initial stats.
 func NewState(cfg Config) *State {
 	s := &State{
-		cfg:      cfg,
-		acls:     newACLTable(),
-		sessions: map[int64]*Session{},
-		expiring: map[string]struct{}{},
-		changes:  &Changes{},
+		cfg:           cfg,
+		acls:          newACLTable(),
+		sessions:      map[int64]*Session{},
+		expiring:      map[string]struct{}{},
+		changes:       &Changes{},
+		dirty:         map[string]struct{}{},
+		dirtySessions: map[int64]struct{}{},
 	}
 	// The system nodes are added without bumping their parents' create
 	// counters, which is why a fresh server shows / with cversion -1 and
@@ -146,9 +152,21 @@ func NewState(cfg Config) *State {
 			// ZooKeeper initialises it with setACL at version -1.
 			node.Aversion = -1
 		}
-		s.tree.put(node)
+		s.putNode(node)
 	}
 	return s
+}
+
+// putNode stores n in the tree and marks it for the next checkpoint.
+func (s *State) putNode(n Node) {
+	s.tree.put(n)
+	s.dirty[n.Path()] = struct{}{}
+}
+
+// removePath deletes path from the tree and marks it for the next checkpoint.
+func (s *State) removePath(path string) {
+	s.tree.remove(path)
+	s.dirty[path] = struct{}{}
 }
 
 // Zxid returns the last zxid applied.
@@ -184,7 +202,7 @@ func (s *Session) Ephemerals() []string {
 	for p := range s.ephemerals {
 		paths = append(paths, p)
 	}
-	// Insertion order, then the session set's buckets, then the clone's.
+	// Creation order, then the session set's buckets, then the clone's.
 	slicesSortByValue(paths, s.ephemerals)
 	javaBucketOrder(paths, javaTableSize(s.maxEphemerals))
 	javaBucketOrder(paths, javaCloneTableSize(len(paths)))

@@ -269,10 +269,6 @@ func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, string
 	return r, rsep, added
 }
 
-// update replaces the znode at n's path, which must exist. It is put, named
-// for what callers mean.
-func (w *treeWriter) update(n Node) { w.put(n) }
-
 // remove deletes the znode at path and reports whether it was there.
 func (w *treeWriter) remove(path string) bool {
 	if w.root == nil {

@@ -159,7 +159,9 @@ func (cn *conn) onTraffic() gnet.Action {
 		_, _ = cn.gc.Discard(off)
 	}
 	if action == gnet.Close {
-		// Let the replies already encoded go out first.
+		// Let the replies already encoded go out first, and read nothing
+		// more meanwhile.
+		cn.state = stateClosing
 		cn.closeAfterFlush = true
 		cn.loop.markDirty(cn)
 		return gnet.None

@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// Delta is what changed in the state since the previous Delta: what a
+// checkpoint must write to catch up with View.
+type Delta struct {
+	// View is the version the delta leads to; read the changed znodes from
+	// it.
+	View *View
+	// Paths are the znodes created, changed or deleted (absent from View).
+	Paths []string
+	// ACLs is the whole ACL table of View; entries from ACLFrom on are new.
+	ACLs    [][]jute.ACL
+	ACLFrom int
+	// Sessions are the sessions opened (Timeout > 0) or closed (Timeout 0).
+	Sessions []SessionRecord
+}
+
+// SessionRecord is a session as checkpoints and snapshots store it.
+type SessionRecord struct {
+	ID      int64
+	Timeout int32
+}
+
+// TakeDelta returns the changes since the last call, up to the last
+// Publish, and starts a new delta. Call it right after Publish.
+func (s *State) TakeDelta(v *View) Delta {
+	d := Delta{View: v, ACLs: v.acls, ACLFrom: s.aclsSaved}
+	for p := range s.dirty {
+		d.Paths = append(d.Paths, p)
+	}
+	clear(s.dirty)
+	for id := range s.dirtySessions {
+		rec := SessionRecord{ID: id}
+		if ss, ok := s.sessions[id]; ok {
+			rec.Timeout = ss.Timeout
+		}
+		d.Sessions = append(d.Sessions, rec)
+	}
+	clear(s.dirtySessions)
+	s.aclsSaved = len(v.acls)
+	return d
+}
+
+// SessionRecords returns every open session.
+func (s *State) SessionRecords() []SessionRecord {
+	out := make([]SessionRecord, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, SessionRecord{ID: ss.ID, Timeout: ss.Timeout})
+	}
+	slices.SortFunc(out, func(a, b SessionRecord) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// ACLTable returns the ACL table of v (index i is ACL reference i).
+func (v *View) ACLTable() [][]jute.ACL { return v.acls }
+
+// A node's persistent encoding, used by checkpoints and snapshots (the path
+// is stored beside it, as the key):
+//
+//	+--------+--------+--------+--------+--------+--------+
+//	| czxid  | mzxid  | pzxid  | ctime  | mtime  | owner  |  8 bytes each
+//	+--------+--------+--------+--------+--------+--------+
+//	| version | aversion | creates | numChildren | acl |     4 bytes each
+//	+---------+----------+---------+-------------+-----+
+//	| data: jute buffer (-1 for null) |
+//	+---------------------------------+
+
+// AppendNode appends n's persistent encoding.
+func AppendNode(b []byte, n *Node) []byte {
+	for _, v := range []int64{n.Czxid, n.Mzxid, n.Pzxid, n.Ctime, n.Mtime, n.Owner} {
+		b = jute.AppendLong(b, v)
+	}
+	for _, v := range []int32{n.Version, n.Aversion, n.Creates, n.NumChildren, int32(n.acl)} {
+		b = jute.AppendInt(b, v)
+	}
+	return n.AppendData(b)
+}
+
+// DecodeNode reads a node stored by AppendNode under path.
+func DecodeNode(path string, b []byte) (Node, error) {
+	d := jute.NewDecoder(b)
+	d.Reset(b, len(b))
+	var f [6]int64
+	for i := range f {
+		f[i] = d.Long()
+	}
+	var g [5]int32
+	for i := range g {
+		g[i] = d.Int()
+	}
+	data := d.Buffer()
+	if d.Err() != nil {
+		return Node{}, fmt.Errorf("engine: node %s: %w", path, d.Err())
+	}
+	n := newNode(path, data)
+	n.Czxid, n.Mzxid, n.Pzxid, n.Ctime, n.Mtime, n.Owner = f[0], f[1], f[2], f[3], f[4], f[5]
+	n.Version, n.Aversion, n.Creates, n.NumChildren, n.acl = g[0], g[1], g[2], g[3], uint32(g[4])
+	return n, nil
+}
+
+// Loader rebuilds a State from a durable image: call AddACL for every ACL
+// reference in order, AddNode for every znode (in any order, tree order is
+// fastest), AddSession for every session, then Finish.
+type Loader struct {
+	s *State
+}
+
+// NewLoader starts an empty state (no system nodes: the image has them).
+func NewLoader(cfg Config) *Loader {
+	return &Loader{s: &State{
+		cfg:           cfg,
+		acls:          &aclTable{index: map[string]uint32{}},
+		sessions:      map[int64]*Session{},
+		expiring:      map[string]struct{}{},
+		changes:       &Changes{},
+		dirty:         map[string]struct{}{},
+		dirtySessions: map[int64]struct{}{},
+	}}
+}
+
+// AddACL adds the ACL list with reference index; indexes come in order from 0.
+func (l *Loader) AddACL(index uint32, acls []jute.ACL) error {
+	if int(index) != len(l.s.acls.lists) {
+		return fmt.Errorf("engine: ACL reference %d out of order (expected %d)", index, len(l.s.acls.lists))
+	}
+	l.s.acls.intern(acls)
+	if len(l.s.acls.lists) != int(index)+1 {
+		// A duplicate list: keep its reference distinct so nodes that use
+		// it still resolve.
+		l.s.acls.lists = append(l.s.acls.lists, append([]jute.ACL(nil), acls...))
+	}
+	return nil
+}
+
+// AddNode adds a znode stored by AppendNode.
+func (l *Loader) AddNode(path string, value []byte) error {
+	n, err := DecodeNode(path, value)
+	if err != nil {
+		return err
+	}
+	l.s.tree.put(n)
+	return nil
+}
+
+// AddSession adds an open session.
+func (l *Loader) AddSession(id int64, timeout int32) {
+	l.s.sessions[id] = &Session{ID: id, Timeout: timeout, ephemerals: map[string]int64{}}
+}
+
+// Finish checks the image and returns the state, last applied zxid zxid.
+func (l *Loader) Finish(zxid int64) (*State, error) {
+	s := l.s
+	s.zxid = zxid
+	var err error
+	tree := s.tree.freeze()
+	if _, ok := tree.Get("/"); !ok {
+		return nil, fmt.Errorf("engine: image has no root")
+	}
+	tree.All(func(n *Node) bool {
+		if int(n.acl) >= len(s.acls.lists) {
+			err = fmt.Errorf("engine: node %s refers to missing ACL %d", n.Path(), n.acl)
+			return false
+		}
+		switch {
+		case n.IsContainer() || n.IsTTL():
+			s.expiring[n.Path()] = struct{}{}
+		case n.Owner != 0:
+			ss, ok := s.sessions[n.Owner]
+			if !ok {
+				// Its session closed in a part of the log the image does not
+				// cover yet; the replay will close it. Track it so it does.
+				ss = &Session{ID: n.Owner, ephemerals: map[string]int64{}}
+				s.sessions[n.Owner] = ss
+			}
+			ss.ephemerals[n.Path()] = n.Czxid
+			ss.maxEphemerals = max(ss.maxEphemerals, len(ss.ephemerals))
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.aclsSaved = len(s.acls.lists)
+	return s, nil
+}
