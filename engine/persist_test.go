@@ -174,7 +174,7 @@ func TestCheckpointPlusReplayRebuildsTheSameState(t *testing.T) {
 			}
 			v := orig.Publish()
 			if rng.IntN(3) == 0 {
-				_ = v
+				cp.apply(orig.TakeDelta(v))
 				checkpointAt = append(checkpointAt, i)
 			}
 		}
