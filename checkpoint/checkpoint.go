@@ -1,0 +1,245 @@
+// Package checkpoint keeps the durable image of Meerkat's state machine in
+// pebble: every znode, session and ACL list, and the zxid the image is
+// complete through. It is written incrementally from engine Deltas, off the
+// request path, with pebble's own WAL off: Meerkat's wal is the source of
+// truth, and a checkpoint only has to be durable after Flush, when the wal
+// before its zxid can be removed.
+//
+// # Keys
+//
+//	"m" "zxid"                 -> int64, the last zxid the image covers
+//	"a" index(4, big-endian)   -> ACL list (jute vector of ACL)
+//	"s" session id(8, BE)      -> timeout (jute int)
+//	"n" parent "\x00" name     -> node (engine.AppendNode)
+//
+// The node key sorts like the tree orders znodes (parent, then name; NUL
+// sorts before every path byte), so loading reads znodes in tree order.
+package checkpoint
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+var keyZxid = []byte("mzxid")
+
+// Store is a checkpoint in pebble. Write and Flush are called from one
+// goroutine (the checkpointer); Load before it starts.
+type Store struct {
+	db  *pebble.DB
+	buf []byte
+}
+
+// Open opens or creates the checkpoint in dir.
+func Open(dir string, logger *slog.Logger) (*Store, error) {
+	opts := &pebble.Options{
+		DisableWAL: true,
+		Logger:     pebbleLogger{logger},
+	}
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: open %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the store without flushing.
+func (s *Store) Close() error { return s.db.Close() }
+
+// nodeKey returns the key of the znode at path.
+func nodeKey(b []byte, path string) []byte {
+	b = append(b, 'n')
+	if path == "/" {
+		return append(b, 0)
+	}
+	i := strings.LastIndexByte(path, '/')
+	b = append(b, path[:i]...)
+	b = append(b, 0)
+	return append(b, path[i+1:]...)
+}
+
+// pathOfKey inverts nodeKey.
+func pathOfKey(k []byte) (string, error) {
+	k = k[1:]
+	i := -1
+	for j, c := range k {
+		if c == 0 {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		return "", fmt.Errorf("checkpoint: malformed node key %q", k)
+	}
+	if i == 0 && len(k) == 1 {
+		return "/", nil
+	}
+	return string(k[:i]) + "/" + string(k[i+1:]), nil
+}
+
+func aclKey(i uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{'a'}, i)
+}
+
+func sessionKey(id int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{'s'}, uint64(id))
+}
+
+// Zxid returns the zxid the stored image covers; 0 when the store is empty.
+func (s *Store) Zxid() (int64, error) {
+	v, closer, err := s.db.Get(keyZxid)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("checkpoint: malformed zxid record")
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+// Empty reports whether the store has never been written.
+func (s *Store) Empty() (bool, error) {
+	_, closer, err := s.db.Get(keyZxid)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("checkpoint: %w", err)
+	}
+	closer.Close()
+	return false, nil
+}
+
+// Write applies a Delta in one pebble batch, with the zxid it leads to. It
+// is not durable until Flush.
+func (s *Store) Write(d engine.Delta) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	for _, p := range d.Paths {
+		key := nodeKey(nil, p)
+		if n, ok := d.View.Tree.Get(p); ok {
+			s.buf = engine.AppendNode(s.buf[:0], n)
+			if err := b.Set(key, s.buf, nil); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+		} else if err := b.Delete(key, nil); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	for i := d.ACLFrom; i < len(d.ACLs); i++ {
+		if err := b.Set(aclKey(uint32(i)), jute.AppendACLs(nil, d.ACLs[i]), nil); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	for _, ss := range d.Sessions {
+		var err error
+		if ss.Timeout > 0 {
+			err = b.Set(sessionKey(ss.ID), jute.AppendInt(nil, ss.Timeout), nil)
+		} else {
+			err = b.Delete(sessionKey(ss.ID), nil)
+		}
+		if err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if err := b.Set(keyZxid, binary.BigEndian.AppendUint64(nil, uint64(d.View.Zxid)), nil); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if cap(s.buf) > 1<<20 {
+		s.buf = nil
+	}
+	return nil
+}
+
+// Flush makes everything written so far durable.
+func (s *Store) Flush() error {
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("checkpoint: flush: %w", err)
+	}
+	return nil
+}
+
+// Load rebuilds the state from the store. It returns nil when the store is
+// empty (a new server).
+func (s *Store) Load(cfg engine.Config) (*engine.State, error) {
+	empty, err := s.Empty()
+	if err != nil || empty {
+		return nil, err
+	}
+	zxid, err := s.Zxid()
+	if err != nil {
+		return nil, err
+	}
+	l := engine.NewLoader(cfg)
+	it, err := s.db.NewIter(nil)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		switch k[0] {
+		case 'a':
+			d := jute.NewDecoder(v)
+			acls := d.ACLs()
+			if d.Err() != nil || len(k) != 5 {
+				return nil, fmt.Errorf("checkpoint: malformed ACL %x", k)
+			}
+			if err := l.AddACL(binary.BigEndian.Uint32(k[1:]), acls); err != nil {
+				return nil, err
+			}
+		case 's':
+			d := jute.NewDecoder(v)
+			to := d.Int()
+			if d.Err() != nil || len(k) != 9 {
+				return nil, fmt.Errorf("checkpoint: malformed session %x", k)
+			}
+			l.AddSession(int64(binary.BigEndian.Uint64(k[1:])), to)
+		case 'n':
+			p, err := pathOfKey(k)
+			if err != nil {
+				return nil, err
+			}
+			if err := l.AddNode(p, v); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	return l.Finish(zxid)
+}
+
+// Metrics returns pebble's view of the store (for operators).
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// pebbleLogger routes pebble's logs to slog at debug level, errors at error.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+	panic(fmt.Sprintf(format, args...))
+}
+
