@@ -242,4 +242,3 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
 	panic(fmt.Sprintf(format, args...))
 }
-
