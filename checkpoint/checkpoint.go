@@ -40,6 +40,9 @@ type Store struct {
 
 // Open opens or creates the checkpoint in dir.
 func Open(dir string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
 	opts := &pebble.Options{
 		DisableWAL: true,
 		Logger:     pebbleLogger{logger},

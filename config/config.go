@@ -61,6 +61,18 @@ type Config struct {
 	// ServerID is the server's id (myid); a standalone server uses 1 in its
 	// session ids, as ZooKeeper does.
 	ServerID int64
+	// ForceSync is forceSync (zookeeper.forceSync): fdatasync the log
+	// before acknowledging a write. Turning it off is for tests only.
+	ForceSync bool
+	// SnapCount is zookeeper.snapCount: how many transactions may pile up
+	// in the log before a checkpoint is flushed.
+	SnapCount int
+	// AdminEnabled, AdminAddress and AdminPort configure the HTTP admin
+	// server (admin.enableServer, admin.serverAddress, admin.serverPort):
+	// /metrics and /commands/snapshot.
+	AdminEnabled bool
+	AdminAddress string
+	AdminPort    int
 	// Unknown lists keys that were not recognised, for a warning.
 	Unknown []string
 }
@@ -95,7 +107,8 @@ func Parse(r io.Reader, name string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
-	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}}
+	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true,
+		SnapCount: 100000, AdminEnabled: true, AdminAddress: "0.0.0.0", AdminPort: 8080}
 	for _, p := range props {
 		if err := c.Set(p.key, p.value); err != nil {
 			return nil, fmt.Errorf("config: %s:%d: %w", name, p.line, err)
@@ -156,10 +169,20 @@ func (c *Config) Set(key, value string) error {
 		var id int
 		id, err = integer(key, value)
 		c.ServerID = int64(id)
-	case "initLimit", "syncLimit", "admin.enableServer", "admin.serverPort", "admin.serverAddress",
+	case "zookeeper.forceSync":
+		c.ForceSync, err = boolean(key, value)
+	case "zookeeper.snapCount":
+		c.SnapCount, err = integer(key, value)
+	case "admin.enableServer", "zookeeper.admin.enableServer":
+		c.AdminEnabled, err = boolean(key, value)
+	case "admin.serverAddress", "zookeeper.admin.serverAddress":
+		c.AdminAddress = value
+	case "admin.serverPort", "zookeeper.admin.serverPort":
+		c.AdminPort, err = integer(key, value)
+	case "initLimit", "syncLimit",
 		"standaloneEnabled", "autopurge.snapRetainCount", "autopurge.purgeInterval",
 		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
-		"zookeeper.forceSync", "zookeeper.snapCount", "zookeeper.preAllocSize",
+		"zookeeper.preAllocSize",
 		"zookeeper.globalOutstandingLimit", "zookeeper.commitLogCount",
 		"zookeeper.digest.enabled", "zookeeper.snapshot.compression.method":
 		// Accepted for compatibility; they do not change Meerkat yet.
@@ -224,6 +247,12 @@ func (c *Config) Validate() error {
 	if c.MaxBuffer < 1024 {
 		return fmt.Errorf("jute.maxbuffer %d is too small (at least 1024)", c.MaxBuffer)
 	}
+	if c.SnapCount <= 0 {
+		return fmt.Errorf("snapCount %d must be positive", c.SnapCount)
+	}
+	if c.AdminPort < 0 || c.AdminPort > 65535 {
+		return fmt.Errorf("admin.serverPort %d is out of range", c.AdminPort)
+	}
 	if c.ContainerCheckInterval <= 0 {
 		c.ContainerCheckInterval = time.Minute
 	}
@@ -240,6 +269,17 @@ func (c *Config) Validate() error {
 		return errors.New("zookeeper.DigestAuthenticationProvider.superDigest must be user:base64digest")
 	}
 	return nil
+}
+
+// CheckpointDir is where the pebble checkpoint lives, under dataDir.
+func (c *Config) CheckpointDir() string { return filepath.Join(c.DataDir, "checkpoint") }
+
+// WALDir is where the write-ahead log lives, under dataLogDir.
+func (c *Config) WALDir() string { return filepath.Join(c.DataLogDir, "wal") }
+
+// AdminAddr is the address of the HTTP admin server.
+func (c *Config) AdminAddr() string {
+	return net.JoinHostPort(c.AdminAddress, strconv.Itoa(c.AdminPort))
 }
 
 // ClientAddr is the address to listen on for clients.

@@ -198,3 +198,14 @@ func (l *Loader) Finish(zxid int64) (*State, error) {
 	s.aclsSaved = len(s.acls.lists)
 	return s, nil
 }
+
+// FullDelta returns a Delta that holds the whole of v and the state's
+// sessions: what a new checkpoint must write (a restore from a snapshot).
+func (s *State) FullDelta(v *View) Delta {
+	d := Delta{View: v, ACLs: v.acls, Sessions: s.SessionRecords()}
+	v.Tree.All(func(n *Node) bool {
+		d.Paths = append(d.Paths, n.Path())
+		return true
+	})
+	return d
+}

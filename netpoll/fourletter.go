@@ -129,19 +129,6 @@ func (s *Server) report() []loopReport {
 	return out
 }
 
-// inspect runs fn on the pipeline goroutine and waits for it.
-func (s *Server) inspect(fn func(*engine.State, map[int64]*pipeline.Session)) {
-	done := make(doneCompleter, 1)
-	if err := s.pipe.Submit(&pipeline.Request{Kind: pipeline.KindInspect, Inspect: fn, From: done}); err != nil {
-		return
-	}
-	<-done
-}
-
-type doneCompleter chan struct{}
-
-func (d doneCompleter) Complete([]*pipeline.Request) { d <- struct{}{} }
-
 func (s *Server) fourLetterText(word string, mask []byte) string {
 	var b strings.Builder
 	switch word {
@@ -363,7 +350,7 @@ func (s *Server) writeDump(b *strings.Builder) {
 		paths []string
 	}
 	total := 0
-	s.inspect(func(st *engine.State, sessions map[int64]*pipeline.Session) {
+	_ = s.pipe.Inspect(func(st *engine.State, sessions map[int64]*pipeline.Session) {
 		for id, ss := range sessions {
 			at := pipeline.ExpiresAt(ss, tick)
 			buckets[at] = append(buckets[at], id)
@@ -459,7 +446,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 	}
 	var ephemerals, sessions int
 	var dataSize int64
-	s.inspect(func(st *engine.State, ss map[int64]*pipeline.Session) {
+	_ = s.pipe.Inspect(func(st *engine.State, ss map[int64]*pipeline.Session) {
 		sessions = len(ss)
 		st.Sessions(func(s *engine.Session) { ephemerals += s.EphemeralCount() })
 	})

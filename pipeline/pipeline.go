@@ -34,8 +34,34 @@ type Config struct {
 	MaxBatch int
 	// Engine configures the state machine.
 	Engine engine.Config
+	// Log, when set, makes every batch durable before it is applied: a
+	// write is acknowledged only once its batch is on disk.
+	Log Log
+	// Checkpoints, when set, receives the state's changes after every batch
+	// it is ready for, and tells how far they are durable, so that the log
+	// can be removed up to there.
+	Checkpoints Checkpoints
 	// Logger receives the pipeline's logs.
 	Logger *slog.Logger
+}
+
+// Log is the write-ahead log as the pipeline uses it (wal.WAL).
+type Log interface {
+	// Append makes payload durable, or fails without acknowledging it.
+	Append(index uint64, payload []byte) error
+	// RemoveThrough drops what is no longer needed once index is durable
+	// in a checkpoint.
+	RemoveThrough(index uint64) error
+}
+
+// Checkpoints is the checkpointer as the pipeline uses it.
+type Checkpoints interface {
+	// Ready reports whether Offer takes a delta now.
+	Ready() bool
+	// Offer hands over the changes since the previous delta.
+	Offer(engine.Delta)
+	// Durable is the zxid the checkpoint is durable through.
+	Durable() int64
 }
 
 // Validate fills defaults and rejects impossible settings.
@@ -79,7 +105,8 @@ const (
 	KindSync
 	// KindGetEphemerals lists the ephemerals of Entry.Session under Prefix.
 	KindGetEphemerals
-	// KindInspect runs Inspect on the pipeline goroutine.
+	// KindInspect runs Inspect on the pipeline goroutine, at the end of its
+	// batch, when the state is the published View.
 	KindInspect
 )
 
@@ -105,7 +132,8 @@ type Request struct {
 	Passwd []byte
 	// Prefix filters KindGetEphemerals.
 	Prefix string
-	// Inspect is run by KindInspect with the state, on the pipeline goroutine.
+	// Inspect is run by KindInspect with the state, on the pipeline
+	// goroutine; it must not keep the state or the map.
 	Inspect func(*engine.State, map[int64]*Session)
 	// From receives the request when it completes.
 	From Completer
@@ -117,6 +145,8 @@ type Request struct {
 	Session *Session
 	// Tag is the submitter's own bookkeeping, untouched by the pipeline.
 	Tag any
+	// skip marks a write refused before logging (its session moved).
+	skip bool
 }
 
 // ErrStopped is returned by Submit after Stop.
@@ -141,29 +171,50 @@ type Pipeline struct {
 	// onPublish is called after each new View is published, from the
 	// pipeline goroutine.
 	onPublish func(*engine.View)
+	// entries and payload are reused by every batch.
+	entries []*engine.Entry
+	payload []byte
+	// removed is how far the log has been removed.
+	removed int64
+	// noSpace rate-limits the full-disk warning.
+	noSpace time.Time
 }
 
-// New returns a pipeline over a fresh state. onPublish, if not nil, is
-// called after every publication (to wake the event loops).
-func New(cfg Config, onPublish func(*engine.View)) (*Pipeline, error) {
+// New returns a pipeline over state (nil for a fresh one). The sessions of a
+// recovered state start their timeouts afresh, as in ZooKeeper: their
+// clients have until then to reconnect.
+func New(cfg Config, state *engine.State) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{
-		cfg:       cfg,
-		state:     engine.NewState(cfg.Engine),
-		in:        make(chan *Request, cfg.QueueSize),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		sessions:  map[int64]*Session{},
-		nextID:    sessionIDBase(cfg.ServerID, time.Now().UnixMilli()),
-		onPublish: onPublish,
+	if state == nil {
+		state = engine.NewState(cfg.Engine)
 	}
-	p.view.Store(p.state.Publish())
+	now := time.Now()
+	p := &Pipeline{
+		cfg:      cfg,
+		state:    state,
+		in:       make(chan *Request, cfg.QueueSize),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		sessions: map[int64]*Session{},
+		nextID:   sessionIDBase(cfg.ServerID, now.UnixMilli()),
+	}
+	for _, rec := range state.SessionRecords() {
+		s := &Session{ID: rec.ID, Timeout: rec.Timeout, Passwd: Password(rec.ID)}
+		s.Touch(now)
+		p.sessions[rec.ID] = s
+		// Never hand out an id this server gave before a restart.
+		if rec.ID>>56 == cfg.ServerID && rec.ID >= p.nextID {
+			p.nextID = rec.ID + 1
+		}
+	}
+	p.view.Store(state.Publish())
 	return p, nil
 }
 
-// SetOnPublish sets the publication hook; call it before Start.
+// SetOnPublish sets the publication hook (to wake the event loops); call it
+// before Start.
 func (p *Pipeline) SetOnPublish(fn func(*engine.View)) { p.onPublish = fn }
 
 // View returns the latest published version. Safe from any goroutine.
@@ -222,28 +273,59 @@ func (p *Pipeline) run() {
 	}
 }
 
-// process applies one batch, publishes once and completes every request.
+// process makes one batch durable (one log record, one sync), applies it,
+// publishes once and completes every request.
 func (p *Pipeline) process(batch []*Request) {
 	now := time.Now()
-	applied := false
+	entries := p.entries[:0]
+	for _, r := range batch {
+		switch r.Kind {
+		case KindWrite:
+			if s, ok := p.sessions[r.Entry.Session]; ok && r.Conn != nil && s.owner != r.Conn {
+				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSessionMoved}
+				r.skip = true
+				continue
+			}
+			r.Entry.Time = now.UnixMilli()
+			entries = append(entries, &r.Entry)
+		case KindCreateSession:
+			r.Entry = engine.Entry{Time: now.UnixMilli(), Session: p.allocSessionID(), Op: jute.OpCreateSession,
+				Body: jute.AppendInt(nil, r.Timeout)}
+			entries = append(entries, &r.Entry)
+		}
+	}
+	p.entries = entries
+	logged := p.log(entries)
 	var closeAfter []Closer
 	for _, r := range batch {
 		switch r.Kind {
 		case KindWrite:
-			if s, ok := p.sessions[r.Entry.Session]; ok && s.owner != r.Conn && r.Conn != nil {
-				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSessionMoved}
-				continue
-			}
-			r.Entry.Time = now.UnixMilli()
-			r.Result = p.state.Apply(&r.Entry)
-			applied = true
-			if r.Entry.Op == jute.OpCloseSession {
-				delete(p.sessions, r.Entry.Session)
+			switch {
+			case r.skip:
+			case !logged:
+				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSystemError}
+			default:
+				r.Result = p.state.Apply(&r.Entry)
+				if r.Entry.Op == jute.OpCloseSession {
+					if s, ok := p.sessions[r.Entry.Session]; ok {
+						// An expiry closes the owner's connection; a client's
+						// own closeSession closes its connection itself.
+						if s.owner != nil && s.owner != r.Conn {
+							closeAfter = append(closeAfter, s.owner)
+						}
+						delete(p.sessions, r.Entry.Session)
+					}
+				}
 			}
 		case KindCreateSession:
-			r.Session = p.createSession(r, now)
+			if logged {
+				p.state.Apply(&r.Entry)
+				s := &Session{ID: r.Entry.Session, Timeout: r.Timeout, Passwd: Password(r.Entry.Session), owner: r.Conn}
+				s.Touch(now)
+				p.sessions[s.ID] = s
+				r.Session = s
+			}
 			r.Result.Zxid = p.state.Zxid()
-			applied = true
 		case KindReopenSession:
 			r.Session, closeAfter = p.reopenSession(r, now, closeAfter)
 			r.Result.Zxid = p.state.Zxid()
@@ -252,17 +334,85 @@ func (p *Pipeline) process(batch []*Request) {
 		case KindGetEphemerals:
 			r.Result.Zxid = p.state.Zxid()
 			r.Result.Body = p.state.GetEphemerals(r.Entry.Session, r.Prefix, nil)
-		case KindInspect:
-			r.Inspect(p.state, p.sessions)
 		}
 	}
-	if applied {
+	clear(p.entries)
+	if logged && len(entries) > 0 {
 		p.publish()
+	}
+	// Inspections see the batch's end state, which is also the View.
+	for _, r := range batch {
+		if r.Kind == KindInspect {
+			r.Inspect(p.state, p.sessions)
+		}
 	}
 	for _, c := range closeAfter {
 		_ = c.Close()
 	}
 	p.complete(batch)
+}
+
+// log makes entries durable as one record; false means they must not be
+// applied (the disk is full, or the log failed for good).
+func (p *Pipeline) log(entries []*engine.Entry) bool {
+	if p.cfg.Log == nil || len(entries) == 0 {
+		return true
+	}
+	first := p.state.Zxid() + 1
+	p.payload = engine.AppendBatch(p.payload[:0], first, entries)
+	err := p.cfg.Log.Append(uint64(first), p.payload)
+	if cap(p.payload) > 16<<20 {
+		p.payload = nil
+	}
+	if err == nil {
+		return true
+	}
+	if time.Since(p.noSpace) > 10*time.Second {
+		p.noSpace = time.Now()
+		p.cfg.Logger.Error("writes are failing: the log could not be written; reads go on", "err", err)
+	}
+	return false
+}
+
+// allocSessionID returns the next unused session id.
+func (p *Pipeline) allocSessionID() int64 {
+	id := p.nextID
+	for {
+		if _, taken := p.state.Session(id); !taken && id != -1<<63 {
+			break
+		}
+		id++
+	}
+	p.nextID = id + 1
+	return id
+}
+
+// Inspect runs fn on the pipeline goroutine, at the end of a batch when the
+// state is the published View, and waits for it. It must not be called from
+// a goroutine the pipeline waits on (an event loop's callback).
+func (p *Pipeline) Inspect(fn func(*engine.State, map[int64]*Session)) error {
+	done := make(doneCompleter, 1)
+	if err := p.Submit(&Request{Kind: KindInspect, Inspect: fn, From: done}); err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+type doneCompleter chan struct{}
+
+func (d doneCompleter) Complete([]*Request) { d <- struct{}{} }
+
+// Capture returns the current View and the sessions of that same version:
+// what a snapshot holds.
+func (p *Pipeline) Capture() (*engine.View, []engine.SessionRecord, error) {
+	var v *engine.View
+	var sessions []engine.SessionRecord
+	err := p.Inspect(func(s *engine.State, _ map[int64]*Session) {
+		v = p.view.Load()
+		sessions = s.SessionRecords()
+	})
+	return v, sessions, err
 }
 
 func (p *Pipeline) publish() {
@@ -271,6 +421,24 @@ func (p *Pipeline) publish() {
 	if p.onPublish != nil {
 		p.onPublish(v)
 	}
+	if cp := p.cfg.Checkpoints; cp != nil {
+		if cp.Ready() {
+			cp.Offer(p.state.TakeDelta(v))
+		}
+		if d := cp.Durable(); d > p.removed && p.cfg.Log != nil {
+			if err := p.cfg.Log.RemoveThrough(uint64(d)); err != nil {
+				p.cfg.Logger.Warn("could not remove old log segments", "err", err)
+			} else {
+				p.removed = d
+			}
+		}
+	}
+}
+
+// FinalDelta returns the changes not yet offered to the checkpointer; call
+// it after Stop, to checkpoint them on a clean shutdown.
+func (p *Pipeline) FinalDelta() engine.Delta {
+	return p.state.TakeDelta(p.view.Load())
 }
 
 // complete hands each Completer its requests, in order, in one call.
@@ -289,27 +457,6 @@ func (p *Pipeline) complete(batch []*Request) {
 		}
 		from.Complete(group)
 	}
-}
-
-func (p *Pipeline) createSession(r *Request, now time.Time) *Session {
-	id := p.nextID
-	for {
-		if _, taken := p.state.Session(id); !taken && id != -1<<63 {
-			break
-		}
-		id++
-	}
-	p.nextID = id + 1
-	p.state.Apply(&engine.Entry{
-		Time:    now.UnixMilli(),
-		Session: id,
-		Op:      jute.OpCreateSession,
-		Body:    jute.AppendInt(nil, r.Timeout),
-	})
-	s := &Session{ID: id, Timeout: r.Timeout, Passwd: Password(id), owner: r.Conn}
-	s.Touch(now)
-	p.sessions[id] = s
-	return s
 }
 
 // reopenSession resumes a session on a new connection. As in ZooKeeper, the
@@ -337,25 +484,15 @@ func (p *Pipeline) reopenSession(r *Request, now time.Time, closeAfter []Closer)
 func (p *Pipeline) expireSessions(now time.Time) {
 	nowMs := now.UnixMilli()
 	tickMs := p.cfg.Tick.Milliseconds()
-	var expired []*Session
+	var batch []*Request
 	for _, s := range p.sessions {
 		if expiresAt(s.lastHeard.Load(), s.Timeout, tickMs) <= nowMs {
-			expired = append(expired, s)
+			batch = append(batch, &Request{Kind: KindWrite, Entry: engine.Entry{Session: s.ID, Op: jute.OpCloseSession}})
+			p.cfg.Logger.Debug("session expired", "session", s.ID)
 		}
 	}
-	if len(expired) == 0 {
-		return
-	}
-	for _, s := range expired {
-		p.state.Apply(&engine.Entry{Time: nowMs, Session: s.ID, Op: jute.OpCloseSession})
-		delete(p.sessions, s.ID)
-		p.cfg.Logger.Debug("session expired", "session", s.ID)
-	}
-	p.publish()
-	for _, s := range expired {
-		if s.owner != nil {
-			_ = s.owner.Close()
-		}
+	if len(batch) > 0 {
+		p.process(batch)
 	}
 }
 
@@ -395,8 +532,9 @@ func (p *Pipeline) sweep(now time.Time) {
 		return
 	}
 	p.sweepBudget -= len(doomed)
-	for _, path := range doomed {
-		p.state.Apply(&engine.Entry{Time: nowMs, Op: jute.OpDeleteContainer, Body: []byte(path)})
+	batch := make([]*Request, len(doomed))
+	for i, path := range doomed {
+		batch[i] = &Request{Kind: KindWrite, Entry: engine.Entry{Op: jute.OpDeleteContainer, Body: []byte(path)}}
 	}
-	p.publish()
+	p.process(batch)
 }

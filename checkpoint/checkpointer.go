@@ -1,0 +1,163 @@
+package checkpoint
+
+import (
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/meerkat-zk/meerkat/engine"
+)
+
+// Metrics of checkpointing.
+var (
+	flushDuration = metrics.NewHistogram("meerkat_checkpoint_flush_duration_seconds")
+	writeDuration = metrics.NewHistogram("meerkat_checkpoint_write_duration_seconds")
+	pathsWritten  = metrics.NewCounter("meerkat_checkpoint_znodes_written_total")
+	durableZxid   atomic.Int64
+	appliedZxid   atomic.Int64
+	_             = metrics.NewGauge("meerkat_checkpoint_lag_zxids", func() float64 {
+		return float64(appliedZxid.Load() - durableZxid.Load())
+	})
+)
+
+// Policy says when the checkpointer flushes: after Entries zxids, or Every
+// of time with unflushed changes, whichever comes first.
+type Policy struct {
+	// Entries is how many zxids may accumulate unflushed (zoo.cfg snapCount).
+	Entries int64
+	// Every bounds the time a change stays unflushed.
+	Every time.Duration
+}
+
+// Checkpointer owns a Store and writes Deltas to it on its own goroutine,
+// off the request path. The pipeline offers it deltas and reads back how
+// far the checkpoint is durable, to remove the wal up to there.
+type Checkpointer struct {
+	store   *Store
+	policy  Policy
+	logger  *slog.Logger
+	in      chan engine.Delta
+	durable atomic.Int64
+	// failed is set when a write or flush failed; the checkpointer then
+	// stops advancing and the wal is kept whole.
+	failed atomic.Bool
+	// lastWritten is the zxid of the last delta written; owned by the
+	// checkpointer goroutine (and by Stop once it has ended).
+	lastWritten int64
+	stop        chan struct{}
+	done        chan struct{}
+}
+
+// NewCheckpointer returns a checkpointer whose store is durable through
+// zxid (what Load found).
+func NewCheckpointer(store *Store, zxid int64, p Policy, logger *slog.Logger) *Checkpointer {
+	if p.Entries <= 0 {
+		p.Entries = 100_000
+	}
+	if p.Every <= 0 {
+		p.Every = 30 * time.Second
+	}
+	c := &Checkpointer{store: store, policy: p, logger: logger,
+		in: make(chan engine.Delta, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	c.durable.Store(zxid)
+	c.lastWritten = zxid
+	durableZxid.Store(zxid)
+	return c
+}
+
+// Ready reports whether Offer will take a delta now. Only the one goroutine
+// that offers may rely on it.
+func (c *Checkpointer) Ready() bool { return len(c.in) < cap(c.in) && !c.failed.Load() }
+
+// Offer hands over a delta; call it only when Ready.
+func (c *Checkpointer) Offer(d engine.Delta) {
+	appliedZxid.Store(d.View.Zxid)
+	c.in <- d
+}
+
+// Durable returns the zxid the checkpoint is durable through.
+func (c *Checkpointer) Durable() int64 { return c.durable.Load() }
+
+// Start runs the checkpointer goroutine.
+func (c *Checkpointer) Start() { go c.run() }
+
+// Stop writes the delta it is given (the last one, nil for none), flushes,
+// and stops. The store stays open; the caller closes it.
+func (c *Checkpointer) Stop(last *engine.Delta) {
+	close(c.stop)
+	<-c.done
+	if c.failed.Load() {
+		return
+	}
+	if last != nil {
+		c.write(*last)
+	}
+	c.flush(c.lastWritten)
+}
+
+func (c *Checkpointer) run() {
+	defer close(c.done)
+	tick := time.NewTicker(c.policy.Every / 4)
+	defer tick.Stop()
+	lastFlush := time.Now()
+	for {
+		select {
+		case d := <-c.in:
+			c.write(d)
+			if c.lastWritten-c.Durable() >= c.policy.Entries {
+				c.flush(c.lastWritten)
+				lastFlush = time.Now()
+			}
+		case now := <-tick.C:
+			if c.lastWritten > c.Durable() && now.Sub(lastFlush) >= c.policy.Every {
+				c.flush(c.lastWritten)
+				lastFlush = now
+			}
+		case <-c.stop:
+			select {
+			case d := <-c.in:
+				c.write(d)
+			default:
+			}
+			return
+		}
+	}
+}
+
+func (c *Checkpointer) write(d engine.Delta) {
+	if c.failed.Load() {
+		return
+	}
+	start := time.Now()
+	if err := c.store.Write(d); err != nil {
+		c.fail(err)
+		return
+	}
+	writeDuration.UpdateDuration(start)
+	pathsWritten.Add(len(d.Paths))
+	c.lastWritten = d.View.Zxid
+}
+
+func (c *Checkpointer) flush(zxid int64) {
+	if c.failed.Load() || zxid <= c.Durable() {
+		return
+	}
+	start := time.Now()
+	if err := c.store.Flush(); err != nil {
+		c.fail(err)
+		return
+	}
+	flushDuration.UpdateDuration(start)
+	c.durable.Store(zxid)
+	durableZxid.Store(zxid)
+}
+
+// fail stops the checkpointer from advancing: the wal keeps everything, so
+// nothing is lost, but restarts replay more. It is logged loudly.
+func (c *Checkpointer) fail(err error) {
+	if c.failed.CompareAndSwap(false, true) {
+		c.logger.Error("checkpoint failed; the wal will no longer be truncated until a restart", "err", err)
+	}
+}

@@ -1,0 +1,194 @@
+// Package tools holds Meerkat's operator tools: fetching a snapshot from a
+// running server, restoring a data directory from one, and printing a
+// write-ahead log or a snapshot in readable form. cmd/meerkat exposes them
+// as subcommands.
+package tools
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/checkpoint"
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/snapshot"
+	"github.com/meerkat-zk/meerkat/wal"
+)
+
+// FetchSnapshot downloads a snapshot from the admin server at adminAddr
+// into path, checks it whole, and only then moves it into place.
+func FetchSnapshot(adminAddr, path string) (snapshot.Stats, error) {
+	client := &http.Client{Timeout: 30 * time.Minute}
+	resp, err := client.Get("http://" + adminAddr + "/commands/snapshot")
+	if err != nil {
+		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return snapshot.Stats{}, fmt.Errorf("tools: %s answered %s", adminAddr, resp.Status)
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+	}
+	defer os.Remove(tmp)
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return snapshot.Stats{}, fmt.Errorf("tools: download: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+	}
+	st, err := verify(tmp)
+	if err != nil {
+		return st, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return st, fmt.Errorf("tools: %w", err)
+	}
+	return st, nil
+}
+
+func verify(path string) (snapshot.Stats, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+	}
+	defer f.Close()
+	l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+	st, err := snapshot.Read(bufio.NewReader(f), l)
+	if err != nil {
+		return st, err
+	}
+	_, err = l.Finish(st.Zxid)
+	return st, err
+}
+
+// Restore builds a data directory from a snapshot: a checkpoint under
+// checkpointDir holding exactly the snapshot, and no log under walDir.
+// Both must be absent or empty, so a restore never mixes with live data.
+func Restore(snapPath, checkpointDir, walDir string, cfg engine.Config) (snapshot.Stats, error) {
+	for _, d := range []string{checkpointDir, walDir} {
+		if entries, err := os.ReadDir(d); err == nil && len(entries) > 0 {
+			return snapshot.Stats{}, fmt.Errorf("tools: %s is not empty; restore into a new data directory", d)
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+		}
+	}
+	f, err := os.Open(snapPath)
+	if err != nil {
+		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+	}
+	defer f.Close()
+	l := engine.NewLoader(cfg)
+	st, err := snapshot.Read(bufio.NewReader(f), l)
+	if err != nil {
+		return st, err
+	}
+	state, err := l.Finish(st.Zxid)
+	if err != nil {
+		return st, err
+	}
+	store, err := checkpoint.Open(checkpointDir, nil)
+	if err != nil {
+		return st, err
+	}
+	defer store.Close()
+	if err := store.Write(state.FullDelta(state.Publish())); err != nil {
+		return st, err
+	}
+	if err := store.Flush(); err != nil {
+		return st, err
+	}
+	return st, os.MkdirAll(walDir, 0o755)
+}
+
+// DumpWAL prints every record of the log in dir.
+func DumpWAL(out io.Writer, dir string) error {
+	w, err := wal.Open(dir, wal.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	for _, s := range w.Segments() {
+		fmt.Fprintf(bw, "segment %s\n", filepath.Join(dir, s))
+	}
+	return w.Replay(func(index uint64, payload []byte) error {
+		first, entries, err := engine.DecodeBatch(payload)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(bw, "batch zxid 0x%x..0x%x (%d entries, %d bytes)\n", first, first+int64(len(entries))-1, len(entries), len(payload))
+		for i, e := range entries {
+			fmt.Fprintf(bw, "  0x%x %s session 0x%x xid %d %s\n", first+int64(i),
+				time.UnixMilli(e.Time).UTC().Format(time.RFC3339Nano), uint64(e.Session), e.Xid, describe(&e))
+		}
+		return nil
+	})
+}
+
+// describe summarises an entry's request.
+func describe(e *engine.Entry) string {
+	d := jute.NewDecoder(e.Body)
+	switch e.Op {
+	case jute.OpCreateSession:
+		return fmt.Sprintf("createSession timeout=%d", d.Int())
+	case jute.OpCloseSession:
+		return "closeSession"
+	case jute.OpDeleteContainer:
+		return "deleteContainer " + string(e.Body)
+	case jute.OpMulti:
+		return fmt.Sprintf("multi (%d bytes)", len(e.Body))
+	}
+	path := d.String()
+	if d.Err() != nil {
+		return fmt.Sprintf("%v (malformed body, %d bytes)", e.Op, len(e.Body))
+	}
+	return fmt.Sprintf("%v %s", e.Op, path)
+}
+
+// DumpSnapshot prints a snapshot's header, sessions and znodes.
+func DumpSnapshot(out io.Writer, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("tools: %w", err)
+	}
+	defer f.Close()
+	l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+	st, err := snapshot.Read(bufio.NewReader(f), l)
+	if err != nil {
+		return err
+	}
+	state, err := l.Finish(st.Zxid)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	fmt.Fprintf(bw, "snapshot zxid 0x%x taken %s: %d znodes, %d sessions, %d ACL lists, %d bytes uncompressed\n",
+		st.Zxid, st.Time.UTC().Format(time.RFC3339), st.Nodes, st.Sessions, st.ACLs, st.Bytes)
+	for _, s := range state.SessionRecords() {
+		fmt.Fprintf(bw, "session 0x%x timeout %d\n", uint64(s.ID), s.Timeout)
+	}
+	v := state.Publish()
+	v.Tree.All(func(n *engine.Node) bool {
+		s := n.Stat()
+		fmt.Fprintf(bw, "%s czxid=0x%x mzxid=0x%x pzxid=0x%x version=%d cversion=%d aversion=%d owner=0x%x dataLength=%d numChildren=%d acl=%v\n",
+			n.Path(), s.Czxid, s.Mzxid, s.Pzxid, s.Version, s.Cversion, s.Aversion, uint64(n.Owner), s.DataLength, s.NumChildren, v.ACL(n))
+		return true
+	})
+	return nil
+}
