@@ -365,8 +365,10 @@ func (p *Pipeline) log(entries []*engine.Entry) bool {
 		p.payload = nil
 	}
 	if err == nil {
+		batchEntries.Update(float64(len(entries)))
 		return true
 	}
+	logFailures.Inc()
 	if time.Since(p.noSpace) > 10*time.Second {
 		p.noSpace = time.Now()
 		p.cfg.Logger.Error("writes are failing: the log could not be written; reads go on", "err", err)

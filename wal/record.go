@@ -58,8 +58,11 @@ type record struct {
 // there are not a self-consistent record; zero is true when they are the
 // all-zero header that ends a segment's data.
 func parseRecord(data []byte, off int64) (r record, ok, zero bool) {
+	if off >= int64(len(data)) {
+		return r, false, true
+	}
 	if off+recordHeaderSize > int64(len(data)) {
-		return r, false, off == int64(len(data)) || allZero(data[off:])
+		return r, false, allZero(data[off:])
 	}
 	hdr := data[off : off+recordHeaderSize]
 	if allZero(hdr) {

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -125,41 +126,33 @@ func (w *WAL) listSegments() ([]string, error) {
 	return names, nil
 }
 
-func readAll(f File) ([]byte, error) {
-	size, err := f.Size()
-	if err != nil {
-		return nil, err
-	}
-	data := make([]byte, size)
-	n, err := f.ReadAt(data, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return data[:n], nil
-}
-
 // recover validates every segment and finds where appending resumes.
 func (w *WAL) recover() error {
 	names, err := w.listSegments()
 	if err != nil {
 		return err
 	}
-	datas := make([][]byte, len(names))
-	for i, name := range names {
-		f, err := w.opts.FS.OpenFile(filepath.Join(w.dir, name), os.O_RDONLY, 0)
-		if err != nil {
-			return fmt.Errorf("wal: %w", err)
+	segs := make([]*segmentData, len(names))
+	defer func() {
+		for _, sd := range segs {
+			if sd != nil {
+				sd.f.Close()
+			}
 		}
-		datas[i], err = readAll(f)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("wal: segment %s: %w", name, err)
+	}()
+	for i, name := range names {
+		if segs[i], err = w.openSegmentData(name); err != nil {
+			return err
 		}
 	}
 	for i, name := range names {
-		data := datas[i]
-		hdr, ok := decodeSegmentHeader(data)
+		sd := segs[i]
+		hdr, ok := decodeSegmentHeader(sd.data)
 		if !ok {
+			data, err := sd.all()
+			if err != nil {
+				return fmt.Errorf("wal: segment %s: %w", name, err)
+			}
 			if i == len(names)-1 && allZero(data) {
 				// A segment renamed into place whose header never reached
 				// the disk: nothing was ever written to it.
@@ -178,13 +171,25 @@ func (w *WAL) recover() error {
 			w.lastCRC = hdr.prev
 		}
 		seg := segment{name: name, hdr: hdr, end: segmentHeaderSize}
-		bad, reason := w.scan(&seg, data)
+		bad, reason, err := w.scan(&seg, sd)
+		if err != nil {
+			return fmt.Errorf("wal: segment %s: %w", name, err)
+		}
 		w.segments = append(w.segments, seg)
 		if bad < 0 {
 			continue
 		}
 		// A record at bad is not valid. Is anything valid after it?
-		if where, ok := findValid(datas[i:], bad); ok {
+		rest := make([][]byte, 0, len(names)-i)
+		for _, later := range segs[i:] {
+			data, err := later.all()
+			if err != nil {
+				return fmt.Errorf("wal: %w", err)
+			}
+			rest = append(rest, data)
+		}
+		data := rest[0]
+		if where, ok := findValid(rest, bad); ok {
 			msg := fmt.Sprintf("segment %s: record at offset %d is damaged (%s) but a valid record follows (%s)", name, bad, reason, where)
 			if !w.opts.Repair {
 				return fmt.Errorf("%w: %s; refusing to start (the repair option cuts the log there, losing what follows)", ErrCorrupt, msg)
@@ -210,20 +215,76 @@ func (w *WAL) recover() error {
 	return nil
 }
 
-// scan reads seg's records from data, updating seg.end, w.lastCRC and
-// w.lastIndex. It returns the offset of the first invalid record, or -1 if
-// the data ends cleanly.
-func (w *WAL) scan(seg *segment, data []byte) (int64, string) {
+// segmentData is a segment's bytes, read from the front as far as needed.
+type segmentData struct {
+	f    File
+	size int64
+	data []byte
+}
+
+func (w *WAL) openSegmentData(name string) (*segmentData, error) {
+	f, err := w.opts.FS.OpenFile(filepath.Join(w.dir, name), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: segment %s: %w", name, err)
+	}
+	sd := &segmentData{f: f, size: size}
+	return sd, sd.ensure(min(size, 1<<20))
+}
+
+// ensure makes at least n bytes (or the whole file) available.
+func (sd *segmentData) ensure(n int64) error {
+	n = min(n, sd.size)
+	if int64(len(sd.data)) >= n {
+		return nil
+	}
+	// Grow geometrically so a long scan reads the file in few calls.
+	want := min(sd.size, max(n, 2*int64(len(sd.data))))
+	buf := make([]byte, want)
+	copy(buf, sd.data)
+	m, err := sd.f.ReadAt(buf[len(sd.data):], int64(len(sd.data)))
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	sd.data = buf[:int64(len(sd.data))+int64(m)]
+	return nil
+}
+
+// all reads the whole segment.
+func (sd *segmentData) all() ([]byte, error) {
+	err := sd.ensure(sd.size)
+	return sd.data, err
+}
+
+// scan reads seg's records, updating seg.end, w.lastCRC and w.lastIndex.
+// It returns the offset of the first invalid record, or -1 if the data ends
+// cleanly.
+func (w *WAL) scan(seg *segment, sd *segmentData) (int64, string, error) {
 	off := int64(segmentHeaderSize)
 	for {
-		r, ok, zero := parseRecord(data, off)
+		if err := sd.ensure(off + recordHeaderSize); err != nil {
+			return 0, "", err
+		}
+		if int64(len(sd.data)) >= off+4 {
+			n := int64(binary.BigEndian.Uint32(sd.data[off:]))
+			if n <= maxRecord {
+				if err := sd.ensure(off + recordHeaderSize + n); err != nil {
+					return 0, "", err
+				}
+			}
+		}
+		r, ok, zero := parseRecord(sd.data, off)
 		switch {
 		case zero:
-			return -1, ""
+			return -1, "", nil
 		case !ok:
-			return off, "checksum or length mismatch"
+			return off, "checksum or length mismatch", nil
 		case r.prev != w.lastCRC:
-			return off, "out of sequence"
+			return off, "out of sequence", nil
 		}
 		w.lastCRC, w.lastIndex = r.crc, r.index
 		off += r.size

@@ -378,3 +378,21 @@ func TestFailedSyncIsFatalAndNeverAcknowledged(t *testing.T) {
 		t.Fatalf("append after a failed sync: %v", err)
 	}
 }
+
+// TestRecordsEndingInZerosSurviveReopen guards the reader against mistaking
+// a payload's trailing zero bytes for the zeros after the data.
+func TestRecordsEndingInZerosSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Open(dir, Options{SegmentSize: 1 << 20, Logger: discard, OnSyncError: func(error) {}})
+	recs := []rec{{1, "abc\x00\x00\x00"}, {2, string(make([]byte, 5000))}, {3, "z\x00"}}
+	appendAll(t, w, recs)
+	w.Close()
+	w, err := Open(dir, Options{SegmentSize: 1 << 20, Logger: discard, OnSyncError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if got := replay(t, w); !equal(got, recs) {
+		t.Fatalf("replayed %+v", got)
+	}
+}

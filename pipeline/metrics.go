@@ -1,0 +1,12 @@
+package pipeline
+
+import "github.com/VictoriaMetrics/metrics"
+
+// Metrics of the write path.
+var (
+	// batchEntries is how many log entries each batch (one fsync) carries:
+	// the group-commit factor.
+	batchEntries = metrics.NewHistogram("meerkat_pipeline_batch_entries")
+	// logFailures counts batches refused because the log could not take them.
+	logFailures = metrics.NewCounter("meerkat_pipeline_log_failures_total")
+)
