@@ -42,6 +42,9 @@ type change struct {
 	path  string
 	owner int64
 	zxid  int64
+	// acl and parentACL are the ACL references of the node and its parent
+	// when the change happened, for filtering the events.
+	acl, parentACL uint32
 }
 
 // Apply applies one log entry and returns its result. It is deterministic:
@@ -59,8 +62,12 @@ func (s *State) Apply(e *Entry) Result {
 			res.Err = jute.CodeMarshallingError
 			return res
 		}
-		s.sessions[e.Session] = &Session{ID: e.Session, Timeout: timeout, ephemerals: map[string]int64{}}
-		s.dirtySessions[e.Session] = struct{}{}
+		// A client may send createSession on an open session; ZooKeeper
+		// logs it and leaves the session as it is.
+		if _, open := s.sessions[e.Session]; !open {
+			s.sessions[e.Session] = &Session{ID: e.Session, Timeout: timeout, ephemerals: map[string]int64{}}
+			s.dirtySessions[e.Session] = struct{}{}
+		}
 	case jute.OpCloseSession:
 		s.closeSession(e.Session, zxid)
 	case jute.OpMulti:
@@ -97,10 +104,20 @@ func (s *State) Apply(e *Entry) Result {
 	return res
 }
 
+// errNullPath reports a create or delete whose path is null: ZooKeeper
+// fails those with an exception (MARSHALLINGERROR).
+var errNullPath = fmt.Errorf("engine: null path")
+
 // decodeOp reads the request record of a single write operation.
 func decodeOp(code jute.OpCode, body []byte) (op, error) {
 	d := jute.NewDecoder(body)
 	o := op{code: code}
+	if len(body) >= 4 && body[0] == 0xff && body[1] == 0xff && body[2] == 0xff && body[3] == 0xff {
+		switch code {
+		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete:
+			return o, errNullPath
+		}
+	}
 	switch code {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
 		var r jute.CreateRequest
@@ -242,6 +259,9 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	case ephemeralMode(o.flags):
 		owner = e.Session
 	}
+	// Copy the parent before the tree changes: within a batch pages are
+	// updated in place, so a *Node may not survive the next put.
+	p := *parent
 	n := newNode(path, o.data)
 	n.acl = s.acls.intern(acl)
 	n.Czxid, n.Mzxid, n.Pzxid = zxid, zxid, zxid
@@ -249,13 +269,14 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	n.Owner = owner
 	s.putNode(n)
 
-	p := *parent
 	p.Creates++
 	p.NumChildren++
 	p.Pzxid = zxid
 	s.putNode(p)
 
-	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner, zxid: zxid})
+	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner, zxid: zxid,
+		acl: n.acl, parentACL: parent.acl})
+	s.quotaCreated(path, len(o.data))
 	return opResult{path: path, stat: n.Stat()}, jute.CodeOK
 }
 
@@ -318,9 +339,10 @@ func (s *State) deleteContainer(path string, zxid int64) jute.Code {
 
 // removeNode deletes n and updates its parent, as DataTree.deleteNode does.
 func (s *State) removeNode(n *Node, zxid int64) {
-	path, owner := n.Path(), n.Owner
-	parentPath, _ := parentOf(path)
-	s.removePath(path)
+	ch := change{kind: jute.EventNodeDeleted, path: n.Path(), owner: n.Owner, acl: n.acl}
+	size := len(n.Data())
+	parentPath, _ := parentOf(ch.path)
+	s.removePath(ch.path)
 	if parent, ok := s.get(lookupPath(parentPath)); ok {
 		p := *parent
 		p.NumChildren--
@@ -328,8 +350,10 @@ func (s *State) removeNode(n *Node, zxid int64) {
 			p.Pzxid = zxid
 		}
 		s.putNode(p)
+		ch.parentACL = p.acl
 	}
-	s.pending = append(s.pending, change{kind: jute.EventNodeDeleted, path: path, owner: owner})
+	s.pending = append(s.pending, ch)
+	s.quotaChanged(ch.path, -int64(size), -1)
 }
 
 func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
@@ -349,12 +373,14 @@ func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	if o.version != -1 && o.version != n.Version {
 		return opResult{}, jute.CodeBadVersion
 	}
+	oldSize := len(n.Data())
 	u := n.withData(o.data)
 	u.Version++
 	u.Mtime = e.Time
 	u.Mzxid = zxid
 	s.putNode(u)
-	s.pending = append(s.pending, change{kind: jute.EventNodeDataChanged, path: o.path})
+	s.pending = append(s.pending, change{kind: jute.EventNodeDataChanged, path: o.path, acl: u.acl})
+	s.quotaChanged(o.path, int64(len(o.data))-int64(oldSize), 0)
 	return opResult{stat: u.Stat()}, jute.CodeOK
 }
 
@@ -427,16 +453,13 @@ func (s *State) closeSession(id int64, zxid int64) {
 func (s *State) commitChanges() {
 	for _, c := range s.pending {
 		switch c.kind {
-		case jute.EventNodeCreated:
-			s.track(c.path, c.owner, c.zxid, true)
-			s.events = append(s.events, Event{Type: jute.EventNodeCreated, Path: c.path})
-			s.events = append(s.events, Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path)})
-		case jute.EventNodeDeleted:
-			s.track(c.path, c.owner, c.zxid, false)
-			s.events = append(s.events, Event{Type: jute.EventNodeDeleted, Path: c.path})
-			s.events = append(s.events, Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path)})
+		case jute.EventNodeCreated, jute.EventNodeDeleted:
+			s.track(c.path, c.owner, c.zxid, c.kind == jute.EventNodeCreated)
+			s.events = append(s.events,
+				Event{Type: c.kind, Path: c.path, ACL: s.acls.lists[c.acl]},
+				Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path), ACL: s.acls.lists[c.parentACL]})
 		case jute.EventNodeDataChanged:
-			s.events = append(s.events, Event{Type: jute.EventNodeDataChanged, Path: c.path})
+			s.events = append(s.events, Event{Type: jute.EventNodeDataChanged, Path: c.path, ACL: s.acls.lists[c.acl]})
 		}
 	}
 	s.pending = s.pending[:0]

@@ -375,3 +375,89 @@ func TestWatchesFireOnceAndPersist(t *testing.T) {
 		t.Errorf("delete %v", got)
 	}
 }
+
+// TestParentStatSurvivesLeafSplit creates children in the middle of a leaf
+// that also holds their parent, so that inserting the child splits the leaf
+// and moves the parent within the same batch (pages are mutated in place
+// until the next Publish). The parent's stat must still be updated from its
+// own values.
+func TestParentStatSurvivesLeafSplit(t *testing.T) {
+	h := newHarness(t, Config{})
+	for i := 0; i < 40; i++ {
+		h.create(jute.OpCreate, fmt.Sprintf("/a%02d", i), 0, -1)
+	}
+	h.create(jute.OpCreate, "/z", 0, -1)
+	h.create(jute.OpCreate, "/zz", 0, -1)
+	for i := 0; i < 30; i++ {
+		h.create(jute.OpCreate, fmt.Sprintf("/zz/c%02d", i), 0, -1)
+	}
+	h.s.Publish()
+	// One batch: each child of /z lands before the /zz group.
+	for i := 0; i < 40; i++ {
+		if r := h.create(jute.OpCreate, fmt.Sprintf("/z/k%02d", i), 0, -1); r.Err != jute.CodeOK {
+			t.Fatalf("create %d: %v", i, r.Err)
+		}
+	}
+	v := h.s.Publish()
+	z, ok := v.Tree.Get("/z")
+	if !ok || z.NumChildren != 40 || z.Creates != 40 || z.Path() != "/z" {
+		t.Fatalf("/z after 40 creates: ok=%v %+v", ok, z)
+	}
+	for i := 0; i < 40; i++ {
+		if _, ok := v.Tree.Get(fmt.Sprintf("/a%02d", i)); !ok {
+			t.Fatalf("/a%02d lost", i)
+		}
+	}
+	if v.Tree.Count() != 4+40+2+30+40 {
+		t.Fatalf("count %d", v.Tree.Count())
+	}
+}
+
+// TestQuotaStatsFollowTheSubtree replays what Apache ZooKeeper 3.8 showed
+// for a quota on /p: the stats node is rewritten in place, without a new
+// version, on every change under /p.
+func TestQuotaStatsFollowTheSubtree(t *testing.T) {
+	h := newHarness(t, Config{})
+	create := func(path, data string) {
+		req := jute.CreateRequest{Path: path, Data: []byte(data), ACL: openACL}
+		if r := h.apply(jute.OpCreate, req.AppendCreate(nil, false)); r.Err != jute.CodeOK {
+			t.Fatalf("create %s: %v", path, r.Err)
+		}
+	}
+	stats := func() (string, int32) {
+		n := h.node("/zookeeper/quota/p/zookeeper_stats")
+		return n.Data(), n.Version
+	}
+	create("/p", "12345")
+	create("/p/a", "xy")
+	create("/zookeeper/quota/p", "")
+	create("/zookeeper/quota/p/zookeeper_limits", "count=5,bytes=-1")
+	create("/zookeeper/quota/p/zookeeper_stats", "count=0,bytes=0")
+	steps := []struct {
+		do   func()
+		want string
+	}{
+		{func() {}, "count=2,bytes=7"},
+		{func() { create("/p/b", "abc") }, "count=3,bytes=10"},
+		{func() {
+			h.apply(jute.OpSetData, (&jute.SetDataRequest{Path: "/p/a", Data: []byte("longer data"), Version: -1}).Append(nil))
+		}, "count=3,bytes=19"},
+		{func() { h.apply(jute.OpDelete, (&jute.PathVersionRequest{Path: "/p/b", Version: -1}).Append(nil)) }, "count=2,bytes=16"},
+		{func() {
+			for i := 0; i < 6; i++ {
+				create(fmt.Sprintf("/p/e%d", i), "")
+			}
+		}, "count=8,bytes=16"},
+	}
+	for i, st := range steps {
+		st.do()
+		if got, version := stats(); got != st.want || version != 0 {
+			t.Fatalf("step %d: stats %q version %d, want %q version 0", i, got, version, st.want)
+		}
+	}
+	// Hard-limit keys survive a rewrite, after the stray "=".
+	parsed, ok := parseStatsTrack("count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=10")
+	if !ok || parsed.String() != "count=5,bytes=-1=;byteHardLimit=-1;countHardLimit=10" {
+		t.Fatalf("stats track round trip: %v %q", ok, parsed.String())
+	}
+}

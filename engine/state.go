@@ -55,6 +55,11 @@ type Result struct {
 type Event struct {
 	Type int32
 	Path string
+	// ACL is the ACL of the node the event is about (of the parent, for
+	// NodeChildrenChanged) when it happened. ZooKeeper (with the fix for
+	// CVE-2024-23944, in Debian's 3.8.0 and in 3.8.4) delivers an event only
+	// to watchers whose connection may read that node.
+	ACL []jute.ACL
 }
 
 // Changes holds the events of one published version. Versions link in

@@ -83,8 +83,10 @@ func searchKids(p *page, parent, name string) int {
 	return lo - 1
 }
 
-// Get returns the znode at path. The pointer stays valid, and the znode
-// unchanged, for as long as the caller holds this Tree.
+// Get returns the znode at path. For a published Tree the pointer stays
+// valid, and the znode unchanged, for as long as the caller holds the Tree.
+// (A treeWriter's own unpublished pages change in place: copy the Node
+// before the next put or remove.)
 func (t Tree) Get(path string) (*Node, bool) {
 	parent, name := splitPath(path)
 	p := t.root

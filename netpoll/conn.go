@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -57,6 +58,9 @@ type conn struct {
 	dirty           bool
 	closed          bool
 	closeAfterFlush bool
+	// dead is set, from any goroutine, when the connection must answer
+	// nothing more.
+	dead atomic.Bool
 
 	stats connStats
 }
@@ -97,6 +101,10 @@ type item struct {
 	path string
 	// failed is set on a request answered without the pipeline after all.
 	failed jute.Code
+	// connect marks the handshake's own item.
+	connect bool
+	// nullPath is the sync request's null path (-1), echoed as null.
+	nullPath bool
 	// lateIDs marks a request that arrived during the handshake: it takes
 	// the connection's identities when it reaches the head of the queue,
 	// after any auth packet before it.
@@ -111,14 +119,23 @@ func newConn(l *loop, gc gnet.Conn, ip string, id uint64) *conn {
 }
 
 // Close closes the connection; it is safe from any goroutine. It makes conn
-// a pipeline.Closer.
-func (cn *conn) Close() error { return cn.gc.Close() }
+// a pipeline.Closer, which closes the old connection of a session that moved
+// or expired. The close itself happens later on the loop, so the connection
+// is marked dead first: from then on it answers nothing, as ZooKeeper's old
+// connection is already gone when the new one gets its ConnectResponse.
+func (cn *conn) Close() error {
+	cn.dead.Store(true)
+	return cn.gc.Close()
+}
 
 // pending is the number of requests received and not yet answered.
 func (cn *conn) pending() int { return len(cn.queue) }
 
 // onTraffic decodes and handles every complete frame in the input.
 func (cn *conn) onTraffic() gnet.Action {
+	if cn.dead.Load() {
+		return gnet.Close
+	}
 	data, _ := cn.gc.Peek(-1)
 	off := 0
 	action := gnet.None
@@ -204,7 +221,7 @@ func (cn *conn) connect(frame []byte) bool {
 		r.Entry.Session = req.SessionID
 		r.Passwd = append([]byte(nil), req.Passwd...)
 	}
-	it := &item{conn: cn, op: jute.OpCreateSession, recv: cn.loop.now, barrier: true}
+	it := &item{conn: cn, op: jute.OpCreateSession, recv: cn.loop.now, barrier: true, connect: true}
 	cn.queue = append(cn.queue, it)
 	cn.submit(it, r)
 	return true
@@ -242,8 +259,7 @@ func (cn *conn) request(frame []byte) bool {
 	case jute.OpAuth:
 		return cn.auth(xid, body)
 	case jute.OpSASL:
-		cn.sasl(xid)
-		return true
+		return cn.sasl(xid, body)
 	}
 	if len(cn.queue) >= maxQueued {
 		l.srv.cfg.Logger.Warn("closing connection: too many requests queued", "remote", cn.ip, "queued", len(cn.queue))
@@ -269,9 +285,15 @@ func (cn *conn) request(frame []byte) bool {
 }
 
 // sasl answers a SASL request as ZooKeeper without SASL configured does: OK
-// with a null token.
-func (cn *conn) sasl(xid int32) {
+// with a null token. A body that is not a token closes the connection.
+func (cn *conn) sasl(xid int32, body []byte) bool {
+	d := jute.NewDecoder(body)
+	d.Buffer()
+	if d.Err() != nil {
+		return false
+	}
 	cn.reply(jute.ReplyHeader{Xid: xid}, func(b []byte) []byte { return jute.AppendInt(b, -1) })
+	return true
 }
 
 // isLocal reports whether the loop answers op itself from a View.
@@ -280,7 +302,7 @@ func isLocal(op jute.OpCode) bool {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL,
 		jute.OpDelete, jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti,
 		jute.OpReconfig, jute.OpDeleteContainer, jute.OpSync, jute.OpGetEphemerals,
-		jute.OpCloseSession:
+		jute.OpCloseSession, jute.OpCreateSession:
 		return false
 	}
 	return true
@@ -311,14 +333,24 @@ func (cn *conn) submitOp(it *item, body []byte) {
 	}
 	switch it.op {
 	case jute.OpSync:
-		var sr jute.PathRequest
 		d := jute.NewDecoder(body)
-		sr.Decode(d)
+		path := d.StringBytes()
 		if d.Err() != nil {
 			it.failed = jute.CodeMarshallingError
 		}
-		it.path = sr.Path
+		it.path, it.nullPath = string(path), path == nil
 		r.Kind = pipeline.KindSync
+	case jute.OpReconfig:
+		// ZooKeeper decodes a reconfig before it takes a zxid for it.
+		var rr jute.ReconfigRequest
+		d := jute.NewDecoder(body)
+		rr.Decode(d)
+		if d.Err() != nil {
+			it.failed = jute.CodeMarshallingError
+			r.Kind = pipeline.KindSync
+		} else {
+			r.Entry.Body = append([]byte(nil), body...)
+		}
 	case jute.OpGetEphemerals:
 		d := jute.NewDecoder(body)
 		prefix := d.StringBytes()
@@ -350,7 +382,7 @@ func (cn *conn) submit(it *item, r *pipeline.Request) {
 // drain answers the queue's head while it can: completed requests get their
 // replies, held reads are answered, held writes are submitted.
 func (cn *conn) drain() {
-	for len(cn.queue) > 0 && !cn.closed && cn.state != stateClosing {
+	for len(cn.queue) > 0 && !cn.closed && cn.state != stateClosing && !cn.dead.Load() {
 		it := cn.queue[0]
 		if it.req != nil {
 			if !it.done {
@@ -372,7 +404,11 @@ func (cn *conn) drain() {
 				continue
 			case jute.OpSASL:
 				cn.pop()
-				cn.sasl(it.xid)
+				if !cn.sasl(it.xid, it.body) {
+					cn.state = stateClosing
+					cn.closeAfterFlush = true
+					cn.loop.markDirty(cn)
+				}
 				continue
 			}
 			it.ids = cn.ids
@@ -413,7 +449,7 @@ func (cn *conn) pop() {
 // finish answers a request that came back from the pipeline.
 func (cn *conn) finish(it *item) {
 	r := it.req
-	if it.op == jute.OpCreateSession {
+	if it.connect {
 		cn.finishConnect(r)
 		return
 	}
@@ -424,8 +460,21 @@ func (cn *conn) finish(it *item) {
 	}
 	switch it.op {
 	case jute.OpSync:
-		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid},
-			func(b []byte) []byte { return jute.AppendString(b, it.path) })
+		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid}, func(b []byte) []byte {
+			if it.nullPath {
+				return jute.AppendInt(b, -1)
+			}
+			return jute.AppendString(b, it.path)
+		})
+	case jute.OpCreateSession:
+		// A createSession sent on an open session: ZooKeeper logs it (a zxid)
+		// and answers with a bare ConnectResponse for the connection's own
+		// session, without a reply header.
+		if r.Result.Err != jute.CodeOK {
+			cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: r.Result.Zxid, Err: r.Result.Err}, nil)
+			return
+		}
+		cn.writeConnectResponse(cn.timeout, cn.sessionID, cn.session.Passwd[:])
 	case jute.OpGetEphemerals:
 		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid},
 			func(b []byte) []byte { return append(b, r.Result.Body...) })
@@ -451,7 +500,7 @@ func (cn *conn) finish(it *item) {
 
 // finishConnect sends the ConnectResponse once the session is set up.
 func (cn *conn) finishConnect(r *pipeline.Request) {
-	resp := jute.ConnectResponse{HasReadOnly: cn.hasReadOnly, Passwd: make([]byte, 16)}
+	resp := jute.ConnectResponse{Passwd: make([]byte, 16)}
 	if s := r.Session; s != nil {
 		cn.session = s
 		cn.sessionID = s.ID
@@ -465,6 +514,13 @@ func (cn *conn) finishConnect(r *pipeline.Request) {
 		cn.closeAfterFlush = true
 		cn.loop.srv.cfg.Logger.Info("invalid session, probably expired", "session", hex(r.Entry.Session), "remote", cn.ip)
 	}
+	cn.writeConnectResponse(resp.TimeOut, resp.SessionID, resp.Passwd)
+}
+
+// writeConnectResponse appends a ConnectResponse frame, with the readOnly
+// byte only if the client sent one.
+func (cn *conn) writeConnectResponse(timeout int32, session int64, passwd []byte) {
+	resp := jute.ConnectResponse{TimeOut: timeout, SessionID: session, Passwd: passwd, HasReadOnly: cn.hasReadOnly}
 	b, start := jute.BeginFrame(cn.out)
 	cn.out = jute.EndFrame(resp.Append(b), start)
 	cn.loop.markDirty(cn)

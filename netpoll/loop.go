@@ -83,8 +83,14 @@ func (l *loop) view() *engine.View {
 		if next == nil || next.Zxid > v.Zxid {
 			return v
 		}
+		skip := l.srv.cfg.SkipACL
 		for _, ev := range next.Events {
-			l.watches.Trigger(ev, func(cn *conn) { cn.notify(ev) })
+			l.watches.Trigger(ev, func(cn *conn) {
+				// The watch is spent either way; only readers hear of it.
+				if skip || engine.Allowed(ev.ACL, jute.PermRead, cn.ids) {
+					cn.notify(ev)
+				}
+			})
 		}
 		l.seen = next
 	}
@@ -106,7 +112,7 @@ func (l *loop) markDirty(cn *conn) {
 func (l *loop) flush() {
 	for i, cn := range l.dirty {
 		cn.dirty = false
-		if !cn.closed && len(cn.out) > 0 {
+		if !cn.closed && !cn.dead.Load() && len(cn.out) > 0 {
 			_, _ = cn.gc.Write(cn.out)
 		}
 		// Keep small buffers for reuse; give large ones back.

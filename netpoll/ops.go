@@ -48,7 +48,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		b = (&jute.ReplyHeader{Xid: jute.XidPing, Zxid: v.Zxid}).Append(b[:hdr])
 	case jute.OpExists:
 		path, watch := d.StringBytes(), d.Bool()
-		if d.Err() != nil {
+		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -62,7 +62,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		}
 	case jute.OpGetData:
 		path, watch := d.StringBytes(), d.Bool()
-		if d.Err() != nil {
+		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -72,7 +72,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		}
 	case jute.OpGetChildren, jute.OpGetChildren2:
 		path, watch := d.StringBytes(), d.Bool()
-		if d.Err() != nil {
+		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -82,14 +82,14 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		}
 	case jute.OpGetACL:
 		path := d.StringBytes()
-		if d.Err() != nil {
+		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
 			code = jute.CodeMarshallingError
 			break
 		}
 		b, code = v.GetACL(bytesString(path), ids, skip, b)
 	case jute.OpGetAllChildrenNumber:
 		path := d.StringBytes()
-		if d.Err() != nil {
+		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -124,8 +124,11 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			code = jute.CodeNoWatcher
 		}
 	default:
-		// ZooKeeper answers an unknown opcode at once, with zxid -1.
+		// ZooKeeper answers an opcode it does not serve with zxid -1, then
+		// closes the connection (the session lives on).
 		b = (&jute.ReplyHeader{Xid: xid, Zxid: -1, Err: jute.CodeUnimplemented}).Append(b[:hdr])
+		cn.state = stateClosing
+		cn.closeAfterFlush = true
 	}
 	if code != jute.CodeOK {
 		if !keepBody {

@@ -168,10 +168,13 @@ func TestTruncatedFrameThenHangUp(t *testing.T) {
 	mustOK(t)(healthy.Call(jute.OpPing, nil))
 }
 
-func TestUnknownOpcodeKeepsConnection(t *testing.T) {
+// TestUnknownOpcodeClosesConnectionKeepsSession: ZooKeeper answers an
+// opcode it does not serve with UNIMPLEMENTED (zxid -1), closes the
+// connection, and the session can be resumed on a new one.
+func TestUnknownOpcodeClosesConnectionKeepsSession(t *testing.T) {
 	addr := startServer(t, nil)
-	c := dial(t, addr)
-	for _, op := range []jute.OpCode{10, 99, 1000, -3} {
+	for _, op := range []jute.OpCode{10, 99, 1000, -3, 0, -1} {
+		c := dial(t, addr)
 		r, err := c.Call(op, []byte("whatever"))
 		if err != nil {
 			t.Fatal(err)
@@ -179,8 +182,14 @@ func TestUnknownOpcodeKeepsConnection(t *testing.T) {
 		if r.Header.Err != jute.CodeUnimplemented || r.Header.Zxid != -1 || len(r.Body) != 0 {
 			t.Fatalf("op %d: %+v body %x", op, r.Header, r.Body)
 		}
+		waitClosed(t, c.Raw())
+		again, err := wire.DialSession(addr, jute.ConnectRequest{TimeOut: 10000, SessionID: c.Session.SessionID,
+			Passwd: c.Session.Passwd, HasReadOnly: true})
+		if err != nil || again.Session.SessionID != c.Session.SessionID {
+			t.Fatalf("op %d: session not resumable: %v %+v", op, err, again.Session)
+		}
+		again.Close()
 	}
-	mustOK(t)(c.Call(jute.OpPing, nil))
 }
 
 func TestFrameAtMaxBufferIsAccepted(t *testing.T) {

@@ -472,7 +472,8 @@ func (p *Pipeline) reopenSession(r *Request, now time.Time, closeAfter []Closer)
 		closeAfter = append(closeAfter, s.owner)
 		s.owner = nil
 	}
-	if s.Passwd != [16]byte(r.Passwd) {
+	// ZooKeeper compares the whole password: any other length is wrong.
+	if len(r.Passwd) != len(s.Passwd) || [16]byte(r.Passwd) != s.Passwd {
 		return nil, closeAfter
 	}
 	s.owner = r.Conn

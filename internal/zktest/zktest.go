@@ -5,6 +5,7 @@ package zktest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -122,7 +123,7 @@ func writeConfig(t testing.TB, dir string, port int, o Options) string {
 }
 
 // StartMeerkat starts the Meerkat binary on a free port and waits until it
-// answers ruok. The test's cleanup kills it.
+// sets up a session. The test's cleanup kills it.
 func StartMeerkat(t testing.TB, o Options) *Server {
 	t.Helper()
 	bin := MeerkatBinary(t)
@@ -136,7 +137,7 @@ func StartMeerkat(t testing.TB, o Options) *Server {
 }
 
 // StartZooKeeper starts Apache ZooKeeper from the Debian package on a free
-// port and waits until it answers ruok. It fails the test, loudly, when
+// port and waits until it sets up a session. It fails the test, loudly, when
 // java or the package is missing: the side-by-side tests must not skip.
 func StartZooKeeper(t testing.TB, o Options) *Server {
 	t.Helper()
@@ -191,7 +192,7 @@ func (s *Server) start(t testing.TB) {
 	t.Cleanup(func() { s.Kill() })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if out, err := FourLetter(s.Addr, "ruok"); err == nil && out == "imok" {
+		if serving(s.Addr) {
 			return
 		}
 		select {
@@ -200,7 +201,7 @@ func (s *Server) start(t testing.TB) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("zktest: %s did not answer ruok within 60s:\n%s", s.Name, s.Log())
+			t.Fatalf("zktest: %s did not serve within 60s:\n%s", s.Name, s.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -260,6 +261,48 @@ func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Kill()
 	s.start(t)
+}
+
+// serving reports whether the server at addr sets up a session. Only that
+// proves it serves: ZooKeeper answers ruok before it does, and ruok may not
+// be whitelisted. The session is closed again at once.
+func serving(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	frame := func(payload []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
+		return append(b, payload...)
+	}
+	// ConnectRequest: protocol 0, lastZxid 0, timeout 30000, session 0,
+	// 16-byte zero password, readOnly false.
+	req := make([]byte, 0, 45)
+	req = binary.BigEndian.AppendUint32(req, 0)
+	req = binary.BigEndian.AppendUint64(req, 0)
+	req = binary.BigEndian.AppendUint32(req, 30000)
+	req = binary.BigEndian.AppendUint64(req, 0)
+	req = binary.BigEndian.AppendUint32(req, 16)
+	req = append(req, make([]byte, 17)...)
+	if _, err := c.Write(frame(req)); err != nil {
+		return false
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		return false
+	}
+	resp := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(c, resp); err != nil || len(resp) < 8 || binary.BigEndian.Uint32(resp[4:8]) == 0 {
+		return false
+	}
+	// closeSession (xid 1, op -11) and wait for its answer.
+	closeReq := binary.BigEndian.AppendUint32(nil, 1)
+	closeReq = binary.BigEndian.AppendUint32(closeReq, uint32(0xfffffff5))
+	_, _ = c.Write(frame(closeReq))
+	_, _ = io.ReadFull(c, hdr[:])
+	return true
 }
 
 // FourLetter sends a four-letter word and returns the answer.

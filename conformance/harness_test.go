@@ -1,0 +1,545 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/internal/zktest"
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// scenario is one named conformance scenario: run plays it against one
+// server, writing what it sees to the env's transcript.
+type scenario struct {
+	name string
+	run  func(e *env)
+}
+
+// pair is a ZooKeeper and a Meerkat started with the same options.
+type pair struct {
+	zk, mk *zktest.Server
+	opts   zktest.Options
+}
+
+// startPair starts Meerkat and ZooKeeper with the same options; both stop
+// in t's cleanup.
+func startPair(t testing.TB, o zktest.Options) *pair {
+	t.Helper()
+	mk := zktest.StartMeerkat(t, o)
+	zk := zktest.StartZooKeeper(t, o)
+	waitServing(t, mk)
+	waitServing(t, zk)
+	return &pair{zk: zk, mk: mk, opts: o}
+}
+
+// waitServing polls until srv accepts a session, then closes that session.
+// ZooKeeper answers ruok (all zktest waits for) before its request
+// pipeline runs, and closes client connections until then.
+func waitServing(t testing.TB, srv *zktest.Server) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for attempt := 0; ; attempt++ {
+		nc, err := dialRaw(srv.Addr)
+		if err == nil {
+			c, _, herr := handshake(nc, connectOpts{timeout: defaultTimeout})
+			if herr == nil && c != nil {
+				c.send(1, jute.OpCloseSession, nil)
+				c.waitClosed(replyTimeout)
+				c.close()
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s at %s accepts no session after %d attempts:\n%s", srv.Name, srv.Addr, attempt+1, srv.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// errAbort is the panic value an env uses to stop a scenario early.
+type errAbort struct{ msg string }
+
+// env is one scenario run against one server.
+type env struct {
+	srv   *zktest.Server
+	isZK  bool
+	root  string
+	start time.Time
+
+	lines []string
+	fails []string
+
+	base    int64
+	hasBase bool
+
+	sessions map[int64]string
+	// closed holds the sessions ended by closeSession.
+	closed  map[int64]bool
+	clients []*client
+}
+
+// client is a raw connection with a label ("A") used in the transcript.
+type client struct {
+	*rawConn
+	e     *env
+	label string
+	// sessionClosed is set once closeSession succeeded or the session is
+	// known to be gone.
+	sessionClosed bool
+	// dropped is set when the socket is closed (by either side).
+	dropped bool
+}
+
+func newEnv(srv *zktest.Server, name string) *env {
+	return &env{
+		srv:      srv,
+		isZK:     srv.Name == "zookeeper",
+		root:     "/" + name,
+		start:    time.Now(),
+		sessions: map[int64]string{},
+		closed:   map[int64]bool{},
+	}
+}
+
+// p returns a path under the scenario's root; p("") is the root itself.
+func (e *env) p(rel string) string {
+	if rel == "" {
+		return e.root
+	}
+	return e.root + "/" + rel
+}
+
+// logf appends a line to the transcript.
+func (e *env) logf(format string, args ...any) {
+	e.lines = append(e.lines, fmt.Sprintf(format, args...))
+}
+
+// expect records a failed expectation; the scenario goes on.
+func (e *env) expect(ok bool, format string, args ...any) {
+	if !ok {
+		e.fails = append(e.fails, fmt.Sprintf(format, args...))
+	}
+}
+
+// fatalf stops the scenario.
+func (e *env) fatalf(format string, args ...any) {
+	panic(errAbort{fmt.Sprintf(format, args...)})
+}
+
+// runEnv plays sc against srv and returns the env; a panic other than
+// errAbort is recorded as a failure, not propagated.
+func runEnv(srv *zktest.Server, sc scenario) (e *env) {
+	e = newEnv(srv, sc.name)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if a, ok := r.(errAbort); ok {
+					e.logf("ABORT: %s", a.msg)
+					e.fails = append(e.fails, "aborted: "+a.msg)
+					return
+				}
+				e.logf("PANIC: %v", r)
+				e.fails = append(e.fails, fmt.Sprintf("panic: %v\n%s", r, debug.Stack()))
+			}
+		}()
+		sc.run(e)
+	}()
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				e.logf("CLEANUP ABORT: %v", r)
+				e.fails = append(e.fails, fmt.Sprintf("cleanup: %v", r))
+			}
+		}()
+		e.cleanup()
+	}()
+	return e
+}
+
+// cleanup records late events on every open connection, then ends every
+// session that is still alive so that no expiry disturbs a later scenario.
+func (e *env) cleanup() {
+	for _, c := range e.clients {
+		if !c.dropped {
+			c.events()
+		}
+	}
+	// Newest connection first: it is the one that holds a reopened session.
+	for i := len(e.clients) - 1; i >= 0; i-- {
+		c := e.clients[i]
+		if c.sessionClosed || e.closed[c.sessionID] {
+			continue
+		}
+		if c.dropped {
+			// Reopen the session to close it.
+			r := c.reconnectQuiet()
+			if r == nil {
+				continue
+			}
+			c = r
+		}
+		if !c.closeSession() {
+			e.closed[c.sessionID] = true
+		}
+	}
+}
+
+// runPair plays each scenario against both servers of p, the two runs
+// concurrently, and compares the transcripts. Scenarios run one after
+// another so that zxid offsets stay meaningful.
+func runPair(t *testing.T, p *pair, list []scenario) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, sc := range list {
+		if seen[sc.name] {
+			t.Fatalf("duplicate scenario name %q", sc.name)
+		}
+		seen[sc.name] = true
+		t.Run(sc.name, func(st *testing.T) { compare(st, t, p, sc) })
+	}
+}
+
+// cleanupOn is a TB whose cleanups and temporary directories belong to
+// another, longer-lived test.
+type cleanupOn struct {
+	testing.TB
+	parent testing.TB
+}
+
+func (c cleanupOn) Cleanup(f func()) { c.parent.Cleanup(f) }
+func (c cleanupOn) TempDir() string  { return c.parent.TempDir() }
+
+// compare plays sc on both servers of p and reports differences on t. A
+// server that died meanwhile is restarted, its process owned by parent.
+func compare(t, parent *testing.T, p *pair, sc scenario) {
+	var zk, mk *env
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); zk = runEnv(p.zk, sc) }()
+	go func() { defer wg.Done(); mk = runEnv(p.mk, sc) }()
+	wg.Wait()
+	for _, f := range zk.fails {
+		t.Errorf("zookeeper: expectation failed (the scenario is wrong about ZooKeeper): %s", f)
+	}
+	for _, f := range mk.fails {
+		t.Errorf("meerkat: %s", f)
+	}
+	if d := diff(zk.lines, mk.lines); d != "" {
+		t.Errorf("transcripts differ (- zookeeper, + meerkat):\n%s", d)
+	}
+	if testing.Verbose() {
+		t.Logf("zookeeper transcript:\n%s", strings.Join(zk.lines, "\n"))
+	}
+	// A server that died takes its tree with it: report it and go on with
+	// a new pair, so that later scenarios compare like with like.
+	dead := false
+	for _, srv := range []*zktest.Server{p.zk, p.mk} {
+		if _, err := zktest.FourLetter(srv.Addr, "srvr"); err != nil {
+			log := srv.Log()
+			if len(log) > 4000 {
+				log = "..." + log[len(log)-4000:]
+			}
+			t.Errorf("%s died during this scenario (%v); the remaining scenarios run on a new pair. Log tail:\n%s", srv.Name, err, log)
+			dead = true
+		}
+	}
+	if dead {
+		p.zk.Kill()
+		p.mk.Kill()
+		*p = *startPair(cleanupOn{t, parent}, p.opts)
+	}
+}
+
+// diff returns a line diff of a and b, or "" when they are equal.
+func diff(a, b []string) string {
+	if strings.Join(a, "\n") == strings.Join(b, "\n") {
+		return ""
+	}
+	// Longest common subsequence; transcripts are short.
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var sb strings.Builder
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			sb.WriteString("  " + a[i] + "\n")
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			sb.WriteString("+ " + b[j] + "\n")
+			j++
+		default:
+			sb.WriteString("- " + a[i] + "\n")
+			i++
+		}
+	}
+	return sb.String()
+}
+
+// Connections.
+
+// defaultTimeout is the session timeout scenarios ask for.
+const defaultTimeout = 30000
+
+// connect opens a new session labelled label and records the handshake.
+func (e *env) connect(label string) *client {
+	return e.connectWith(label, connectOpts{timeout: defaultTimeout})
+}
+
+// connectWith opens a session with explicit ConnectRequest fields. It
+// records the response; a refused handshake aborts the scenario.
+func (e *env) connectWith(label string, o connectOpts) *client {
+	c, ok := e.tryConnect(label, o)
+	if !ok {
+		e.fatalf("%s: connect refused", label)
+	}
+	return c
+}
+
+// tryConnect is connectWith that reports a refusal instead of aborting.
+func (e *env) tryConnect(label string, o connectOpts) (*client, bool) {
+	nc, err := dialRaw(e.srv.Addr)
+	if err != nil {
+		e.fatalf("%s: dial: %v", label, err)
+	}
+	rc, res, err := handshake(nc, o)
+	if err != nil {
+		e.fatalf("%s: handshake: %v", label, err)
+	}
+	if res.closed {
+		e.logf("%s: connect -> closed without response", label)
+		return nil, false
+	}
+	r := res.resp
+	if rc == nil {
+		e.logf("%s: connect -> invalid: proto=%d timeout=%d session=%#x passwd=%x readOnly=%v/%v",
+			label, r.ProtocolVersion, r.TimeOut, r.SessionID, r.Passwd, r.ReadOnly, r.HasReadOnly)
+		return nil, false
+	}
+	if o.sessionID == 0 {
+		if _, dup := e.sessions[r.SessionID]; dup {
+			e.fatalf("%s: server reused session id %#x", label, r.SessionID)
+		}
+		e.sessions[r.SessionID] = "s" + label
+	}
+	c := &client{rawConn: rc, e: e, label: label}
+	e.clients = append(e.clients, c)
+	if !e.hasBase {
+		f := c.mustCall(jute.XidPing, jute.OpPing, nil)
+		e.base, e.hasBase = f.hdr.Zxid, true
+	}
+	e.logf("%s: connect timeout=%d -> proto=%d timeout=%d session=%s passwd=%dB readOnly=%v/%v",
+		label, o.timeout, r.ProtocolVersion, r.TimeOut, e.sess(r.SessionID), len(r.Passwd), r.ReadOnly, r.HasReadOnly)
+	return c, true
+}
+
+// reconnect opens a new connection to c's session (the old socket, if
+// open, is left to the server to drop) and records the handshake.
+func (c *client) reconnect(label string) (*client, bool) {
+	return c.e.tryConnect(label, connectOpts{timeout: c.timeout, sessionID: c.sessionID, passwd: c.passwd, lastZxid: c.lastZxid})
+}
+
+// waitOldClosed waits until the server closes c, a connection whose
+// session has moved to a newer one, and records whether it did.
+func (c *client) waitOldClosed() {
+	closed, frames := c.waitClosed(replyTimeout)
+	c.dropped = c.dropped || closed
+	for _, f := range frames {
+		c.e.logf("%s: old connection got xid=%d err=%s", c.label, f.hdr.Xid, f.hdr.Err.String())
+	}
+	c.e.logf("%s: old connection closed by server: %v", c.label, closed)
+}
+
+// reconnectQuiet reopens c's session for cleanup, recording the result.
+func (c *client) reconnectQuiet() *client {
+	r, ok := c.reconnect(c.label + "'")
+	if !ok {
+		return nil
+	}
+	c.sessionClosed = true
+	return r
+}
+
+// mustCall sends a request with xid and waits for its reply.
+func (c *client) mustCall(xid int32, op jute.OpCode, body []byte) frame {
+	f, err := c.callXid(xid, op, body, replyTimeout)
+	if err != nil {
+		c.e.fatalf("%s: %v %s: %v", c.label, op, body, err)
+	}
+	return f
+}
+
+// errWrite reports a request that could not be written.
+var errWrite = errors.New("write failed")
+
+// callXid sends a request and waits up to d for the next reply, which
+// must carry xid.
+func (c *client) callXid(xid int32, op jute.OpCode, body []byte, d time.Duration) (frame, error) {
+	if err := c.send(xid, op, body); err != nil {
+		c.dropped = true
+		return frame{}, fmt.Errorf("%w: %v", errWrite, err)
+	}
+	f, err := c.reply(d)
+	if errors.Is(err, errClosed) {
+		c.dropped = true
+	}
+	if err != nil {
+		return frame{}, err
+	}
+	if f.hdr.Xid != xid {
+		return f, fmt.Errorf("reply xid %d, want %d", f.hdr.Xid, xid)
+	}
+	return f, nil
+}
+
+// errKind names an error without addresses or ports.
+func errKind(err error) string {
+	switch {
+	case errors.Is(err, errClosed), errors.Is(err, errWrite):
+		// A write fails only once the server has closed (or reset) the
+		// connection; which of the two we notice first is timing.
+		return "connection closed by server"
+	case errors.Is(err, errTimeout):
+		return "no reply (timed out)"
+	}
+	return err.Error()
+}
+
+// flushEvents records the notifications that arrived so far.
+func (c *client) flushEvents() {
+	for _, f := range c.takeStash() {
+		c.logEvent(f)
+	}
+}
+
+func (c *client) logEvent(f frame) {
+	d := jute.NewDecoder(f.body)
+	var ev jute.WatcherEvent
+	ev.Decode(d)
+	extra := ""
+	if d.Err() != nil {
+		extra = " decodeErr=" + d.Err().Error()
+	} else if d.Len() > 0 {
+		extra = fmt.Sprintf(" extra=%x", d.Rest())
+	}
+	c.e.logf("%s: event %s %s state=%d zxid=%s err=%d%s", c.label, eventName(ev.Type), ev.Path, ev.State, c.e.zx(f.hdr.Zxid), f.hdr.Err, extra)
+}
+
+func eventName(t int32) string {
+	switch t {
+	case -1:
+		return "None"
+	case 1:
+		return "NodeCreated"
+	case 2:
+		return "NodeDeleted"
+	case 3:
+		return "NodeDataChanged"
+	case 4:
+		return "NodeChildrenChanged"
+	}
+	return fmt.Sprintf("EventType(%d)", t)
+}
+
+// events waits until every notification the server queued for c before
+// now has arrived (a ping is the barrier: replies and notifications share
+// one ordered stream) and records them.
+func (c *client) events() {
+	if c.dropped {
+		c.flushEvents()
+		return
+	}
+	_, err := c.callXid(jute.XidPing, jute.OpPing, nil, replyTimeout)
+	c.flushEvents()
+	if err != nil {
+		c.e.logf("%s: ping barrier -> %s", c.label, errKind(err))
+	}
+}
+
+// waitEvent waits up to d for one notification and records it; it
+// records a timeout as such.
+func (c *client) waitEvent(d time.Duration) bool {
+	f, err := c.event(d)
+	if err != nil {
+		if errors.Is(err, errClosed) {
+			c.dropped = true
+		}
+		c.e.logf("%s: no event: %s", c.label, errKind(err))
+		return false
+	}
+	c.logEvent(f)
+	return true
+}
+
+// call sends a request with the next xid, records "label: desc -> result"
+// and returns the reply. Notifications that arrived before the reply are
+// recorded first. A missing reply is recorded, not fatal.
+func (c *client) call(desc string, op jute.OpCode, body []byte) (frame, bool) {
+	return c.callWith(c.nextXid(), desc, op, body)
+}
+
+// callWith is call with an explicit xid.
+func (c *client) callWith(xid int32, desc string, op jute.OpCode, body []byte) (frame, bool) {
+	f, err := c.callXid(xid, op, body, replyTimeout)
+	c.flushEvents()
+	if err != nil {
+		c.e.logf("%s: %s -> %s", c.label, desc, errKind(err))
+		return f, false
+	}
+	c.e.logf("%s: %s -> %s zxid=%s%s", c.label, desc, f.hdr.Err.String(), c.e.zx(f.hdr.Zxid), c.e.renderBody(op, f))
+	return f, f.hdr.Err == jute.CodeOK
+}
+
+// exchange sends one request and records whatever comes back within d:
+// the reply, any other frame, silence, or a closed connection. If the
+// connection is still open, a ping then shows whether it is still usable.
+func (c *client) exchange(desc string, op jute.OpCode, body []byte, d time.Duration) {
+	c.exchangeXid(c.nextXid(), desc, op, body, d)
+}
+
+// exchangeXid is exchange with an explicit xid.
+func (c *client) exchangeXid(xid int32, desc string, op jute.OpCode, body []byte, d time.Duration) {
+	if err := c.send(xid, op, body); err != nil {
+		c.dropped = true
+		c.e.logf("%s: %s -> %s", c.label, desc, errKind(fmt.Errorf("%w: %v", errWrite, err)))
+		return
+	}
+	deadline := time.Now().Add(d)
+	for i := 0; i < 10; i++ {
+		f, err := c.reply(max(time.Until(deadline), time.Millisecond))
+		c.flushEvents()
+		if err != nil {
+			if errors.Is(err, errClosed) {
+				c.dropped = true
+			}
+			c.e.logf("%s: %s -> %s", c.label, desc, errKind(err))
+			break
+		}
+		if f.hdr.Xid == xid {
+			c.e.logf("%s: %s -> %s zxid=%s%s", c.label, desc, f.hdr.Err.String(), c.e.zx(f.hdr.Zxid), c.e.renderBody(op, f))
+			break
+		}
+		c.e.logf("%s: %s -> frame xid=%d zxid=%s err=%s body=%x", c.label, desc, f.hdr.Xid, c.e.zx(f.hdr.Zxid), f.hdr.Err.String(), f.body)
+	}
+	if !c.dropped {
+		c.ping()
+	}
+}

@@ -1,0 +1,274 @@
+package conformance
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/internal/zktest"
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// TestFreshServer plays scenarios that need an untouched tree (the system
+// nodes' initial stats) or extended types off, then the four-letter words.
+func TestFreshServer(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{})
+	runPair(t, p, append(freshScenarios, fourLetterScenarios...))
+}
+
+// freshScenarios run first on a fresh pair, in this order.
+var freshScenarios = []scenario{
+	{"system_nodes_initial_stats", func(e *env) {
+		a := e.connect("A")
+		for _, p := range []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"} {
+			a.exists(p, false)
+			a.getData(p, false)
+			a.getACL(p)
+			a.getChildren2(p, false)
+			a.getAllChildrenNumber(p)
+		}
+		a.getEphemerals("/")
+	}},
+	{"root_children_and_sequence", func(e *env) {
+		a := e.connect("A")
+		a.create("/fresh-a", nil, 0)
+		a.exists("/", false)
+		a.create("/fresh-seq-", nil, 2)
+		a.exists("/", false)
+		a.delete("/fresh-a", -1)
+		a.exists("/", false)
+		a.create("/zookeeper/extra", nil, 0)
+		a.exists("/zookeeper", false)
+		a.delete("/zookeeper/extra", -1)
+		a.exists("/zookeeper", false)
+		a.getChildren("/", false)
+	}},
+	{"ttl_disabled_without_extended_types", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		a.createTTL(e.p("t"), nil, 5, 1000)
+		a.createTTL(e.p("t0"), nil, 5, 0)
+		a.createTTL(e.p("tf"), nil, 0, 1000)
+		a.multi(mCreate(e.p("a"), nil, 0), multiOp{jute.OpCreateTTL, createTTLBody(e.p("t"), nil, openACL, 5, 1000)})
+		a.createContainer(e.p("c"), nil)
+		a.delete(e.p("c"), -1)
+		a.getChildren(e.p(""), false)
+	}},
+}
+
+// TestFourLetterWhitelist checks words outside 4lw.commands.whitelist.
+func TestFourLetterWhitelist(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{Extra: []string{"4lw.commands.whitelist=ruok,srvr"}})
+	runPair(t, p, []scenario{
+		{"4lw_whitelist_allows_srvr", func(e *env) {
+			e.logWord("srvr", e.fourLetter("srvr"), e.srvrLine)
+		}},
+		{"4lw_not_whitelisted", func(e *env) {
+			for _, w := range []string{"ruok", "stat", "mntr", "conf", "cons", "crst", "srst", "envi",
+				"wchs", "wchc", "wchp", "dump", "dirs", "isro", "gtmk", "hash", "xxxx"} {
+				e.exactWord(w)
+			}
+		}},
+	})
+}
+
+// TestSessionExpiry runs with tickTime 200 ms, so sessions may time out in
+// 400 ms.
+func TestSessionExpiry(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{TickTime: 200})
+	runPair(t, p, expiryScenarios)
+}
+
+var expiryScenarios = []scenario{
+	{"expiry_timeout_negotiation", func(e *env) {
+		for i, to := range []int32{1, 400, 1000, 4000, 100000} {
+			c := e.connectWith(fmt.Sprintf("C%d", i), connectOpts{timeout: to})
+			c.ping()
+		}
+	}},
+	{"expiry_deletes_ephemerals_and_fires_watches", func(e *env) {
+		w := e.connectWith("W", connectOpts{timeout: 4000})
+		a := e.connectWith("A", connectOpts{timeout: 400})
+		a.create(e.p(""), nil, 0)
+		a.create(e.p("eph"), []byte("x"), 1)
+		a.create(e.p("eph-"), nil, 3)
+		w.exists(e.p("eph"), true)
+		w.getChildren(e.p(""), true)
+		// Stop pinging: drop the socket without closeSession.
+		a.close()
+		a.dropped = true
+		w.waitEvent(5 * time.Second)
+		w.waitEvent(5 * time.Second)
+		w.getChildren2(e.p(""), false)
+		w.exists(e.p("eph"), false)
+		e.tryConnect("A2", connectOpts{timeout: 400, sessionID: a.sessionID, passwd: a.passwd})
+		e.closed[a.sessionID] = true
+	}},
+	{"expiry_idle_connection_closed", func(e *env) {
+		a := e.connectWith("A", connectOpts{timeout: 400})
+		a.create(e.p(""), nil, 0)
+		a.create(e.p("eph"), nil, 1)
+		// The socket stays open but idle: the server expires the session
+		// and closes the connection.
+		closed, frames := a.waitClosed(5 * time.Second)
+		a.dropped = a.dropped || closed
+		for _, f := range frames {
+			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
+		}
+		e.logf("A: closed by server: %v", closed)
+		e.closed[a.sessionID] = true
+		b := e.connect("B")
+		b.exists(e.p("eph"), false)
+	}},
+	{"expiry_kept_alive_by_pings", func(e *env) {
+		a := e.connectWith("A", connectOpts{timeout: 400})
+		a.create(e.p(""), nil, 0)
+		a.create(e.p("eph"), nil, 1)
+		// Ping every 100 ms for 1.5 s, well past the timeout; the pings
+		// themselves are not recorded (their count is timing).
+		for i := 0; i < 15; i++ {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := a.callXid(jute.XidPing, jute.OpPing, nil, replyTimeout); err != nil {
+				e.logf("A: ping %d: %v", i, err)
+				break
+			}
+		}
+		a.exists(e.p("eph"), false)
+	}},
+	{"expiry_reconnect_in_time", func(e *env) {
+		a := e.connectWith("A", connectOpts{timeout: 2000})
+		a.create(e.p(""), nil, 0)
+		a.create(e.p("eph"), nil, 1)
+		a.close()
+		a.dropped = true
+		r, ok := a.reconnect("A2")
+		if ok {
+			r.exists(e.p("eph"), false)
+		}
+	}},
+}
+
+// TestContainerSweep runs with a container/TTL sweep every 500 ms.
+func TestContainerSweep(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{ExtendedTypes: true, Extra: []string{"znode.container.checkIntervalMs=500"}})
+	runPair(t, p, sweepScenarios)
+}
+
+// sweepWait bounds the wait for a sweep to act.
+const sweepWait = 10 * time.Second
+
+var sweepScenarios = []scenario{
+	{"container_deleted_after_last_child", func(e *env) {
+		a := e.connect("A")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		a.createContainer(e.p("c"), []byte("d"))
+		a.create(e.p("c/x"), nil, 0)
+		a.create(e.p("c/y"), nil, 0)
+		w.exists(e.p("c"), true)
+		a.delete(e.p("c/x"), -1)
+		a.delete(e.p("c/y"), -1)
+		w.waitEvent(sweepWait)
+		a.exists(e.p("c"), false)
+		a.getChildren2(e.p(""), false)
+	}},
+	{"container_never_used_stays", func(e *env) {
+		a := e.connect("A")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		a.createContainer(e.p("never"), nil)
+		a.createContainer(e.p("used"), nil)
+		a.create(e.p("used/x"), nil, 0)
+		w.exists(e.p("used"), true)
+		w.exists(e.p("never"), true)
+		a.delete(e.p("used/x"), -1)
+		w.waitEvent(sweepWait)
+		// Another sweep that deletes a used container.
+		a.createContainer(e.p("used2"), nil)
+		a.create(e.p("used2/x"), nil, 0)
+		w.exists(e.p("used2"), true)
+		a.delete(e.p("used2/x"), -1)
+		w.waitEvent(sweepWait)
+		a.exists(e.p("never"), false)
+		a.delete(e.p("never"), -1)
+	}},
+	{"container_with_ephemeral_child_of_closed_session", func(e *env) {
+		a := e.connect("A")
+		b := e.connect("B")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		a.createContainer(e.p("c"), nil)
+		b.create(e.p("c/eph"), nil, 1)
+		w.exists(e.p("c"), true)
+		b.closeSession()
+		w.waitEvent(sweepWait)
+		a.exists(e.p("c"), false)
+	}},
+	{"ttl_deleted_when_childless", func(e *env) {
+		a := e.connect("A")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		a.createTTL(e.p("t"), []byte("x"), 5, 300)
+		w.exists(e.p("t"), true)
+		w.waitEvent(sweepWait)
+		a.exists(e.p("t"), false)
+	}},
+	{"ttl_with_child_kept_until_empty", func(e *env) {
+		a := e.connect("A")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		a.createTTL(e.p("ref"), nil, 5, 300)
+		a.createTTL(e.p("t"), nil, 5, 300)
+		a.create(e.p("t/c"), nil, 0)
+		w.exists(e.p("ref"), true)
+		w.waitEvent(sweepWait)
+		a.exists(e.p("t"), false)
+		w.exists(e.p("t"), true)
+		a.delete(e.p("t/c"), -1)
+		w.waitEvent(sweepWait)
+		a.exists(e.p("t"), false)
+	}},
+	{"ttl_sequential_expires", func(e *env) {
+		a := e.connect("A")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		p, _, _ := a.createTTL(e.p("s-"), nil, 6, 300)
+		w.exists(p, true)
+		w.waitEvent(sweepWait)
+		a.getChildren2(e.p(""), false)
+	}},
+	{"ttl_refreshed_by_setData", func(e *env) {
+		a := e.connect("A")
+		w := e.connect("W")
+		a.create(e.p(""), nil, 0)
+		a.createTTL(e.p("ref"), nil, 5, 1500)
+		a.createTTL(e.p("kept"), nil, 5, 1500)
+		w.exists(e.p("ref"), true)
+		// Refresh kept every 200 ms until ref expires. The number of
+		// setData calls depends on timing, so they are not recorded and
+		// zxids are not compared from here on.
+		deadline := time.Now().Add(sweepWait)
+		expired := false
+		for i := 0; i < 100 && time.Now().Before(deadline); i++ {
+			if _, err := a.callXid(a.nextXid(), jute.OpSetData, setDataBody(e.p("kept"), []byte("r"), -1), replyTimeout); err != nil {
+				e.logf("A: refresh: %v", err)
+				break
+			}
+			if _, err := w.event(200 * time.Millisecond); err == nil {
+				expired = true
+				break
+			}
+		}
+		e.hasBase = false
+		e.logf("ref expired while kept was refreshed: %v", expired)
+		a.exists(e.p("ref"), false)
+		f, err := a.callXid(a.nextXid(), jute.OpExists, pathWatchBody(e.p("kept"), false), replyTimeout)
+		kept := err == nil && f.hdr.Err == jute.CodeOK && decodeStat(f.body).Version > 0
+		e.logf("kept exists with refreshed data: %v", kept)
+		a.delete(e.p("kept"), -1)
+	}},
+}

@@ -1,0 +1,250 @@
+package conformance
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// shortWait bounds the wait for a reply that may never come.
+const shortWait = 3 * time.Second
+
+// opcodeScenario sends one odd opcode on a fresh session.
+func opcodeScenario(name string, op jute.OpCode, body func(e *env) []byte) scenario {
+	return scenario{name, func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		a.exchange(fmt.Sprintf("opcode %d", op), op, body(e), shortWait)
+		b := e.connect("B")
+		b.exists(e.p(""), false)
+	}}
+}
+
+func rootPath(e *env) []byte { return pathBody(e.p("")) }
+
+// protocolScenarios cover odd opcodes, malformed frames and bodies.
+var protocolScenarios = append([]scenario{
+	opcodeScenario("opcode_unknown_99", 99, rootPath),
+	opcodeScenario("opcode_unused_10", 10, rootPath),
+	opcodeScenario("opcode_notification_0", jute.OpNotification, rootPath),
+	opcodeScenario("opcode_unknown_23", 23, rootPath),
+	opcodeScenario("opcode_unknown_108", 108, rootPath),
+	opcodeScenario("opcode_unknown_negative", -5, rootPath),
+	opcodeScenario("opcode_error_-1", jute.OpError, func(*env) []byte { return jute.AppendInt(nil, 0) }),
+	{"opcode_createSession_from_client", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		// ZooKeeper 3.8 treats a createSession request on an established
+		// connection as a new handshake: it creates a session and writes a
+		// bare ConnectResponse (no ReplyHeader), never a reply to the xid.
+		xid := a.nextXid()
+		if err := a.send(xid, jute.OpCreateSession, jute.AppendInt(nil, 30000)); err != nil {
+			e.fatalf("write: %v", err)
+		}
+		f, err := a.reply(shortWait)
+		switch {
+		case err != nil:
+			e.logf("A: createSession -> %s", errKind(err))
+		case f.hdr.Xid == xid:
+			e.logf("A: createSession -> %s zxid=%s%s", f.hdr.Err.String(), e.zx(f.hdr.Zxid), e.renderBody(jute.OpCreateSession, f))
+		default:
+			// Reassemble the payload and read it as a ConnectResponse.
+			payload := (&f.hdr).Append(nil)
+			payload = append(payload, f.body...)
+			var r jute.ConnectResponse
+			r.Decode(jute.NewDecoder(payload))
+			if _, known := e.sessions[r.SessionID]; !known && r.SessionID != 0 {
+				e.sessions[r.SessionID] = "sExtra"
+			}
+			e.logf("A: createSession -> ConnectResponse proto=%d timeout=%d session=%s passwd=%dB", r.ProtocolVersion, r.TimeOut, e.sess(r.SessionID), len(r.Passwd))
+			if r.SessionID != 0 {
+				extra, ok := e.tryConnect("X", connectOpts{timeout: r.TimeOut, sessionID: r.SessionID, passwd: r.Passwd})
+				if ok {
+					extra.closeSession()
+				}
+			}
+		}
+		if !a.dropped {
+			a.ping()
+		}
+	}},
+	opcodeScenario("opcode_deleteContainer_from_client", jute.OpDeleteContainer, rootPath),
+	opcodeScenario("opcode_setWatches_normal_xid", jute.OpSetWatches, func(e *env) []byte {
+		return (&jute.SetWatches{DataWatches: []string{e.p("")}}).AppendSetWatches(nil, false)
+	}),
+	opcodeScenario("opcode_auth_normal_xid", jute.OpAuth, func(*env) []byte { return authBody("digest", []byte("u:p")) }),
+	{"sasl_without_sasl_configured", func(e *env) {
+		a := e.connect("A")
+		a.exchange("sasl token", jute.OpSASL, jute.AppendBuffer(nil, []byte("token")), shortWait)
+		b := e.connect("B")
+		b.ping()
+	}},
+	{"reconfig_disabled", func(e *env) {
+		a := e.connect("A")
+		req := jute.ReconfigRequest{JoiningServers: "server.2=127.0.0.1:2888:3888;2181", CurConfigID: -1}
+		a.call("reconfig join", jute.OpReconfig, req.Append(nil))
+		req = jute.ReconfigRequest{NewMembers: "server.1=127.0.0.1:2888:3888;2181", CurConfigID: -1}
+		a.call("reconfig newMembers", jute.OpReconfig, req.Append(nil))
+		a.auth("digest", "super:"+superPassword)
+		a.call("reconfig as super", jute.OpReconfig, (&jute.ReconfigRequest{LeavingServers: "1", CurConfigID: 5}).Append(nil))
+		a.ping()
+	}},
+	{"reconfig_malformed_body", func(e *env) {
+		a := e.connect("A")
+		a.exchange("reconfig empty body", jute.OpReconfig, nil, shortWait)
+		a.exchange("reconfig truncated", jute.OpReconfig, jute.AppendString(nil, "x"), shortWait)
+	}},
+	{"xid_values_echoed", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		for _, x := range []int32{0, 1, 1 << 30, 2147483647, -3, -7, -100} {
+			a.callWith(x, fmt.Sprintf("exists xid=%d", x), jute.OpExists, pathWatchBody(e.p(""), false))
+		}
+		a.callWith(-3, "getData xid=-3", jute.OpGetData, pathWatchBody(e.p(""), false))
+		a.callWith(5, "create xid=5", jute.OpCreate, createBody(e.p("x"), nil, openACL, 0))
+		a.callWith(5, "create xid=5 again", jute.OpCreate, createBody(e.p("y"), nil, openACL, 0))
+	}},
+	{"trailing_bytes_after_body", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), []byte("d"), 0)
+		a.exchange("getData + 3 extra bytes", jute.OpGetData, append(pathWatchBody(e.p(""), false), 1, 2, 3), shortWait)
+		a.exchange("create + 4 extra bytes", jute.OpCreate, append(createBody(e.p("x"), nil, openACL, 0), 9, 9, 9, 9), shortWait)
+		a.exchangeXid(jute.XidPing, "ping with a body", jute.OpPing, []byte{1, 2, 3}, shortWait)
+		a.exists(e.p("x"), false)
+	}},
+	{"string_length_lies", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		a.exchange("getData path len -1 (null)", jute.OpGetData, append(jute.AppendInt(nil, -1), 0), shortWait)
+		a.exchange("exists path len -1 (null)", jute.OpExists, append(jute.AppendInt(nil, -1), 0), shortWait)
+		a.exchange("getData path len 1e6", jute.OpGetData, append(jute.AppendInt(nil, 1000000), '/', 0), shortWait)
+		a.exchange("create data len -2", jute.OpCreate, jute.AppendInt(jute.AppendString(nil, e.p("z")), -2), shortWait)
+		a.exchange("create acl count 1e6", jute.OpCreate, jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, e.p("z")), nil), 1000000), shortWait)
+		a.exchange("create acl count -1", jute.OpCreate, jute.AppendInt(jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, e.p("z")), nil), -1), 0), shortWait)
+		a.exchange("create path null", jute.OpCreate, createBody(e.p("z"), nil, openACL, 0)[len(e.p("z"))+4:], shortWait)
+		a.exchange("setData data len -1", jute.OpSetData, jute.AppendInt(jute.AppendInt(jute.AppendString(nil, e.p("")), -1), -1), shortWait)
+		a.getData(e.p(""), false)
+	}},
+	{"frame_negative_length_closes", func(e *env) {
+		a := e.connect("A")
+		a.writeRaw(jute.AppendInt(nil, -5))
+		closed, _ := a.waitClosed(replyTimeout)
+		a.dropped = a.dropped || closed
+		e.logf("A: closed: %v", closed)
+	}},
+	{"frame_zero_length", func(e *env) {
+		a := e.connect("A")
+		a.writeRaw(jute.AppendInt(nil, 0))
+		closed, frames := a.waitClosed(time.Second)
+		a.dropped = a.dropped || closed
+		for _, f := range frames {
+			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
+		}
+		e.logf("A: closed: %v", closed)
+		if !closed {
+			a.ping()
+		}
+	}},
+	{"frame_header_only", func(e *env) {
+		a := e.connect("A")
+		a.writeRaw(jute.AppendInt(jute.AppendInt(nil, 4), 5))
+		closed, frames := a.waitClosed(time.Second)
+		a.dropped = a.dropped || closed
+		for _, f := range frames {
+			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
+		}
+		e.logf("A: closed: %v", closed)
+		if !closed {
+			a.ping()
+		}
+	}},
+	{"frame_over_maxbuffer_header_closes", func(e *env) {
+		a := e.connect("A")
+		a.writeRaw(jute.AppendInt(nil, 0x7fffffff))
+		closed, _ := a.waitClosed(replyTimeout)
+		a.dropped = a.dropped || closed
+		e.logf("A: closed: %v", closed)
+	}},
+	{"four_letter_word_on_session_closes", func(e *env) {
+		a := e.connect("A")
+		a.writeRaw([]byte("ruok"))
+		closed, frames := a.waitClosed(replyTimeout)
+		a.dropped = a.dropped || closed
+		e.logf("A: closed: %v frames=%d", closed, len(frames))
+	}},
+	{"connect_malformed", func(e *env) {
+		for i, payload := range [][]byte{
+			{},
+			{0, 0, 0, 0},
+			jute.AppendLong(jute.AppendInt(nil, 0), 0),
+			(&jute.ConnectRequest{TimeOut: 30000, Passwd: nil}).Append(nil),
+		} {
+			nc, err := dialRaw(e.srv.Addr)
+			if err != nil {
+				e.fatalf("dial: %v", err)
+			}
+			b, start := jute.BeginFrame(nil)
+			b = append(b, payload...)
+			b = jute.EndFrame(b, start)
+			nc.Write(b)
+			nc.SetReadDeadline(time.Now().Add(replyTimeout))
+			resp, err := readFrame(nc)
+			if err != nil {
+				e.logf("connect %d (%d bytes): no response (closed)", i, len(payload))
+			} else {
+				var r jute.ConnectResponse
+				r.Decode(jute.NewDecoder(resp))
+				e.logf("connect %d (%d bytes): response timeout=%d passwd=%dB readOnly=%v/%v", i, len(payload), r.TimeOut, len(r.Passwd), r.ReadOnly, r.HasReadOnly)
+				if r.SessionID != 0 {
+					// Close the session it opened.
+					c := &rawConn{nc: nc, in: make(chan frame, 16)}
+					go c.readLoop(bufioReader(nc))
+					c.send(1, jute.OpCloseSession, nil)
+					c.waitClosed(replyTimeout)
+				}
+			}
+			nc.Close()
+		}
+		a := e.connect("A")
+		a.ping()
+	}},
+}, malformedBodyScenarios()...)
+
+// malformedBodyScenarios send each opcode with an empty, a one-byte and a
+// five-byte body, each on its own session, then ping.
+func malformedBodyScenarios() []scenario {
+	ops := []jute.OpCode{
+		jute.OpCreate, jute.OpDelete, jute.OpExists, jute.OpGetData, jute.OpSetData,
+		jute.OpGetACL, jute.OpSetACL, jute.OpGetChildren, jute.OpSync, jute.OpGetChildren2,
+		jute.OpCheck, jute.OpMulti, jute.OpCreate2, jute.OpCheckWatches, jute.OpRemoveWatches,
+		jute.OpCreateContainer, jute.OpCreateTTL, jute.OpMultiRead, jute.OpGetEphemerals,
+		jute.OpGetAllChildrenNumber, jute.OpAddWatch, jute.OpReconfig, jute.OpSASL,
+	}
+	var out []scenario
+	for _, op := range ops {
+		out = append(out, scenario{"malformed_body_" + op.String(), func(e *env) {
+			for i, body := range [][]byte{nil, {0}, {0, 0, 0, 9, '/'}} {
+				c := e.connect(fmt.Sprintf("C%d", i))
+				c.exchange(fmt.Sprintf("%v %d-byte body", op, len(body)), op, body, shortWait)
+			}
+		}})
+	}
+	for _, sc := range []struct {
+		name string
+		xid  int32
+		op   jute.OpCode
+	}{
+		{"auth", jute.XidAuth, jute.OpAuth},
+		{"setWatches", jute.XidSetWatches, jute.OpSetWatches},
+		{"setWatches2", jute.XidSetWatches, jute.OpSetWatches2},
+	} {
+		out = append(out, scenario{"malformed_body_" + sc.name, func(e *env) {
+			for i, body := range [][]byte{nil, {0, 0, 0, 9, '/'}} {
+				c := e.connect(fmt.Sprintf("C%d", i))
+				c.exchangeXid(sc.xid, fmt.Sprintf("%s %d-byte body", sc.name, len(body)), sc.op, body, shortWait)
+			}
+		}})
+	}
+	return out
+}
