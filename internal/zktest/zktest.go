@@ -1,6 +1,6 @@
-// Package zktest starts real servers for tests: the Meerkat binary and
-// Apache ZooKeeper 3.8 from the Debian package, each on a free loopback
-// port, as separate processes that a test stops (or SIGKILLs) by pid.
+// Package zktest starts real servers for tests and benchmarks: the Meerkat
+// binary and Apache ZooKeeper 3.8 from the Debian package, each on a free
+// loopback port, as separate processes stopped (or SIGKILLed) by pid.
 package zktest
 
 import (
@@ -17,16 +17,26 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
 // ZooKeeperJar is where the Debian package puts Apache ZooKeeper.
 const ZooKeeperJar = "/usr/share/java/zookeeper.jar"
 
+// TB is what the helpers need of their caller: *testing.T and *testing.B
+// satisfy it, and the bench runner provides its own.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+}
+
 // Options configures a server started for a test. Zero values are
 // ZooKeeper's defaults, except the four-letter-word whitelist (all).
 type Options struct {
+	// JVMArgs replace ZooKeeper's default JVM flags (heap, GC).
+	JVMArgs []string
 	// TickTime in ms; 0 means 2000.
 	TickTime int
 	// ExtendedTypes enables TTL nodes.
@@ -53,7 +63,7 @@ type Server struct {
 }
 
 // FreePort returns a port that was free on 127.0.0.1 a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,7 +81,7 @@ var (
 
 // MeerkatBinary builds cmd/meerkat once per test process and returns its
 // path.
-func MeerkatBinary(t testing.TB) string {
+func MeerkatBinary(t TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "meerkat-bin-")
@@ -97,7 +107,7 @@ func moduleRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-func writeConfig(t testing.TB, dir string, port int, o Options) string {
+func writeConfig(t TB, dir string, port int, o Options) string {
 	t.Helper()
 	tick := o.TickTime
 	if tick == 0 {
@@ -124,7 +134,7 @@ func writeConfig(t testing.TB, dir string, port int, o Options) string {
 
 // StartMeerkat starts the Meerkat binary on a free port and waits until it
 // sets up a session. The test's cleanup kills it.
-func StartMeerkat(t testing.TB, o Options) *Server {
+func StartMeerkat(t TB, o Options) *Server {
 	t.Helper()
 	bin := MeerkatBinary(t)
 	dir := t.TempDir()
@@ -139,7 +149,7 @@ func StartMeerkat(t testing.TB, o Options) *Server {
 // StartZooKeeper starts Apache ZooKeeper from the Debian package on a free
 // port and waits until it sets up a session. It fails the test, loudly, when
 // java or the package is missing: the side-by-side tests must not skip.
-func StartZooKeeper(t testing.TB, o Options) *Server {
+func StartZooKeeper(t TB, o Options) *Server {
 	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
@@ -155,8 +165,12 @@ func StartZooKeeper(t testing.TB, o Options) *Server {
 	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
 		cp += ":/usr/share/java/slf4j-simple.jar"
 	}
-	args := []string{java, "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"}
+	jvm := o.JVMArgs
+	if jvm == nil {
+		jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	}
+	args := append([]string{java}, jvm...)
+	args = append(args, "-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
 	if o.ExtendedTypes {
 		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
 	}
@@ -172,7 +186,7 @@ func StartZooKeeper(t testing.TB, o Options) *Server {
 	return s
 }
 
-func (s *Server) start(t testing.TB) {
+func (s *Server) start(t TB) {
 	t.Helper()
 	s.mu.Lock()
 	s.log = &bytes.Buffer{}
@@ -257,7 +271,7 @@ func (s *Server) signal(sig syscall.Signal) {
 }
 
 // Restart starts the server again with the same configuration and data.
-func (s *Server) Restart(t testing.TB) {
+func (s *Server) Restart(t TB) {
 	t.Helper()
 	s.Kill()
 	s.start(t)
