@@ -110,19 +110,28 @@ var errNullPath = fmt.Errorf("engine: null path")
 
 // decodeOp reads the request record of a single write operation.
 func decodeOp(code jute.OpCode, body []byte) (op, error) {
-	d := jute.NewDecoder(body)
-	o := op{code: code}
 	if len(body) >= 4 && body[0] == 0xff && body[1] == 0xff && body[2] == 0xff && body[3] == 0xff {
 		switch code {
 		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete:
-			return o, errNullPath
+			return op{code: code}, errNullPath
 		}
 	}
+	d := jute.NewDecoder(body)
+	o, ok := decodeRecord(code, d)
+	if !ok {
+		return o, fmt.Errorf("engine: %v is not a write", code)
+	}
+	return o, d.Err()
+}
+
+// decodeRecord reads the request record of a write, alone or in a multi.
+func decodeRecord(code jute.OpCode, d *jute.Decoder) (op, bool) {
+	o := op{code: code, ttl: -1}
 	switch code {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
 		var r jute.CreateRequest
 		r.DecodeCreate(d, code == jute.OpCreateTTL)
-		o.path, o.data, o.acl, o.flags, o.ttl = r.Path, r.Data, r.ACL, r.Flags, -1
+		o.path, o.data, o.acl, o.flags = r.Path, r.Data, r.ACL, r.Flags
 		if code == jute.OpCreateTTL {
 			o.ttl = r.TTL
 		}
@@ -139,9 +148,9 @@ func decodeOp(code jute.OpCode, body []byte) (op, error) {
 		r.Decode(d)
 		o.path, o.acl, o.version = r.Path, r.ACL, r.Version
 	default:
-		return o, fmt.Errorf("engine: %v is not a write", code)
+		return o, false
 	}
-	return o, d.Err()
+	return o, true
 }
 
 // opResult is what a successful operation returns to its caller.
@@ -356,22 +365,32 @@ func (s *State) removeNode(n *Node, zxid int64) {
 	s.quotaChanged(ch.path, -int64(size), -1)
 }
 
-func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
+// target finds the node a setData or check acts on, with ZooKeeper's checks
+// in its order: session, path, existence, permission, version.
+func (s *State) target(o *op, e *Entry, perm int32) (*Node, jute.Code) {
 	if c := s.checkSession(e.Session); c != jute.CodeOK {
-		return opResult{}, c
+		return nil, c
 	}
 	if !ValidPath(o.path) {
-		return opResult{}, jute.CodeBadArguments
+		return nil, jute.CodeBadArguments
 	}
 	n, ok := s.get(o.path)
 	if !ok {
-		return opResult{}, jute.CodeNoNode
+		return nil, jute.CodeNoNode
 	}
-	if !s.allowed(n, jute.PermWrite, e.Identities) {
-		return opResult{}, jute.CodeNoAuth
+	if !s.allowed(n, perm, e.Identities) {
+		return nil, jute.CodeNoAuth
 	}
 	if o.version != -1 && o.version != n.Version {
-		return opResult{}, jute.CodeBadVersion
+		return nil, jute.CodeBadVersion
+	}
+	return n, jute.CodeOK
+}
+
+func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
+	n, c := s.target(o, e, jute.PermWrite)
+	if c != jute.CodeOK {
+		return opResult{}, c
 	}
 	oldSize := len(n.Data())
 	u := n.withData(o.data)
@@ -413,21 +432,9 @@ func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
 }
 
 func (s *State) check(o *op, e *Entry) (opResult, jute.Code) {
-	if c := s.checkSession(e.Session); c != jute.CodeOK {
+	n, c := s.target(o, e, jute.PermRead)
+	if c != jute.CodeOK {
 		return opResult{}, c
-	}
-	if !ValidPath(o.path) {
-		return opResult{}, jute.CodeBadArguments
-	}
-	n, ok := s.get(o.path)
-	if !ok {
-		return opResult{}, jute.CodeNoNode
-	}
-	if !s.allowed(n, jute.PermRead, e.Identities) {
-		return opResult{}, jute.CodeNoAuth
-	}
-	if o.version != -1 && o.version != n.Version {
-		return opResult{}, jute.CodeBadVersion
 	}
 	return opResult{stat: n.Stat()}, jute.CodeOK
 }

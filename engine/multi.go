@@ -30,31 +30,19 @@ func decodeMulti(body []byte) ([]multiOp, error) {
 		var m multiOp
 		switch h.Type {
 		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-			var r jute.CreateRequest
-			withTTL := h.Type == jute.OpCreateTTL
-			r.DecodeCreate(d, withTTL)
-			m.path, m.data, m.acl, m.flags, m.ttl = r.Path, r.Data, r.ACL, r.Flags, -1
+			m.op, _ = decodeRecord(h.Type, d)
 			switch {
-			case ttlMode(r.Flags):
+			case ttlMode(m.flags):
+				// Only a createTTL record carries the TTL.
+				m.badRecord = h.Type != jute.OpCreateTTL
 				m.code = jute.OpCreateTTL
-				if withTTL {
-					m.ttl = r.TTL
-				} else {
-					m.badRecord = true
-				}
-			case containerMode(r.Flags):
-				m.code = jute.OpCreateContainer
+			case containerMode(m.flags):
+				m.code, m.ttl = jute.OpCreateContainer, -1
 			default:
-				m.code = jute.OpCreate
+				m.code, m.ttl = jute.OpCreate, -1
 			}
-		case jute.OpDelete, jute.OpCheck:
-			var r jute.PathVersionRequest
-			r.Decode(d)
-			m.code, m.path, m.version = h.Type, r.Path, r.Version
-		case jute.OpSetData:
-			var r jute.SetDataRequest
-			r.Decode(d)
-			m.code, m.path, m.data, m.version = h.Type, r.Path, r.Data, r.Version
+		case jute.OpDelete, jute.OpCheck, jute.OpSetData:
+			m.op, _ = decodeRecord(h.Type, d)
 		case jute.OpGetChildren, jute.OpGetData:
 			var r jute.PathWatchRequest
 			r.Decode(d)

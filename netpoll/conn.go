@@ -176,14 +176,18 @@ func (cn *conn) onTraffic() gnet.Action {
 		_, _ = cn.gc.Discard(off)
 	}
 	if action == gnet.Close {
-		// Let the replies already encoded go out first, and read nothing
-		// more meanwhile.
-		cn.state = stateClosing
-		cn.closeAfterFlush = true
-		cn.loop.markDirty(cn)
+		cn.closeSoon()
 		return gnet.None
 	}
 	return action
+}
+
+// closeSoon closes the connection once the replies already encoded are
+// written, and makes it read nothing more meanwhile.
+func (cn *conn) closeSoon() {
+	cn.state = stateClosing
+	cn.closeAfterFlush = true
+	cn.loop.markDirty(cn)
 }
 
 // handleFrame handles one frame; false closes the connection.
@@ -397,17 +401,13 @@ func (cn *conn) drain() {
 			case jute.OpAuth:
 				cn.pop()
 				if !cn.auth(it.xid, it.body) {
-					cn.state = stateClosing
-					cn.closeAfterFlush = true
-					cn.loop.markDirty(cn)
+					cn.closeSoon()
 				}
 				continue
 			case jute.OpSASL:
 				cn.pop()
 				if !cn.sasl(it.xid, it.body) {
-					cn.state = stateClosing
-					cn.closeAfterFlush = true
-					cn.loop.markDirty(cn)
+					cn.closeSoon()
 				}
 				continue
 			}
@@ -481,9 +481,7 @@ func (cn *conn) finish(it *item) {
 	default:
 		if r.Result.Err == jute.CodeSessionMoved {
 			// ZooKeeper drops a connection whose session moved elsewhere.
-			cn.state = stateClosing
-			cn.closeAfterFlush = true
-			cn.loop.markDirty(cn)
+			cn.closeSoon()
 			return
 		}
 		var body func([]byte) []byte
@@ -492,8 +490,7 @@ func (cn *conn) finish(it *item) {
 		}
 		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: r.Result.Zxid, Err: r.Result.Err}, body)
 		if it.op == jute.OpCloseSession {
-			cn.state = stateClosing
-			cn.closeAfterFlush = true
+			cn.closeSoon()
 		}
 	}
 }
@@ -510,8 +507,7 @@ func (cn *conn) finishConnect(r *pipeline.Request) {
 		cn.state = stateOpen
 		cn.loop.srv.cfg.Logger.Debug("session established", "session", hex(s.ID), "timeout", cn.timeout, "remote", cn.ip)
 	} else {
-		cn.state = stateClosing
-		cn.closeAfterFlush = true
+		cn.closeSoon()
 		cn.loop.srv.cfg.Logger.Info("invalid session, probably expired", "session", hex(r.Entry.Session), "remote", cn.ip)
 	}
 	cn.writeConnectResponse(resp.TimeOut, resp.SessionID, resp.Passwd)
@@ -597,8 +593,7 @@ func (cn *conn) auth(xid int32, body []byte) bool {
 	default:
 		cn.loop.srv.cfg.Logger.Info("authentication failed: no provider for scheme", "scheme", a.Scheme, "remote", cn.ip)
 		cn.reply(jute.ReplyHeader{Xid: xid, Err: jute.CodeAuthFailed}, nil)
-		cn.state = stateClosing
-		cn.closeAfterFlush = true
+		cn.closeSoon()
 		return true
 	}
 	cn.reply(jute.ReplyHeader{Xid: xid}, nil)

@@ -127,8 +127,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		// ZooKeeper answers an opcode it does not serve with zxid -1, then
 		// closes the connection (the session lives on).
 		b = (&jute.ReplyHeader{Xid: xid, Zxid: -1, Err: jute.CodeUnimplemented}).Append(b[:hdr])
-		cn.state = stateClosing
-		cn.closeAfterFlush = true
+		cn.closeSoon()
 	}
 	if code != jute.CodeOK {
 		if !keepBody {
