@@ -1,0 +1,23 @@
+// Package clients holds end-to-end tests that drive real, unmodified
+// ZooKeeper clients against Meerkat: the Java client through zkCli.sh, the
+// C client through cli_mt, and kazoo's recipes through Debian's
+// /usr/bin/python3. Every test runs the same body against Apache ZooKeeper
+// 3.8 too, so a test that fails there is a broken test, and one that fails
+// only on Meerkat is a server bug.
+//
+//   - TestZkCli, TestZkCliTTLAndContainer: zkCli commands, watches set in
+//     one session and fired from another, digest auth, quotas, TTL and
+//     container nodes.
+//   - TestKazooRecipes: one python process per recipe (testdata/), several
+//     sessions contending where the recipe is about contention.
+//   - TestCClient: cli_mt, a command at a time, checking every completion.
+//   - TestZkCliSameOutputAsZooKeeper, TestCClientChildOrderMatchesZooKeeper:
+//     the same script against both servers, outputs compared.
+//
+// The package has no code of its own; run it with
+//
+//	go test ./clients/ -count=1 -race -v
+//
+// It needs the Debian packages zookeeper, zookeeper-bin and python3-kazoo
+// (make test installs them) and fails, never skips, when one is missing.
+package clients
