@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +33,7 @@ const stepTimeout = 30 * time.Second
 // Apache ZooKeeper to prove the test itself right.
 var serverKinds = []struct {
 	name  string
-	start func(testing.TB, zktest.Options) *zktest.Server
+	start func(zktest.TB, zktest.Options) *zktest.Server
 }{
 	{"meerkat", zktest.StartMeerkat},
 	{"zookeeper", zktest.StartZooKeeper},
@@ -52,89 +51,13 @@ func eachServer(t *testing.T, opts zktest.Options, body func(t *testing.T, srv *
 	}
 }
 
-// startServer starts a server and makes sure the clients will reach it
-// and not another process's server. zktest picks a port that was free a
-// moment ago and calls the server ready once something on that port
-// answers ruok; with other test processes starting servers on the same
-// machine, that something can be theirs (and ours then fails to bind). So
-// startServer checks, through /proc, that the listening socket is our
-// process's, and starts again on a new port otherwise.
-func startServer(t *testing.T, start func(testing.TB, zktest.Options) *zktest.Server, opts zktest.Options) *zktest.Server {
+// startServer starts a server (zktest makes sure it is ours and serving)
+// and checks, when the test ends, that it did not crash meanwhile.
+func startServer(t *testing.T, start func(zktest.TB, zktest.Options) *zktest.Server, opts zktest.Options) *zktest.Server {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
-		began := time.Now()
-		srv := start(t, opts)
-		if d := time.Since(began); d > 5*time.Second {
-			t.Logf("%s took %v to answer ruok", srv.Name, d.Round(time.Millisecond))
-		}
-		owns, err := ownsListener(srv.Pid(), srv.Port)
-		if err != nil {
-			t.Fatalf("checking who listens on %s: %v", srv.Addr, err)
-		}
-		if owns {
-			t.Cleanup(func() { checkStillRunning(t, srv) })
-			waitServing(t, srv)
-			return srv
-		}
-		srv.Kill()
-		if attempt == 3 {
-			t.Fatalf("%s: three times, another process was listening on the port zktest picked (last %s)", srv.Name, srv.Addr)
-		}
-		t.Logf("%s: another process listens on %s, which zktest picked as free; starting again on a new port", srv.Name, srv.Addr)
-	}
-}
-
-// waitServing waits until the server serves sessions. ZooKeeper answers
-// ruok as soon as it listens, before it takes sessions, and closes a
-// client's first connection if it comes in that gap; srvr tells the two
-// apart ("Mode: standalone" once serving).
-func waitServing(t *testing.T, srv *zktest.Server) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		out, err := zktest.FourLetter(srv.Addr, "srvr")
-		if err == nil && strings.Contains(out, "\nMode: ") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s on %s not serving 60s after answering ruok; srvr said %q (%v)\n--- server log ---\n%s",
-				srv.Name, srv.Addr, out, err, srv.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// ownsListener reports whether process pid holds the socket listening on
-// TCP port on this host (IPv4 or IPv6, as Java listens).
-func ownsListener(pid, port int) (bool, error) {
-	inodes := map[string]bool{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return false, err
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			// sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
-			fields := strings.Fields(line)
-			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
-				continue
-			}
-			_, hexPort, _ := strings.Cut(fields[1], ":")
-			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port {
-				inodes["socket:["+fields[9]+"]"] = true
-			}
-		}
-	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return false, err
-	}
-	for _, fd := range fds {
-		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[link] {
-			return true, nil
-		}
-	}
-	return false, nil
+	srv := start(t, opts)
+	t.Cleanup(func() { checkStillRunning(t, srv) })
+	return srv
 }
 
 // checkStillRunning fails the test if the server process exited before the

@@ -243,8 +243,10 @@ func (p *Pipeline) Submit(r *Request) error {
 
 func (p *Pipeline) run() {
 	defer close(p.done)
-	tick := time.NewTicker(p.cfg.Tick)
-	defer tick.Stop()
+	// Sessions expire on tick boundaries (ZooKeeper's expiry buckets), so
+	// the check runs right at each boundary rather than up to a tick late.
+	expiry := time.NewTimer(p.untilNextTick(time.Now()))
+	defer expiry.Stop()
 	sweep := time.NewTicker(p.cfg.ContainerCheckInterval)
 	defer sweep.Stop()
 	batch := make([]*Request, 0, p.cfg.MaxBatch)
@@ -263,14 +265,22 @@ func (p *Pipeline) run() {
 			}
 			p.process(batch)
 			clear(batch)
-		case now := <-tick.C:
+		case now := <-expiry.C:
 			p.expireSessions(now)
+			expiry.Reset(p.untilNextTick(time.Now()))
 		case now := <-sweep.C:
 			p.sweep(now)
 		case <-p.stop:
 			return
 		}
 	}
+}
+
+// untilNextTick is the time from now to the next multiple of the tick.
+func (p *Pipeline) untilNextTick(now time.Time) time.Duration {
+	tick := p.cfg.Tick.Milliseconds()
+	ms := now.UnixMilli()
+	return time.Duration((ms/tick+1)*tick-ms) * time.Millisecond
 }
 
 // process makes one batch durable (one log record, one sync), applies it,

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,18 +138,12 @@ func writeConfig(t TB, dir string, port int, o Options) string {
 func StartMeerkat(t TB, o Options) *Server {
 	t.Helper()
 	bin := MeerkatBinary(t)
-	dir := t.TempDir()
-	port := FreePort(t)
-	cfg := writeConfig(t, dir, port, o)
-	s := &Server{Name: "meerkat", Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir,
-		args: []string{bin, cfg}}
-	s.start(t)
-	return s
+	return startOnFreePort(t, "meerkat", o, func(cfg string) []string { return []string{bin, cfg} })
 }
 
 // StartZooKeeper starts Apache ZooKeeper from the Debian package on a free
-// port and waits until it sets up a session. It fails the test, loudly, when
-// java or the package is missing: the side-by-side tests must not skip.
+// port and waits until it sets up a session. It fails the test, loudly,
+// when java or the package is missing: the side-by-side tests must not skip.
 func StartZooKeeper(t TB, o Options) *Server {
 	t.Helper()
 	java, err := exec.LookPath("java")
@@ -158,35 +153,93 @@ func StartZooKeeper(t TB, o Options) *Server {
 	if _, err := os.Stat(ZooKeeperJar); err != nil {
 		t.Fatalf("zktest: %s missing; install it with `apt-get install -y zookeeper` (make test does): %v", ZooKeeperJar, err)
 	}
-	dir := t.TempDir()
-	port := FreePort(t)
-	cfg := writeConfig(t, dir, port, o)
 	cp := ZooKeeperJar
 	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
 		cp += ":/usr/share/java/slf4j-simple.jar"
 	}
-	jvm := o.JVMArgs
-	if jvm == nil {
-		jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
-	}
-	args := append([]string{java}, jvm...)
-	args = append(args, "-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
-	if o.ExtendedTypes {
-		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
-	}
-	for _, e := range o.Extra {
-		// ZooKeeper reads some settings only as system properties.
-		if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.")) {
-			args = append(args, "-D"+k+"="+v)
+	return startOnFreePort(t, "zookeeper", o, func(cfg string) []string {
+		jvm := o.JVMArgs
+		if jvm == nil {
+			jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
 		}
-	}
-	args = append(args, "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
-	s := &Server{Name: "zookeeper", Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: args}
-	s.start(t)
-	return s
+		args := append([]string{java}, jvm...)
+		args = append(args, "-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
+		if o.ExtendedTypes {
+			args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
+		}
+		for _, e := range o.Extra {
+			// ZooKeeper reads some settings only as system properties.
+			if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.")) {
+				args = append(args, "-D"+k+"="+v)
+			}
+		}
+		return append(args, "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+	})
 }
 
-func (s *Server) start(t TB) {
+// startOnFreePort starts a server on a port that was free a moment ago.
+// Another process may take the port in between (tests run in parallel), in
+// which case our server cannot bind while theirs answers: the listening
+// socket is checked to be our process's, and the start retried on a new
+// port if it is not.
+func startOnFreePort(t TB, name string, o Options, argv func(cfg string) []string) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		port := FreePort(t)
+		cfg := writeConfig(t, dir, port, o)
+		s := &Server{Name: name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: argv(cfg)}
+		err := s.start(t)
+		if err == nil {
+			var owns bool
+			if owns, err = ownsListener(s.Pid(), port); err == nil && owns {
+				return s
+			} else if err == nil {
+				err = fmt.Errorf("another process listens on port %d", port)
+			}
+		}
+		s.Kill()
+		if attempt == 3 {
+			t.Fatalf("zktest: %s did not start: %v\n%s", name, err, s.Log())
+		}
+	}
+}
+
+// ownsListener reports whether process pid holds the socket listening on
+// TCP port (IPv4 or IPv6, as Java listens).
+func ownsListener(pid, port int) (bool, error) {
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false, err
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+			fields := strings.Fields(line)
+			if len(fields) < 10 || fields[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(fields[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port {
+				inodes["socket:["+fields[9]+"]"] = true
+			}
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false, err
+	}
+	for _, fd := range fds {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[link] {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// start runs the server process and waits until it serves.
+func (s *Server) start(t TB) error {
 	t.Helper()
 	s.mu.Lock()
 	s.log = &bytes.Buffer{}
@@ -197,7 +250,7 @@ func (s *Server) start(t TB) {
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		s.mu.Unlock()
-		t.Fatalf("zktest: start %s: %v", s.Name, err)
+		return fmt.Errorf("start %s: %w", s.Name, err)
 	}
 	s.done = make(chan struct{})
 	cmd, done := s.cmd, s.done
@@ -207,15 +260,15 @@ func (s *Server) start(t TB) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if serving(s.Addr) {
-			return
+			return nil
 		}
 		select {
 		case <-done:
-			t.Fatalf("zktest: %s exited during start:\n%s", s.Name, s.Log())
+			return fmt.Errorf("%s exited during start", s.Name)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("zktest: %s did not serve within 60s:\n%s", s.Name, s.Log())
+			return fmt.Errorf("%s did not serve within 60s", s.Name)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -274,7 +327,9 @@ func (s *Server) signal(sig syscall.Signal) {
 func (s *Server) Restart(t TB) {
 	t.Helper()
 	s.Kill()
-	s.start(t)
+	if err := s.start(t); err != nil {
+		t.Fatalf("zktest: restart: %v\n%s", err, s.Log())
+	}
 }
 
 // serving reports whether the server at addr sets up a session. Only that
