@@ -1,7 +1,8 @@
 // Package admin is Meerkat's HTTP admin server: /metrics in Prometheus text
-// format and /commands/snapshot, which streams a snapshot of the running
-// server (ZooKeeper 3.9's admin command of that name). It runs on its own
-// goroutines, away from the client port.
+// format, /commands/snapshot, which streams a snapshot of the running
+// server (ZooKeeper 3.9's admin command of that name), and Go's profiler
+// under /debug/pprof/. It runs on its own goroutines, away from the client
+// port.
 package admin
 
 import (
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -55,6 +57,11 @@ func Start(addr string, snap Snapshotter, logger *slog.Logger) (*Server, error) 
 		logger.Info("snapshot served", "zxid", "0x"+strconv.FormatInt(st.Zxid, 16), "nodes", st.Nodes,
 			"bytes", st.Bytes, "took", time.Since(start).String(), "remote", r.RemoteAddr)
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	s := &Server{http: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln}
 	go func() {
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
