@@ -7,7 +7,7 @@ BIN       := bin/meerkat
 # kazoo for the side-by-side and real-client tests.
 TEST_DEBS := zookeeper zookeeper-bin python3-kazoo
 
-.PHONY: all build run test test-deps vet fuzz clean
+.PHONY: all build run test test-deps vet fuzz clean bench bench-quick
 
 all: build
 
@@ -42,3 +42,16 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# bench runs the side-by-side benchmark (limits of the machine, Apache
+# ZooKeeper, Meerkat, one server at a time) and regenerates BENCHMARKS.md,
+# its SVG charts and bench/results/full.json; bench-quick is the short
+# profile (a few minutes, bench/results/quick.json). Nothing else may load
+# the machine meanwhile.
+bench: test-deps
+	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench
+	./bin/meerkat-bench
+
+bench-quick: test-deps
+	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench
+	./bin/meerkat-bench -quick

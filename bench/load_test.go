@@ -1,0 +1,230 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// action is what the fake server does with one request.
+type action struct {
+	code  jute.Code     // the reply's error code
+	swap  bool          // hold the reply and send it after the next one
+	stall time.Duration // sleep before answering (and reading on)
+}
+
+// fakeServer is a tiny in-process ZooKeeper stand-in: it answers the
+// handshake and every request with a getData reply of valueSize bytes,
+// doing to the n-th request of a connection (from 0) what plan says.
+type fakeServer struct {
+	ln        net.Listener
+	valueSize int
+	plan      func(n int) action
+	wg        sync.WaitGroup
+	requests  atomic.Int64
+}
+
+func startFake(t *testing.T, valueSize int, plan func(n int) action) *fakeServer {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeServer{ln: ln, valueSize: valueSize, plan: plan}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.serve(c) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
+	return s
+}
+
+func (s *fakeServer) addr() string { return s.ln.Addr().String() }
+
+func (s *fakeServer) serve(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	r := bufio.NewReader(c)
+	read := func() ([]byte, error) {
+		var l [4]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			return nil, err
+		}
+		b := make([]byte, binary.BigEndian.Uint32(l[:]))
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	frame := func(payload []byte) []byte {
+		b, start := jute.BeginFrame(nil)
+		return jute.EndFrame(append(b, payload...), start)
+	}
+	if _, err := read(); err != nil {
+		return
+	}
+	resp := jute.ConnectResponse{TimeOut: 30000, SessionID: 42, Passwd: make([]byte, 16), HasReadOnly: true}
+	if _, err := c.Write(frame(resp.Append(nil))); err != nil {
+		return
+	}
+	body := jute.AppendBuffer(nil, make([]byte, s.valueSize))
+	body = (&jute.Stat{DataLength: int32(s.valueSize)}).Append(body)
+	var held []byte
+	for n := 0; ; n++ {
+		req, err := read()
+		if err != nil || len(req) < 8 {
+			return
+		}
+		s.requests.Add(1)
+		var h jute.RequestHeader
+		h.Decode(jute.NewDecoder(req))
+		a := action{}
+		if h.Type != jute.OpCloseSession && s.plan != nil {
+			a = s.plan(n)
+		}
+		if a.stall > 0 {
+			time.Sleep(a.stall)
+		}
+		reply := (&jute.ReplyHeader{Xid: h.Xid, Err: a.code}).Append(nil)
+		if a.code == jute.CodeOK && h.Type != jute.OpCloseSession {
+			reply = append(reply, body...)
+		}
+		if a.swap {
+			held = frame(reply)
+			continue
+		}
+		out := frame(reply)
+		if held != nil {
+			out, held = append(out, held...), nil
+		}
+		if _, err := c.Write(out); err != nil {
+			return
+		}
+		if h.Type == jute.OpCloseSession {
+			return
+		}
+	}
+}
+
+func readStreams() func(int) Stream {
+	return Mix{Keys: 10, ValueSize: 32, Read: jute.OpGetData}.Streams()
+}
+
+func TestRepliesAreChecked(t *testing.T) {
+	fake := startFake(t, 32, func(n int) action {
+		switch n {
+		case 10:
+			return action{swap: true} // answered after request 11
+		case 20:
+			return action{code: jute.CodeNoNode}
+		}
+		return action{}
+	})
+	res, err := Load(Options{Addr: fake.addr(), Conns: 1, Depth: 4, Duration: 300 * time.Millisecond}, readStreams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OutOfOrder == 0 {
+		t.Errorf("a reply out of xid order was not counted: %+v", res)
+	}
+	if got := res.Unexpected["getData:NONODE"]; got != 1 {
+		t.Errorf("unexpected NONODE counted %d times, want 1: %v", got, res.Unexpected)
+	}
+	if res.Failures() < 2 {
+		t.Errorf("failures %d, want the swap and the error", res.Failures())
+	}
+	if res.Ops == 0 {
+		t.Error("nothing counted")
+	}
+}
+
+func TestWrongReplySizeIsUnexpected(t *testing.T) {
+	fake := startFake(t, 16, nil) // the stream expects 32-byte values
+	res, err := Load(Options{Addr: fake.addr(), Conns: 2, Depth: 2, Duration: 100 * time.Millisecond}, readStreams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops == 0 || res.Unexpected["getData:OK"] != res.Ops {
+		t.Errorf("short getData replies not flagged: %v (ops %d)", res.Unexpected, res.Ops)
+	}
+}
+
+func TestClosedLoopKeepsDepth(t *testing.T) {
+	fake := startFake(t, 32, nil)
+	res, err := Load(Options{Addr: fake.addr(), Conns: 3, Depth: 5, Duration: 200 * time.Millisecond, MaxRequests: 50}, readStreams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each connection stops after 50 requests; one more frame each is the
+	// closeSession.
+	if res.Failures() != 0 || res.Ops != 150 || fake.requests.Load() != 153 {
+		t.Fatalf("ops %d, requests seen %d, failures %d", res.Ops, fake.requests.Load(), res.Failures())
+	}
+}
+
+func TestOpenLoopScheduleIsFixedByRate(t *testing.T) {
+	const conns, rate = 3, 1000.0
+	var all []time.Duration
+	for i := 0; i < conns; i++ {
+		for k := int64(0); k < 100; k++ {
+			all = append(all, intended(i, conns, rate, k))
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	for m, d := range all {
+		if want := time.Duration(m) * time.Millisecond; d != want {
+			t.Fatalf("request %d scheduled at %v, want %v", m, d, want)
+		}
+	}
+}
+
+// TestOpenLoopMeasuresStalls stalls the server for 200 ms on each
+// connection. A closed-loop client would stop sending and record only the
+// few requests in flight as slow; the open-loop schedule keeps every
+// request due in the stall, and measures each from its scheduled time.
+func TestOpenLoopMeasuresStalls(t *testing.T) {
+	const stall = 200 * time.Millisecond
+	fake := startFake(t, 32, func(n int) action {
+		if n == 50 {
+			return action{stall: stall}
+		}
+		return action{}
+	})
+	const rate, window = 1000.0, time.Second
+	res, err := Load(Options{Addr: fake.addr(), Conns: 2, Depth: 4, Rate: rate, Duration: window}, readStreams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failures() != 0 {
+		t.Fatalf("failures: %+v", res)
+	}
+	// The schedule, not the server, decides how many requests there are.
+	if want := int64(rate * window.Seconds()); res.Ops != want {
+		t.Errorf("ops %d, want exactly %d scheduled", res.Ops, want)
+	}
+	// About 2 × 100 requests were due during the stalls, with delays spread
+	// from 0 to 200 ms: a tenth of all requests waited more than ~100 ms.
+	if p90 := res.Reads.P90; p90 < float64(stall/4/time.Microsecond) {
+		t.Errorf("p90 %v µs: the stall's queued requests were not charged (%+v)", p90, res.Reads)
+	}
+	if res.Reads.Max < float64(stall/2/time.Microsecond) {
+		t.Errorf("max %v µs, want at least half the stall", res.Reads.Max)
+	}
+	// The sender was held back by the depth bound, and says so.
+	if res.SendLag == nil || res.SendLag.Max < float64(stall/4/time.Microsecond) {
+		t.Errorf("send lag %+v does not show the blocked sender", res.SendLag)
+	}
+}

@@ -1,0 +1,615 @@
+package bench
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Chart files, written beside the report.
+const (
+	ChartThroughput = "bench-throughput.svg"
+	ChartLatency    = "bench-latency.svg"
+	ChartOpenLoop   = "bench-open-loop.svg"
+)
+
+// WriteReport regenerates the markdown report at md and its SVG charts
+// beside it from rep. The targets of other reports (the other profile's
+// latest run) are shown after rep's own.
+func WriteReport(rep *Report, md string, others ...*Report) error {
+	dir := filepath.Dir(md)
+	charts := map[string]string{
+		ChartThroughput: throughputChart(rep),
+		ChartLatency:    latencyChart(rep, ScGetData, "getData, closed loop, "+rep.headLabel()),
+		ChartOpenLoop:   latencyChart(rep, ScOpenLoop, "getData, open loop at half ZooKeeper's peak read rate"),
+	}
+	for name, svg := range charts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(svg), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(md, []byte(markdown(rep, others)), 0o644)
+}
+
+func (rep *Report) headLabel() string {
+	return fmt.Sprintf("conns=%d depth=%d", rep.Settings.Conns, rep.Settings.Depth)
+}
+
+// find returns the run of system in scenario with label ("" matches any).
+func (rep *Report) find(scenario, label, system string) *Run {
+	for i := range rep.Runs {
+		r := &rep.Runs[i]
+		if r.Scenario == scenario && r.System == system && (label == "" || r.Label == label) {
+			return r
+		}
+	}
+	return nil
+}
+
+// labels returns the labels of scenario in the order they were run.
+func (rep *Report) labels(scenario string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range rep.Runs {
+		if r.Scenario == scenario && !seen[r.Label] {
+			seen[r.Label] = true
+			out = append(out, r.Label)
+		}
+	}
+	return out
+}
+
+func loadOf(r *Run) *Result {
+	if r == nil || r.Load == nil {
+		return nil
+	}
+	return r.Load
+}
+
+// num formats a figure with a sensible number of digits.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case v == 0:
+		return "0"
+	case a >= 100:
+		return addCommas(fmt.Sprintf("%.0f", v))
+	case a >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func addCommas(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// ratio formats a/b as "1.23×", or "–" when either is missing.
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// us formats microseconds, switching to ms from 1 ms.
+func us(v float64) string {
+	if v >= 1000 {
+		return num(v/1000) + " ms"
+	}
+	return num(v) + " µs"
+}
+
+// target is one of the project's goals and whether the run met it.
+type target struct {
+	goal, measured string
+	met            string // "yes", "no" or "n/a"
+}
+
+func verdict(ok, known bool) string {
+	switch {
+	case !known:
+		return "not measured"
+	case ok:
+		return "**met**"
+	default:
+		return "**missed**"
+	}
+}
+
+// disturbed notes which of the results were measured while other processes
+// competed for the cores.
+func disturbed(rs ...*Result) string {
+	worst := 0.0
+	for _, r := range rs {
+		if r != nil {
+			worst = math.Max(worst, r.OtherCores)
+		}
+	}
+	if worst <= disturbedCores {
+		return ""
+	}
+	return fmt.Sprintf(" ⚠ disturbed: other processes used up to %.2f cores during these windows", worst)
+}
+
+// targets evaluates the project's targets against rep.
+func (rep *Report) targets() []target {
+	var out []target
+	zkHead, mkHead, echoHead := loadOf(rep.find(ScGetData, rep.headLabel(), ZooKeeper)), loadOf(rep.find(ScGetData, rep.headLabel(), Meerkat)), loadOf(rep.find(ScEchoLimit, rep.headLabel(), Echo))
+	if zkHead != nil && mkHead != nil {
+		r := mkHead.Throughput / zkHead.Throughput
+		out = append(out, target{"read-only getData ≥ 4× ZooKeeper", fmt.Sprintf("%s vs %s ops/s = %.2f×", num(mkHead.Throughput), num(zkHead.Throughput), r) + disturbed(mkHead, zkHead), verdict(r >= 4, true)})
+	} else {
+		out = append(out, target{"read-only getData ≥ 4× ZooKeeper", "run failed", verdict(false, false)})
+	}
+	if echoHead != nil && mkHead != nil {
+		r := mkHead.Throughput / echoHead.Throughput
+		out = append(out, target{"read-only getData ≥ 80 % of the echo limit", fmt.Sprintf("%s vs %s ops/s = %.0f %%", num(mkHead.Throughput), num(echoHead.Throughput), 100*r) + disturbed(mkHead, echoHead), verdict(r >= 0.8, true)})
+	}
+	zk, mk := loadOf(rep.find(ScMixed90, "", ZooKeeper)), loadOf(rep.find(ScMixed90, "", Meerkat))
+	if zk != nil && mk != nil {
+		r := mk.Throughput / zk.Throughput
+		out = append(out, target{"mixed 90/10 ≥ 3× ZooKeeper", fmt.Sprintf("%s vs %s ops/s = %.2f×", num(mk.Throughput), num(zk.Throughput), r) + disturbed(mk, zk), verdict(r >= 3, true)})
+	}
+	zk, mk = loadOf(rep.find(ScOpenLoop, "", ZooKeeper)), loadOf(rep.find(ScOpenLoop, "", Meerkat))
+	if zk != nil && mk != nil && zk.Reads.P99 > 0 {
+		r := mk.Reads.P99 / zk.Reads.P99
+		m := fmt.Sprintf("%s vs %s = %.2f", us(mk.Reads.P99), us(zk.Reads.P99), r)
+		if mk.SendLag != nil {
+			m += fmt.Sprintf(" (the generator's own send lag p99 was %s in Meerkat's run", us(mk.SendLag.P99))
+			if mk.SendLag.P99 > mk.Reads.P99/2 {
+				m += ": Meerkat's p99 is mostly the generator's"
+			}
+			m += ")"
+		}
+		out = append(out, target{"open-loop p99 at half ZooKeeper's peak read rate ≤ 1/3 of ZooKeeper's", m + disturbed(mk, zk), verdict(r <= 1.0/3, true)})
+	}
+	lbl := ""
+	if ws := rep.labels(ScSetData); len(ws) > 0 {
+		lbl = ws[len(ws)-1]
+	}
+	zk, mk = loadOf(rep.find(ScSetData, lbl, ZooKeeper)), loadOf(rep.find(ScSetData, lbl, Meerkat))
+	if zk != nil && mk != nil {
+		r := mk.Throughput / zk.Throughput
+		out = append(out, target{"write-only setData with fsync ≥ 2× ZooKeeper (" + lbl + ")", fmt.Sprintf("%s vs %s writes/s = %.2f×", num(mk.Throughput), num(zk.Throughput), r) + disturbed(mk, zk), verdict(r >= 2, true)})
+		w := mk.Server["writes_per_fsync"]
+		m := fmt.Sprintf("Meerkat %.1f (ZooKeeper %.1f)", w, zk.Server["writes_per_fsync"])
+		if d := rep.find(ScFsyncLimit, "writers=64", "disk"); d != nil && d.Fsync != nil {
+			m += fmt.Sprintf("; the bare group-commit limit of this disk at 64 writers is %.1f", d.Fsync.RecordsPerSync)
+		}
+		out = append(out, target{"≥ 50 writes per fsync at 64 writers", m, verdict(w >= 50, w > 0)})
+	}
+	zt, mt := rep.find(ScTree, "", ZooKeeper), rep.find(ScTree, "", Meerkat)
+	if zt != nil && mt != nil && zt.Tree != nil && mt.Tree != nil && zt.Error == "" && mt.Error == "" {
+		note, full := "", mt.Tree.Znodes == 1_000_000 && zt.Tree.Znodes == 1_000_000
+		judge := func(ok bool) string {
+			if full {
+				return verdict(ok, true)
+			}
+			return "indicative only"
+		}
+		if !full {
+			note = fmt.Sprintf(" (this run: %s znodes; the target is stated for 10^6, see the full profile)", num(float64(mt.Tree.Znodes)))
+		}
+		r := mt.Tree.RSSPerZnode / zt.Tree.RSSPerZnode
+		out = append(out, target{"RSS per znode (10^6 × 100 B) ≤ 1/4 of ZooKeeper's" + note, fmt.Sprintf("%s vs %s B = %.2f", num(mt.Tree.RSSPerZnode), num(zt.Tree.RSSPerZnode), r), judge(r <= 0.25)})
+		r = mt.Tree.KillRestartMs / zt.Tree.KillRestartMs
+		out = append(out, target{"restart after SIGKILL with 10^6 znodes ≤ 1/3 of ZooKeeper's time" + note, fmt.Sprintf("%s vs %s ms = %.2f", num(mt.Tree.KillRestartMs), num(zt.Tree.KillRestartMs), r), judge(r <= 1.0/3)})
+	} else {
+		out = append(out, target{"RSS per znode and restart time", "run failed (see below)", verdict(false, false)})
+	}
+	zf, mf := rep.find(ScFanout, "sessions=10000", ZooKeeper), rep.find(ScFanout, "sessions=10000", Meerkat)
+	if zf != nil && mf != nil && zf.Fanout != nil && mf.Fanout != nil && zf.Error == "" && mf.Error == "" {
+		r := zf.Fanout.MedianAllMs / mf.Fanout.MedianAllMs
+		out = append(out, target{"watch fan-out to 10,000 sessions ≥ 3× faster", fmt.Sprintf("%s vs %s ms = %.2f× faster (the generator spent %.1f µs of CPU per event receiving them)",
+			num(mf.Fanout.MedianAllMs), num(zf.Fanout.MedianAllMs), r, mf.Fanout.GenCPUPerEv), verdict(r >= 3, true)})
+	} else {
+		out = append(out, target{"watch fan-out to 10,000 sessions ≥ 3× faster", "run failed (see below)", verdict(false, false)})
+	}
+	return out
+}
+
+// markdown renders the whole report.
+func markdown(rep *Report, others []*Report) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	profile, target := "full", "make bench"
+	if rep.Quick {
+		profile, target = "quick", "make bench-quick"
+	}
+	p("# Meerkat benchmarks\n\n")
+	p("Meerkat beside Apache ZooKeeper 3.8 on one machine, measured by the same load generator (`bench/`,\n")
+	p("which speaks the wire protocol itself), with the limits of the machine measured by the same harness.\n")
+	p("Generated by `%s` (`%s`, the %s profile) on %s in %.0f s;\n", target, rep.Command, profile, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Seconds)
+	p("raw results: `bench/results/%s.json`. Do not edit by hand: rerun, or `go run ./cmd/meerkat-bench report -json bench/results/%s.json`.\n\n", profile, profile)
+
+	p("## How to run\n\n")
+	p("    make bench-quick   # every scenario, 1 s warm-up + 3 s windows, 10^5 znodes: about 4 minutes\n")
+	p("    make bench         # 3 s warm-up + 10 s windows, wider sweep, 10^6 znodes: about 15 minutes\n\n")
+	p("Both need the Debian packages of `make test` (ZooKeeper, Java) and an otherwise idle machine; they rewrite this file, its charts and `bench/results/`. ")
+	p("`bin/meerkat-bench load -addr HOST:PORT` drives one running server with the same generator.\n\n")
+	p("## Targets\n\n| target | measured (Meerkat vs ZooKeeper) | |\n|---|---|---|\n")
+	for _, t := range rep.targets() {
+		p("| %s | %s | %s |\n", t.goal, t.measured, t.met)
+	}
+	p("\n")
+	for _, o := range others {
+		name := "full"
+		if o.Quick {
+			name = "quick"
+		}
+		p("The same targets in the latest %s-profile run (%s, `bench/results/%s.json`, %s warm-up + %s windows, %s znodes in the large tree); its detailed tables are not reproduced here:\n\n",
+			name, o.Started.UTC().Format("2006-01-02 15:04 MST"), name, o.Settings.Warmup, o.Settings.Duration, num(float64(o.Settings.TreeZnodes)))
+		p("| target | measured (Meerkat vs ZooKeeper) | |\n|---|---|---|\n")
+		for _, t := range o.targets() {
+			p("| %s | %s | %s |\n", t.goal, t.measured, t.met)
+		}
+		p("\n")
+	}
+
+	m := rep.Machine
+	p("## Machine and settings\n\n| | |\n|---|---|\n")
+	p("| CPU | %s, %d cores (client and server share them) |\n| memory | %.1f GiB |\n| kernel | %s |\n", m.CPU, m.Cores, m.MemoryGiB, m.Kernel)
+	if m.Virtualised != "" {
+		p("| virtualisation | %s |\n", m.Virtualised)
+	}
+	p("| data directories | temporary directories under %s, the same for both servers |\n", m.Filesystem)
+	p("| **fsync semantics** | %s |\n", m.Flush)
+	p("| Go | %s |\n| Java | %s |\n| ZooKeeper | %s |\n| Meerkat | `%s` |\n", m.Go, m.Java, m.ZooKeeper, m.MeerkatRev)
+	s := rep.Settings
+	p("| ZooKeeper JVM | `%s` (no other flags; full JIT) |\n", strings.Join(s.JVM, " "))
+	p("| both servers | %s; everything else at its default (ZooKeeper's globalOutstandingLimit 1000, snapCount 100000) |\n", strings.Join(s.ServerConfig, ", "))
+	p("| Meerkat runtime | %s |\n", s.MeerkatEnv)
+	p("| load | %s warm-up (not counted) then a %s window per scenario; the hot set is %d keys of %d B; headline load %d connections × %d outstanding |\n",
+		s.Warmup, s.Duration, s.Keys, s.ValueSize, s.Conns, s.Depth)
+	p("\nThe servers run one after the other, never at once; each server gets a JIT/heap warm-up of three windows of the 90/10 mix before its first measurement. ")
+	p("Every reply is checked (xid order per connection, error code, reply size); a run with failed checks is reported as an error below, not dropped. ")
+	p("Closed-loop latency counts from the send; open-loop latency counts from the scheduled send time, so a stall is charged to every request that was due during it (no coordinated omission). ")
+	p("Percentiles come from a log-bucketed histogram (≤ 0.8 %% error).\n\n")
+	p("**Write figures**: forceSync=yes on both. %s\n\n", fsyncCaveat(m))
+
+	limits(rep, &b)
+	loads(rep, &b)
+	fanouts(rep, &b)
+	trees(rep, &b)
+	generator(rep, &b)
+	logsSection(rep, &b)
+	errorsSection(rep, &b)
+	return b.String()
+}
+
+func fsyncCaveat(m Machine) string {
+	if strings.Contains(m.Flush, "Firecracker") {
+		return "On this VM an fsync costs ~100 µs because the flush is probably not forwarded to durable media (see the fsync semantics above and the disk limit below); on a real disk each fsync costs 0.5–10 ms and group commit matters far more. Read write throughput here as the cost of the code path, not as durable throughput."
+	}
+	return "Check the fsync semantics above before reading write throughput as durable throughput."
+}
+
+func limits(rep *Report, b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Limits of this machine\n\n")
+	p("**Read limit**: a minimal gnet echo server (`meerkat-bench echo`, its own process, one event loop per core like Meerkat) answers the handshake and every request with a frame of the size of a %d-byte getData reply, driven by the same generator.\n\n", rep.Settings.ValueSize)
+	p("| load | echo ops/s | p50 | p99 | p99.9 | generator CPU/op |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, l := range rep.labels(ScEchoLimit) {
+		r := rep.find(ScEchoLimit, l, Echo)
+		if x := loadOf(r); x != nil {
+			p("| %s | %s | %s | %s | %s | %s µs |\n", l, num(x.Throughput), us(x.Reads.P50), us(x.Reads.P99), us(x.Reads.P999), num(x.GenCPUPerOp))
+		} else if r != nil {
+			p("| %s | error: %s | | | | |\n", l, r.Error)
+		}
+	}
+	p("\n**Write limit**: 256-byte records appended to a preallocated file under the same temporary directory, one `fdatasync` per batch; with N closed-loop writers a committer takes everything queued, writes it and syncs once (group commit).\n\n")
+	p("| writers | fsyncs/s | records/s | records per fsync | fsync p50 | fsync p99 | commit p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, l := range rep.labels(ScFsyncLimit) {
+		r := rep.find(ScFsyncLimit, l, "disk")
+		if r == nil || r.Fsync == nil {
+			if r != nil {
+				p("| %s | error: %s | | | | | |\n", l, r.Error)
+			}
+			continue
+		}
+		f := r.Fsync
+		p("| %d | %s | %s | %.1f | %s | %s | %s |\n", f.Writers, num(f.SyncsPerSec), num(f.RecordsPerSec), f.RecordsPerSync, us(f.Sync.P50), us(f.Sync.P99), us(f.Commit.P99))
+	}
+	p("\n")
+}
+
+// loadScenarios lists the request scenarios in report order with a line
+// saying what each does.
+var loadScenarioDocs = []struct{ name, doc string }{
+	{ScGetData, "getData of keys drawn uniformly from the hot set, closed loop."},
+	{ScReadSweep, "getData, one outstanding request per connection, more and more connections (chart: `" + ChartThroughput + "`)."},
+	{ScExists, "exists on the hot set."},
+	{ScChildren, "getChildren of one znode with 1,000 children (~9 KB replies)."},
+	{ScMixed90, "90 % getData, 10 % setData on the hot set (a connection's reads wait behind its own writes)."},
+	{ScMixed50, "50 % getData, 50 % setData."},
+	{ScSetData, "setData only, N closed-loop writers with one outstanding write each; writes per fsync from the servers' own counters (Meerkat `meerkat_pipeline_batch_entries`, ZooKeeper `sync_processor_batch_size`)."},
+	{ScChurn, "create of an ephemeral sequential znode, then delete of it, alternating."},
+	{ScOpenLoop, "getData at a fixed rate of half ZooKeeper's closed-loop peak (the getData row), latency from the scheduled send time (chart: `" + ChartOpenLoop + "`)."},
+	{ScStorm, "connect, handshake, closeSession, close, in a loop; one op is one whole session."},
+}
+
+func loads(rep *Report, b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Request scenarios\n\n")
+	p("Throughput in requests per second over the window; latency percentiles of reads (or, for write-only scenarios, writes). Ratio is Meerkat / ZooKeeper.\n\n")
+	p("![throughput against connections](%s)\n\n![latency percentiles](%s)\n\n", ChartThroughput, ChartLatency)
+	for _, sc := range loadScenarioDocs {
+		labels := rep.labels(sc.name)
+		if len(labels) == 0 {
+			continue
+		}
+		p("### %s\n\n%s\n\n", sc.name, sc.doc)
+		writeOnly := sc.name == ScSetData || sc.name == ScChurn
+		mixed := sc.name == ScMixed90 || sc.name == ScMixed50
+		head := "| load | ZooKeeper ops/s | Meerkat ops/s | ratio |"
+		sep := "|---|---:|---:|---:|"
+		if sc.name == ScReadSweep || sc.name == ScGetData {
+			head += " echo limit | Meerkat / limit |"
+			sep += "---:|---:|"
+		}
+		kind := "read"
+		if writeOnly {
+			kind = "write"
+		}
+		head += fmt.Sprintf(" ZK %s p50 / p99 / p99.9 / max | Meerkat %s p50 / p99 / p99.9 / max |", kind, kind)
+		sep += "---|---|"
+		if mixed {
+			head += " ZK write p50 / p99 | Meerkat write p50 / p99 |"
+			sep += "---|---|"
+		}
+		if sc.name == ScSetData {
+			head += " writes per fsync ZK / Meerkat |"
+			sep += "---|"
+		}
+		p("%s\n%s\n", head, sep)
+		for _, l := range labels {
+			zr, mr := rep.find(sc.name, l, ZooKeeper), rep.find(sc.name, l, Meerkat)
+			zk, mk := loadOf(zr), loadOf(mr)
+			cell := func(x *Result, r *Run) string {
+				switch {
+				case r == nil:
+					return "–"
+				case x == nil:
+					return "error"
+				case r.Error != "":
+					return num(x.Throughput) + " ⚠"
+				}
+				return num(x.Throughput)
+			}
+			pct := func(x *Result) string {
+				if x == nil {
+					return "–"
+				}
+				l := x.Reads
+				if writeOnly {
+					l = x.Writes
+				}
+				return fmt.Sprintf("%s / %s / %s / %s", us(l.P50), us(l.P99), us(l.P999), us(l.Max))
+			}
+			zt, mt := 0.0, 0.0
+			if zk != nil {
+				zt = zk.Throughput
+			}
+			if mk != nil {
+				mt = mk.Throughput
+			}
+			row := fmt.Sprintf("| %s | %s | %s | %s |", l, cell(zk, zr), cell(mk, mr), ratio(mt, zt))
+			if sc.name == ScReadSweep || sc.name == ScGetData {
+				e := loadOf(rep.find(ScEchoLimit, l, Echo))
+				if e != nil {
+					row += fmt.Sprintf(" %s | %.0f %% |", num(e.Throughput), 100*mt/e.Throughput)
+				} else {
+					row += " – | – |"
+				}
+			}
+			row += fmt.Sprintf(" %s | %s |", pct(zk), pct(mk))
+			if mixed {
+				w := func(x *Result) string {
+					if x == nil {
+						return "–"
+					}
+					return us(x.Writes.P50) + " / " + us(x.Writes.P99)
+				}
+				row += fmt.Sprintf(" %s | %s |", w(zk), w(mk))
+			}
+			if sc.name == ScSetData {
+				w := func(x *Result) string {
+					if x == nil || x.Server == nil {
+						return "–"
+					}
+					return fmt.Sprintf("%.1f", x.Server["writes_per_fsync"])
+				}
+				row += fmt.Sprintf(" %s / %s |", w(zk), w(mk))
+			}
+			p("%s\n", row)
+		}
+		if sc.name == ScOpenLoop {
+			for _, sys := range []string{ZooKeeper, Meerkat} {
+				if x := loadOf(rep.find(sc.name, "", sys)); x != nil && x.SendLag != nil {
+					p("\n%s: %s requests sent; the generator's own lag behind the schedule p50 %s, p99 %s, max %s.", sys, num(float64(x.Ops)), us(x.SendLag.P50), us(x.SendLag.P99), us(x.SendLag.Max))
+				}
+			}
+			p("\n")
+		}
+		p("\n")
+	}
+}
+
+func fanouts(rep *Report, b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	labels := rep.labels(ScFanout)
+	if len(labels) == 0 {
+		return
+	}
+	p("## Watch fan-out\n\n")
+	p("N sessions (one connection each, from one address: maxClientCnxns=0) each hold a data watch on one znode; another session sets it; the time is from sending the setData until the last session has its NodeDataChanged event. Repeated with the watches re-armed; the median round is shown. Fresh server.\n\n")
+	p("| sessions | ZK all notified | Meerkat all notified | Meerkat faster by | ZK delivery p50 / p99 | Meerkat delivery p50 / p99 | ZK / Meerkat setData | session setup ZK / Meerkat |\n|---|---:|---:|---:|---|---|---|---|\n")
+	for _, l := range labels {
+		zr, mr := rep.find(ScFanout, l, ZooKeeper), rep.find(ScFanout, l, Meerkat)
+		all := func(r *Run) (string, float64) {
+			if r == nil || r.Fanout == nil {
+				if r != nil && r.Error != "" {
+					return "error", 0
+				}
+				return "–", 0
+			}
+			s := num(r.Fanout.MedianAllMs) + " ms"
+			if r.Error != "" {
+				s += " ⚠"
+			}
+			return s, r.Fanout.MedianAllMs
+		}
+		del := func(r *Run) string {
+			if r == nil || r.Fanout == nil {
+				return "–"
+			}
+			return us(r.Fanout.Delivery.P50) + " / " + us(r.Fanout.Delivery.P99)
+		}
+		set := func(r *Run) string {
+			if r == nil || r.Fanout == nil {
+				return "–"
+			}
+			return us(r.Fanout.SetData.P50)
+		}
+		setup := func(r *Run) string {
+			if r == nil || r.Fanout == nil {
+				return "–"
+			}
+			return fmt.Sprintf("%.1f s", r.Fanout.SetupSeconds)
+		}
+		zs, zv := all(zr)
+		ms, mv := all(mr)
+		p("| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s |\n", strings.TrimPrefix(l, "sessions="), zs, ms, ratio(zv, mv), del(zr), del(mr), set(zr), set(mr), setup(zr), setup(mr))
+	}
+	p("\n")
+}
+
+func trees(rep *Report, b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	zr, mr := rep.find(ScTree, "", ZooKeeper), rep.find(ScTree, "", Meerkat)
+	if zr == nil && mr == nil {
+		return
+	}
+	p("## Large tree\n\n")
+	p("A fresh server is loaded with %s znodes of %d bytes (1,000 children per parent, 8 connections × 32 creates outstanding). Memory is VmRSS from /proc/<pid>/status after a 2 s settle, without a forced GC, minus the empty server's. Restart time is from starting the process again until a session opens (polled every 5 ms), after SIGKILL and after a clean SIGTERM stop; after each, the last znode created must exist.\n\n",
+		num(float64(rep.Settings.TreeZnodes)), rep.Settings.TreeValue)
+	p("| | ZooKeeper | Meerkat | Meerkat / ZooKeeper |\n|---|---:|---:|---:|\n")
+	get := func(r *Run) *TreeResult {
+		if r == nil {
+			return nil
+		}
+		return r.Tree
+	}
+	zt, mt := get(zr), get(mr)
+	row := func(name string, f func(*TreeResult) float64, unit string) {
+		z, m := 0.0, 0.0
+		zs, ms := "–", "–"
+		if zt != nil {
+			z = f(zt)
+			zs = num(z) + unit
+		}
+		if mt != nil {
+			m = f(mt)
+			ms = num(m) + unit
+		}
+		rs := "–"
+		if z > 0 && m > 0 {
+			rs = fmt.Sprintf("%.2f", m/z)
+		}
+		p("| %s | %s | %s | %s |\n", name, zs, ms, rs)
+	}
+	row("load rate (creates/s)", func(t *TreeResult) float64 { return t.LoadRate }, "")
+	row("RSS empty", func(t *TreeResult) float64 { return float64(t.RSSEmpty) / (1 << 20) }, " MiB")
+	row("RSS loaded", func(t *TreeResult) float64 { return float64(t.RSSLoaded) / (1 << 20) }, " MiB")
+	row("**RSS per znode**", func(t *TreeResult) float64 { return t.RSSPerZnode }, " B")
+	row("**restart after SIGKILL**", func(t *TreeResult) float64 { return t.KillRestartMs }, " ms")
+	row("clean stop (SIGTERM)", func(t *TreeResult) float64 { return t.CleanStopMs }, " ms")
+	row("restart after clean stop", func(t *TreeResult) float64 { return t.CleanRestartMs }, " ms")
+	row("RSS after the clean restart", func(t *TreeResult) float64 { return float64(t.RSSAfterRestart) / (1 << 20) }, " MiB")
+	for _, r := range []*Run{zr, mr} {
+		if r != nil && r.Error != "" {
+			p("\n⚠ %s: %s\n", r.System, r.Error)
+		}
+	}
+	p("\n")
+}
+
+func generator(rep *Report, b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Cost of the generator\n\n")
+	p("The generator shares the two cores with the server, so its own CPU time (getrusage of its process, all threads, over the window) is reported per request next to the server's (/proc/<pid>/stat). When the generator's share is large, the figures understate the server.\n\n")
+	p("The last column is the CPU that the rest of the machine used meanwhile (/proc/stat busy time minus the generator and the server): well above zero means another workload competed for the two cores and the row is disturbed.\n\n")
+	p("| scenario | load | system | ops/s | generator µs/op | generator cores | server µs/op | server cores | other cores |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n")
+	disturbed := 0
+	for _, r := range rep.Runs {
+		x := r.Load
+		if x == nil || x.Ops == 0 {
+			continue
+		}
+		flag := ""
+		if x.OtherCores > disturbedCores {
+			flag = " ⚠"
+			disturbed++
+		}
+		p("| %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f | %.2f%s |\n", r.Scenario, r.Label, r.System, num(x.Throughput), x.GenCPUPerOp, x.GenCores, x.ServerCPUPerOp, x.ServerCores, x.OtherCores, flag)
+	}
+	for _, r := range rep.Runs {
+		if r.Fanout != nil {
+			p("| %s | %s | %s | – | %.2f per event | | | | |\n", r.Scenario, r.Label, r.System, r.Fanout.GenCPUPerEv)
+		}
+	}
+	if disturbed > 0 {
+		p("\n⚠ %d rows ran while other processes used more than a quarter of a core: rerun on an idle machine before trusting them.\n", disturbed)
+	}
+	p("\n")
+}
+
+func logsSection(rep *Report, b *strings.Builder) {
+	if len(rep.Logs) == 0 {
+		return
+	}
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Server logs\n\nWarnings and errors each server instance logged (the full logs were kept outside the repository).\n\n")
+	p("| system | instance | warnings and errors | first distinct lines |\n|---|---|---:|---|\n")
+	for _, n := range rep.Logs {
+		samples := make([]string, 0, len(n.Samples))
+		for _, s := range n.Samples {
+			samples = append(samples, "`"+strings.ReplaceAll(strings.ReplaceAll(s, "|", "\\|"), "`", "'")+"`")
+		}
+		p("| %s | %s | %d | %s |\n", n.System, n.Group, n.Warnings, strings.Join(samples, "<br>"))
+	}
+	p("\n")
+}
+
+func errorsSection(rep *Report, b *strings.Builder) {
+	var lines []string
+	for _, r := range rep.Runs {
+		if r.Error != "" {
+			lines = append(lines, fmt.Sprintf("- %s %s, %s: %s", r.Scenario, r.Label, r.System, strings.ReplaceAll(r.Error, "\n", " ")))
+		}
+		if r.Fanout != nil && (r.Fanout.Missing > 0 || r.Fanout.Unexpected > 0) {
+			lines = append(lines, fmt.Sprintf("- %s %s, %s: %d events missing, %d unexpected replies", r.Scenario, r.Label, r.System, r.Fanout.Missing, r.Fanout.Unexpected))
+		}
+	}
+	fmt.Fprintf(b, "## Failed checks and errors\n\n")
+	if len(lines) == 0 {
+		fmt.Fprintf(b, "None: every reply of every run had the expected xid, error code and size.\n")
+		return
+	}
+	fmt.Fprintf(b, "%s\n", strings.Join(lines, "\n"))
+}

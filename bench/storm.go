@@ -1,0 +1,116 @@
+package bench
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// Storm measures the session storm: workers closed-loop workers, each
+// repeating connect, handshake, closeSession (waiting for its reply) and
+// close. Ops are whole cycles; their latency is in Reads. The run is
+// bounded by warmup + duration + 10 s.
+func Storm(addr string, workers int, warmup, duration time.Duration, serverPid int) (*Result, error) {
+	base := time.Now()
+	warm, end := int64(warmup), int64(warmup+duration)
+	hard := base.Add(warmup + duration + 10*time.Second)
+	type out struct {
+		h      Histogram
+		ops    int64
+		bad    int64
+		err    error
+		errors int
+	}
+	outs := make([]out, workers)
+	var wg sync.WaitGroup
+	var cpu0, cpu1, srv0, srv1, busy0, busy1 time.Duration
+	var t0, t1 time.Time
+	marks := make(chan struct{})
+	go func() {
+		defer close(marks)
+		time.Sleep(time.Until(base.Add(warmup)))
+		t0, cpu0, srv0, busy0 = time.Now(), selfCPU(), processCPU(serverPid), systemBusy()
+		time.Sleep(time.Until(base.Add(warmup + duration)))
+		t1, cpu1, srv1, busy1 = time.Now(), selfCPU(), processCPU(serverPid), systemBusy()
+	}()
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := &outs[i]
+			for {
+				start := int64(time.Since(base))
+				if start >= end {
+					return
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				if deadline.After(hard) {
+					deadline = hard
+				}
+				c, err := dial(addr, 30*time.Second, deadline)
+				if err != nil {
+					o.errors++
+					o.err = err
+					if time.Now().After(hard) || o.errors > 100 {
+						return
+					}
+					continue
+				}
+				_ = c.nc.SetDeadline(deadline)
+				c.appendRequest(1, jute.OpCloseSession, nil)
+				err = c.flush()
+				var p []byte
+				if err == nil {
+					p, err = c.readFrame()
+				}
+				c.nc.Close()
+				now := int64(time.Since(base))
+				if err != nil {
+					o.errors++
+					o.err = err
+					continue
+				}
+				if len(p) < jute.ReplyHeaderSize || int32(binary.BigEndian.Uint32(p)) != 1 || binary.BigEndian.Uint32(p[12:]) != 0 {
+					o.bad++
+				}
+				if start >= warm {
+					o.ops++
+					o.h.RecordValue(now - start)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-marks
+	res := &Result{Conns: workers, Depth: 1}
+	var h Histogram
+	for i := range outs {
+		h.Merge(&outs[i].h)
+		res.Ops += outs[i].ops
+		if outs[i].bad > 0 {
+			if res.Unexpected == nil {
+				res.Unexpected = map[string]int64{}
+			}
+			res.Unexpected["closeSession:reply"] += outs[i].bad
+		}
+		if outs[i].err != nil && len(res.ConnErrors) < 10 {
+			res.ConnErrors = append(res.ConnErrors, fmt.Sprintf("worker %d: %d errors, last %v", i, outs[i].errors, outs[i].err))
+		}
+	}
+	res.Reads = h.Summary()
+	res.Seconds = t1.Sub(t0).Seconds()
+	if res.Seconds > 0 {
+		res.Throughput = float64(res.Ops) / res.Seconds
+		res.GenCores = (cpu1 - cpu0).Seconds() / res.Seconds
+		res.ServerCores = (srv1 - srv0).Seconds() / res.Seconds
+		res.OtherCores = max(0, (busy1-busy0).Seconds()/res.Seconds-res.GenCores-res.ServerCores)
+	}
+	if res.Ops > 0 {
+		res.GenCPUPerOp = float64(cpu1-cpu0) / 1e3 / float64(res.Ops)
+		res.ServerCPUPerOp = float64(srv1-srv0) / 1e3 / float64(res.Ops)
+	}
+	return res, nil
+}

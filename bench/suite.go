@@ -1,0 +1,437 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// Config is a whole side-by-side run.
+type Config struct {
+	// Quick selects the short profile (bench-quick) over the full one.
+	Quick bool
+	// Warmup and Duration are every load scenario's warm-up and measured
+	// window.
+	Warmup, Duration time.Duration
+	// ValueSize is the size of the hot-set values, bytes; Keys the size of
+	// the hot set.
+	ValueSize, Keys int
+	// Sweep is the list of connection counts (depth 1) of the read sweep.
+	Sweep []int
+	// Conns and Depth are the headline load: connections × outstanding.
+	Conns, Depth int
+	// Writers are the closed-loop writer counts of the write-only scenario.
+	Writers []int
+	// Fanout lists the numbers of watching sessions; FanoutRounds how many
+	// setData each gets.
+	Fanout       []int
+	FanoutRounds int
+	// StormWorkers open and close sessions in the session storm.
+	StormWorkers int
+	// TreeZnodes is the size of the large tree, TreeValue each znode's data.
+	TreeZnodes, TreeValue int
+	// JVM is ZooKeeper's JVM flags.
+	JVM []string
+	// Self is the meerkat-bench executable, run again for the echo server.
+	Self string
+	// report collects the log notes as servers stop.
+	report *Report
+	// Command is the command line, recorded in the report.
+	Command string
+	// LogDir receives each server's log; empty means a new directory under
+	// the system's temporary directory.
+	LogDir string
+	// Logf receives progress lines.
+	Logf func(format string, args ...any)
+}
+
+// DefaultJVM is ZooKeeper's heap and GC in the benchmark: a 2 GiB heap
+// (enough for 10^6 znodes with room), G1 (the JDK 17 default on a
+// server-class machine), full JIT (no TieredStopAtLevel).
+var DefaultJVM = []string{"-Xmx2g", "-XX:+UseG1GC"}
+
+// QuickConfig is the bench-quick profile: every scenario, short windows,
+// 10^5 znodes.
+func QuickConfig() Config {
+	return Config{Quick: true, Warmup: time.Second, Duration: 3 * time.Second, ValueSize: 128, Keys: 1000,
+		Sweep: []int{1, 8, 64, 256}, Conns: 64, Depth: 8, Writers: []int{1, 8, 64},
+		Fanout: []int{1000, 10000}, FanoutRounds: 3, StormWorkers: 16,
+		TreeZnodes: 100_000, TreeValue: 100, JVM: DefaultJVM}
+}
+
+// FullConfig is the bench profile: longer windows, a wider sweep, 10^6
+// znodes.
+func FullConfig() Config {
+	return Config{Warmup: 3 * time.Second, Duration: 10 * time.Second, ValueSize: 128, Keys: 1000,
+		Sweep: []int{1, 4, 16, 64, 256, 1024}, Conns: 64, Depth: 8, Writers: []int{1, 8, 64},
+		Fanout: []int{1000, 10000}, FanoutRounds: 5, StormWorkers: 16,
+		TreeZnodes: 1_000_000, TreeValue: 100, JVM: DefaultJVM}
+}
+
+// Run is one measurement of one system in one scenario.
+type Run struct {
+	Scenario string        `json:"scenario"`
+	Label    string        `json:"label"`
+	System   string        `json:"system"`
+	Load     *Result       `json:"load,omitempty"`
+	Fanout   *FanoutResult `json:"fanout,omitempty"`
+	Tree     *TreeResult   `json:"tree,omitempty"`
+	Fsync    *FsyncResult  `json:"fsync,omitempty"`
+	Error    string        `json:"error,omitempty"`
+}
+
+// Report is everything one side-by-side run produced: the raw results that
+// BENCHMARKS.md is generated from.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Seconds  float64   `json:"seconds"`
+	Command  string    `json:"command"`
+	Quick    bool      `json:"quick"`
+	Machine  Machine   `json:"machine"`
+	Settings Settings  `json:"settings"`
+	Runs     []Run     `json:"runs"`
+	// Logs summarises the warnings and errors in each server's log.
+	Logs []LogNote `json:"logs"`
+}
+
+// LogNote is what one server instance logged at warning level or above.
+type LogNote struct {
+	System   string   `json:"system"`
+	Group    string   `json:"group"`
+	Path     string   `json:"path"`
+	Warnings int      `json:"warnings"`
+	Samples  []string `json:"samples,omitempty"`
+}
+
+// Settings records how the servers and the load were configured.
+type Settings struct {
+	JVM          []string `json:"jvm"`
+	ServerConfig []string `json:"server_config"`
+	MeerkatEnv   string   `json:"meerkat_env"`
+	Warmup       string   `json:"warmup"`
+	Duration     string   `json:"duration"`
+	ValueSize    int      `json:"value_size"`
+	Keys         int      `json:"keys"`
+	Conns        int      `json:"conns"`
+	Depth        int      `json:"depth"`
+	TreeZnodes   int      `json:"tree_znodes"`
+	TreeValue    int      `json:"tree_value"`
+}
+
+// disturbedCores is how much CPU other processes may use during a window
+// before it counts as disturbed.
+const disturbedCores = 0.25
+
+// Scenario names.
+const (
+	ScReadSweep   = "read-sweep"
+	ScGetData     = "getData"
+	ScExists      = "exists"
+	ScChildren    = "getChildren-1000"
+	ScMixed90     = "mixed-90-10"
+	ScMixed50     = "mixed-50-50"
+	ScSetData     = "setData"
+	ScChurn       = "create-delete-churn"
+	ScOpenLoop    = "open-loop-getData"
+	ScStorm       = "session-storm"
+	ScFanout      = "watch-fanout"
+	ScTree        = "large-tree"
+	ScFsyncLimit  = "fsync-limit"
+	ScEchoLimit   = "echo-limit"
+	childrenPath  = "/kids"
+	churnPath     = "/churn"
+	fanoutPath    = "/fan"
+	childrenCount = 1000
+)
+
+// RunSuite runs every scenario against the limits, Apache ZooKeeper and
+// Meerkat, one server at a time, and returns the report. A scenario that
+// fails is recorded with its error and the suite goes on.
+func RunSuite(c Config) *Report {
+	start := time.Now()
+	rep := &Report{Started: start, Command: c.Command, Quick: c.Quick, Machine: describeMachine(),
+		Settings: Settings{JVM: c.JVM, ServerConfig: []string{"forceSync=yes", "maxClientCnxns=0", "tickTime=2000", "admin.enableServer=false (Meerkat: true on a free port, for /metrics)"},
+			MeerkatEnv: "GOGC=" + envOr("GOGC", "100 (default)") + ", GOMAXPROCS=" + envOr("GOMAXPROCS", "default (all cores)"),
+			Warmup:     c.Warmup.String(), Duration: c.Duration.String(), ValueSize: c.ValueSize, Keys: c.Keys,
+			Conns: c.Conns, Depth: c.Depth, TreeZnodes: c.TreeZnodes, TreeValue: c.TreeValue}}
+	if c.LogDir == "" {
+		c.LogDir, _ = os.MkdirTemp("", "meerkat-bench-logs-")
+	}
+	c.report = rep
+	add := func(r Run) {
+		if r.Error != "" {
+			c.Logf("%s %s %s: ERROR %s", r.Scenario, r.Label, r.System, r.Error)
+		} else {
+			c.Logf("%s %s %s: %s", r.Scenario, r.Label, r.System, r.brief())
+		}
+		rep.Runs = append(rep.Runs, r)
+	}
+
+	c.Logf("machine: %s, %d cores, %s", rep.Machine.CPU, rep.Machine.Cores, rep.Machine.Kernel)
+	c.Logf("fsync semantics: %s", rep.Machine.Flush)
+	c.Logf("limits: fsync and group commit")
+	for _, w := range c.Writers {
+		r := Run{Scenario: ScFsyncLimit, Label: fmt.Sprintf("writers=%d", w), System: "disk"}
+		res, err := FsyncLimit(os.TempDir(), w, 256, c.Duration)
+		r.Fsync, r.Error = res, errString(err)
+		add(r)
+	}
+	c.Logf("limits: gnet echo server")
+	if e, err := startEcho(c.Self, c.ValueSize); err != nil {
+		add(Run{Scenario: ScEchoLimit, System: Echo, Error: err.Error()})
+	} else {
+		for _, n := range c.Sweep {
+			add(c.load(ScEchoLimit, fmt.Sprintf("conns=%d depth=1", n), Echo, e.addr, e.pid(), nil, n, 1, 0, c.mix(0)))
+		}
+		add(c.load(ScEchoLimit, c.headLabel(), Echo, e.addr, e.pid(), nil, c.Conns, c.Depth, 0, c.mix(0)))
+		e.kill()
+	}
+
+	c.Logf("server logs go to %s", c.LogDir)
+	var zkPeak float64
+	for _, system := range []string{ZooKeeper, Meerkat} {
+		c.Logf("%s: load scenarios", system)
+		for _, r := range c.loadScenarios(system, &zkPeak) {
+			add(r)
+		}
+		c.Logf("%s: watch fan-out", system)
+		for _, r := range c.fanoutScenarios(system) {
+			add(r)
+		}
+		c.Logf("%s: large tree (%d znodes)", system, c.TreeZnodes)
+		add(c.treeScenario(system))
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+func (c *Config) headLabel() string { return fmt.Sprintf("conns=%d depth=%d", c.Conns, c.Depth) }
+
+func (c *Config) mix(writePercent int) func(int) Stream {
+	return Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: writePercent, Read: jute.OpGetData}.Streams()
+}
+
+// load runs one load scenario and wraps it as a Run.
+func (c *Config) load(scenario, label, system, addr string, pid int, srv *server, conns, depth int, rate float64, streams func(int) Stream) Run {
+	o := Options{Addr: addr, Conns: conns, Depth: depth, Rate: rate, Warmup: c.Warmup, Duration: c.Duration, ServerPid: pid}
+	if srv != nil {
+		o.Sampler = srv.sample
+	}
+	res, err := Load(o, streams)
+	// The machine may be shared: a window in which other processes used a
+	// quarter of a core or more is measured again (twice at most), and the
+	// least disturbed attempt is kept; the report flags what stays
+	// disturbed.
+	for attempt := 1; attempt < 3 && err == nil && res.OtherCores > disturbedCores; attempt++ {
+		c.Logf("%s %s %s: disturbed (other processes used %.2f cores), measuring again", scenario, label, system, res.OtherCores)
+		again, aerr := Load(o, streams)
+		if aerr == nil && again.OtherCores < res.OtherCores {
+			res = again
+		}
+	}
+	r := Run{Scenario: scenario, Label: label, System: system, Load: res, Error: errString(err)}
+	if err == nil && res.Failures() > 0 {
+		r.Error = fmt.Sprintf("%d failed checks: unexpected %v, out of order %d, unanswered %d, connection errors %v",
+			res.Failures(), res.Unexpected, res.OutOfOrder, res.Unanswered, res.ConnErrors)
+	}
+	if err == nil && srv != nil && res.Server != nil && res.Writes.Count > 0 {
+		if w := writesPerSync(system, res.Server); w > 0 {
+			res.Server["writes_per_fsync"] = w
+		}
+	}
+	return r
+}
+
+// loadScenarios runs the request scenarios on one server instance.
+func (c *Config) loadScenarios(system string, zkPeak *float64) []Run {
+	var runs []Run
+	srv, err := startServer(system, c.JVM)
+	if err != nil {
+		return []Run{{Scenario: ScGetData, System: system, Error: err.Error()}}
+	}
+	defer c.stop(srv, "load")
+	addr, pid := srv.Addr, srv.Pid()
+	if err := c.setup(addr); err != nil {
+		return []Run{{Scenario: ScGetData, System: system, Error: "setup: " + err.Error()}}
+	}
+	// Warm the JIT (and Meerkat's heap) on the paths measured next; not
+	// recorded.
+	warm := Options{Addr: addr, Conns: c.Conns, Depth: c.Depth, Duration: 3 * c.Duration}
+	if _, err := Load(warm, c.mix(10)); err != nil {
+		return []Run{{Scenario: ScGetData, System: system, Error: "warm-up: " + err.Error()}}
+	}
+	head := c.headLabel()
+	ld := func(sc, label string, conns, depth int, rate float64, s func(int) Stream) {
+		runs = append(runs, c.load(sc, label, system, addr, pid, srv, conns, depth, rate, s))
+	}
+	ld(ScGetData, head, c.Conns, c.Depth, 0, c.mix(0))
+	if system == ZooKeeper && runs[0].Load != nil {
+		*zkPeak = runs[0].Load.Throughput
+	}
+	for _, n := range c.Sweep {
+		ld(ScReadSweep, fmt.Sprintf("conns=%d depth=1", n), n, 1, 0, c.mix(0))
+	}
+	ld(ScExists, head, c.Conns, c.Depth, 0, Mix{Keys: c.Keys, ValueSize: c.ValueSize, Read: jute.OpExists}.Streams())
+	ld(ScChildren, head, c.Conns, c.Depth, 0, Children{Path: childrenPath, Count: childrenCount}.Streams())
+	ld(ScMixed90, head, c.Conns, c.Depth, 0, c.mix(10))
+	ld(ScMixed50, head, c.Conns, c.Depth, 0, c.mix(50))
+	for _, w := range c.Writers {
+		ld(ScSetData, fmt.Sprintf("writers=%d depth=1", w), w, 1, 0, c.mix(100))
+	}
+	ld(ScChurn, "conns=16 depth=4", 16, 4, 0, Churn{Parent: churnPath, ValueSize: c.ValueSize}.Streams())
+	if *zkPeak > 0 {
+		rate := *zkPeak / 2
+		ld(ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", rate, c.Conns), c.Conns, 256, rate, c.mix(0))
+	} else {
+		runs = append(runs, Run{Scenario: ScOpenLoop, System: system, Error: "no ZooKeeper peak read rate to take half of"})
+	}
+	res, err := Storm(addr, c.StormWorkers, c.Warmup, c.Duration, pid)
+	r := Run{Scenario: ScStorm, Label: fmt.Sprintf("workers=%d", c.StormWorkers), System: system, Load: res, Error: errString(err)}
+	if err == nil && res.Failures() > 0 {
+		r.Error = fmt.Sprintf("%d failed checks: %v %v", res.Failures(), res.Unexpected, res.ConnErrors)
+	}
+	runs = append(runs, r)
+	return runs
+}
+
+// setup creates the hot set, the parent with 1,000 children and the churn
+// parent.
+func (c *Config) setup(addr string) error {
+	const conns, depth = 8, 32
+	paths := []string{"/bench", childrenPath, churnPath}
+	steps := []Creates{
+		{Paths: func(i int) string { return paths[i] }, Count: len(paths)},
+		{Paths: KeyPath, Count: c.Keys, ValueSize: c.ValueSize},
+		{Paths: func(i int) string { return fmt.Sprintf("%s/c%04d", childrenPath, i) }, Count: childrenCount},
+	}
+	for _, s := range steps {
+		o := Options{Addr: addr, Conns: conns, Depth: depth, Duration: time.Minute}
+		if s.Count < conns {
+			o.Conns = 1
+		}
+		res, err := Load(o, s.Streams(o.Conns))
+		if err != nil {
+			return err
+		}
+		if res.Failures() > 0 || res.Ops != int64(s.Count) {
+			return fmt.Errorf("created %d of %d: %v %v", res.Ops, s.Count, res.Unexpected, res.ConnErrors)
+		}
+	}
+	return nil
+}
+
+// fanoutScenarios runs the watch fan-out on a fresh server.
+func (c *Config) fanoutScenarios(system string) []Run {
+	srv, err := startServer(system, c.JVM)
+	if err != nil {
+		return []Run{{Scenario: ScFanout, System: system, Error: err.Error()}}
+	}
+	defer c.stop(srv, "fanout")
+	var runs []Run
+	for _, n := range c.Fanout {
+		res, err := Fanout(srv.Addr, fanoutPath, n, c.FanoutRounds, 30*time.Second)
+		runs = append(runs, Run{Scenario: ScFanout, Label: fmt.Sprintf("sessions=%d", n), System: system, Fanout: res, Error: errString(err)})
+	}
+	return runs
+}
+
+// stop saves the server's log, notes its warnings and errors, and stops
+// it.
+func (c *Config) stop(srv *server, group string) {
+	log := srv.log()
+	srv.stop()
+	path := filepath.Join(c.LogDir, srv.Name+"-"+group+".log")
+	_ = os.WriteFile(path, []byte(log), 0o644)
+	note := LogNote{System: srv.Name, Group: group, Path: path}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(log, "\n") {
+		if !(strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") ||
+			strings.Contains(line, " WARN ") || strings.Contains(line, " ERROR ")) {
+			continue
+		}
+		note.Warnings++
+		key := line
+		if i := strings.Index(line, "msg="); i >= 0 {
+			key = line[i:]
+		} else if i := strings.Index(line, "] "); i >= 0 {
+			key = line[i+2:]
+		}
+		key = truncate(key, 160)
+		if !seen[key] && len(note.Samples) < 5 {
+			seen[key] = true
+			note.Samples = append(note.Samples, truncate(line, 300))
+		}
+	}
+	c.report.Logs = append(c.report.Logs, note)
+}
+
+// truncate returns at most the first n bytes of s.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// brief is a one-line summary for the progress log.
+func (r Run) brief() string {
+	switch {
+	case r.Load != nil:
+		l := r.Load
+		return fmt.Sprintf("%.0f ops/s, read p50/p99 %.0f/%.0f µs, write p50/p99 %.0f/%.0f µs, gen %.2f µs/op (%.2f cores), server %.2f µs/op",
+			l.Throughput, l.Reads.P50, l.Reads.P99, l.Writes.P50, l.Writes.P99, l.GenCPUPerOp, l.GenCores, l.ServerCPUPerOp)
+	case r.Fanout != nil:
+		return fmt.Sprintf("all sessions notified in %.1f ms (median of %v), setup %.1f s", r.Fanout.MedianAllMs, r.Fanout.AllMs, r.Fanout.SetupSeconds)
+	case r.Tree != nil:
+		t := r.Tree
+		return fmt.Sprintf("%.0f B/znode RSS, load %.0f creates/s, kill-restart %.0f ms, clean restart %.0f ms", t.RSSPerZnode, t.LoadRate, t.KillRestartMs, t.CleanRestartMs)
+	case r.Fsync != nil:
+		f := r.Fsync
+		return fmt.Sprintf("%.0f syncs/s, %.0f records/s, %.1f records/sync, commit p50/p99 %.0f/%.0f µs", f.SyncsPerSec, f.RecordsPerSec, f.RecordsPerSync, f.Commit.P50, f.Commit.P99)
+	}
+	return ""
+}
+
+// WriteJSON writes the report as indented JSON.
+func (rep *Report) WriteJSON(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadJSON reads a report written by WriteJSON.
+func ReadJSON(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", path, err)
+	}
+	return &rep, nil
+}

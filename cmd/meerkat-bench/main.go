@@ -1,0 +1,154 @@
+// Command meerkat-bench runs the side-by-side benchmark: the machine's
+// limits, Apache ZooKeeper 3.8 and Meerkat, one after the other, through
+// the same load generator (package bench). It writes the raw results as
+// JSON and regenerates BENCHMARKS.md and its charts.
+//
+//	meerkat-bench [-quick] [-json FILE] [-md FILE]   run everything
+//	meerkat-bench report -json FILE [-md FILE]       regenerate the report
+//	meerkat-bench load -addr HOST:PORT [flags]       one load run against a
+//	                                                  running server, as JSON
+//
+// Run it from the repository root: it builds cmd/meerkat and starts
+// ZooKeeper from the Debian package (see internal/zktest).
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/bench"
+)
+
+func main() {
+	var err error
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "echo":
+			err = runEcho(os.Args[2:])
+		case "report":
+			err = runReport(os.Args[2:])
+		case "load":
+			err = runLoad(os.Args[2:])
+		default:
+			err = runSuite(os.Args[1:])
+		}
+	} else {
+		err = runSuite(nil)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meerkat-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func runSuite(args []string) error {
+	fl := flag.NewFlagSet("meerkat-bench", flag.ContinueOnError)
+	quick := fl.Bool("quick", false, "the short profile (make bench-quick)")
+	jsonOut := fl.String("json", "", "raw results (default bench/results/{quick,full}.json)")
+	md := fl.String("md", "BENCHMARKS.md", "report to regenerate; its SVG charts go beside it")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	cfg := bench.FullConfig()
+	name := "full"
+	if *quick {
+		cfg, name = bench.QuickConfig(), "quick"
+	}
+	if *jsonOut == "" {
+		*jsonOut = filepath.Join("bench", "results", name+".json")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg.Self = self
+	cfg.Command = "meerkat-bench " + strings.Join(args, " ")
+	cfg.Logf = func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
+	}
+	rep := bench.RunSuite(cfg)
+	if err := rep.WriteJSON(*jsonOut); err != nil {
+		return err
+	}
+	cfg.Logf("wrote %s (%.0f s)", *jsonOut, rep.Seconds)
+	return bench.WriteReport(rep, *md, otherProfile(*jsonOut)...)
+}
+
+// otherProfile returns the latest run of the other profile, whose targets
+// the report shows too, if its results sit beside ours.
+func otherProfile(jsonPath string) []*bench.Report {
+	other := "full.json"
+	if filepath.Base(jsonPath) == "full.json" {
+		other = "quick.json"
+	}
+	rep, err := bench.ReadJSON(filepath.Join(filepath.Dir(jsonPath), other))
+	if err != nil {
+		return nil
+	}
+	return []*bench.Report{rep}
+}
+
+func runReport(args []string) error {
+	fl := flag.NewFlagSet("report", flag.ContinueOnError)
+	in := fl.String("json", "bench/results/quick.json", "raw results written by a run")
+	md := fl.String("md", "BENCHMARKS.md", "report to write; its SVG charts go beside it")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	rep, err := bench.ReadJSON(*in)
+	if err != nil {
+		return err
+	}
+	return bench.WriteReport(rep, *md, otherProfile(*in)...)
+}
+
+func runLoad(args []string) error {
+	fl := flag.NewFlagSet("load", flag.ContinueOnError)
+	addr := fl.String("addr", "127.0.0.1:2181", "server")
+	conns := fl.Int("conns", 64, "connections")
+	depth := fl.Int("depth", 8, "outstanding requests per connection (open loop: the cap)")
+	rate := fl.Float64("rate", 0, "open loop: requests per second over all connections (0: closed loop)")
+	warmup := fl.Duration("warmup", time.Second, "warm-up, not counted")
+	duration := fl.Duration("duration", 5*time.Second, "measured window")
+	keys := fl.Int("keys", 1000, "hot-set size (created if missing)")
+	value := fl.Int("value", 128, "value size, bytes")
+	writes := fl.Int("writes", 0, "percent of requests that are setData")
+	pid := fl.Int("pid", 0, "server pid, to measure its CPU")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	setup := bench.Creates{Paths: func(i int) string {
+		if i == 0 {
+			return "/bench"
+		}
+		return bench.KeyPath(i - 1)
+	}, Count: *keys + 1, ValueSize: *value}
+	if _, err := bench.Load(bench.Options{Addr: *addr, Conns: 1, Depth: 32, Duration: time.Minute}, setup.Streams(1)); err != nil {
+		return err
+	}
+	res, err := bench.Load(bench.Options{Addr: *addr, Conns: *conns, Depth: *depth, Rate: *rate, Warmup: *warmup, Duration: *duration, ServerPid: *pid},
+		bench.Mix{Keys: *keys, ValueSize: *value, WritePercent: *writes}.Streams())
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+// runEcho is the hidden subcommand behind the read limit: the gnet echo
+// server in a process of its own.
+func runEcho(args []string) error {
+	fl := flag.NewFlagSet("echo", flag.ContinueOnError)
+	addr := fl.String("addr", "127.0.0.1:0", "listen address")
+	value := fl.Int("value", 128, "getData value size the replies mimic, bytes")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	return bench.ServeEcho(*addr, *value)
+}
