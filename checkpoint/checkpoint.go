@@ -21,9 +21,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
@@ -38,14 +43,32 @@ type Store struct {
 	buf []byte
 }
 
-// Open opens or creates the checkpoint in dir.
-func Open(dir string, logger *slog.Logger) (*Store, error) {
+// Open opens or creates the checkpoint in dir. onFatal is called when
+// pebble fails in the background in a way that will not heal (anything but
+// a full disk); nil logs and exits the process, as a failed fsync does.
+// Nothing is lost then: the wal holds everything the checkpoint lacks.
+func Open(dir string, logger *slog.Logger, onFatal func(error)) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if onFatal == nil {
+		onFatal = func(err error) {
+			logger.Error("checkpoint: pebble failed in the background; stopping (the wal keeps the data)", "err", err)
+			os.Exit(2)
+		}
+	}
+	pl := &pebbleLogger{l: logger}
 	opts := &pebble.Options{
 		DisableWAL: true,
-		Logger:     pebbleLogger{logger},
+		Logger:     pl,
+		// Pebble retries a failed flush at once, forever. On a full disk the
+		// wrapper holds its writes for a while first, so the retries come at
+		// a walk until space returns, and the checkpoint then catches up.
+		FS: vfs.OnDiskFull(vfs.Default, func() {
+			pl.Errorf("checkpoint: disk full; retrying in %v", diskFullPause)
+			time.Sleep(diskFullPause)
+		}),
+		EventListener: &pebble.EventListener{BackgroundError: backgroundError(onFatal)},
 	}
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -53,6 +76,19 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	}
 	return &Store{db: db}, nil
 }
+
+// backgroundError handles pebble's background failures: a full disk heals
+// when space returns (pebble retries), anything else is fatal.
+func backgroundError(onFatal func(error)) func(error) {
+	return func(err error) {
+		if !errors.Is(err, syscall.ENOSPC) {
+			onFatal(err)
+		}
+	}
+}
+
+// diskFullPause is how long checkpoint writes wait after a full disk.
+const diskFullPause = time.Second
 
 // Close closes the store without flushing.
 func (s *Store) Close() error { return s.db.Close() }
@@ -232,16 +268,32 @@ func (s *Store) Load(cfg engine.Config) (*engine.State, error) {
 // Metrics returns pebble's view of the store (for operators).
 func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
 
-// pebbleLogger routes pebble's logs to slog at debug level, errors at error.
-type pebbleLogger struct{ l *slog.Logger }
+// pebbleLogger routes pebble's logs to slog: information at debug level,
+// errors at error level but at most one a second (a failing background job
+// repeats its error without end).
+type pebbleLogger struct {
+	l          *slog.Logger
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
 
-func (p pebbleLogger) Infof(format string, args ...any) {
+func (p *pebbleLogger) Infof(format string, args ...any) {
 	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
 }
-func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+
+func (p *pebbleLogger) Errorf(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < time.Second {
+		p.suppressed++
+		return
+	}
+	p.l.Error("pebble: "+fmt.Sprintf(format, args...), "suppressed_since_last", p.suppressed)
+	p.last, p.suppressed = time.Now(), 0
 }
-func (p pebbleLogger) Fatalf(format string, args ...any) {
+
+func (p *pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
 	panic(fmt.Sprintf(format, args...))
 }

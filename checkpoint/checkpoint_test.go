@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
+	"syscall"
 	"testing"
 
 	"github.com/meerkat-zk/meerkat/engine"
@@ -42,7 +44,7 @@ func snapshotOf(s *engine.State) map[string]string {
 
 func TestWriteFlushReopenLoad(t *testing.T) {
 	dir := t.TempDir()
-	st, err := Open(dir, quiet)
+	st, err := Open(dir, quiet, func(err error) { t.Error(err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +72,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 	want := snapshotOf(w.s)
 	st.Close()
 
-	st, err = Open(dir, quiet)
+	st, err = Open(dir, quiet, func(err error) { t.Error(err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 // consistent image with its own zxid.
 func TestUnflushedWritesAreNotDurable(t *testing.T) {
 	dir := t.TempDir()
-	st, _ := Open(dir, quiet)
+	st, _ := Open(dir, quiet, func(err error) { t.Error(err) })
 	w := &world{s: engine.NewState(engine.Config{})}
 	w.apply(jute.OpCreateSession, 7, jute.AppendInt(nil, 4000))
 	w.create("/flushed", 0, engine.OpenACL)
@@ -105,7 +107,7 @@ func TestUnflushedWritesAreNotDurable(t *testing.T) {
 	_ = st.Write(w.s.TakeDelta(w.s.Publish()))
 	st.Close()
 
-	st, _ = Open(dir, quiet)
+	st, _ = Open(dir, quiet, func(err error) { t.Error(err) })
 	defer st.Close()
 	loaded, err := st.Load(engine.Config{})
 	if err != nil {
@@ -125,7 +127,7 @@ func TestUnflushedWritesAreNotDurable(t *testing.T) {
 }
 
 func TestEmptyStoreLoadsNothing(t *testing.T) {
-	st, err := Open(t.TempDir(), quiet)
+	st, err := Open(t.TempDir(), quiet, func(err error) { t.Error(err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +152,19 @@ func TestNodeKeysSortInTreeOrder(t *testing.T) {
 		if string(nodeKey(nil, order[i-1])) >= string(nodeKey(nil, order[i])) {
 			t.Fatalf("%q does not sort before %q", order[i-1], order[i])
 		}
+	}
+}
+
+func TestBackgroundFailuresOtherThanAFullDiskAreFatal(t *testing.T) {
+	var fatal []error
+	handle := backgroundError(func(err error) { fatal = append(fatal, err) })
+	handle(fmt.Errorf("flush: %w", syscall.ENOSPC))
+	if len(fatal) != 0 {
+		t.Fatal("a full disk was treated as fatal")
+	}
+	handle(fmt.Errorf("creating object: %w", os.ErrNotExist))
+	handle(fmt.Errorf("sync: %w", syscall.EIO))
+	if len(fatal) != 2 {
+		t.Fatalf("fatal errors: %v", fatal)
 	}
 }

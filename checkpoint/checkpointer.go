@@ -84,17 +84,31 @@ func (c *Checkpointer) Durable() int64 { return c.durable.Load() }
 func (c *Checkpointer) Start() { go c.run() }
 
 // Stop writes the delta it is given (the last one, nil for none), flushes,
-// and stops. The store stays open; the caller closes it.
-func (c *Checkpointer) Stop(last *engine.Delta) {
+// and stops, waiting at most wait for the flush (a full disk can hold it up
+// for as long as it stays full; the wal keeps what the checkpoint lacks).
+// It reports whether the checkpoint is complete. The store stays open; the
+// caller closes it, unless Stop returned false.
+func (c *Checkpointer) Stop(last *engine.Delta, wait time.Duration) bool {
 	close(c.stop)
 	<-c.done
 	if c.failed.Load() {
-		return
+		return false
 	}
-	if last != nil {
-		c.write(*last)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if last != nil {
+			c.write(*last)
+		}
+		c.flush(c.lastWritten)
+	}()
+	select {
+	case <-done:
+		return !c.failed.Load()
+	case <-time.After(wait):
+		c.logger.Error("checkpoint: the final flush did not finish; stopping without it (the wal keeps the data)", "waited", wait.String())
+		return false
 	}
-	c.flush(c.lastWritten)
 }
 
 func (c *Checkpointer) run() {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"unsafe"
 
 	"github.com/meerkat-zk/meerkat/jute"
@@ -15,6 +16,9 @@ type Node struct {
 	kv string
 	// pathLen is len(path); the top bit says the data is null (not empty).
 	pathLen uint32
+	// nameOff is where the name starts in the path (just past the last
+	// slash), so the tree compares (parent, name) without searching.
+	nameOff uint32
 	// acl indexes the ACL table of the version that holds the node.
 	acl uint32
 
@@ -50,7 +54,7 @@ const (
 )
 
 func newNode(path string, data []byte) Node {
-	n := Node{kv: path + string(data), pathLen: uint32(len(path))}
+	n := Node{kv: path + string(data), pathLen: uint32(len(path)), nameOff: uint32(strings.LastIndexByte(path, '/') + 1)}
 	if data == nil {
 		n.pathLen |= dataNullBit
 	}
@@ -59,6 +63,18 @@ func newNode(path string, data []byte) Node {
 
 // Path returns the znode's full path.
 func (n *Node) Path() string { return n.kv[:n.pathLen&^dataNullBit] }
+
+// Name returns the last element of the znode's path ("" for the root).
+func (n *Node) Name() string { return n.kv[n.nameOff : n.pathLen&^dataNullBit] }
+
+// parent returns the path before the name's slash, as the tree orders
+// znodes: "" for the root and its children.
+func (n *Node) parent() string {
+	if n.nameOff == 0 {
+		return ""
+	}
+	return n.kv[:n.nameOff-1]
+}
 
 // Data returns the znode's data as a string that shares the node's memory.
 func (n *Node) Data() string { return n.kv[n.pathLen&^dataNullBit:] }

@@ -57,8 +57,7 @@ func (v *View) GetChildren(path string, ids []jute.ID, skipACL, withStat bool, o
 	}
 	out = jute.AppendInt(out, n.NumChildren)
 	v.Tree.Children(path, func(k *Node) bool {
-		_, name := splitPath(k.Path())
-		out = jute.AppendString(out, name)
+		out = jute.AppendString(out, k.Name())
 		return true
 	})
 	if withStat {

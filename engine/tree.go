@@ -26,7 +26,27 @@ type page struct {
 	gen   uint64
 	items []Node
 	kids  []*page
-	keys  []string
+	keys  []sepKey
+}
+
+// sepKey is an inner page's separator: a path with where its name starts.
+type sepKey struct {
+	path    string
+	nameOff uint32
+}
+
+func sepOf(n *Node) sepKey { return sepKey{path: n.Path(), nameOff: n.nameOff} }
+
+// compare orders the key (parent, name) against the separator.
+func (k sepKey) compare(parent, name string) int {
+	var kp string
+	if k.nameOff > 0 {
+		kp = k.path[:k.nameOff-1]
+	}
+	if c := strings.Compare(parent, kp); c != 0 {
+		return c
+	}
+	return strings.Compare(name, k.path[k.nameOff:])
 }
 
 func (p *page) leaf() bool { return p.kids == nil }
@@ -45,13 +65,13 @@ func splitPath(p string) (parent, name string) {
 	return p[:i], p[i+1:]
 }
 
-// compareKey orders the key (parent, name) against the stored path b.
-func compareKey(parent, name, b string) int {
-	bp, bn := splitPath(b)
-	if c := strings.Compare(parent, bp); c != 0 {
+// compareNode orders the key (parent, name) against the znode n. Nodes
+// know where their name starts, so this is two memory compares.
+func compareNode(parent, name string, n *Node) int {
+	if c := strings.Compare(parent, n.parent()); c != 0 {
 		return c
 	}
-	return strings.Compare(name, bn)
+	return strings.Compare(name, n.Name())
 }
 
 // searchItems returns the index of the first item not less than the key and
@@ -60,13 +80,13 @@ func searchItems(items []Node, parent, name string) (int, bool) {
 	lo, hi := 0, len(items)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if compareKey(parent, name, items[m].Path()) > 0 {
+		if compareNode(parent, name, &items[m]) > 0 {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	return lo, lo < len(items) && compareKey(parent, name, items[lo].Path()) == 0
+	return lo, lo < len(items) && compareNode(parent, name, &items[lo]) == 0
 }
 
 // searchKids returns the index of the child page that may hold the key.
@@ -74,7 +94,7 @@ func searchKids(p *page, parent, name string) int {
 	lo, hi := 1, len(p.keys)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if compareKey(parent, name, p.keys[m]) >= 0 {
+		if p.keys[m].compare(parent, name) >= 0 {
 			lo = m + 1
 		} else {
 			hi = m
@@ -121,7 +141,7 @@ func (t Tree) Children(path string, fn func(*Node) bool) {
 	parent := childParent(path)
 	// Under parent "" the root itself sorts first with name ""; start after it.
 	ascend(t.root, parent, "\x00", func(n *Node) bool {
-		if pp, _ := splitPath(n.Path()); pp != parent {
+		if n.parent() != parent {
 			return false
 		}
 		return fn(n)
@@ -177,6 +197,19 @@ func (w *treeWriter) restore(t Tree) {
 	w.gen++
 }
 
+// growItems extends a leaf's items by one, growing the array by a small
+// step rather than append's doubling, which would leave up to half of a
+// page's memory unused.
+func growItems(items []Node) []Node {
+	if len(items) < cap(items) {
+		return items[:len(items)+1]
+	}
+	step := min(max(len(items)/8, 1), 8)
+	grown := make([]Node, len(items)+1, len(items)+step)
+	copy(grown, items)
+	return grown
+}
+
 func (w *treeWriter) own(p *page) *page {
 	if p.gen == w.gen {
 		return p
@@ -188,7 +221,7 @@ func (w *treeWriter) own(p *page) *page {
 	} else {
 		c.kids = make([]*page, len(p.kids), len(p.kids)+1)
 		copy(c.kids, p.kids)
-		c.keys = make([]string, len(p.keys), len(p.keys)+1)
+		c.keys = make([]sepKey, len(p.keys), len(p.keys)+1)
 		copy(c.keys, p.keys)
 	}
 	return c
@@ -208,24 +241,24 @@ func (w *treeWriter) put(n Node) {
 		w.count++
 	}
 	if right != nil {
-		w.root = &page{gen: w.gen, kids: []*page{w.root, right}, keys: []string{"", sep}}
+		w.root = &page{gen: w.gen, kids: []*page{w.root, right}, keys: []sepKey{{}, sep}}
 	}
 }
 
 // insert puts n into the owned page p. When p overflows it splits, returning
 // the new right sibling and its lower-bound key.
-func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, string, bool) {
+func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, sepKey, bool) {
 	if p.leaf() {
 		i, found := searchItems(p.items, parent, name)
 		if found {
 			p.items[i] = n
-			return nil, "", false
+			return nil, sepKey{}, false
 		}
-		p.items = append(p.items, Node{})
+		p.items = growItems(p.items)
 		copy(p.items[i+1:], p.items[i:])
 		p.items[i] = n
 		if len(p.items) <= maxLeaf {
-			return nil, "", true
+			return nil, sepKey{}, true
 		}
 		// Appends at the right edge (sequential names) leave the left page
 		// full rather than half empty.
@@ -233,26 +266,27 @@ func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, string
 		if i == len(p.items)-1 {
 			cut = len(p.items) - 1
 		}
-		right := &page{gen: w.gen, items: append(make([]Node, 0, maxLeaf), p.items[cut:]...)}
-		clear(p.items[cut:])
-		p.items = p.items[:cut:cut]
-		return right, right.items[0].Path(), true
+		// Both halves get arrays of their own size: leaves are most of the
+		// memory, and slack in a frozen page stays until it is copied again.
+		right := &page{gen: w.gen, items: append(make([]Node, 0, len(p.items)-cut), p.items[cut:]...)}
+		p.items = append(make([]Node, 0, cut), p.items[:cut]...)
+		return right, sepOf(&right.items[0]), true
 	}
 	k := searchKids(p, parent, name)
 	kid := w.own(p.kids[k])
 	p.kids[k] = kid
 	right, sep, added := w.insert(kid, parent, name, n)
 	if right == nil {
-		return nil, "", added
+		return nil, sepKey{}, added
 	}
 	p.kids = append(p.kids, nil)
 	copy(p.kids[k+2:], p.kids[k+1:])
 	p.kids[k+1] = right
-	p.keys = append(p.keys, "")
+	p.keys = append(p.keys, sepKey{})
 	copy(p.keys[k+2:], p.keys[k+1:])
 	p.keys[k+1] = sep
 	if len(p.kids) <= maxInner {
-		return nil, "", added
+		return nil, sepKey{}, added
 	}
 	cut := len(p.kids) / 2
 	if k+1 == len(p.kids)-1 {
@@ -261,10 +295,10 @@ func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, string
 	r := &page{
 		gen:  w.gen,
 		kids: append(make([]*page, 0, maxInner), p.kids[cut:]...),
-		keys: append(make([]string, 0, maxInner), p.keys[cut:]...),
+		keys: append(make([]sepKey, 0, maxInner), p.keys[cut:]...),
 	}
 	rsep := r.keys[0]
-	r.keys[0] = ""
+	r.keys[0] = sepKey{}
 	clear(p.kids[cut:])
 	p.kids = p.kids[:cut:cut]
 	p.keys = p.keys[:cut:cut]
@@ -325,7 +359,7 @@ func (w *treeWriter) rebalance(p *page, k int) {
 		p.kids = append(p.kids[:k], p.kids[k+1:]...)
 		p.keys = append(p.keys[:k], p.keys[k+1:]...)
 		if k == 0 && len(p.keys) > 0 {
-			p.keys[0] = ""
+			p.keys[0] = sepKey{}
 		}
 		return
 	}

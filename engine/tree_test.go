@@ -25,7 +25,7 @@ func checkTree(t *testing.T, tr Tree, model map[string]string) {
 	tr.All(func(n *Node) bool {
 		if seen > 0 {
 			pp, pn := splitPath(prev)
-			if compareKey(pp, pn, n.Path()) >= 0 {
+			if compareNode(pp, pn, n) >= 0 {
 				t.Fatalf("order: %q before %q", prev, n.Path())
 			}
 		}

@@ -245,7 +245,7 @@ func (cn *conn) request(frame []byte) bool {
 		cn.session.Touch(l.now)
 	}
 	cn.stats.received++
-	l.stats.received.Add(1)
+	l.stats.received++
 	if cn.state == stateConnecting {
 		// ZooKeeper reads nothing more until the session is set up; keep the
 		// request, with its identities decided when it is finally read.
@@ -532,7 +532,7 @@ func (cn *conn) reply(h jute.ReplyHeader, body func([]byte) []byte) {
 	}
 	cn.out = jute.EndFrame(b, start)
 	cn.stats.sent++
-	cn.loop.stats.sent.Add(1)
+	cn.loop.stats.sent++
 	cn.loop.markDirty(cn)
 }
 
@@ -543,7 +543,7 @@ func (cn *conn) notify(ev engine.Event) {
 	}
 	cn.out = notifyFrame(cn.out, ev)
 	cn.stats.sent++
-	cn.loop.stats.sent.Add(1)
+	cn.loop.stats.sent++
 	cn.loop.markDirty(cn)
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -164,9 +165,8 @@ func (s *Server) fourLetterText(word string, mask []byte) string {
 		return "Connection stats reset.\n"
 	case "srst":
 		s.onLoops(func(l *loop) {
-			l.stats.received.Store(0)
-			l.stats.sent.Store(0)
-			l.stats.latency.reset()
+			l.stats.received, l.stats.sent = 0, 0
+			l.stats.latency = latencyStats{}
 		})
 		return "Server stats reset.\n"
 	case "conf":
@@ -192,34 +192,33 @@ func (s *Server) dirSize(dir string) int64 {
 	return s.cfg.Info.DirSize(dir)
 }
 
-// serverTotals sums the loops' counters.
+// serverTotals sums the loops' counters, read on each loop.
 func (s *Server) serverTotals() (received, sent, conns, outstanding int64, lat [3]string) {
-	var count, total, lo, hi int64
-	first := true
+	var mu sync.Mutex
+	var lt latencyStats
 	s.onLoops(func(l *loop) {
+		mu.Lock()
+		defer mu.Unlock()
 		for cn := range l.conns {
 			outstanding += int64(cn.pending())
 		}
-	})
-	for _, l := range s.allLoops() {
-		received += l.stats.received.Load()
-		sent += l.stats.sent.Load()
-		conns += l.stats.connections.Load()
-		if c := l.stats.latency.count.Load(); c > 0 {
-			count += c
-			total += l.stats.latency.total.Load()
-			if first || l.stats.latency.min.Load() < lo {
-				lo = l.stats.latency.min.Load()
+		received += l.stats.received
+		sent += l.stats.sent
+		conns += l.stats.connections
+		if c := l.stats.latency; c.count > 0 {
+			if lt.count == 0 || c.min < lt.min {
+				lt.min = c.min
 			}
-			hi = max(hi, l.stats.latency.max.Load())
-			first = false
+			lt.count += c.count
+			lt.total += c.total
+			lt.max = max(lt.max, c.max)
 		}
-	}
+	})
 	avg := 0.0
-	if count > 0 {
-		avg = float64(total) / float64(count)
+	if lt.count > 0 {
+		avg = float64(lt.total) / float64(lt.count)
 	}
-	return received, sent, conns, outstanding, [3]string{strconv.FormatInt(lo, 10), javaDouble(avg), strconv.FormatInt(hi, 10)}
+	return received, sent, conns, outstanding, [3]string{strconv.FormatInt(lt.min, 10), javaDouble(avg), strconv.FormatInt(lt.max, 10)}
 }
 
 // javaDouble formats like Java's Double.toString for the averages ZooKeeper

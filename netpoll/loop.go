@@ -29,37 +29,27 @@ type loop struct {
 	stats loopStats
 }
 
-// loopStats are the counters the four-letter words sum over loops.
+// loopStats are the counters the four-letter words sum over loops. They
+// belong to the loop's goroutine; the words read them there (onLoops).
 type loopStats struct {
-	connections atomic.Int64
-	received    atomic.Int64
-	sent        atomic.Int64
+	connections int64
+	received    int64
+	sent        int64
 	latency     latencyStats
 }
 
 // latencyStats tracks request latencies in ms, as ZooKeeper's ServerStats.
 type latencyStats struct {
-	count atomic.Int64
-	total atomic.Int64
-	min   atomic.Int64
-	max   atomic.Int64
+	count, total, min, max int64
 }
 
 func (s *latencyStats) add(ms int64) {
-	if s.count.Add(1) == 1 || ms < s.min.Load() {
-		s.min.Store(ms)
+	if s.count == 0 || ms < s.min {
+		s.min = ms
 	}
-	s.total.Add(ms)
-	if ms > s.max.Load() {
-		s.max.Store(ms)
-	}
-}
-
-func (s *latencyStats) reset() {
-	s.count.Store(0)
-	s.total.Store(0)
-	s.min.Store(0)
-	s.max.Store(0)
+	s.count++
+	s.total += ms
+	s.max = max(s.max, ms)
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {
@@ -150,7 +140,11 @@ func (l *loop) wake() {
 // Complete implements pipeline.Completer: it hands the completed requests to
 // the loop's goroutine.
 func (l *loop) Complete(reqs []*pipeline.Request) {
+	// The completion catches up with the new View, so it also stands for
+	// the wake that announces it (see wake).
+	l.woken.Store(true)
 	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
 		for _, r := range reqs {

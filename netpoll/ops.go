@@ -137,7 +137,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 	}
 	cn.out = jute.EndFrame(b, start)
 	cn.stats.sent++
-	l.stats.sent.Add(1)
+	l.stats.sent++
 	l.markDirty(cn)
 	cn.recordReply(op, xid, v.Zxid, recv)
 }

@@ -220,7 +220,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	cn := newConn(l, c, ip, s.nextID.Add(1))
 	c.SetContext(cn)
 	l.conns[cn] = struct{}{}
-	l.stats.connections.Add(1)
+	l.stats.connections++
 	return nil, gnet.None
 }
 
@@ -235,7 +235,7 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	l := cn.loop
 	delete(l.conns, cn)
 	l.watches.RemoveWatcher(cn)
-	l.stats.connections.Add(-1)
+	l.stats.connections--
 	s.mu.Lock()
 	if s.perIP[cn.ip]--; s.perIP[cn.ip] <= 0 {
 		delete(s.perIP, cn.ip)

@@ -58,7 +58,7 @@ type stores struct {
 // open recovers the state from dir, as the server does at start.
 func open(t *testing.T, dir string, policy checkpoint.Policy) (*stores, *engine.State) {
 	t.Helper()
-	store, err := checkpoint.Open(filepath.Join(dir, "checkpoint"), quiet)
+	store, err := checkpoint.Open(filepath.Join(dir, "checkpoint"), quiet, func(err error) { t.Error(err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestRecoveryAfterAbruptStop(t *testing.T) {
 	}
 	c.wait(t, 1)
 	p.Stop()
-	st.cp.Stop(nil) // no final delta: the checkpoint is behind the log
+	st.cp.Stop(nil, 10*time.Second) // no final delta: the checkpoint is behind the log
 	if st.cp.Durable() == 0 {
 		t.Fatal("the checkpointer never flushed; the test needs it to")
 	}

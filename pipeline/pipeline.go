@@ -32,6 +32,15 @@ type Config struct {
 	QueueSize int
 	// MaxBatch bounds how many requests one batch applies.
 	MaxBatch int
+	// CommitWait bounds how long a batch may wait for more writes when the
+	// previous batch showed concurrent writers (see gather); 0 means the
+	// duration of the last log append, at most 1 ms. A negative value never
+	// waits.
+	CommitWait time.Duration
+	// CheckpointEvery is the least time between two deltas offered to the
+	// checkpointer: changes to the same znodes in between are written to
+	// it once. 0 means 50 ms.
+	CheckpointEvery time.Duration
 	// Engine configures the state machine.
 	Engine engine.Config
 	// Log, when set, makes every batch durable before it is applied: a
@@ -83,6 +92,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 1024
+	}
+	if c.CheckpointEvery <= 0 {
+		c.CheckpointEvery = 50 * time.Millisecond
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -178,6 +190,64 @@ type Pipeline struct {
 	removed int64
 	// noSpace rate-limits the full-disk warning.
 	noSpace time.Time
+	// lastLogged and lastAppend describe the previous log append: how many
+	// entries it carried and how long it took (for gather).
+	lastLogged int
+	lastAppend time.Duration
+	// lastOffer is when the checkpointer last got a delta.
+	lastOffer time.Time
+	// published is the View published by the batch in progress, announced
+	// at its end.
+	published *engine.View
+}
+
+// commitSiblings is how many writes the previous batch must have carried
+// before a batch waits for more: a lone writer never waits.
+const commitSiblings = 4
+
+// logged reports whether r becomes a log entry.
+func logged(r *Request) bool { return r.Kind == KindWrite || r.Kind == KindCreateSession }
+
+// gather completes a batch of writes. Closed-loop writers that share the
+// log split into two groups that take turns: while one group's batch is
+// being synced, the other's requests queue up, and neither ever joins the
+// other. When the previous batch carried several writes and this one has
+// fewer, gather waits a little (at most the time of the last sync) for the
+// rest, so one sync carries them all; PostgreSQL's commit_delay and
+// commit_siblings do the same. A lone write never waits.
+func (p *Pipeline) gather(batch []*Request) []*Request {
+	if p.cfg.Log == nil || p.cfg.CommitWait < 0 || p.lastLogged < commitSiblings {
+		return batch
+	}
+	n := 0
+	for _, r := range batch {
+		if logged(r) {
+			n++
+		}
+	}
+	if n == 0 || n >= p.lastLogged {
+		return batch
+	}
+	wait := p.cfg.CommitWait
+	if wait == 0 {
+		wait = min(2*p.lastAppend, time.Millisecond)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for n < p.lastLogged && len(batch) < p.cfg.MaxBatch {
+		select {
+		case r := <-p.in:
+			batch = append(batch, r)
+			if logged(r) {
+				n++
+			}
+		case <-timer.C:
+			return batch
+		case <-p.stop:
+			return batch
+		}
+	}
+	return batch
 }
 
 // New returns a pipeline over state (nil for a fresh one). The sessions of a
@@ -263,6 +333,7 @@ func (p *Pipeline) run() {
 					break drain
 				}
 			}
+			batch = p.gather(batch)
 			p.process(batch)
 			clear(batch)
 		case now := <-expiry.C:
@@ -360,6 +431,15 @@ func (p *Pipeline) process(batch []*Request) {
 		_ = c.Close()
 	}
 	p.complete(batch)
+	p.announce()
+}
+
+// announce tells the event loops about the View published in this batch.
+func (p *Pipeline) announce() {
+	if p.published != nil && p.onPublish != nil {
+		p.onPublish(p.published)
+	}
+	p.published = nil
 }
 
 // log makes entries durable as one record; false means they must not be
@@ -370,7 +450,9 @@ func (p *Pipeline) log(entries []*engine.Entry) bool {
 	}
 	first := p.state.Zxid() + 1
 	p.payload = engine.AppendBatch(p.payload[:0], first, entries)
+	start := time.Now()
 	err := p.cfg.Log.Append(uint64(first), p.payload)
+	p.lastLogged, p.lastAppend = len(entries), time.Since(start)
 	if cap(p.payload) > 16<<20 {
 		p.payload = nil
 	}
@@ -427,15 +509,17 @@ func (p *Pipeline) Capture() (*engine.View, []engine.SessionRecord, error) {
 	return v, sessions, err
 }
 
+// publish makes the state applied so far the current View. The event loops
+// hear of it (onPublish) after the batch is completed: a loop that gets
+// completions catches up with them and needs no second wake.
 func (p *Pipeline) publish() {
 	v := p.state.Publish()
 	p.view.Store(v)
-	if p.onPublish != nil {
-		p.onPublish(v)
-	}
+	p.published = v
 	if cp := p.cfg.Checkpoints; cp != nil {
-		if cp.Ready() {
+		if cp.Ready() && time.Since(p.lastOffer) >= p.cfg.CheckpointEvery {
 			cp.Offer(p.state.TakeDelta(v))
+			p.lastOffer = time.Now()
 		}
 		if d := cp.Durable(); d > p.removed && p.cfg.Log != nil {
 			if err := p.cfg.Log.RemoveThrough(uint64(d)); err != nil {

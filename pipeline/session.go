@@ -20,8 +20,14 @@ type Session struct {
 	owner Closer
 }
 
-// Touch records that a packet arrived on the session at now.
-func (s *Session) Touch(now time.Time) { s.lastHeard.Store(now.UnixMilli()) }
+// Touch records that a packet arrived on the session at now. Many packets
+// share a millisecond; only a new one is stored (a store is a full memory
+// barrier, a load is not).
+func (s *Session) Touch(now time.Time) {
+	if ms := now.UnixMilli(); s.lastHeard.Load() != ms {
+		s.lastHeard.Store(ms)
+	}
+}
 
 // Closer is a connection the pipeline may close: the old owner of a session
 // that moved, or the owner of a session that expired.

@@ -100,7 +100,7 @@ func Restore(snapPath, checkpointDir, walDir string, cfg engine.Config) (snapsho
 	if err != nil {
 		return st, err
 	}
-	store, err := checkpoint.Open(checkpointDir, nil)
+	store, err := checkpoint.Open(checkpointDir, nil, nil)
 	if err != nil {
 		return st, err
 	}

@@ -103,7 +103,7 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal"), engine.Config{}); err != nil {
 		t.Fatal(err)
 	}
-	store, err := checkpoint.Open(filepath.Join(restored, "checkpoint"), quiet)
+	store, err := checkpoint.Open(filepath.Join(restored, "checkpoint"), quiet, func(err error) { t.Error(err) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/meerkat-zk/meerkat/checkpoint"
 	"github.com/meerkat-zk/meerkat/config"
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/internal/gctune"
 	"github.com/meerkat-zk/meerkat/netpoll"
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/snapshot"
@@ -145,11 +146,18 @@ func runServer(args []string) error {
 
 	// Recovery: the checkpoint, then the log after it.
 	start := time.Now()
-	store, err := checkpoint.Open(cfg.CheckpointDir(), logger)
+	store, err := checkpoint.Open(cfg.CheckpointDir(), logger, nil)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	closeStore := true
+	defer func() {
+		// Closing pebble waits for its flushes; after a final flush that did
+		// not finish, exit without it.
+		if closeStore {
+			_ = store.Close()
+		}
+	}()
 	state, err := store.Load(engineConfig(cfg))
 	if err != nil {
 		return err
@@ -214,6 +222,9 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
+	tuneStop := make(chan struct{})
+	defer close(tuneStop)
+	gctune.Start(gctune.Default, tuneStop)
 	cp.Start()
 	pipe.Start()
 	var adm *admin.Server
@@ -248,10 +259,12 @@ func runServer(args []string) error {
 	}
 	pipe.Stop()
 	// A clean stop checkpoints everything so the next start replays nothing.
+	// If the checkpoint cannot finish (a full disk), the log keeps it all.
 	last := pipe.FinalDelta()
-	cp.Stop(&last)
-	if rerr := log.RemoveThrough(uint64(cp.Durable())); rerr != nil {
-		logger.Warn("could not remove old log segments", "err", rerr)
+	if closeStore = cp.Stop(&last, 10*time.Second); closeStore {
+		if rerr := log.RemoveThrough(uint64(cp.Durable())); rerr != nil {
+			logger.Warn("could not remove old log segments", "err", rerr)
+		}
 	}
 	return err
 }
