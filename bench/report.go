@@ -30,7 +30,13 @@ func WriteReport(rep *Report, md string, others ...*Report) error {
 			return err
 		}
 	}
-	return os.WriteFile(md, []byte(markdown(rep, others)), 0o644)
+	// The record of improvements and their measured effect is written by
+	// hand beside the harness; the report carries it.
+	notes, err := os.ReadFile(filepath.Join(dir, "bench", "improvements.md"))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return os.WriteFile(md, []byte(markdown(rep, others, string(notes))), 0o644)
 }
 
 func (rep *Report) headLabel() string {
@@ -224,7 +230,7 @@ func (rep *Report) targets() []target {
 }
 
 // markdown renders the whole report.
-func markdown(rep *Report, others []*Report) string {
+func markdown(rep *Report, others []*Report, notes string) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	profile, target := "full", "make bench"
@@ -259,6 +265,10 @@ func markdown(rep *Report, others []*Report) string {
 			p("| %s | %s | %s |\n", t.goal, t.measured, t.met)
 		}
 		p("\n")
+	}
+
+	if notes != "" {
+		p("%s\n\n", strings.TrimSpace(notes))
 	}
 
 	m := rep.Machine
@@ -541,6 +551,10 @@ func trees(rep *Report, b *strings.Builder) {
 	row("clean stop (SIGTERM)", func(t *TreeResult) float64 { return t.CleanStopMs }, " ms")
 	row("restart after clean stop", func(t *TreeResult) float64 { return t.CleanRestartMs }, " ms")
 	row("RSS after the clean restart", func(t *TreeResult) float64 { return float64(t.RSSAfterRestart) / (1 << 20) }, " MiB")
+	row("snapshot of the loaded tree (ZooKeeper: newest snapshot file; Meerkat: zstd stream)", func(t *TreeResult) float64 { return float64(t.SnapshotBytes) / (1 << 20) }, " MiB")
+	row("time to take it (Meerkat, through the admin server)", func(t *TreeResult) float64 { return t.SnapshotMs }, " ms")
+	row("snapshots / checkpoint flushes written during the load", func(t *TreeResult) float64 { return float64(t.SnapshotsWritten) }, "")
+	row("bytes they wrote (ZooKeeper: whole-tree snapshots; Meerkat: incremental pebble flushes and compactions)", func(t *TreeResult) float64 { return float64(t.SnapshotsWrittenBytes) / (1 << 20) }, " MiB")
 	for _, r := range []*Run{zr, mr} {
 		if r != nil && r.Error != "" {
 			p("\n⚠ %s: %s\n", r.System, r.Error)

@@ -118,13 +118,15 @@ func startServer(system string, jvm []string) (*server, error) {
 // stop kills the server and removes its data.
 func (s *server) stop() { s.tb.close() }
 
-// sampled are the server counters the write scenarios keep: fsyncs and
-// the writes they carried.
+// sampled are the server counters the scenarios keep: fsyncs and the
+// writes they carried, checkpoint flushes and their bytes.
 var sampled = map[string]bool{
 	"meerkat_pipeline_batch_entries_count": true, "meerkat_pipeline_batch_entries_sum": true,
 	"meerkat_wal_fsync_duration_seconds_count": true, "meerkat_wal_fsync_duration_seconds_sum": true,
 	"zk_cnt_fsynctime": true, "zk_sum_fsynctime": true,
 	"zk_cnt_sync_processor_batch_size": true, "zk_sum_sync_processor_batch_size": true,
+	"meerkat_checkpoint_flushes_total": true, "meerkat_checkpoint_flushed_bytes_total": true,
+	"meerkat_checkpoint_compacted_bytes_total": true,
 }
 
 // sample reads the server's counters: ZooKeeper's mntr, Meerkat's

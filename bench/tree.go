@@ -2,6 +2,10 @@ package bench
 
 import (
 	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/meerkat-zk/meerkat/jute"
@@ -28,6 +32,17 @@ type TreeResult struct {
 	CleanRestartMs float64 `json:"clean_restart_ms"`
 	// RSSAfterRestart is VmRSS after the clean restart.
 	RSSAfterRestart int64 `json:"rss_after_restart"`
+	// SnapshotBytes is the size of a snapshot of the loaded tree: Meerkat's
+	// zstd stream from its admin server (SnapshotMs to take it), ZooKeeper's
+	// newest snapshot file.
+	SnapshotBytes int64   `json:"snapshot_bytes"`
+	SnapshotMs    float64 `json:"snapshot_ms,omitempty"`
+	// SnapshotsWritten is what the load cost in snapshots and checkpoints:
+	// ZooKeeper's snapshot files (it writes one every snapCount
+	// transactions, each the whole tree), Meerkat's pebble checkpoint
+	// flushes (incremental: only what changed since the last one).
+	SnapshotsWritten      int   `json:"snapshots_written"`
+	SnapshotsWrittenBytes int64 `json:"snapshots_written_bytes"`
 }
 
 // treePath is znode i of the large tree: 1,000 children per parent.
@@ -77,6 +92,9 @@ func (c *Config) treeScenario(system string) Run {
 			return err
 		}
 		res.RSSPerZnode = float64(res.RSSLoaded-res.RSSEmpty) / float64(c.TreeZnodes)
+		if err := snapshotCost(srv, res); err != nil {
+			return err
+		}
 		last := treePath(c.TreeZnodes - 1)
 
 		d, _, err := restart(srv, false)
@@ -104,6 +122,46 @@ func (c *Config) treeScenario(system string) Run {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// snapshotCost measures what snapshots and checkpoints of the loaded tree
+// cost each server.
+func snapshotCost(srv *server, res *TreeResult) error {
+	if srv.Name == ZooKeeper {
+		files, err := filepath.Glob(filepath.Join(srv.Dir, "data", "version-2", "snapshot.*"))
+		if err != nil {
+			return err
+		}
+		var newest time.Time
+		for _, f := range files {
+			st, err := os.Stat(f)
+			if err != nil {
+				return err
+			}
+			res.SnapshotsWritten++
+			res.SnapshotsWrittenBytes += st.Size()
+			if st.ModTime().After(newest) {
+				newest, res.SnapshotBytes = st.ModTime(), st.Size()
+			}
+		}
+		return nil
+	}
+	m := srv.sample()
+	res.SnapshotsWritten = int(m["meerkat_checkpoint_flushes_total"])
+	res.SnapshotsWrittenBytes = int64(m["meerkat_checkpoint_flushed_bytes_total"] + m["meerkat_checkpoint_compacted_bytes_total"])
+	cl := http.Client{Timeout: 10 * time.Minute}
+	start := time.Now()
+	resp, err := cl.Get(fmt.Sprintf("http://127.0.0.1:%d/commands/snapshot", srv.adminPort))
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	res.SnapshotBytes, res.SnapshotMs = n, ms(time.Since(start))
+	return nil
+}
 
 // restart stops the server (SIGTERM when clean, else SIGKILL), starts it
 // again and returns the time from the start until a session could be

@@ -17,6 +17,7 @@
 package checkpoint
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -107,21 +109,23 @@ func nodeKey(b []byte, path string) []byte {
 
 // pathOfKey inverts nodeKey.
 func pathOfKey(k []byte) (string, error) {
+	b, err := appendPathOfKey(nil, k)
+	return string(b), err
+}
+
+// appendPathOfKey appends the path of node key k to b.
+func appendPathOfKey(b, k []byte) ([]byte, error) {
 	k = k[1:]
-	i := -1
-	for j, c := range k {
-		if c == 0 {
-			i = j
-			break
-		}
-	}
+	i := bytes.IndexByte(k, 0)
 	if i < 0 {
-		return "", fmt.Errorf("checkpoint: malformed node key %q", k)
+		return b, fmt.Errorf("checkpoint: malformed node key %q", k)
 	}
 	if i == 0 && len(k) == 1 {
-		return "/", nil
+		return append(b, '/'), nil
 	}
-	return string(k[:i]) + "/" + string(k[i+1:]), nil
+	b = append(b, k[:i]...)
+	b = append(b, '/')
+	return append(b, k[i+1:]...), nil
 }
 
 func aclKey(i uint32) []byte {
@@ -225,6 +229,7 @@ func (s *Store) Load(cfg engine.Config) (*engine.State, error) {
 		return nil, err
 	}
 	l := engine.NewLoader(cfg)
+	var scratch []byte
 	it, err := s.db.NewIter(nil)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -250,11 +255,11 @@ func (s *Store) Load(cfg engine.Config) (*engine.State, error) {
 			}
 			l.AddSession(int64(binary.BigEndian.Uint64(k[1:])), to)
 		case 'n':
-			p, err := pathOfKey(k)
-			if err != nil {
+			// The path lives in a scratch buffer: AddNode copies it.
+			if scratch, err = appendPathOfKey(scratch[:0], k); err != nil {
 				return nil, err
 			}
-			if err := l.AddNode(p, v); err != nil {
+			if err := l.AddNode(unsafe.String(unsafe.SliceData(scratch), len(scratch)), v); err != nil {
 				return nil, err
 			}
 		}

@@ -15,10 +15,21 @@ var (
 	flushDuration = metrics.NewHistogram("meerkat_checkpoint_flush_duration_seconds")
 	writeDuration = metrics.NewHistogram("meerkat_checkpoint_write_duration_seconds")
 	pathsWritten  = metrics.NewCounter("meerkat_checkpoint_znodes_written_total")
+	flushes       = metrics.NewCounter("meerkat_checkpoint_flushes_total")
 	durableZxid   atomic.Int64
 	appliedZxid   atomic.Int64
 	_             = metrics.NewGauge("meerkat_checkpoint_lag_zxids", func() float64 {
 		return float64(appliedZxid.Load() - durableZxid.Load())
+	})
+	// flushedBytes and compactedBytes are pebble's table bytes written by
+	// flushes and by compactions, read after each flush.
+	flushedBytes   atomic.Uint64
+	compactedBytes atomic.Uint64
+	_              = metrics.NewGauge("meerkat_checkpoint_flushed_bytes_total", func() float64 {
+		return float64(flushedBytes.Load())
+	})
+	_ = metrics.NewGauge("meerkat_checkpoint_compacted_bytes_total", func() float64 {
+		return float64(compactedBytes.Load())
 	})
 )
 
@@ -164,6 +175,14 @@ func (c *Checkpointer) flush(zxid int64) {
 		return
 	}
 	flushDuration.UpdateDuration(start)
+	flushes.Inc()
+	var flushed, compacted uint64
+	for _, l := range c.store.Metrics().Levels {
+		flushed += l.TableBytesFlushed + l.BlobBytesFlushed
+		compacted += l.TableBytesCompacted + l.BlobBytesCompacted
+	}
+	flushedBytes.Store(flushed)
+	compactedBytes.Store(compacted)
 	c.durable.Store(zxid)
 	durableZxid.Store(zxid)
 }

@@ -37,6 +37,15 @@ func AppendBatch(b []byte, firstZxid int64, entries []*Entry) []byte {
 	return b
 }
 
+// BatchSpan reads a batch's first zxid and entry count from its header.
+func BatchSpan(b []byte) (firstZxid int64, count int32, ok bool) {
+	if len(b) < 12 {
+		return 0, 0, false
+	}
+	d := jute.NewDecoder(b[:12])
+	return d.Long(), d.Int(), true
+}
+
 // DecodeBatch reads a batch written by AppendBatch. The entries' bodies
 // alias b.
 func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {

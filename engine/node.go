@@ -53,8 +53,19 @@ const (
 	maxTTL       int64 = ttlMask
 )
 
+// joinKV allocates path followed by data as one new string. (Concatenation
+// would hand back path itself when data is empty: a caller's scratch bytes,
+// or another node's memory kept alive by a substring.)
+func joinKV(path string, data []byte) string {
+	var b strings.Builder
+	b.Grow(len(path) + len(data))
+	b.WriteString(path)
+	b.Write(data)
+	return b.String()
+}
+
 func newNode(path string, data []byte) Node {
-	n := Node{kv: path + string(data), pathLen: uint32(len(path)), nameOff: uint32(strings.LastIndexByte(path, '/') + 1)}
+	n := Node{kv: joinKV(path, data), pathLen: uint32(len(path)), nameOff: uint32(strings.LastIndexByte(path, '/') + 1)}
 	if data == nil {
 		n.pathLen |= dataNullBit
 	}
@@ -86,7 +97,7 @@ func (n *Node) DataNull() bool { return n.pathLen&dataNullBit != 0 }
 // withData returns a copy of n holding data.
 func (n *Node) withData(data []byte) Node {
 	c := *n
-	c.kv = n.Path() + string(data)
+	c.kv = joinKV(n.Path(), data)
 	c.pathLen = uint32(len(n.Path()))
 	if data == nil {
 		c.pathLen |= dataNullBit

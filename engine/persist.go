@@ -118,11 +118,15 @@ func DecodeNode(path string, b []byte) (Node, error) {
 // fastest), AddSession for every session, then Finish.
 type Loader struct {
 	s *State
+	// build takes znodes while they come in tree order; the first one out of
+	// order moves them all into the tree writer, which takes any order.
+	build    treeBuilder
+	building bool
 }
 
 // NewLoader starts an empty state (no system nodes: the image has them).
 func NewLoader(cfg Config) *Loader {
-	return &Loader{s: &State{
+	return &Loader{building: true, s: &State{
 		cfg:           cfg,
 		acls:          &aclTable{index: map[string]uint32{}},
 		sessions:      map[int64]*Session{},
@@ -147,14 +151,30 @@ func (l *Loader) AddACL(index uint32, acls []jute.ACL) error {
 	return nil
 }
 
-// AddNode adds a znode stored by AppendNode.
+// AddNode adds a znode stored by AppendNode. path is copied.
 func (l *Loader) AddNode(path string, value []byte) error {
 	n, err := DecodeNode(path, value)
 	if err != nil {
 		return err
 	}
+	if l.building && l.build.after(&n) {
+		l.build.add(n)
+		return nil
+	}
+	l.flushBuild()
 	l.s.tree.put(n)
 	return nil
+}
+
+// flushBuild hands what was built in order to the tree writer.
+func (l *Loader) flushBuild() {
+	if !l.building {
+		return
+	}
+	l.building = false
+	t := l.build.tree()
+	l.s.tree.root, l.s.tree.count = t.root, t.count
+	l.s.tree.gen++
 }
 
 // AddSession adds an open session.
@@ -164,6 +184,7 @@ func (l *Loader) AddSession(id int64, timeout int32) {
 
 // Finish checks the image and returns the state, last applied zxid zxid.
 func (l *Loader) Finish(zxid int64) (*State, error) {
+	l.flushBuild()
 	s := l.s
 	s.zxid = zxid
 	var err error

@@ -174,6 +174,61 @@ func (t Tree) All(fn func(*Node) bool) {
 	}
 }
 
+// treeBuilder builds a tree from znodes that come in tree order (a
+// checkpoint's or a snapshot's), bottom up, in linear time: full leaves,
+// then each level of inner pages over the one below.
+type treeBuilder struct {
+	leaves []*page
+	count  int
+}
+
+// add appends n, which must sort after everything added before (after
+// reports whether it does).
+func (b *treeBuilder) add(n Node) {
+	if len(b.leaves) == 0 || len(b.leaves[len(b.leaves)-1].items) == maxLeaf {
+		b.leaves = append(b.leaves, &page{items: make([]Node, 0, maxLeaf)})
+	}
+	last := b.leaves[len(b.leaves)-1]
+	last.items = append(last.items, n)
+	b.count++
+}
+
+// after reports whether n sorts after the last znode added.
+func (b *treeBuilder) after(n *Node) bool {
+	if len(b.leaves) == 0 {
+		return true
+	}
+	items := b.leaves[len(b.leaves)-1].items
+	last := &items[len(items)-1]
+	return compareNode(n.parent(), n.Name(), last) > 0
+}
+
+// tree returns the built tree.
+func (b *treeBuilder) tree() Tree {
+	if len(b.leaves) == 0 {
+		return Tree{}
+	}
+	level := b.leaves
+	mins := make([]sepKey, len(level))
+	for i, p := range level {
+		p.items = p.items[:len(p.items):len(p.items)]
+		mins[i] = sepOf(&p.items[0])
+	}
+	for len(level) > 1 {
+		var up []*page
+		var upMins []sepKey
+		for i := 0; i < len(level); i += maxInner {
+			j := min(i+maxInner, len(level))
+			p := &page{kids: append([]*page(nil), level[i:j]...), keys: append([]sepKey(nil), mins[i:j]...)}
+			p.keys[0] = sepKey{}
+			up = append(up, p)
+			upMins = append(upMins, mins[i])
+		}
+		level, mins = up, upMins
+	}
+	return Tree{root: level[0], count: b.count}
+}
+
 // treeWriter derives new tree versions. Pages stamped with its current
 // generation were made by it since the last freeze and are mutated in place;
 // any other page is copied first. That makes a batch of writes copy each

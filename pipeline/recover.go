@@ -18,6 +18,10 @@ type Replayer interface {
 func Recover(state *engine.State, log Replayer) (int, error) {
 	applied := 0
 	err := log.Replay(func(index uint64, payload []byte) error {
+		// A batch the checkpoint already covers is skipped on its header.
+		if first, count, ok := engine.BatchSpan(payload); ok && first+int64(count)-1 <= state.Zxid() {
+			return nil
+		}
 		first, entries, err := engine.DecodeBatch(payload)
 		if err != nil {
 			return fmt.Errorf("pipeline: log record at zxid %d: %w", index, err)

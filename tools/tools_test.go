@@ -112,7 +112,13 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 	if err != nil || state == nil {
 		t.Fatalf("load restored: %v", err)
 	}
-	if got := image(state.Publish()); fmt.Sprint(got) != fmt.Sprint(want) {
+	got := image(state.Publish())
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: restored %q, snapshot %q", p, got[p], w)
+		}
+	}
+	if len(got) != len(want) {
 		t.Fatalf("restored %d znodes, snapshot had %d", len(got), len(want))
 	}
 	if state.Zxid() != st.Zxid || len(state.SessionRecords()) != 1 {
