@@ -69,7 +69,10 @@ type Config struct {
 	SnapCount int
 	// AdminEnabled, AdminAddress and AdminPort configure the HTTP admin
 	// server (admin.enableServer, admin.serverAddress, admin.serverPort):
-	// /metrics and /commands/snapshot.
+	// /metrics, /commands/snapshot and /debug/pprof/. It has no
+	// authentication and a snapshot holds every znode, ACL-protected ones
+	// included, so unlike ZooKeeper (0.0.0.0) it binds 127.0.0.1 unless
+	// told otherwise.
 	AdminEnabled bool
 	AdminAddress string
 	AdminPort    int
@@ -108,7 +111,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
 	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true,
-		SnapCount: 100000, AdminEnabled: true, AdminAddress: "0.0.0.0", AdminPort: 8080}
+		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080}
 	for _, p := range props {
 		if err := c.Set(p.key, p.value); err != nil {
 			return nil, fmt.Errorf("config: %s:%d: %w", name, p.line, err)

@@ -65,6 +65,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.MinSessionTimeout != 6*time.Second || c.MaxSessionTimeout != 60*time.Second || c.MaxClientCnxns != 60 ||
 		c.MaxBuffer != 0xfffff || c.ContainerCheckInterval != time.Minute || !c.ForceSync || c.ServerID != 1 ||
+		c.AdminAddr() != "127.0.0.1:8080" ||
 		strings.Join(c.FourLetterWords, ",") != "srvr" {
 		t.Fatalf("defaults %+v", c)
 	}
