@@ -526,14 +526,15 @@ func trees(rep *Report, b *strings.Builder) {
 		return r.Tree
 	}
 	zt, mt := get(zr), get(mr)
+	// A negative value is one the system does not report.
 	row := func(name string, f func(*TreeResult) float64, unit string) {
 		z, m := 0.0, 0.0
 		zs, ms := "–", "–"
-		if zt != nil {
+		if zt != nil && f(zt) >= 0 {
 			z = f(zt)
 			zs = num(z) + unit
 		}
-		if mt != nil {
+		if mt != nil && f(mt) >= 0 {
 			m = f(mt)
 			ms = num(m) + unit
 		}
@@ -552,7 +553,12 @@ func trees(rep *Report, b *strings.Builder) {
 	row("restart after clean stop", func(t *TreeResult) float64 { return t.CleanRestartMs }, " ms")
 	row("RSS after the clean restart", func(t *TreeResult) float64 { return float64(t.RSSAfterRestart) / (1 << 20) }, " MiB")
 	row("snapshot of the loaded tree (ZooKeeper: newest snapshot file; Meerkat: zstd stream)", func(t *TreeResult) float64 { return float64(t.SnapshotBytes) / (1 << 20) }, " MiB")
-	row("time to take it (Meerkat, through the admin server)", func(t *TreeResult) float64 { return t.SnapshotMs }, " ms")
+	row("time to take it (Meerkat, through the admin server)", func(t *TreeResult) float64 {
+		if t.SnapshotMs == 0 {
+			return -1 // ZooKeeper takes its snapshots on its own schedule
+		}
+		return t.SnapshotMs
+	}, " ms")
 	row("snapshots / checkpoint flushes written during the load", func(t *TreeResult) float64 { return float64(t.SnapshotsWritten) }, "")
 	row("bytes they wrote (ZooKeeper: whole-tree snapshots; Meerkat: incremental pebble flushes and compactions)", func(t *TreeResult) float64 { return float64(t.SnapshotsWrittenBytes) / (1 << 20) }, " MiB")
 	for _, r := range []*Run{zr, mr} {
