@@ -464,4 +464,13 @@ var quotaScenarios = []scenario{
 		a.delete(q+"/zookeeper_limits", -1)
 		a.delete(q, -1)
 	}},
+	{"quota_stats_node_for_missing_path", func(e *env) {
+		a := e.connect("A")
+		q := "/zookeeper/quota" + e.p("")
+		a.create(q, nil, 0)
+		a.create(q+"/zookeeper_stats", []byte("count=7,bytes=9"), 0)
+		a.getData(q+"/zookeeper_stats", false)
+		a.delete(q+"/zookeeper_stats", -1)
+		a.delete(q, -1)
+	}},
 }

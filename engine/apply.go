@@ -204,7 +204,7 @@ func (s *State) allowed(n *Node, perm int32, ids []jute.ID) bool {
 }
 
 func (s *State) get(path string) (*Node, bool) {
-	return Tree{root: s.tree.root}.Get(path)
+	return s.tree.current().Get(path)
 }
 
 // create follows PrepRequestProcessor.pRequest2TxnCreate for the checks and

@@ -49,7 +49,7 @@ func BatchSpan(b []byte) (firstZxid int64, count int32, ok bool) {
 // DecodeBatch reads a batch written by AppendBatch. The entries' bodies
 // alias b.
 func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
-	d := jute.NewDecoder(b)
+	var d jute.Decoder
 	d.Reset(b, len(b))
 	firstZxid = d.Long()
 	n := d.VectorLen()
@@ -63,7 +63,7 @@ func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
 		ids := d.VectorLen()
 		for j := 0; j < ids && d.Err() == nil; j++ {
 			var id jute.ID
-			id.Decode(d)
+			id.Decode(&d)
 			e.Identities = append(e.Identities, id)
 		}
 		e.Body = d.Buffer()

@@ -102,7 +102,3 @@ func slicesSortByValue(keys []string, order map[string]int64) {
 		return strings.Compare(a, b)
 	})
 }
-
-// slicesSortStrings sorts strings in Java's String.compareTo order, which
-// for the ASCII keys it is used on is byte order.
-func slicesSortStrings(s []string) { slices.Sort(s) }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -54,15 +55,7 @@ func (s *State) SessionRecords() []SessionRecord {
 	for _, ss := range s.sessions {
 		out = append(out, SessionRecord{ID: ss.ID, Timeout: ss.Timeout})
 	}
-	slices.SortFunc(out, func(a, b SessionRecord) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b SessionRecord) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -93,7 +86,7 @@ func AppendNode(b []byte, n *Node) []byte {
 
 // DecodeNode reads a node stored by AppendNode under path.
 func DecodeNode(path string, b []byte) (Node, error) {
-	d := jute.NewDecoder(b)
+	var d jute.Decoder
 	d.Reset(b, len(b))
 	var f [6]int64
 	for i := range f {
@@ -126,15 +119,7 @@ type Loader struct {
 
 // NewLoader starts an empty state (no system nodes: the image has them).
 func NewLoader(cfg Config) *Loader {
-	return &Loader{building: true, s: &State{
-		cfg:           cfg,
-		acls:          &aclTable{index: map[string]uint32{}},
-		sessions:      map[int64]*Session{},
-		expiring:      map[string]struct{}{},
-		changes:       &Changes{},
-		dirty:         map[string]struct{}{},
-		dirtySessions: map[int64]struct{}{},
-	}}
+	return &Loader{building: true, s: emptyState(cfg, &aclTable{index: map[string]uint32{}})}
 }
 
 // AddACL adds the ACL list with reference index; indexes come in order from 0.

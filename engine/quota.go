@@ -2,6 +2,7 @@ package engine
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -68,20 +69,14 @@ func (s *State) quotaChanged(path string, delta int64, count int64) {
 // recountQuota sets root's stats to a fresh count of its subtree.
 func (s *State) recountQuota(root string) {
 	var count, bytes int64
-	var walk func(p string)
-	walk = func(p string) {
-		n, ok := s.get(p)
-		if !ok {
-			return
-		}
-		count++
-		bytes += int64(len(n.Data()))
-		Tree{root: s.tree.root}.Children(p, func(c *Node) bool {
-			walk(c.Path())
-			return true
+	// A root that does not exist counts zero, as in ZooKeeper.
+	if n, ok := s.get(root); ok {
+		count, bytes = 1, int64(len(n.Data()))
+		s.tree.current().Descendants(root, func(c *Node) {
+			count++
+			bytes += int64(len(c.Data()))
 		})
 	}
-	walk(root)
 	s.rewriteStats(root, func(st *statsTrack) { *st = statsTrack{count: count, bytes: bytes} })
 }
 
@@ -170,7 +165,7 @@ func (st statsTrack) String() string {
 		for k := range st.extra {
 			keys = append(keys, k)
 		}
-		slicesSortStrings(keys)
+		slices.Sort(keys) // Java's String order, for these ASCII keys
 		b.WriteString("=")
 		for _, k := range keys {
 			b.WriteString(";" + k + "=" + strconv.FormatInt(st.extra[k], 10))

@@ -85,19 +85,9 @@ func (v *View) AllChildrenNumber(path string, ids []jute.ID, skipACL bool, out [
 	if _, c := v.readable(path, jute.PermRead, ids, skipACL); c != jute.CodeOK {
 		return out, c
 	}
-	return jute.AppendInt(out, int32(v.descendants(path))), jute.CodeOK
-}
-
-func (v *View) descendants(path string) int {
-	total := 0
-	v.Tree.Children(path, func(k *Node) bool {
-		total++
-		if k.NumChildren > 0 {
-			total += v.descendants(k.Path())
-		}
-		return true
-	})
-	return total
+	total := int32(0)
+	v.Tree.Descendants(path, func(*Node) { total++ })
+	return jute.AppendInt(out, total), jute.CodeOK
 }
 
 // MultiRead answers a multiRead: each getData or getChildren independently,

@@ -127,15 +127,7 @@ type State struct {
 // NewState returns the state of a fresh server: the root, /zookeeper,
 // /zookeeper/quota and /zookeeper/config, with ZooKeeper's initial stats.
 func NewState(cfg Config) *State {
-	s := &State{
-		cfg:           cfg,
-		acls:          newACLTable(),
-		sessions:      map[int64]*Session{},
-		expiring:      map[string]struct{}{},
-		changes:       &Changes{},
-		dirty:         map[string]struct{}{},
-		dirtySessions: map[int64]struct{}{},
-	}
+	s := emptyState(cfg, newACLTable())
 	// The system nodes are added without bumping their parents' create
 	// counters, which is why a fresh server shows / with cversion -1 and
 	// /zookeeper with cversion -2.
@@ -160,6 +152,20 @@ func NewState(cfg Config) *State {
 		s.putNode(node)
 	}
 	return s
+}
+
+// emptyState returns a state without znodes or sessions over the ACL table
+// acls.
+func emptyState(cfg Config, acls *aclTable) *State {
+	return &State{
+		cfg:           cfg,
+		acls:          acls,
+		sessions:      map[int64]*Session{},
+		expiring:      map[string]struct{}{},
+		changes:       &Changes{},
+		dirty:         map[string]struct{}{},
+		dirtySessions: map[int64]struct{}{},
+	}
 }
 
 // putNode stores n in the tree and marks it for the next checkpoint.

@@ -169,6 +169,18 @@ func ascend(p *page, parent, name string, fn func(*Node) bool) bool {
 	return true
 }
 
+// Descendants calls fn for every znode below path (not path itself), each
+// parent before its children.
+func (t Tree) Descendants(path string, fn func(*Node)) {
+	t.Children(path, func(k *Node) bool {
+		fn(k)
+		if k.NumChildren > 0 {
+			t.Descendants(k.Path(), fn)
+		}
+		return true
+	})
+}
+
 // All calls fn for every znode in tree order until fn returns false.
 func (t Tree) All(fn func(*Node) bool) {
 	if t.root != nil {
@@ -247,6 +259,10 @@ func (w *treeWriter) freeze() Tree {
 	w.gen++
 	return Tree{root: w.root, count: w.count}
 }
+
+// current returns the version being written, without freezing it: its
+// pages may still change in place, so use it before the next put or remove.
+func (w *treeWriter) current() Tree { return Tree{root: w.root, count: w.count} }
 
 // restore makes t the writer's current version; it must come from freeze.
 func (w *treeWriter) restore(t Tree) {
@@ -368,7 +384,7 @@ func (w *treeWriter) remove(path string) bool {
 		return false
 	}
 	parent, name := splitPath(path)
-	if _, ok := (Tree{root: w.root}).Get(path); !ok {
+	if _, ok := w.current().Get(path); !ok {
 		return false
 	}
 	w.root = w.own(w.root)
