@@ -212,7 +212,8 @@ var protocolScenarios = append([]scenario{
 }, malformedBodyScenarios()...)
 
 // malformedBodyScenarios send each opcode with an empty, a one-byte and a
-// five-byte body, each on its own session, then ping.
+// five-byte body, each on its own session, then ping; and each request
+// that starts with a path with a null one.
 func malformedBodyScenarios() []scenario {
 	ops := []jute.OpCode{
 		jute.OpCreate, jute.OpDelete, jute.OpExists, jute.OpGetData, jute.OpSetData,
@@ -228,6 +229,20 @@ func malformedBodyScenarios() []scenario {
 				c := e.connect(fmt.Sprintf("C%d", i))
 				c.exchange(fmt.Sprintf("%v %d-byte body", op, len(body)), op, body, shortWait)
 			}
+		}})
+	}
+	nullPath := jute.AppendInt(nil, -1)
+	for _, nb := range []struct {
+		op   jute.OpCode
+		rest []byte
+	}{
+		{jute.OpGetData, []byte{0}}, {jute.OpExists, []byte{0}}, {jute.OpGetChildren, []byte{0}},
+		{jute.OpGetChildren2, []byte{0}}, {jute.OpGetACL, nil}, {jute.OpGetAllChildrenNumber, nil},
+		{jute.OpSync, nil}, {jute.OpDelete, jute.AppendInt(nil, -1)},
+	} {
+		out = append(out, scenario{"null_path_" + nb.op.String(), func(e *env) {
+			c := e.connect("C")
+			c.exchange(fmt.Sprintf("%v with a null path", nb.op), nb.op, append(nullPath, nb.rest...), shortWait)
 		}})
 	}
 	for _, sc := range []struct {

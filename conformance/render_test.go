@@ -76,6 +76,14 @@ func data(b []byte) string {
 	return fmt.Sprintf("<%d bytes>", len(b))
 }
 
+// pathText renders a path as it is, or null.
+func pathText(b []byte) string {
+	if b == nil {
+		return "null"
+	}
+	return string(b)
+}
+
 // acls renders an ACL list in wire order.
 func acls(l []jute.ACL) string {
 	parts := make([]string, len(l))
@@ -116,9 +124,9 @@ func (e *env) decodeBody(op jute.OpCode, d *jute.Decoder) string {
 	var st jute.Stat
 	switch op {
 	case jute.OpCreate, jute.OpSync:
-		return " path=" + d.String()
+		return " path=" + pathText(d.StringBytes())
 	case jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		p := d.String()
+		p := pathText(d.StringBytes())
 		st.Decode(d)
 		return " path=" + p + " " + e.stat(st)
 	case jute.OpExists, jute.OpSetData, jute.OpSetACL:

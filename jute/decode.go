@@ -13,6 +13,9 @@ var ErrShort = errors.New("jute: record truncated")
 // than -1, null) or larger than the decoder's limit.
 var ErrLength = errors.New("jute: unreasonable length")
 
+// ErrNullPath reports a null where a request needs a path.
+var ErrNullPath = errors.New("jute: null path")
+
 // DefaultMaxBuffer is ZooKeeper's default jute.maxbuffer: 0xfffff bytes.
 const DefaultMaxBuffer = 0xfffff
 
@@ -123,6 +126,17 @@ func (d *Decoder) Buffer() []byte {
 // StringBytes reads a jute ustring as bytes aliasing the input; nil means
 // null. It does not check the bytes are UTF-8.
 func (d *Decoder) StringBytes() []byte { return d.Buffer() }
+
+// PathBytes reads a request's path like StringBytes, but a null path is a
+// decode error (ErrNullPath): ZooKeeper's read handlers fail one with an
+// exception, which the client sees as MARSHALLINGERROR.
+func (d *Decoder) PathBytes() []byte {
+	b := d.Buffer()
+	if b == nil {
+		d.fail(ErrNullPath)
+	}
+	return b
+}
 
 // String reads a jute ustring into a new string; null reads as "".
 func (d *Decoder) String() string { return string(d.Buffer()) }

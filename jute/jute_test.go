@@ -146,6 +146,17 @@ func TestNullAndEmptyBuffersDiffer(t *testing.T) {
 	}
 }
 
+func TestPathBytesRefusesNullOnly(t *testing.T) {
+	d := NewDecoder(AppendString(nil, ""))
+	if b := d.PathBytes(); b == nil || d.Err() != nil {
+		t.Fatalf("empty path: %v, %v", b, d.Err())
+	}
+	d = NewDecoder(AppendBuffer(nil, nil))
+	if d.PathBytes(); !errors.Is(d.Err(), ErrNullPath) {
+		t.Fatalf("null path: err %v, want ErrNullPath", d.Err())
+	}
+}
+
 func TestVectorCountCannotExceedInput(t *testing.T) {
 	// A vector claiming a million elements in eight bytes must fail at once
 	// rather than allocate.

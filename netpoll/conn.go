@@ -87,7 +87,8 @@ type item struct {
 	xid  int32
 	op   jute.OpCode
 	// body is the request record, held until the request can be answered
-	// or submitted.
+	// or submitted; a sync keeps its path record, which its reply echoes
+	// (null included).
 	body []byte
 	ids  []jute.ID
 	recv time.Time
@@ -97,14 +98,10 @@ type item struct {
 	// barrier stops later requests from being submitted before this one is
 	// done (the handshake, closeSession).
 	barrier bool
-	// path is the sync request's path, echoed in its reply.
-	path string
 	// failed is set on a request answered without the pipeline after all.
 	failed jute.Code
 	// connect marks the handshake's own item.
 	connect bool
-	// nullPath is the sync request's null path (-1), echoed as null.
-	nullPath bool
 	// lateIDs marks a request that arrived during the handshake: it takes
 	// the connection's identities when it reaches the head of the queue,
 	// after any auth packet before it.
@@ -335,14 +332,15 @@ func (cn *conn) submitOp(it *item, body []byte) {
 			Identities: it.ids,
 		},
 	}
+	it.body = nil
 	switch it.op {
 	case jute.OpSync:
 		d := jute.NewDecoder(body)
-		path := d.StringBytes()
+		d.StringBytes()
 		if d.Err() != nil {
 			it.failed = jute.CodeMarshallingError
 		}
-		it.path, it.nullPath = string(path), path == nil
+		it.body = append([]byte(nil), body[:d.Offset()]...)
 		r.Kind = pipeline.KindSync
 	case jute.OpReconfig:
 		// ZooKeeper decodes a reconfig before it takes a zxid for it.
@@ -368,7 +366,6 @@ func (cn *conn) submitOp(it *item, body []byte) {
 	default:
 		r.Entry.Body = append([]byte(nil), body...)
 	}
-	it.body = nil
 	cn.submit(it, r)
 }
 
@@ -460,12 +457,8 @@ func (cn *conn) finish(it *item) {
 	}
 	switch it.op {
 	case jute.OpSync:
-		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid}, func(b []byte) []byte {
-			if it.nullPath {
-				return jute.AppendInt(b, -1)
-			}
-			return jute.AppendString(b, it.path)
-		})
+		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid},
+			func(b []byte) []byte { return append(b, it.body...) })
 	case jute.OpCreateSession:
 		// A createSession sent on an open session: ZooKeeper logs it (a zxid)
 		// and answers with a bare ConnectResponse for the connection's own

@@ -47,8 +47,8 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 	case jute.OpPing:
 		b = (&jute.ReplyHeader{Xid: jute.XidPing, Zxid: v.Zxid}).Append(b[:hdr])
 	case jute.OpExists:
-		path, watch := d.StringBytes(), d.Bool()
-		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
+		path, watch := d.PathBytes(), d.Bool()
+		if d.Err() != nil {
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -61,8 +61,8 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			b = n.AppendStat(b)
 		}
 	case jute.OpGetData:
-		path, watch := d.StringBytes(), d.Bool()
-		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
+		path, watch := d.PathBytes(), d.Bool()
+		if d.Err() != nil {
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -71,8 +71,8 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			l.watches.AddData(string(path), cn)
 		}
 	case jute.OpGetChildren, jute.OpGetChildren2:
-		path, watch := d.StringBytes(), d.Bool()
-		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
+		path, watch := d.PathBytes(), d.Bool()
+		if d.Err() != nil {
 			code = jute.CodeMarshallingError
 			break
 		}
@@ -81,15 +81,15 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			l.watches.AddChild(string(path), cn)
 		}
 	case jute.OpGetACL:
-		path := d.StringBytes()
-		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
+		path := d.PathBytes()
+		if d.Err() != nil {
 			code = jute.CodeMarshallingError
 			break
 		}
 		b, code = v.GetACL(bytesString(path), ids, skip, b)
 	case jute.OpGetAllChildrenNumber:
-		path := d.StringBytes()
-		if d.Err() != nil || path == nil { // ZooKeeper fails a null path with an exception
+		path := d.PathBytes()
+		if d.Err() != nil {
 			code = jute.CodeMarshallingError
 			break
 		}
