@@ -157,8 +157,6 @@ type Request struct {
 	Session *Session
 	// Tag is the submitter's own bookkeeping, untouched by the pipeline.
 	Tag any
-	// skip marks a write refused before logging (its session moved).
-	skip bool
 }
 
 // ErrStopped is returned by Submit after Stop.
@@ -364,7 +362,6 @@ func (p *Pipeline) process(batch []*Request) {
 		case KindWrite:
 			if s, ok := p.sessions[r.Entry.Session]; ok && r.Conn != nil && s.owner != r.Conn {
 				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSessionMoved}
-				r.skip = true
 				continue
 			}
 			r.Entry.Time = now.UnixMilli()
@@ -382,7 +379,7 @@ func (p *Pipeline) process(batch []*Request) {
 		switch r.Kind {
 		case KindWrite:
 			switch {
-			case r.skip:
+			case r.Result.Err == jute.CodeSessionMoved: // refused before logging
 			case !logged:
 				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSystemError}
 			default:
