@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -99,8 +100,10 @@ type Server struct {
 	stopped chan error
 	addr    atomic.Pointer[net.TCPAddr]
 
-	mu     sync.Mutex // guards loops, perIP
-	loops  map[gnet.EventLoop]*loop
+	// loops are the event loops seen so far; a new one is added, under mu,
+	// to a copy, so readers load the slice without a lock.
+	loops  atomic.Pointer[[]*loop]
+	mu     sync.Mutex // guards perIP, and serializes additions to loops
 	perIP  map[string]int
 	nextID atomic.Uint64
 }
@@ -116,7 +119,6 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 		words:   map[string]bool{},
 		booted:  make(chan struct{}),
 		stopped: make(chan error, 1),
-		loops:   map[gnet.EventLoop]*loop{},
 		perIP:   map[string]int{},
 	}
 	for _, w := range cfg.FourLetterWords {
@@ -183,25 +185,37 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 // loopOf returns the state of the event loop that owns c.
 func (s *Server) loopOf(c gnet.Conn) *loop {
 	el := c.EventLoop()
+	if l := findLoop(s.allLoops(), el); l != nil {
+		return l
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l, ok := s.loops[el]
-	if !ok {
-		l = newLoop(s, el)
-		s.loops[el] = l
+	loops := s.allLoops()
+	if l := findLoop(loops, el); l != nil {
+		return l
 	}
+	l := newLoop(s, el)
+	grown := append(slices.Clip(loops), l)
+	s.loops.Store(&grown)
 	return l
 }
 
-// allLoops returns the loops seen so far.
-func (s *Server) allLoops() []*loop {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*loop, 0, len(s.loops))
-	for _, l := range s.loops {
-		out = append(out, l)
+// findLoop returns the loop of el in loops, or nil.
+func findLoop(loops []*loop, el gnet.EventLoop) *loop {
+	for _, l := range loops {
+		if l.el == el {
+			return l
+		}
 	}
-	return out
+	return nil
+}
+
+// allLoops returns the loops seen so far. The slice is never modified.
+func (s *Server) allLoops() []*loop {
+	if p := s.loops.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // OnOpen implements gnet.EventHandler: it enforces maxClientCnxns and sets
