@@ -136,33 +136,21 @@ func sessionKey(id int64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{'s'}, uint64(id))
 }
 
-// Zxid returns the zxid the stored image covers; 0 when the store is empty.
-func (s *Store) Zxid() (int64, error) {
+// storedZxid returns the zxid the stored image covers; found is false when
+// the store has never been written.
+func (s *Store) storedZxid() (zxid int64, found bool, err error) {
 	v, closer, err := s.db.Get(keyZxid)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, nil
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("checkpoint: %w", err)
+		return 0, false, fmt.Errorf("checkpoint: %w", err)
 	}
 	defer closer.Close()
 	if len(v) != 8 {
-		return 0, fmt.Errorf("checkpoint: malformed zxid record")
+		return 0, false, fmt.Errorf("checkpoint: malformed zxid record")
 	}
-	return int64(binary.BigEndian.Uint64(v)), nil
-}
-
-// Empty reports whether the store has never been written.
-func (s *Store) Empty() (bool, error) {
-	_, closer, err := s.db.Get(keyZxid)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("checkpoint: %w", err)
-	}
-	closer.Close()
-	return false, nil
+	return int64(binary.BigEndian.Uint64(v)), true, nil
 }
 
 // Write applies a Delta in one pebble batch, with the zxid it leads to. It
@@ -220,12 +208,8 @@ func (s *Store) Flush() error {
 // Load rebuilds the state from the store. It returns nil when the store is
 // empty (a new server).
 func (s *Store) Load(cfg engine.Config) (*engine.State, error) {
-	empty, err := s.Empty()
-	if err != nil || empty {
-		return nil, err
-	}
-	zxid, err := s.Zxid()
-	if err != nil {
+	zxid, found, err := s.storedZxid()
+	if err != nil || !found {
 		return nil, err
 	}
 	l := engine.NewLoader(cfg)
