@@ -34,6 +34,7 @@ import (
 	"hash/crc32"
 	"io"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -134,57 +135,72 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 	return st, nil
 }
 
-// reader reads the uncompressed stream, checksumming what it reads.
+// reader reads the uncompressed stream, checksumming what it reads. Like
+// jute.Decoder, its first error sticks: later reads return zero values, so
+// a section is read field by field and checked once.
 type reader struct {
 	r   *bufio.Reader
 	crc hash.Hash32
 	n   int64
 	buf []byte
+	err error
 }
 
-func (r *reader) read(n int) ([]byte, error) {
+// read returns the next n bytes, valid until the next read.
+func (r *reader) read(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
 	if cap(r.buf) < n {
 		r.buf = make([]byte, n)
 	}
 	b := r.buf[:n]
 	if _, err := io.ReadFull(r.r, b); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, r.n)
+			r.err = fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, r.n)
+		} else {
+			r.err = fmt.Errorf("snapshot: %w", err)
 		}
-		return nil, fmt.Errorf("snapshot: %w", err)
+		return nil
 	}
 	r.crc.Write(b)
 	r.n += int64(n)
-	return b, nil
+	return b
 }
 
-func (r *reader) int() (int32, error) {
-	b, err := r.read(4)
-	if err != nil {
-		return 0, err
+func (r *reader) int() int32 {
+	if b := r.read(4); b != nil {
+		return int32(binary.BigEndian.Uint32(b))
 	}
-	return int32(binary.BigEndian.Uint32(b)), nil
+	return 0
 }
 
-func (r *reader) long() (int64, error) {
-	b, err := r.read(8)
-	if err != nil {
-		return 0, err
+func (r *reader) long() int64 {
+	if b := r.read(8); b != nil {
+		return int64(binary.BigEndian.Uint64(b))
 	}
-	return int64(binary.BigEndian.Uint64(b)), nil
+	return 0
 }
 
-// bytes reads a jute buffer (nil for -1) into a fresh slice.
-func (r *reader) bytes() ([]byte, error) {
-	n, err := r.int()
-	if err != nil || n == -1 {
-		return nil, err
+// buffer reads a jute buffer into dst[:0]; null reads as nil with null set.
+func (r *reader) buffer(dst []byte) (b []byte, null bool) {
+	n := r.int()
+	switch {
+	case r.err != nil:
+		return nil, false
+	case n == -1:
+		return nil, true
+	case n < 0 || n > 1<<30:
+		r.err = fmt.Errorf("%w: length %d at byte %d", ErrCorrupt, n, r.n)
+		return nil, false
 	}
-	if n < 0 || n > 1<<30 {
-		return nil, fmt.Errorf("%w: length %d at byte %d", ErrCorrupt, n, r.n)
-	}
-	b, err := r.read(int(n))
-	return append([]byte(nil), b...), err
+	return append(dst[:0], r.read(int(n))...), false
+}
+
+// string reads a jute ustring; null reads as "".
+func (r *reader) string() string {
+	b, _ := r.buffer(nil)
+	return string(b)
 }
 
 // Read reads a snapshot into l and checks it whole; the caller finishes the
@@ -197,101 +213,63 @@ func Read(src io.Reader, l *engine.Loader) (Stats, error) {
 	defer dec.Close()
 	r := &reader{r: bufio.NewReaderSize(dec, 256<<10), crc: crc32.New(castagnoli)}
 	var st Stats
-	head, err := r.read(len(magic))
-	if err != nil {
-		return st, err
-	}
-	if string(head) != magic {
+	if head := r.read(len(magic)); r.err == nil && string(head) != magic {
 		return st, fmt.Errorf("%w: not a Meerkat snapshot", ErrCorrupt)
 	}
-	if v, err := r.int(); err != nil || v != version {
+	if v := r.int(); r.err == nil && v != version {
 		return st, fmt.Errorf("%w: version %d", ErrCorrupt, v)
 	}
-	if st.Zxid, err = r.long(); err != nil {
-		return st, err
-	}
-	ms, err := r.long()
-	if err != nil {
-		return st, err
-	}
-	st.Time = time.UnixMilli(ms)
-	nacl, err := r.int()
-	if err != nil {
-		return st, err
-	}
-	for i := int32(0); i < nacl; i++ {
-		count, err := r.int()
-		if err != nil {
-			return st, err
-		}
+	st.Zxid = r.long()
+	st.Time = time.UnixMilli(r.long())
+	nacl := r.int()
+	for i := int32(0); i < nacl && r.err == nil; i++ {
+		count := r.int()
 		acls := make([]jute.ACL, 0, max(0, min(count, 1024)))
-		for j := int32(0); j < count; j++ {
-			perms, err := r.int()
-			if err != nil {
-				return st, err
-			}
-			scheme, err := r.bytes()
-			if err != nil {
-				return st, err
-			}
-			id, err := r.bytes()
-			if err != nil {
-				return st, err
-			}
-			acls = append(acls, jute.ACL{Perms: perms, ID: jute.ID{Scheme: string(scheme), ID: string(id)}})
+		for j := int32(0); j < count && r.err == nil; j++ {
+			acls = append(acls, jute.ACL{Perms: r.int(), ID: jute.ID{Scheme: r.string(), ID: r.string()}})
 		}
-		if err := l.AddACL(uint32(i), acls); err != nil {
-			return st, err
+		if r.err == nil {
+			if err := l.AddACL(uint32(i), acls); err != nil {
+				return st, err
+			}
 		}
 	}
 	st.ACLs = int(nacl)
-	nsess, err := r.int()
-	if err != nil {
-		return st, err
-	}
-	for i := int32(0); i < nsess; i++ {
-		id, err := r.long()
-		if err != nil {
-			return st, err
+	nsess := r.int()
+	for i := int32(0); i < nsess && r.err == nil; i++ {
+		id, timeout := r.long(), r.int()
+		if r.err == nil {
+			l.AddSession(id, timeout)
 		}
-		to, err := r.int()
-		if err != nil {
-			return st, err
-		}
-		l.AddSession(id, to)
 	}
 	st.Sessions = int(nsess)
-	for {
-		path, err := r.bytes()
-		if err != nil {
-			return st, err
-		}
-		if path == nil {
+	// The path and node bytes are read into buffers reused for every node:
+	// AddNode copies what it keeps.
+	var path, node []byte
+	for r.err == nil {
+		var null bool
+		if path, null = r.buffer(path); null {
 			break
 		}
-		node, err := r.bytes()
-		if err != nil {
-			return st, err
+		node, _ = r.buffer(node)
+		if r.err != nil {
+			break
 		}
-		if err := l.AddNode(string(path), node); err != nil {
+		if err := l.AddNode(unsafe.String(unsafe.SliceData(path), len(path)), node); err != nil {
 			return st, fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
 		st.Nodes++
 	}
-	count, err := r.long()
-	if err != nil {
-		return st, err
-	}
-	if count != st.Nodes {
-		return st, fmt.Errorf("%w: %d nodes read, trailer says %d", ErrCorrupt, st.Nodes, count)
-	}
+	count := r.long()
 	want := r.crc.Sum32()
 	st.Bytes = r.n + 4
-	sum, err := r.read(4)
-	if err != nil {
-		return st, err
-	}
-	if binary.BigEndian.Uint32(sum) != want {
+	sum := r.read(4)
+	switch {
+	case r.err != nil:
+		return st, r.err
+	case count != st.Nodes:
+		return st, fmt.Errorf("%w: %d nodes read, trailer says %d", ErrCorrupt, st.Nodes, count)
+	case binary.BigEndian.Uint32(sum) != want:
 		return st, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	return st, nil
