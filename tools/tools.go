@@ -60,19 +60,26 @@ func FetchSnapshot(adminAddr, path string) (snapshot.Stats, error) {
 	return st, nil
 }
 
+// verify reads the snapshot at path whole and checks it loads.
 func verify(path string) (snapshot.Stats, error) {
+	_, st, err := loadSnapshot(path, engine.Config{ExtendedTypes: true})
+	return st, err
+}
+
+// loadSnapshot reads the snapshot at path into a new state.
+func loadSnapshot(path string, cfg engine.Config) (*engine.State, snapshot.Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
+		return nil, snapshot.Stats{}, fmt.Errorf("tools: %w", err)
 	}
 	defer f.Close()
-	l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+	l := engine.NewLoader(cfg)
 	st, err := snapshot.Read(bufio.NewReader(f), l)
 	if err != nil {
-		return st, err
+		return nil, st, err
 	}
-	_, err = l.Finish(st.Zxid)
-	return st, err
+	state, err := l.Finish(st.Zxid)
+	return state, st, err
 }
 
 // Restore builds a data directory from a snapshot: a checkpoint under
@@ -86,17 +93,7 @@ func Restore(snapPath, checkpointDir, walDir string, cfg engine.Config) (snapsho
 			return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
 		}
 	}
-	f, err := os.Open(snapPath)
-	if err != nil {
-		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
-	}
-	defer f.Close()
-	l := engine.NewLoader(cfg)
-	st, err := snapshot.Read(bufio.NewReader(f), l)
-	if err != nil {
-		return st, err
-	}
-	state, err := l.Finish(st.Zxid)
+	state, st, err := loadSnapshot(snapPath, cfg)
 	if err != nil {
 		return st, err
 	}
@@ -162,17 +159,7 @@ func describe(e *engine.Entry) string {
 
 // DumpSnapshot prints a snapshot's header, sessions and znodes.
 func DumpSnapshot(out io.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("tools: %w", err)
-	}
-	defer f.Close()
-	l := engine.NewLoader(engine.Config{ExtendedTypes: true})
-	st, err := snapshot.Read(bufio.NewReader(f), l)
-	if err != nil {
-		return err
-	}
-	state, err := l.Finish(st.Zxid)
+	state, st, err := loadSnapshot(path, engine.Config{ExtendedTypes: true})
 	if err != nil {
 		return err
 	}
