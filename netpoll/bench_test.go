@@ -24,7 +24,10 @@ func loadedPipeline(b *testing.B, n int) *pipeline.Pipeline {
 	}
 	pipe.Start()
 	b.Cleanup(pipe.Stop)
-	done := make(countDone, 1024)
+	// Room for every completion (each batch holds at least one request):
+	// the pipeline must never block on it while Submit blocks on a full
+	// queue, or the two wait on each other.
+	done := make(countDone, n+1)
 	submit := func(r *pipeline.Request) {
 		r.From = done
 		if err := pipe.Submit(r); err != nil {

@@ -75,10 +75,7 @@ type connStats struct {
 	lastZxid    int64
 	lastResp    time.Time
 	lastLatency int64
-	minLatency  int64
-	maxLatency  int64
-	totalLat    int64
-	countLat    int64
+	latency     latencyStats
 }
 
 // item is a request that waits in a connection's queue.
@@ -555,12 +552,7 @@ func (cn *conn) recordReply(op jute.OpCode, xid int32, zxid int64, recv time.Tim
 	s.lastZxid = zxid
 	s.lastResp = now
 	s.lastLatency = lat
-	if s.countLat == 0 || lat < s.minLatency {
-		s.minLatency = lat
-	}
-	s.maxLatency = max(s.maxLatency, lat)
-	s.totalLat += lat
-	s.countLat++
+	s.latency.add(lat)
 	cn.loop.stats.latency.add(lat)
 }
 

@@ -205,14 +205,7 @@ func (s *Server) serverTotals() (received, sent, conns, outstanding int64, lat [
 		received += l.stats.received
 		sent += l.stats.sent
 		conns += l.stats.connections
-		if c := l.stats.latency; c.count > 0 {
-			if lt.count == 0 || c.min < lt.min {
-				lt.min = c.min
-			}
-			lt.count += c.count
-			lt.total += c.total
-			lt.max = max(lt.max, c.max)
-		}
+		lt.merge(l.stats.latency)
 	})
 	avg := 0.0
 	if lt.count > 0 {
@@ -265,15 +258,15 @@ func writeConnInfo(b *strings.Builder, c connInfo, brief bool) {
 	if !brief && c.sessionID != 0 {
 		st := c.stats
 		avg := int64(0)
-		if st.countLat > 0 {
-			avg = st.totalLat / st.countLat
+		if st.latency.count > 0 {
+			avg = st.latency.total / st.latency.count
 		}
 		fmt.Fprintf(b, ",sid=0x%s,lop=%s,est=%d,to=%d", hex(c.sessionID), orNA(st.lastOp), st.established.UnixMilli(), c.timeout)
 		if st.lastCxid >= 0 {
 			fmt.Fprintf(b, ",lcxid=0x%s", hex(int64(st.lastCxid)))
 		}
 		fmt.Fprintf(b, ",lzxid=0x%s,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
-			hex(st.lastZxid), st.lastResp.UnixMilli(), st.lastLatency, st.minLatency, avg, st.maxLatency)
+			hex(st.lastZxid), st.lastResp.UnixMilli(), st.lastLatency, st.latency.min, avg, st.latency.max)
 	}
 	b.WriteString(")")
 }

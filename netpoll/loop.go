@@ -38,18 +38,26 @@ type loopStats struct {
 	latency     latencyStats
 }
 
-// latencyStats tracks request latencies in ms, as ZooKeeper's ServerStats.
+// latencyStats tracks request latencies in ms, as ZooKeeper's ServerStats
+// (for a loop) and its connection stats (for a connection).
 type latencyStats struct {
 	count, total, min, max int64
 }
 
-func (s *latencyStats) add(ms int64) {
-	if s.count == 0 || ms < s.min {
-		s.min = ms
+// add records one latency.
+func (s *latencyStats) add(ms int64) { s.merge(latencyStats{count: 1, total: ms, min: ms, max: ms}) }
+
+// merge adds the latencies o recorded.
+func (s *latencyStats) merge(o latencyStats) {
+	if o.count == 0 {
+		return
 	}
-	s.count++
-	s.total += ms
-	s.max = max(s.max, ms)
+	if s.count == 0 || o.min < s.min {
+		s.min = o.min
+	}
+	s.count += o.count
+	s.total += o.total
+	s.max = max(s.max, o.max)
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {
