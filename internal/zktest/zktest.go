@@ -5,7 +5,6 @@ package zktest
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/meerkat-zk/meerkat/internal/wire"
+	"github.com/meerkat-zk/meerkat/jute"
 )
 
 // ZooKeeperJar is where the Debian package puts Apache ZooKeeper.
@@ -336,41 +338,16 @@ func (s *Server) Restart(t TB) {
 // proves it serves: ZooKeeper answers ruok before it does, and ruok may not
 // be whitelisted. The session is closed again at once.
 func serving(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	c, err := wire.Dial(addr, 30000)
 	if err != nil {
 		return false
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	frame := func(payload []byte) []byte {
-		b := binary.BigEndian.AppendUint32(nil, uint32(len(payload)))
-		return append(b, payload...)
-	}
-	// ConnectRequest: protocol 0, lastZxid 0, timeout 30000, session 0,
-	// 16-byte zero password, readOnly false.
-	req := make([]byte, 0, 45)
-	req = binary.BigEndian.AppendUint32(req, 0)
-	req = binary.BigEndian.AppendUint64(req, 0)
-	req = binary.BigEndian.AppendUint32(req, 30000)
-	req = binary.BigEndian.AppendUint64(req, 0)
-	req = binary.BigEndian.AppendUint32(req, 16)
-	req = append(req, make([]byte, 17)...)
-	if _, err := c.Write(frame(req)); err != nil {
+	if c.Session.TimeOut <= 0 {
 		return false
 	}
-	var hdr [4]byte
-	if _, err := io.ReadFull(c, hdr[:]); err != nil {
-		return false
-	}
-	resp := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-	if _, err := io.ReadFull(c, resp); err != nil || len(resp) < 8 || binary.BigEndian.Uint32(resp[4:8]) == 0 {
-		return false
-	}
-	// closeSession (xid 1, op -11) and wait for its answer.
-	closeReq := binary.BigEndian.AppendUint32(nil, 1)
-	closeReq = binary.BigEndian.AppendUint32(closeReq, uint32(0xfffffff5))
-	_, _ = c.Write(frame(closeReq))
-	_, _ = io.ReadFull(c, hdr[:])
+	c.Timeout = 5 * time.Second
+	_, _ = c.Call(jute.OpCloseSession, nil)
 	return true
 }
 
