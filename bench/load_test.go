@@ -2,8 +2,6 @@ package bench
 
 import (
 	"bufio"
-	"encoding/binary"
-	"io"
 	"net"
 	"sort"
 	"sync"
@@ -11,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meerkat-zk/meerkat/internal/wire"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
@@ -60,24 +59,12 @@ func (s *fakeServer) serve(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Minute))
 	r := bufio.NewReader(c)
-	read := func() ([]byte, error) {
-		var l [4]byte
-		if _, err := io.ReadFull(r, l[:]); err != nil {
-			return nil, err
-		}
-		b := make([]byte, binary.BigEndian.Uint32(l[:]))
-		_, err := io.ReadFull(r, b)
-		return b, err
-	}
-	frame := func(payload []byte) []byte {
-		b, start := jute.BeginFrame(nil)
-		return jute.EndFrame(append(b, payload...), start)
-	}
+	read := func() ([]byte, error) { return wire.ReadFrame(r, jute.DefaultMaxBuffer) }
 	if _, err := read(); err != nil {
 		return
 	}
 	resp := jute.ConnectResponse{TimeOut: 30000, SessionID: 42, Passwd: make([]byte, 16), HasReadOnly: true}
-	if _, err := c.Write(frame(resp.Append(nil))); err != nil {
+	if _, err := c.Write(wire.Frame(resp.Append(nil))); err != nil {
 		return
 	}
 	body := jute.AppendBuffer(nil, make([]byte, s.valueSize))
@@ -103,10 +90,10 @@ func (s *fakeServer) serve(c net.Conn) {
 			reply = append(reply, body...)
 		}
 		if a.swap {
-			held = frame(reply)
+			held = wire.Frame(reply)
 			continue
 		}
-		out := frame(reply)
+		out := wire.Frame(reply)
 		if held != nil {
 			out, held = append(out, held...), nil
 		}

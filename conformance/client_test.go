@@ -2,13 +2,13 @@ package conformance
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"time"
 
+	"github.com/meerkat-zk/meerkat/internal/wire"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
@@ -91,7 +91,7 @@ func handshake(nc net.Conn, o connectOpts) (*rawConn, connectResult, error) {
 		return nil, connectResult{}, fmt.Errorf("write connect: %w", err)
 	}
 	br := bufio.NewReader(nc)
-	payload, err := readFrame(br)
+	payload, err := wire.ReadFrame(br, maxFrame)
 	if err != nil {
 		nc.Close()
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
@@ -128,28 +128,14 @@ func isReset(err error) bool {
 	return errors.As(err, &op)
 }
 
-// readFrame reads one length-prefixed frame.
-func readFrame(r io.Reader) ([]byte, error) {
-	var l [4]byte
-	if _, err := io.ReadFull(r, l[:]); err != nil {
-		return nil, err
-	}
-	n := int32(binary.BigEndian.Uint32(l[:]))
-	if n < 0 || n > 16<<20 {
-		return nil, fmt.Errorf("frame length %d", n)
-	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(r, b); err != nil {
-		return nil, err
-	}
-	return b, nil
-}
+// maxFrame bounds the frames the test client accepts.
+const maxFrame = 16 << 20
 
 // readLoop runs until the socket fails, then closes in.
 func (c *rawConn) readLoop(br *bufio.Reader) {
 	defer close(c.in)
 	for {
-		payload, err := readFrame(br)
+		payload, err := wire.ReadFrame(br, maxFrame)
 		if err != nil {
 			return
 		}
@@ -188,17 +174,9 @@ func (c *rawConn) nextXid() int32 {
 	return c.xid
 }
 
-// requestFrame encodes a framed request.
-func requestFrame(xid int32, op jute.OpCode, body []byte) []byte {
-	b, start := jute.BeginFrame(nil)
-	b = (&jute.RequestHeader{Xid: xid, Type: op}).Append(b)
-	b = append(b, body...)
-	return jute.EndFrame(b, start)
-}
-
 // send writes a request with the given xid.
 func (c *rawConn) send(xid int32, op jute.OpCode, body []byte) error {
-	return c.writeRaw(requestFrame(xid, op, body))
+	return c.writeRaw(wire.RequestFrame(xid, op, body))
 }
 
 // errClosed reports that the server closed the connection.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/meerkat-zk/meerkat/internal/wire"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
@@ -189,7 +190,7 @@ var protocolScenarios = append([]scenario{
 			b = jute.EndFrame(b, start)
 			nc.Write(b)
 			nc.SetReadDeadline(time.Now().Add(replyTimeout))
-			resp, err := readFrame(nc)
+			resp, err := wire.ReadFrame(nc, maxFrame)
 			if err != nil {
 				e.logf("connect %d (%d bytes): no response (closed)", i, len(payload))
 			} else {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/meerkat-zk/meerkat/internal/wire"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
@@ -109,9 +110,9 @@ var sessionScenarios = []scenario{
 		a := e.connect("A")
 		a.create(e.p(""), nil, 0)
 		var b []byte
-		b = append(b, requestFrame(a.nextXid(), jute.OpCloseSession, nil)...)
-		b = append(b, requestFrame(a.nextXid(), jute.OpExists, pathWatchBody(e.p(""), false))...)
-		b = append(b, requestFrame(a.nextXid(), jute.OpCreate, createBody(e.p("late"), nil, openACL, 0))...)
+		b = append(b, wire.RequestFrame(a.nextXid(), jute.OpCloseSession, nil)...)
+		b = append(b, wire.RequestFrame(a.nextXid(), jute.OpExists, pathWatchBody(e.p(""), false))...)
+		b = append(b, wire.RequestFrame(a.nextXid(), jute.OpCreate, createBody(e.p("late"), nil, openACL, 0))...)
 		if err := a.writeRaw(b); err != nil {
 			e.fatalf("write: %v", err)
 		}
@@ -156,11 +157,11 @@ var sessionScenarios = []scenario{
 			xids = append(xids, x)
 			switch i % 3 {
 			case 0:
-				b = append(b, requestFrame(x, jute.OpCreate, createBody(e.p(fmt.Sprintf("n%02d", i)), nil, openACL, 0))...)
+				b = append(b, wire.RequestFrame(x, jute.OpCreate, createBody(e.p(fmt.Sprintf("n%02d", i)), nil, openACL, 0))...)
 			case 1:
-				b = append(b, requestFrame(x, jute.OpGetData, pathWatchBody(e.p(fmt.Sprintf("n%02d", i-1)), false))...)
+				b = append(b, wire.RequestFrame(x, jute.OpGetData, pathWatchBody(e.p(fmt.Sprintf("n%02d", i-1)), false))...)
 			default:
-				b = append(b, requestFrame(x, jute.OpExists, pathWatchBody(e.p("nope"), false))...)
+				b = append(b, wire.RequestFrame(x, jute.OpExists, pathWatchBody(e.p("nope"), false))...)
 			}
 		}
 		if err := a.writeRaw(b); err != nil {
@@ -199,17 +200,17 @@ var sessionScenarios = []scenario{
 		b, start := jute.BeginFrame(nil)
 		b = (&jute.ConnectRequest{TimeOut: defaultTimeout, Passwd: make([]byte, 16), HasReadOnly: true}).Append(b)
 		b = jute.EndFrame(b, start)
-		b = append(b, requestFrame(jute.XidAuth, jute.OpAuth, authBody("digest", []byte("alice:pw")))...)
-		b = append(b, requestFrame(jute.XidSetWatches, jute.OpSetWatches, (&jute.SetWatches{RelativeZxid: 0, DataWatches: []string{e.p("w")}, ExistWatches: []string{e.p("new")}}).AppendSetWatches(nil, false))...)
-		b = append(b, requestFrame(1, jute.OpCreate, createBody(e.p("mine"), nil, creatorACL, 0))...)
-		b = append(b, requestFrame(2, jute.OpGetACL, pathBody(e.p("mine")))...)
-		b = append(b, requestFrame(3, jute.OpWhoAmI, nil)...)
+		b = append(b, wire.RequestFrame(jute.XidAuth, jute.OpAuth, authBody("digest", []byte("alice:pw")))...)
+		b = append(b, wire.RequestFrame(jute.XidSetWatches, jute.OpSetWatches, (&jute.SetWatches{RelativeZxid: 0, DataWatches: []string{e.p("w")}, ExistWatches: []string{e.p("new")}}).AppendSetWatches(nil, false))...)
+		b = append(b, wire.RequestFrame(1, jute.OpCreate, createBody(e.p("mine"), nil, creatorACL, 0))...)
+		b = append(b, wire.RequestFrame(2, jute.OpGetACL, pathBody(e.p("mine")))...)
+		b = append(b, wire.RequestFrame(3, jute.OpWhoAmI, nil)...)
 		if _, err := nc.Write(b); err != nil {
 			e.fatalf("write: %v", err)
 		}
 		nc.SetReadDeadline(time.Now().Add(replyTimeout))
 		br := bufioReader(nc)
-		payload, err := readFrame(br)
+		payload, err := wire.ReadFrame(br, maxFrame)
 		if err != nil {
 			e.fatalf("handshake: %v", err)
 		}

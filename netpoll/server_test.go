@@ -87,12 +87,6 @@ func waitClosed(t *testing.T, c net.Conn) {
 	}
 }
 
-// frame prefixes payload with its length.
-func frame(payload []byte) []byte {
-	b, s := jute.BeginFrame(nil)
-	return jute.EndFrame(append(b, payload...), s)
-}
-
 // TestBadInputClosesOnlyThatConnection sends each kind of bad input on its
 // own connection and checks, every time, that the server answered or closed
 // that connection as ZooKeeper does and still serves a healthy client.
@@ -101,8 +95,7 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	healthy := dial(t, addr)
 	mustOK(t)(healthy.Create("/healthy", []byte("ok"), 0))
 
-	getData := frame(append((&jute.RequestHeader{Xid: 1, Type: jute.OpGetData}).Append(nil),
-		(&jute.PathWatchRequest{Path: "/healthy"}).Append(nil)...))
+	getData := wire.RequestFrame(1, jute.OpGetData, (&jute.PathWatchRequest{Path: "/healthy"}).Append(nil))
 
 	for _, tc := range []struct {
 		name  string
@@ -114,12 +107,12 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		{"length above maxbuffer first", append(jute.AppendInt(nil, 4097), make([]byte, 64)...), false},
 		{"length above maxbuffer after handshake", append(jute.AppendInt(nil, 1<<30), 0, 0), true},
 		{"negative length after handshake", jute.AppendInt(nil, -1), true},
-		{"garbage handshake", frame([]byte("this is not a connect request")), false},
+		{"garbage handshake", wire.Frame([]byte("this is not a connect request")), false},
 		{"request before handshake", getData, false},
-		{"request shorter than its header", frame([]byte{0, 0, 1}), true},
-		{"empty frame after handshake", frame(nil), true},
-		{"connect request with huge password length", frame(append((&jute.ConnectRequest{TimeOut: 1}).Append(nil)[:24], 0x7f, 0, 0, 0)), false},
-		{"client ahead of the server's zxid", frame((&jute.ConnectRequest{TimeOut: 1, LastZxidSeen: 1 << 40, Passwd: make([]byte, 16)}).Append(nil)), false},
+		{"request shorter than its header", wire.Frame([]byte{0, 0, 1}), true},
+		{"empty frame after handshake", wire.Frame(nil), true},
+		{"connect request with huge password length", wire.Frame(append((&jute.ConnectRequest{TimeOut: 1}).Append(nil)[:24], 0x7f, 0, 0, 0)), false},
+		{"client ahead of the server's zxid", wire.Frame((&jute.ConnectRequest{TimeOut: 1, LastZxidSeen: 1 << 40, Passwd: make([]byte, 16)}).Append(nil)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c net.Conn
@@ -152,7 +145,7 @@ func TestTruncatedFrameThenHangUp(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		c := dial(t, addr)
 		// Half a request, then the client goes away.
-		b := frame(append((&jute.RequestHeader{Xid: 1, Type: jute.OpGetData}).Append(nil), (&jute.PathWatchRequest{Path: "/"}).Append(nil)...))
+		b := wire.RequestFrame(1, jute.OpGetData, (&jute.PathWatchRequest{Path: "/"}).Append(nil))
 		if _, err := c.Raw().Write(b[:len(b)/2]); err != nil {
 			t.Fatal(err)
 		}
@@ -202,13 +195,10 @@ func TestFrameAtMaxBufferIsAccepted(t *testing.T) {
 // kind of handling (reads, writes, a multi, a watch, closeSession), with the
 // replies they must get, for the split tests.
 func requestStream() (stream []byte, want []jute.Code) {
-	req := func(xid int32, op jute.OpCode, body []byte) []byte {
-		return append((&jute.RequestHeader{Xid: xid, Type: op}).Append(nil), body...)
-	}
 	open := []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "world", ID: "anyone"}}}
-	stream = frame((&jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil))
+	stream = wire.Frame((&jute.ConnectRequest{TimeOut: 10000, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil))
 	add := func(op jute.OpCode, body []byte, code jute.Code) {
-		stream = append(stream, frame(req(int32(len(want)+1), op, body))...)
+		stream = append(stream, wire.RequestFrame(int32(len(want)+1), op, body)...)
 		want = append(want, code)
 	}
 	add(jute.OpCreate, (&jute.CreateRequest{Path: "/s", Flags: 2, ACL: open}).AppendCreate(nil, false), jute.CodeOK)

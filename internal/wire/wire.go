@@ -78,32 +78,50 @@ func (c *Conn) Close() error { return c.c.Close() }
 // Raw returns the underlying connection.
 func (c *Conn) Raw() net.Conn { return c.c }
 
+// Frame returns payload with its length prefix.
+func Frame(payload []byte) []byte {
+	b, start := jute.BeginFrame(make([]byte, 0, len(payload)+4))
+	return jute.EndFrame(append(b, payload...), start)
+}
+
+// RequestFrame returns the frame of a request: its header, then body.
+func RequestFrame(xid int32, op jute.OpCode, body []byte) []byte {
+	h := jute.RequestHeader{Xid: xid, Type: op}
+	return Frame(append(h.Append(nil), body...))
+}
+
+// ReadFrame reads one length-prefixed frame from r and returns its payload;
+// a length that is negative or above max is an error.
+func ReadFrame(r io.Reader, max int) ([]byte, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, err
+	}
+	n := int32(binary.BigEndian.Uint32(l[:]))
+	if n < 0 || int(n) > max {
+		return nil, fmt.Errorf("wire: frame length %d", n)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
 // WriteFrame sends payload with its length prefix.
 func (c *Conn) WriteFrame(payload []byte) error {
-	b, start := jute.BeginFrame(make([]byte, 0, len(payload)+4))
-	b = jute.EndFrame(append(b, payload...), start)
-	_, err := c.c.Write(b)
+	_, err := c.c.Write(Frame(payload))
 	return err
 }
 
-// ReadFrame reads one frame's payload.
+// ReadFrame reads one frame's payload, waiting at most Timeout.
 func (c *Conn) ReadFrame() ([]byte, error) {
 	t := c.Timeout
 	if t == 0 {
 		t = 10 * time.Second
 	}
 	_ = c.c.SetReadDeadline(time.Now().Add(t))
-	var l [4]byte
-	if _, err := io.ReadFull(c.r, l[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(l[:])
-	if n > 64<<20 {
-		return nil, fmt.Errorf("wire: frame of %d bytes", n)
-	}
-	b := make([]byte, n)
-	_, err := io.ReadFull(c.r, b)
-	return b, err
+	return ReadFrame(c.r, 64<<20)
 }
 
 // NextXid returns the next request xid.
@@ -120,8 +138,8 @@ func (c *Conn) Send(op jute.OpCode, body []byte) (int32, error) {
 
 // SendXid writes a request with the given xid.
 func (c *Conn) SendXid(xid int32, op jute.OpCode, body []byte) error {
-	h := jute.RequestHeader{Xid: xid, Type: op}
-	return c.WriteFrame(append(h.Append(nil), body...))
+	_, err := c.c.Write(RequestFrame(xid, op, body))
+	return err
 }
 
 // Recv reads frames until a reply (not a notification) arrives; the
