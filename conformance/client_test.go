@@ -214,19 +214,11 @@ func (c *rawConn) next(d time.Duration) (frame, error) {
 func (c *rawConn) reply(d time.Duration) (frame, error) {
 	deadline := time.Now().Add(d)
 	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return frame{}, errTimeout
+		f, err := c.nextBy(deadline)
+		if err != nil || f.hdr.Xid != jute.XidNotification {
+			return f, err
 		}
-		f, err := c.next(left)
-		if err != nil {
-			return frame{}, err
-		}
-		if f.hdr.Xid == jute.XidNotification {
-			c.stash = append(c.stash, f)
-			continue
-		}
-		return f, nil
+		c.stash = append(c.stash, f)
 	}
 }
 
@@ -237,21 +229,20 @@ func (c *rawConn) event(d time.Duration) (frame, error) {
 		c.stash = c.stash[1:]
 		return f, nil
 	}
-	deadline := time.Now().Add(d)
-	for {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return frame{}, errTimeout
-		}
-		f, err := c.next(left)
-		if err != nil {
-			return frame{}, err
-		}
-		if f.hdr.Xid == jute.XidNotification {
-			return f, nil
-		}
-		return frame{}, fmt.Errorf("unexpected reply xid %d while waiting for an event", f.hdr.Xid)
+	f, err := c.nextBy(time.Now().Add(d))
+	if err != nil || f.hdr.Xid == jute.XidNotification {
+		return f, err
 	}
+	return frame{}, fmt.Errorf("unexpected reply xid %d while waiting for an event", f.hdr.Xid)
+}
+
+// nextBy is next with an absolute deadline.
+func (c *rawConn) nextBy(deadline time.Time) (frame, error) {
+	left := time.Until(deadline)
+	if left <= 0 {
+		return frame{}, errTimeout
+	}
+	return c.next(left)
 }
 
 // takeStash returns and clears the stashed notifications.

@@ -134,32 +134,8 @@ var protocolScenarios = append([]scenario{
 		a.dropped = a.dropped || closed
 		e.logf("A: closed: %v", closed)
 	}},
-	{"frame_zero_length", func(e *env) {
-		a := e.connect("A")
-		a.writeRaw(jute.AppendInt(nil, 0))
-		closed, frames := a.waitClosed(time.Second)
-		a.dropped = a.dropped || closed
-		for _, f := range frames {
-			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
-		}
-		e.logf("A: closed: %v", closed)
-		if !closed {
-			a.ping()
-		}
-	}},
-	{"frame_header_only", func(e *env) {
-		a := e.connect("A")
-		a.writeRaw(jute.AppendInt(jute.AppendInt(nil, 4), 5))
-		closed, frames := a.waitClosed(time.Second)
-		a.dropped = a.dropped || closed
-		for _, f := range frames {
-			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
-		}
-		e.logf("A: closed: %v", closed)
-		if !closed {
-			a.ping()
-		}
-	}},
+	{"frame_zero_length", sendFrameThenPing(jute.AppendInt(nil, 0))},
+	{"frame_header_only", sendFrameThenPing(jute.AppendInt(jute.AppendInt(nil, 4), 5))},
 	{"frame_over_maxbuffer_header_closes", func(e *env) {
 		a := e.connect("A")
 		a.writeRaw(jute.AppendInt(nil, 0x7fffffff))
@@ -211,6 +187,24 @@ var protocolScenarios = append([]scenario{
 		a.ping()
 	}},
 }, malformedBodyScenarios()...)
+
+// sendFrameThenPing writes raw bytes on a session, records what comes back
+// and whether the server closed the connection, and pings if it did not.
+func sendFrameThenPing(raw []byte) func(e *env) {
+	return func(e *env) {
+		a := e.connect("A")
+		a.writeRaw(raw)
+		closed, frames := a.waitClosed(time.Second)
+		a.dropped = a.dropped || closed
+		for _, f := range frames {
+			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
+		}
+		e.logf("A: closed: %v", closed)
+		if !closed {
+			a.ping()
+		}
+	}
+}
 
 // malformedBodyScenarios send each opcode with an empty, a one-byte and a
 // five-byte body, each on its own session, then ping; and each request
