@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,19 +165,12 @@ func TestRecoveryAfterAbruptStop(t *testing.T) {
 }
 
 // flakyLog fails appends while full is set, as a full disk does.
-type flakyLog struct {
-	mu       sync.Mutex
-	full     bool
-	appended int
-}
+type flakyLog struct{ full atomic.Bool }
 
 func (f *flakyLog) Append(uint64, []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.full {
+	if f.full.Load() {
 		return wal.ErrNoSpace
 	}
-	f.appended++
 	return nil
 }
 
@@ -197,9 +191,7 @@ func TestFullDiskFailsWritesKeepsReadsAndRecovers(t *testing.T) {
 	ok := create("/before")
 	_ = p.Submit(ok)
 	c.wait(t, 1)
-	log.mu.Lock()
-	log.full = true
-	log.mu.Unlock()
+	log.full.Store(true)
 	failed := create("/during")
 	_ = p.Submit(failed)
 	c.wait(t, 1)
@@ -213,9 +205,7 @@ func TestFullDiskFailsWritesKeepsReadsAndRecovers(t *testing.T) {
 	if _, found := v.Tree.Get("/before"); !found {
 		t.Fatal("reads lost earlier data")
 	}
-	log.mu.Lock()
-	log.full = false
-	log.mu.Unlock()
+	log.full.Store(false)
 	after := create("/after")
 	_ = p.Submit(after)
 	c.wait(t, 1)
