@@ -178,14 +178,3 @@ func (c *conn) close(xid int32, wait time.Duration) {
 	}
 	c.nc.Close()
 }
-
-// isWrite tells whether op changes the tree (its latency is a write's).
-func isWrite(op jute.OpCode) bool {
-	switch op {
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL,
-		jute.OpDelete, jute.OpDeleteContainer, jute.OpSetData, jute.OpSetACL,
-		jute.OpMulti, jute.OpReconfig:
-		return true
-	}
-	return false
-}

@@ -411,7 +411,7 @@ func (w *worker) handle(p []byte, now int64) bool {
 	}
 	if e.t >= w.warm && e.t < w.end {
 		w.ops++
-		if isWrite(e.op) {
+		if e.op.IsWrite() {
 			w.writes.RecordValue(now - e.t)
 		} else {
 			w.reads.RecordValue(now - e.t)

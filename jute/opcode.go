@@ -77,3 +77,15 @@ func (op OpCode) Known() bool {
 	_, ok := opNames[op]
 	return ok
 }
+
+// IsWrite reports whether op is a request that may change the tree: the
+// creates, deletes, setData, setACL, multi and reconfig.
+func (op OpCode) IsWrite() bool {
+	switch op {
+	case OpCreate, OpCreate2, OpCreateContainer, OpCreateTTL,
+		OpDelete, OpDeleteContainer, OpSetData, OpSetACL,
+		OpMulti, OpReconfig:
+		return true
+	}
+	return false
+}

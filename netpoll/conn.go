@@ -294,16 +294,14 @@ func (cn *conn) sasl(xid int32, body []byte) bool {
 	return true
 }
 
-// isLocal reports whether the loop answers op itself from a View.
+// isLocal reports whether the loop answers op itself from a View: anything
+// but a write and the requests that must wait for the writes before them.
 func isLocal(op jute.OpCode) bool {
 	switch op {
-	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL,
-		jute.OpDelete, jute.OpSetData, jute.OpSetACL, jute.OpCheck, jute.OpMulti,
-		jute.OpReconfig, jute.OpDeleteContainer, jute.OpSync, jute.OpGetEphemerals,
-		jute.OpCloseSession, jute.OpCreateSession:
+	case jute.OpCheck, jute.OpSync, jute.OpGetEphemerals, jute.OpCloseSession, jute.OpCreateSession:
 		return false
 	}
-	return true
+	return !op.IsWrite()
 }
 
 // canSubmit reports whether a new pipeline request may go to the pipeline
