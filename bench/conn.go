@@ -162,6 +162,15 @@ func (c *conn) readFrame() ([]byte, error) {
 	}
 }
 
+// replyHeader reads the xid and error code of a reply frame; ok is false
+// for a frame too short to hold a reply header.
+func replyHeader(p []byte) (xid int32, code jute.Code, ok bool) {
+	if len(p) < jute.ReplyHeaderSize {
+		return 0, 0, false
+	}
+	return int32(binary.BigEndian.Uint32(p)), jute.Code(int32(binary.BigEndian.Uint32(p[12:]))), true
+}
+
 // close sends closeSession, waits up to wait for its reply (skipping any
 // others) and closes the socket.
 func (c *conn) close(xid int32, wait time.Duration) {
@@ -171,7 +180,7 @@ func (c *conn) close(xid int32, wait time.Duration) {
 	if c.flush() == nil {
 		for {
 			p, err := c.readFrame()
-			if err != nil || len(p) < 4 || int32(binary.BigEndian.Uint32(p)) == xid {
+			if got, _, ok := replyHeader(p); err != nil || !ok || got == xid {
 				break
 			}
 		}

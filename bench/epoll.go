@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -112,7 +111,7 @@ func (w *eventWaiters) wait(path string, base time.Time, limit time.Duration) ([
 						if err != nil || p == nil {
 							break
 						}
-						if len(p) < jute.ReplyHeaderSize || int32(binary.BigEndian.Uint32(p)) != jute.XidNotification {
+						if xid, _, ok := replyHeader(p); !ok || xid != jute.XidNotification {
 							bad[l%8]++
 							continue
 						}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -66,7 +65,7 @@ func Fanout(addr, path string, sessions, rounds int, wait time.Duration) (*Fanou
 	var cpu time.Duration
 	for r := 0; r < rounds; r++ {
 		// Arm every watch (not timed), 32 sessions at a time.
-		if err := armAll(conns, int32(r+1), arm); err != nil {
+		if err := armAll(conns, arm); err != nil {
 			return res, fmt.Errorf("bench: fan-out round %d: arming: %w", r, err)
 		}
 		base := time.Now()
@@ -108,7 +107,7 @@ func Fanout(addr, path string, sessions, rounds int, wait time.Duration) (*Fanou
 
 // armAll sends a watching getData on every connection and reads its reply,
 // from 32 goroutines.
-func armAll(conns []*conn, xid int32, body []byte) error {
+func armAll(conns []*conn, body []byte) error {
 	errs := make([]error, len(conns))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -121,34 +120,12 @@ func armAll(conns []*conn, xid int32, body []byte) error {
 				if i >= len(conns) {
 					return
 				}
-				c := conns[i]
-				_ = c.nc.SetDeadline(time.Now().Add(30 * time.Second))
-				c.appendRequest(xid, jute.OpGetData, body)
-				err := c.flush()
-				var p []byte
-				if err == nil {
-					p, err = c.readFrame()
-				}
-				if err == nil && (len(p) < jute.ReplyHeaderSize || int32(binary.BigEndian.Uint32(p)) != xid || binary.BigEndian.Uint32(p[12:]) != 0) {
-					err = fmt.Errorf("%w: arming reply", errFrame)
-				}
-				_ = c.nc.SetDeadline(time.Time{})
-				errs[i] = err
+				errs[i] = setupCall(conns[i], jute.OpGetData, body, jute.CodeOK)
 			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-func countSet(ts []int64) int64 {
-	var n int64
-	for _, t := range ts {
-		if t != 0 {
-			n++
-		}
-	}
-	return n
 }
 
 // closeAll sends closeSession on every connection, 64 at a time, so the
@@ -183,13 +160,13 @@ func setupCall(c *conn, op jute.OpCode, body []byte, alt jute.Code) error {
 		if err != nil {
 			return err
 		}
-		if len(p) < jute.ReplyHeaderSize {
+		got, code, ok := replyHeader(p)
+		if !ok {
 			return errFrame
 		}
-		if int32(binary.BigEndian.Uint32(p)) != xid {
+		if got != xid {
 			continue // a notification
 		}
-		code := jute.Code(int32(binary.BigEndian.Uint32(p[12:])))
 		if code != jute.CodeOK && code != alt {
 			return fmt.Errorf("bench: %v: %v", op, code)
 		}

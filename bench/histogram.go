@@ -88,9 +88,6 @@ func (h *Histogram) Merge(o *Histogram) {
 	h.sum += o.sum
 }
 
-// Reset forgets every value.
-func (h *Histogram) Reset() { *h = Histogram{} }
-
 // Count returns how many values were recorded.
 func (h *Histogram) Count() uint64 { return h.n }
 

@@ -16,7 +16,7 @@ func exactQuantile(sorted []int64, q float64) int64 {
 func TestHistogramBuckets(t *testing.T) {
 	var r rng = 7
 	for i := 0; i < 200_000; i++ {
-		v := int64(r.next() >> uint(1+r.intn(63)))
+		v := int64(r.next() >> uint(1+r.next()%63))
 		if v > histMaxVal {
 			continue
 		}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -372,12 +371,11 @@ func (w *worker) fail(err error) {
 // records its latency. It reports whether a request was completed (so the
 // closed loop may send the next).
 func (w *worker) handle(p []byte, now int64) bool {
-	if len(p) < jute.ReplyHeaderSize {
+	xid, code, ok := replyHeader(p)
+	if !ok {
 		w.outOfOrder++
 		return false
 	}
-	xid := int32(binary.BigEndian.Uint32(p))
-	code := jute.Code(int32(binary.BigEndian.Uint32(p[12:])))
 	switch xid {
 	case jute.XidNotification:
 		w.notifications++

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -73,7 +72,7 @@ func Storm(addr string, workers int, warmup, duration time.Duration, serverPid i
 					o.err = err
 					continue
 				}
-				if len(p) < jute.ReplyHeaderSize || int32(binary.BigEndian.Uint32(p)) != 1 || binary.BigEndian.Uint32(p[12:]) != 0 {
+				if xid, code, ok := replyHeader(p); !ok || xid != 1 || code != jute.CodeOK {
 					o.bad++
 				}
 				if start >= warm {

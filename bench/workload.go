@@ -27,9 +27,6 @@ func (r *rng) next() uint64 {
 	return z ^ (z >> 31)
 }
 
-// intn returns a number in [0, n).
-func (r *rng) intn(n int) int { return int(r.next() % uint64(n)) }
-
 // KeyPath is the path of key i of the hot set.
 func KeyPath(i int) string { return fmt.Sprintf("/bench/k%07d", i) }
 

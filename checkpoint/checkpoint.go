@@ -107,12 +107,6 @@ func nodeKey(b []byte, path string) []byte {
 	return append(b, path[i+1:]...)
 }
 
-// pathOfKey inverts nodeKey.
-func pathOfKey(k []byte) (string, error) {
-	b, err := appendPathOfKey(nil, k)
-	return string(b), err
-}
-
 // appendPathOfKey appends the path of node key k to b.
 func appendPathOfKey(b, k []byte) ([]byte, error) {
 	k = k[1:]

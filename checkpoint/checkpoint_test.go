@@ -140,8 +140,8 @@ func TestEmptyStoreLoadsNothing(t *testing.T) {
 func TestNodeKeysSortInTreeOrder(t *testing.T) {
 	paths := []string{"/", "/a", "/a-", "/ab", "/b", "/a/a", "/a/b", "/a/b/c"}
 	for _, p := range paths {
-		back, err := pathOfKey(nodeKey(nil, p))
-		if err != nil || back != p {
+		back, err := appendPathOfKey(nil, nodeKey(nil, p))
+		if err != nil || string(back) != p {
 			t.Fatalf("%q -> %q, %v", p, back, err)
 		}
 	}

@@ -328,7 +328,9 @@ func (e *env) watchesWord(word string) {
 			if !strings.HasPrefix(l, "/") {
 				cur = e.hexSession(l)
 			}
-			blocks[cur] = blocks[cur]
+			if _, seen := blocks[cur]; !seen {
+				blocks[cur] = nil // a block may list nothing
+			}
 		}
 	}
 	var keys []string

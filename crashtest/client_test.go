@@ -3,7 +3,6 @@ package crashtest
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/meerkat-zk/meerkat/internal/wire"
@@ -270,14 +269,6 @@ func join(parent, name string) string {
 		return "/" + name
 	}
 	return parent + "/" + name
-}
-
-func parentOf(p string) string {
-	i := strings.LastIndexByte(p, '/')
-	if i == 0 {
-		return "/"
-	}
-	return p[:i]
 }
 
 // deadlineConn bounds every read on c by the time left until deadline.

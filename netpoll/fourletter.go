@@ -63,7 +63,6 @@ func (cn *conn) fourLetterWord(word string, rest []byte) {
 // connInfo is one connection as stat, cons and dump show it.
 type connInfo struct {
 	remote    string
-	self      bool
 	queued    int
 	stats     connStats
 	sessionID int64
@@ -76,8 +75,6 @@ type loopReport struct {
 	watchers map[int64][]string
 	byPath   map[string][]int64
 	watches  int
-	received int64
-	sent     int64
 }
 
 // onLoops runs fn on every loop's goroutine and waits for all of them. It
