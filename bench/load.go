@@ -171,17 +171,11 @@ func Load(o Options, newStream func(conn int) Stream) (*Result, error) {
 	}
 
 	type mark struct {
-		at     time.Time
-		gen    time.Duration
-		server time.Duration
-		busy   time.Duration
+		cpu    cpuMark
 		sample map[string]float64
 	}
 	take := func() mark {
-		m := mark{at: time.Now(), gen: selfCPU(), busy: systemBusy()}
-		if o.ServerPid > 0 {
-			m.server = processCPU(o.ServerPid)
-		}
+		m := mark{cpu: markCPU(o.ServerPid)}
 		if o.Sampler != nil {
 			m.sample = o.Sampler()
 		}
@@ -224,17 +218,7 @@ func Load(o Options, newStream func(conn int) Stream) (*Result, error) {
 	if len(res.Unexpected) == 0 {
 		res.Unexpected = nil
 	}
-	res.Seconds = m1.at.Sub(m0.at).Seconds()
-	if res.Seconds > 0 {
-		res.Throughput = float64(res.Ops) / res.Seconds
-		res.GenCores = (m1.gen - m0.gen).Seconds() / res.Seconds
-		res.ServerCores = (m1.server - m0.server).Seconds() / res.Seconds
-		res.OtherCores = max(0, (m1.busy-m0.busy).Seconds()/res.Seconds-res.GenCores-res.ServerCores)
-	}
-	if res.Ops > 0 {
-		res.GenCPUPerOp = float64(m1.gen-m0.gen) / 1e3 / float64(res.Ops)
-		res.ServerCPUPerOp = float64(m1.server-m0.server) / 1e3 / float64(res.Ops)
-	}
+	res.setWindow(m0.cpu, m1.cpu)
 	res.Reads, res.Writes = reads.Summary(), writes.Summary()
 	if o.Rate > 0 {
 		l := lag.Summary()

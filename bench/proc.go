@@ -90,3 +90,35 @@ func systemBusy() time.Duration {
 	}
 	return time.Duration(busy) * time.Second / clockTick
 }
+
+// cpuMark is how much CPU the generator, the server and the whole machine
+// had used at one moment; two marks bound a measured window.
+type cpuMark struct {
+	at                time.Time
+	gen, server, busy time.Duration
+}
+
+// markCPU takes a cpuMark; serverPid 0 leaves the server's time out.
+func markCPU(serverPid int) cpuMark {
+	m := cpuMark{at: time.Now(), gen: selfCPU(), busy: systemBusy()}
+	if serverPid > 0 {
+		m.server = processCPU(serverPid)
+	}
+	return m
+}
+
+// setWindow fills the window's length, throughput and CPU figures of r,
+// whose Ops are counted, from the marks at its start and end.
+func (r *Result) setWindow(m0, m1 cpuMark) {
+	r.Seconds = m1.at.Sub(m0.at).Seconds()
+	if r.Seconds > 0 {
+		r.Throughput = float64(r.Ops) / r.Seconds
+		r.GenCores = (m1.gen - m0.gen).Seconds() / r.Seconds
+		r.ServerCores = (m1.server - m0.server).Seconds() / r.Seconds
+		r.OtherCores = max(0, (m1.busy-m0.busy).Seconds()/r.Seconds-r.GenCores-r.ServerCores)
+	}
+	if r.Ops > 0 {
+		r.GenCPUPerOp = float64(m1.gen-m0.gen) / 1e3 / float64(r.Ops)
+		r.ServerCPUPerOp = float64(m1.server-m0.server) / 1e3 / float64(r.Ops)
+	}
+}

@@ -25,15 +25,14 @@ func Storm(addr string, workers int, warmup, duration time.Duration, serverPid i
 	}
 	outs := make([]out, workers)
 	var wg sync.WaitGroup
-	var cpu0, cpu1, srv0, srv1, busy0, busy1 time.Duration
-	var t0, t1 time.Time
+	var m0, m1 cpuMark
 	marks := make(chan struct{})
 	go func() {
 		defer close(marks)
 		time.Sleep(time.Until(base.Add(warmup)))
-		t0, cpu0, srv0, busy0 = time.Now(), selfCPU(), processCPU(serverPid), systemBusy()
+		m0 = markCPU(serverPid)
 		time.Sleep(time.Until(base.Add(warmup + duration)))
-		t1, cpu1, srv1, busy1 = time.Now(), selfCPU(), processCPU(serverPid), systemBusy()
+		m1 = markCPU(serverPid)
 	}()
 	for i := range outs {
 		wg.Add(1)
@@ -100,16 +99,6 @@ func Storm(addr string, workers int, warmup, duration time.Duration, serverPid i
 		}
 	}
 	res.Reads = h.Summary()
-	res.Seconds = t1.Sub(t0).Seconds()
-	if res.Seconds > 0 {
-		res.Throughput = float64(res.Ops) / res.Seconds
-		res.GenCores = (cpu1 - cpu0).Seconds() / res.Seconds
-		res.ServerCores = (srv1 - srv0).Seconds() / res.Seconds
-		res.OtherCores = max(0, (busy1-busy0).Seconds()/res.Seconds-res.GenCores-res.ServerCores)
-	}
-	if res.Ops > 0 {
-		res.GenCPUPerOp = float64(cpu1-cpu0) / 1e3 / float64(res.Ops)
-		res.ServerCPUPerOp = float64(srv1-srv0) / 1e3 / float64(res.Ops)
-	}
+	res.setWindow(m0, m1)
 	return res, nil
 }
