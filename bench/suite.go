@@ -316,27 +316,36 @@ func (c *Config) loadScenarios(system string, zkPeak *float64) []Run {
 // setup creates the hot set, the parent with 1,000 children and the churn
 // parent.
 func (c *Config) setup(addr string) error {
-	const conns, depth = 8, 32
 	paths := []string{"/bench", childrenPath, churnPath}
 	steps := []Creates{
 		{Paths: func(i int) string { return paths[i] }, Count: len(paths)},
 		{Paths: KeyPath, Count: c.Keys, ValueSize: c.ValueSize},
 		{Paths: func(i int) string { return fmt.Sprintf("%s/c%04d", childrenPath, i) }, Count: childrenCount},
 	}
-	for _, s := range steps {
-		o := Options{Addr: addr, Conns: conns, Depth: depth, Duration: time.Minute}
-		if s.Count < conns {
+	_, err := createAll(addr, steps, time.Minute)
+	return err
+}
+
+// createAll runs the create steps in order, each from 8 connections with
+// 32 requests outstanding (one connection for a handful), each bounded by
+// limit, and checks every create succeeded. It returns the last step's
+// rate.
+func createAll(addr string, steps []Creates, limit time.Duration) (lastRate float64, err error) {
+	for i, s := range steps {
+		o := Options{Addr: addr, Conns: 8, Depth: 32, Duration: limit}
+		if s.Count < o.Conns {
 			o.Conns = 1
 		}
 		res, err := Load(o, s.Streams(o.Conns))
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if res.Failures() > 0 || res.Ops != int64(s.Count) {
-			return fmt.Errorf("created %d of %d: %v %v", res.Ops, s.Count, res.Unexpected, res.ConnErrors)
+			return 0, fmt.Errorf("create step %d: created %d of %d: %v %v", i, res.Ops, s.Count, res.Unexpected, res.ConnErrors)
 		}
+		lastRate = res.Throughput
 	}
-	return nil
+	return lastRate, nil
 }
 
 // fanoutScenarios runs the watch fan-out on a fresh server.

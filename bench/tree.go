@@ -71,21 +71,8 @@ func (c *Config) treeScenario(system string) Run {
 			{Paths: func(i int) string { return fmt.Sprintf("/tree/p%04d", i) }, Count: parents},
 			{Paths: treePath, Count: c.TreeZnodes, ValueSize: c.TreeValue},
 		}
-		for i, s := range steps {
-			o := Options{Addr: srv.Addr, Conns: 8, Depth: 32, Duration: 30 * time.Minute}
-			if s.Count < o.Conns {
-				o.Conns = 1
-			}
-			r, err := Load(o, s.Streams(o.Conns))
-			if err != nil {
-				return err
-			}
-			if r.Failures() > 0 || r.Ops != int64(s.Count) {
-				return fmt.Errorf("load step %d: created %d of %d: %v %v", i, r.Ops, s.Count, r.Unexpected, r.ConnErrors)
-			}
-			if i == len(steps)-1 {
-				res.LoadRate = r.Throughput
-			}
+		if res.LoadRate, err = createAll(srv.Addr, steps, 30*time.Minute); err != nil {
+			return err
 		}
 		time.Sleep(2 * time.Second)
 		if res.RSSLoaded, err = ProcessRSS(srv.Pid()); err != nil {
