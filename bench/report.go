@@ -39,9 +39,11 @@ func WriteReport(rep *Report, md string, others ...*Report) error {
 	return os.WriteFile(md, []byte(markdown(rep, others, string(notes))), 0o644)
 }
 
-func (rep *Report) headLabel() string {
-	return fmt.Sprintf("conns=%d depth=%d", rep.Settings.Conns, rep.Settings.Depth)
-}
+func (rep *Report) headLabel() string { return loadLabel(rep.Settings.Conns, rep.Settings.Depth) }
+
+// loadLabel names a closed-loop load of conns connections with depth
+// requests outstanding each.
+func loadLabel(conns, depth int) string { return fmt.Sprintf("conns=%d depth=%d", conns, depth) }
 
 // find returns the run of system in scenario with label ("" matches any).
 func (rep *Report) find(scenario, label, system string) *Run {
@@ -152,13 +154,20 @@ func disturbed(rs ...*Result) string {
 	return fmt.Sprintf(" ⚠ disturbed: other processes used up to %.2f cores during these windows", worst)
 }
 
+// throughputTarget judges Meerkat's throughput against at least least
+// times ZooKeeper's.
+func throughputTarget(goal, unit string, mk, zk *Result, least float64) target {
+	r := mk.Throughput / zk.Throughput
+	measured := fmt.Sprintf("%s vs %s %s = %.2f×", num(mk.Throughput), num(zk.Throughput), unit, r) + disturbed(mk, zk)
+	return target{goal, measured, verdict(r >= least, true)}
+}
+
 // targets evaluates the project's targets against rep.
 func (rep *Report) targets() []target {
 	var out []target
 	zkHead, mkHead, echoHead := loadOf(rep.find(ScGetData, rep.headLabel(), ZooKeeper)), loadOf(rep.find(ScGetData, rep.headLabel(), Meerkat)), loadOf(rep.find(ScEchoLimit, rep.headLabel(), Echo))
 	if zkHead != nil && mkHead != nil {
-		r := mkHead.Throughput / zkHead.Throughput
-		out = append(out, target{"read-only getData ≥ 4× ZooKeeper", fmt.Sprintf("%s vs %s ops/s = %.2f×", num(mkHead.Throughput), num(zkHead.Throughput), r) + disturbed(mkHead, zkHead), verdict(r >= 4, true)})
+		out = append(out, throughputTarget("read-only getData ≥ 4× ZooKeeper", "ops/s", mkHead, zkHead, 4))
 	} else {
 		out = append(out, target{"read-only getData ≥ 4× ZooKeeper", "run failed", verdict(false, false)})
 	}
@@ -168,8 +177,7 @@ func (rep *Report) targets() []target {
 	}
 	zk, mk := loadOf(rep.find(ScMixed90, "", ZooKeeper)), loadOf(rep.find(ScMixed90, "", Meerkat))
 	if zk != nil && mk != nil {
-		r := mk.Throughput / zk.Throughput
-		out = append(out, target{"mixed 90/10 ≥ 3× ZooKeeper", fmt.Sprintf("%s vs %s ops/s = %.2f×", num(mk.Throughput), num(zk.Throughput), r) + disturbed(mk, zk), verdict(r >= 3, true)})
+		out = append(out, throughputTarget("mixed 90/10 ≥ 3× ZooKeeper", "ops/s", mk, zk, 3))
 	}
 	zk, mk = loadOf(rep.find(ScOpenLoop, "", ZooKeeper)), loadOf(rep.find(ScOpenLoop, "", Meerkat))
 	if zk != nil && mk != nil && zk.Reads.P99 > 0 {
@@ -190,8 +198,7 @@ func (rep *Report) targets() []target {
 	}
 	zk, mk = loadOf(rep.find(ScSetData, lbl, ZooKeeper)), loadOf(rep.find(ScSetData, lbl, Meerkat))
 	if zk != nil && mk != nil {
-		r := mk.Throughput / zk.Throughput
-		out = append(out, target{"write-only setData with fsync ≥ 2× ZooKeeper (" + lbl + ")", fmt.Sprintf("%s vs %s writes/s = %.2f×", num(mk.Throughput), num(zk.Throughput), r) + disturbed(mk, zk), verdict(r >= 2, true)})
+		out = append(out, throughputTarget("write-only setData with fsync ≥ 2× ZooKeeper ("+lbl+")", "writes/s", mk, zk, 2))
 		w := mk.Server["writes_per_fsync"]
 		m := fmt.Sprintf("Meerkat %.1f (ZooKeeper %.1f)", w, zk.Server["writes_per_fsync"])
 		if d := rep.find(ScFsyncLimit, "writers=64", "disk"); d != nil && d.Fsync != nil {

@@ -186,7 +186,7 @@ func RunSuite(c Config) *Report {
 		add(Run{Scenario: ScEchoLimit, System: Echo, Error: err.Error()})
 	} else {
 		for _, n := range c.Sweep {
-			add(c.load(ScEchoLimit, fmt.Sprintf("conns=%d depth=1", n), Echo, e.addr, e.pid(), nil, n, 1, 0, c.mix(0)))
+			add(c.load(ScEchoLimit, loadLabel(n, 1), Echo, e.addr, e.pid(), nil, n, 1, 0, c.mix(0)))
 		}
 		add(c.load(ScEchoLimit, c.headLabel(), Echo, e.addr, e.pid(), nil, c.Conns, c.Depth, 0, c.mix(0)))
 		e.kill()
@@ -224,7 +224,7 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func (c *Config) headLabel() string { return fmt.Sprintf("conns=%d depth=%d", c.Conns, c.Depth) }
+func (c *Config) headLabel() string { return loadLabel(c.Conns, c.Depth) }
 
 func (c *Config) mix(writePercent int) func(int) Stream {
 	return Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: writePercent, Read: jute.OpGetData}.Streams()
@@ -288,7 +288,7 @@ func (c *Config) loadScenarios(system string, zkPeak *float64) []Run {
 		*zkPeak = runs[0].Load.Throughput
 	}
 	for _, n := range c.Sweep {
-		ld(ScReadSweep, fmt.Sprintf("conns=%d depth=1", n), n, 1, 0, c.mix(0))
+		ld(ScReadSweep, loadLabel(n, 1), n, 1, 0, c.mix(0))
 	}
 	ld(ScExists, head, c.Conns, c.Depth, 0, Mix{Keys: c.Keys, ValueSize: c.ValueSize, Read: jute.OpExists}.Streams())
 	ld(ScChildren, head, c.Conns, c.Depth, 0, Children{Path: childrenPath, Count: childrenCount}.Streams())
