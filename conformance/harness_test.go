@@ -26,39 +26,13 @@ type pair struct {
 	opts   zktest.Options
 }
 
-// startPair starts Meerkat and ZooKeeper with the same options; both stop
-// in t's cleanup.
+// startPair starts Meerkat and ZooKeeper with the same options; zktest
+// returns each once it sets up a session. Both stop in t's cleanup.
 func startPair(t testing.TB, o zktest.Options) *pair {
 	t.Helper()
 	mk := zktest.StartMeerkat(t, o)
 	zk := zktest.StartZooKeeper(t, o)
-	waitServing(t, mk)
-	waitServing(t, zk)
 	return &pair{zk: zk, mk: mk, opts: o}
-}
-
-// waitServing polls until srv accepts a session, then closes that session.
-// ZooKeeper answers ruok (all zktest waits for) before its request
-// pipeline runs, and closes client connections until then.
-func waitServing(t testing.TB, srv *zktest.Server) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for attempt := 0; ; attempt++ {
-		nc, err := dialRaw(srv.Addr)
-		if err == nil {
-			c, _, herr := handshake(nc, connectOpts{timeout: defaultTimeout})
-			if herr == nil && c != nil {
-				c.send(1, jute.OpCloseSession, nil)
-				c.waitClosed(replyTimeout)
-				c.close()
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s at %s accepts no session after %d attempts:\n%s", srv.Name, srv.Addr, attempt+1, srv.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // errAbort is the panic value an env uses to stop a scenario early.
