@@ -33,6 +33,9 @@ func TestBuilderMatchesWriter(t *testing.T) {
 		return true
 	})
 	tb := b.tree()
+	if tb.Count() != tw.Count() || tb.DataSize() != tw.DataSize() {
+		t.Fatalf("builder tree has %d znodes, %d bytes; writer's %d, %d", tb.Count(), tb.DataSize(), tw.Count(), tw.DataSize())
+	}
 	for _, n := range nodes {
 		if got, ok := tb.Get(n.Path()); !ok || got.Path() != n.Path() {
 			t.Fatalf("builder tree lost %s (ok=%v)", n.Path(), ok)

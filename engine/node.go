@@ -87,6 +87,9 @@ func (n *Node) parent() string {
 	return n.kv[:n.nameOff-1]
 }
 
+// size is the znode's path and data length together.
+func (n *Node) size() int64 { return int64(len(n.kv)) }
+
 // Data returns the znode's data as a string that shares the node's memory.
 func (n *Node) Data() string { return n.kv[n.pathLen&^dataNullBit:] }
 

@@ -157,9 +157,7 @@ func (l *Loader) flushBuild() {
 		return
 	}
 	l.building = false
-	t := l.build.tree()
-	l.s.tree.root, l.s.tree.count = t.root, t.count
-	l.s.tree.gen++
+	l.s.tree.restore(l.build.tree())
 }
 
 // AddSession adds an open session.

@@ -19,6 +19,8 @@ const (
 type Tree struct {
 	root  *page
 	count int
+	// bytes is the sum of the znodes' path and data lengths.
+	bytes int64
 }
 
 // page is a B+tree node. Leaves hold znodes inline (no pointer per znode);
@@ -55,6 +57,10 @@ func (p *page) leaf() bool { return p.kids == nil }
 
 // Count returns the number of znodes.
 func (t Tree) Count() int { return t.count }
+
+// DataSize returns the sum of the znodes' path and data lengths, as
+// ZooKeeper's approximate_data_size counts them.
+func (t Tree) DataSize() int64 { return t.bytes }
 
 // splitPath splits a path into its parent and its name so that the pair
 // sorts as the tree orders it: "/" is ("", ""), "/a" is ("", "a"), "/a/b" is
@@ -194,6 +200,7 @@ func (t Tree) All(fn func(*Node) bool) {
 type treeBuilder struct {
 	leaves []*page
 	count  int
+	bytes  int64
 }
 
 // add appends n, which must sort after everything added before (after
@@ -205,6 +212,7 @@ func (b *treeBuilder) add(n Node) {
 	last := b.leaves[len(b.leaves)-1]
 	last.items = append(last.items, n)
 	b.count++
+	b.bytes += n.size()
 }
 
 // after reports whether n sorts after the last znode added.
@@ -240,7 +248,7 @@ func (b *treeBuilder) tree() Tree {
 		}
 		level, mins = up, upMins
 	}
-	return Tree{root: level[0], count: b.count}
+	return Tree{root: level[0], count: b.count, bytes: b.bytes}
 }
 
 // treeWriter derives new tree versions. Pages stamped with its current
@@ -248,25 +256,26 @@ func (b *treeBuilder) tree() Tree {
 // any other page is copied first. That makes a batch of writes copy each
 // touched page once instead of once per write. It is owned by one goroutine.
 type treeWriter struct {
-	root  *page
-	count int
-	gen   uint64
+	// Tree is the version being written.
+	Tree
+	gen uint64
 }
 
 // freeze returns the current version and makes every page reachable from it
 // immutable, by moving the writer to a new generation.
 func (w *treeWriter) freeze() Tree {
 	w.gen++
-	return Tree{root: w.root, count: w.count}
+	return w.Tree
 }
 
 // current returns the version being written, without freezing it: its
 // pages may still change in place, so use it before the next put or remove.
-func (w *treeWriter) current() Tree { return Tree{root: w.root, count: w.count} }
+func (w *treeWriter) current() Tree { return w.Tree }
 
-// restore makes t the writer's current version; it must come from freeze.
+// restore makes t the writer's current version; it must come from freeze
+// or a treeBuilder.
 func (w *treeWriter) restore(t Tree) {
-	w.root, w.count = t.root, t.count
+	w.Tree = t
 	w.gen++
 }
 
@@ -305,7 +314,7 @@ func (w *treeWriter) put(n Node) {
 	parent, name := splitPath(n.Path())
 	if w.root == nil {
 		w.root = &page{gen: w.gen, items: []Node{n}}
-		w.count = 1
+		w.count, w.bytes = 1, n.size()
 		return
 	}
 	w.root = w.own(w.root)
@@ -324,9 +333,11 @@ func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, sepKey
 	if p.leaf() {
 		i, found := searchItems(p.items, parent, name)
 		if found {
+			w.bytes += n.size() - p.items[i].size()
 			p.items[i] = n
 			return nil, sepKey{}, false
 		}
+		w.bytes += n.size()
 		p.items = growItems(p.items)
 		copy(p.items[i+1:], p.items[i:])
 		p.items[i] = n
@@ -384,9 +395,11 @@ func (w *treeWriter) remove(path string) bool {
 		return false
 	}
 	parent, name := splitPath(path)
-	if _, ok := w.current().Get(path); !ok {
+	n, ok := w.current().Get(path)
+	if !ok {
 		return false
 	}
+	w.bytes -= n.size()
 	w.root = w.own(w.root)
 	w.delete(w.root, parent, name)
 	w.count--

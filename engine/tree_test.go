@@ -14,6 +14,13 @@ func checkTree(t *testing.T, tr Tree, model map[string]string) {
 	if tr.Count() != len(model) {
 		t.Fatalf("count %d, model %d", tr.Count(), len(model))
 	}
+	var bytes int64
+	for p, d := range model {
+		bytes += int64(len(p) + len(d))
+	}
+	if tr.DataSize() != bytes {
+		t.Fatalf("data size %d, model %d", tr.DataSize(), bytes)
+	}
 	for p, d := range model {
 		n, ok := tr.Get(p)
 		if !ok || n.Data() != d {
@@ -55,7 +62,7 @@ func TestTreeRandomAgainstModel(t *testing.T) {
 			}
 			delete(model, p)
 		} else {
-			d := fmt.Sprint(step)
+			d := fmt.Sprint(step * rng.IntN(1000))
 			w.put(newNode(p, []byte(d)))
 			model[p] = d
 		}

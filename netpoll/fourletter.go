@@ -434,16 +434,11 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 		watches += r.watches
 	}
 	var ephemerals, sessions int
-	var dataSize int64
 	_ = s.pipe.Inspect(func(st *engine.State, ss map[int64]*pipeline.Session) {
 		sessions = len(ss)
 		st.Sessions(func(s *engine.Session) { ephemerals += s.EphemeralCount() })
 	})
 	v := s.pipe.View()
-	v.Tree.All(func(n *engine.Node) bool {
-		dataSize += int64(len(n.Path()) + len(n.Data()))
-		return true
-	})
 	fds := 0
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		fds = len(ents)
@@ -467,7 +462,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 		{"auth_failed_count", 0},
 		{"min_latency", lat[0]},
 		{"max_file_descriptor_count", maxFDs()},
-		{"approximate_data_size", dataSize},
+		{"approximate_data_size", v.Tree.DataSize()},
 		{"open_file_descriptor_count", fds},
 		{"local_sessions", 0},
 		{"uptime", time.Since(s.started).Milliseconds()},
