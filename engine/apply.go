@@ -104,16 +104,15 @@ func (s *State) Apply(e *Entry) Result {
 	return res
 }
 
-// errNullPath reports a create or delete whose path is null: ZooKeeper
-// fails those with an exception (MARSHALLINGERROR).
-var errNullPath = fmt.Errorf("engine: null path")
-
-// decodeOp reads the request record of a single write operation.
+// decodeOp reads the request record of a single write operation. A create
+// or delete whose path is null fails (jute.ErrNullPath), as ZooKeeper's
+// does with an exception; the other writes read a null path as "", which
+// fails their path check.
 func decodeOp(code jute.OpCode, body []byte) (op, error) {
-	if len(body) >= 4 && body[0] == 0xff && body[1] == 0xff && body[2] == 0xff && body[3] == 0xff {
-		switch code {
-		case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete:
-			return op{code: code}, errNullPath
+	switch code {
+	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete:
+		if d := jute.NewDecoder(body); d.PathBytes() == nil && d.Err() != nil {
+			return op{code: code}, d.Err()
 		}
 	}
 	d := jute.NewDecoder(body)
