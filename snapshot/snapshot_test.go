@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
-func sampleState(t *testing.T, n int) *engine.State {
+func sampleState(t testing.TB, n int) *engine.State {
 	s := engine.NewState(engine.Config{ExtendedTypes: true})
 	apply := func(op jute.OpCode, sess int64, body []byte) {
 		if r := s.Apply(&engine.Entry{Time: 1, Session: sess, Op: op, Body: body}); r.Err != jute.CodeOK {
@@ -138,4 +140,39 @@ func TestSnapshotIsConsistentWhileWritesGoOn(t *testing.T) {
 			t.Fatalf("%s missing or changed in the snapshot", p)
 		}
 	}
+}
+
+// FuzzRead feeds Read mutated snapshot contents (compressed again, so the
+// mutations reach the parser): it must return an error or a loadable
+// state, never panic or allocate without bound.
+func FuzzRead(f *testing.F) {
+	s := sampleState(f, 20)
+	var buf bytes.Buffer
+	if _, err := Write(&buf, s.Publish(), s.SessionRecords(), time.UnixMilli(1)); err != nil {
+		f.Fatal(err)
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	plain, err := dec.DecodeAll(buf.Bytes(), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(plain)
+	f.Add(plain[:len(plain)/2])
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, content []byte) {
+		l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+		st, err := Read(bytes.NewReader(enc.EncodeAll(content, nil)), l)
+		if err != nil {
+			return
+		}
+		if _, err := l.Finish(st.Zxid); err != nil && bytes.Equal(content, plain) {
+			t.Fatalf("the intact snapshot does not load: %v", err)
+		}
+	})
 }
