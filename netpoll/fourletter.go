@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -301,7 +302,7 @@ func (s *Server) writeEnv(b *strings.Builder) {
 		{"host.name", host},
 		{"java.version", runtime.Version()},
 		{"java.vendor", "Meerkat (Go runtime)"},
-		{"java.home", runtime.GOROOT()},
+		{"java.home", filepath.Dir(exe)}, // the Go runtime lives in the binary
 		{"java.class.path", exe},
 		{"java.library.path", ""},
 		{"java.io.tmpdir", os.TempDir()},
