@@ -66,8 +66,8 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if a, b := image(s), image(got); !reflect.DeepEqual(a, b) {
 		t.Fatalf("restored state differs (%d vs %d entries)", len(a), len(b))
 	}
-	if int(ws.Bytes) <= buf.Len() {
-		t.Logf("compressed %d -> %d bytes", ws.Bytes, buf.Len())
+	if buf.Len() >= int(ws.Bytes) {
+		t.Fatalf("%d bytes of snapshot took %d compressed: zstd is not working", ws.Bytes, buf.Len())
 	}
 }
 
