@@ -331,15 +331,17 @@ func (c *client) reconnect(label string) (*client, bool) {
 	return c.e.tryConnect(label, connectOpts{timeout: c.timeout, sessionID: c.sessionID, passwd: c.passwd, lastZxid: c.lastZxid})
 }
 
-// waitOldClosed waits until the server closes c, a connection whose
-// session has moved to a newer one, and records whether it did.
-func (c *client) waitOldClosed() {
+// awaitClose waits, sending nothing, until the server closes c, and
+// records whether it did and anything it sent before; what names the
+// moment in the transcript ("old connection" for one whose session moved
+// to a newer one).
+func (c *client) awaitClose(what string) {
 	closed, frames := c.waitClosed(replyTimeout)
 	c.dropped = c.dropped || closed
 	for _, f := range frames {
-		c.e.logf("%s: old connection got xid=%d err=%s", c.label, f.hdr.Xid, f.hdr.Err.String())
+		c.e.logf("%s: %s got xid=%d err=%s", c.label, what, f.hdr.Xid, f.hdr.Err.String())
 	}
-	c.e.logf("%s: old connection closed by server: %v", c.label, closed)
+	c.e.logf("%s: %s closed by server: %v", c.label, what, closed)
 }
 
 // reconnectQuiet reopens c's session for cleanup, recording the result.
@@ -509,6 +511,14 @@ func (c *client) exchangeXid(xid int32, desc string, op jute.OpCode, body []byte
 		}
 		if f.hdr.Xid == xid {
 			c.e.logf("%s: %s -> %s zxid=%s%s", c.label, desc, f.hdr.Err.String(), c.e.zx(f.hdr.Zxid), c.e.renderBody(op, f))
+			if f.hdr.Err == jute.CodeUnimplemented {
+				// ZooKeeper queues a close right behind this reply, from
+				// another thread than the one that writes: a ping sent now
+				// is sometimes answered first and sometimes not. Whether
+				// the close comes is what is certain; wait for it.
+				c.awaitClose("then")
+				return
+			}
 			break
 		}
 		c.e.logf("%s: %s -> frame xid=%d zxid=%s err=%s body=%x", c.label, desc, f.hdr.Xid, c.e.zx(f.hdr.Zxid), f.hdr.Err.String(), f.body)

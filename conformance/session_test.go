@@ -22,7 +22,7 @@ var sessionScenarios = []scenario{
 		a.ping()
 		r, ok := e.tryConnect("A2", connectOpts{timeout: defaultTimeout, sessionID: a.sessionID, passwd: a.passwd, noReadOnly: true})
 		if ok {
-			a.waitOldClosed()
+			a.awaitClose("old connection")
 			r.ping()
 		}
 	}},
@@ -36,7 +36,7 @@ var sessionScenarios = []scenario{
 		if !ok {
 			return
 		}
-		a.waitOldClosed()
+		a.awaitClose("old connection")
 		r.exists(e.p("eph"), false)
 		r.whoAmI()
 		r.getEphemerals(e.p(""))
@@ -182,7 +182,7 @@ var sessionScenarios = []scenario{
 		a.whoAmI()
 		r, ok := a.reconnect("A2")
 		if ok {
-			a.waitOldClosed()
+			a.awaitClose("old connection")
 			r.whoAmI()
 		}
 	}},
