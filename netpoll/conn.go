@@ -369,10 +369,7 @@ func (cn *conn) submit(it *item, r *pipeline.Request) {
 	r.Conn = cn
 	r.Tag = it
 	it.req = r
-	if err := cn.loop.srv.pipe.Submit(r); err != nil {
-		it.done = true
-		it.failed = jute.CodeConnectionLoss
-	}
+	cn.loop.offer(r)
 }
 
 // drain answers the queue's head while it can: completed requests get their

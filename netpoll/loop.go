@@ -26,7 +26,11 @@ type loop struct {
 	now time.Time
 	// woken is set while a catch-up task is queued, to coalesce wakes.
 	woken atomic.Bool
-	stats loopStats
+	// backlog holds, in order, the requests the pipeline's full queue did
+	// not take yet; retrying is set while a retry is scheduled.
+	backlog  []*pipeline.Request
+	retrying bool
+	stats    loopStats
 }
 
 // loopStats are the counters the four-letter words sum over loops. They
@@ -94,6 +98,105 @@ func (l *loop) view() *engine.View {
 	}
 }
 
+// offer hands r to the pipeline. When the pipeline's queue is full, r
+// waits in the loop's backlog, behind any request already there, so that
+// requests reach the pipeline in the order the loop read them; the loop
+// meanwhile goes on answering reads (ZooKeeper, in contrast, stalls them
+// behind the queued writes).
+//
+// The backlog is bounded: past maxBacklog the loop waits for the pipeline
+// until the backlog is half that, reading nothing meanwhile, so that a
+// flood of writes is held back by TCP rather than by the server's memory.
+func (l *loop) offer(r *pipeline.Request) {
+	if len(l.backlog) == 0 && l.try(r) {
+		return
+	}
+	l.backlog = append(l.backlog, r)
+	if len(l.backlog) >= maxBacklog {
+		l.waitBacklog()
+	}
+	l.scheduleRetry()
+}
+
+// maxBacklog bounds a loop's backlog.
+const maxBacklog = 4096
+
+// waitBacklog submits the backlog's head, waiting for room, until the
+// backlog is half of maxBacklog.
+func (l *loop) waitBacklog() {
+	n := 0
+	for len(l.backlog)-n > maxBacklog/2 {
+		r := l.backlog[n]
+		if err := l.srv.pipe.Submit(r); err != nil {
+			refused(r)
+		}
+		l.backlog[n] = nil
+		n++
+	}
+	l.backlog = l.backlog[n:]
+}
+
+// try offers r and reports whether the pipeline took it, or refused it for
+// good because it has stopped: then r's item fails with CONNECTIONLOSS (the
+// server is stopping and closes its connections).
+func (l *loop) try(r *pipeline.Request) bool {
+	ok, err := l.srv.pipe.Offer(r)
+	if err != nil {
+		refused(r)
+		return true
+	}
+	return ok
+}
+
+// refused fails the item of a request the stopped pipeline refused.
+func refused(r *pipeline.Request) {
+	it := r.Tag.(*item)
+	it.done = true
+	it.failed = jute.CodeConnectionLoss
+}
+
+// retryBacklog offers the backlog's requests, in order, until the queue is
+// full again.
+func (l *loop) retryBacklog() {
+	n := 0
+	for n < len(l.backlog) && l.try(l.backlog[n]) {
+		l.backlog[n] = nil
+		n++
+	}
+	l.backlog = l.backlog[n:]
+	if len(l.backlog) == 0 {
+		l.backlog = nil
+	}
+}
+
+// backlogRetry is how long a backlog waits before the loop offers it again
+// when no completion or publication comes first.
+const backlogRetry = time.Millisecond
+
+// scheduleRetry makes the loop retry its backlog soon; completions and
+// publications retry it too, but a loop with nothing in the pipeline gets
+// neither.
+func (l *loop) scheduleRetry() {
+	if l.retrying {
+		return
+	}
+	l.retrying = true
+	time.AfterFunc(backlogRetry, func() {
+		// Execute fails only once the engine has stopped, and with it the
+		// connections the backlog would answer.
+		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			l.retrying = false
+			l.now = time.Now()
+			l.retryBacklog()
+			if len(l.backlog) > 0 {
+				l.scheduleRetry()
+			}
+			l.flush()
+			return nil
+		}))
+	})
+}
+
 // catchUp delivers pending watch events.
 func (l *loop) catchUp() { l.view() }
 
@@ -137,6 +240,7 @@ func (l *loop) wake() {
 		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
+		l.retryBacklog()
 		l.flush()
 		return nil
 	}))
@@ -155,6 +259,7 @@ func (l *loop) Complete(reqs []*pipeline.Request) {
 		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
+		l.retryBacklog()
 		for _, r := range reqs {
 			it := r.Tag.(*item)
 			it.done = true

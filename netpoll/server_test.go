@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +22,13 @@ import (
 // startServer runs an in-process server on a free loopback port.
 func startServer(t testing.TB, mod func(*Config)) string {
 	t.Helper()
-	pipe, err := pipeline.New(pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, nil)
+	return startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, mod)
+}
+
+// startServerWith is startServer over a pipeline configured by pcfg.
+func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) string {
+	t.Helper()
+	pipe, err := pipeline.New(pcfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,4 +404,131 @@ func FuzzServerFrames(f *testing.F) {
 			t.Fatalf("server stopped serving after %x: %v", in, err)
 		}
 	})
+}
+
+// gatedLog is a pipeline.Log whose appends, once shut is set, wait until
+// open is closed: a disk that has stalled.
+type gatedLog struct {
+	shut    atomic.Bool
+	waiting atomic.Bool
+	open    chan struct{}
+}
+
+func (g *gatedLog) Append(uint64, []byte) error {
+	if g.shut.Load() {
+		g.waiting.Store(true)
+		<-g.open
+	}
+	return nil
+}
+
+func (g *gatedLog) RemoveThrough(uint64) error { return nil }
+
+// TestFullPipelineQueueHoldsWritesNotReads stalls the log while one client
+// pipelines far more writes than the pipeline's queue holds. The event loop
+// they share must go on reading and answering: the stat word sees every
+// write outstanding, and another client's read is answered from the last
+// applied version. Once the log moves again, every write completes, in
+// order.
+func TestFullPipelineQueueHoldsWritesNotReads(t *testing.T) {
+	log := &gatedLog{open: make(chan struct{})}
+	addr := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
+		func(c *Config) { c.Loops = 1 })
+	writer, reader := dial(t, addr), dial(t, addr)
+	mustOK(t)(writer.Create("/q", []byte("0"), 0))
+	log.shut.Store(true)
+	var release sync.Once
+	unblock := func() { release.Do(func() { close(log.open) }) }
+	t.Cleanup(unblock) // before the server stops: cleanups run last first
+
+	const writes = 200
+	for i := 1; i <= writes; i++ {
+		if _, err := writer.Send(jute.OpSetData, (&jute.SetDataRequest{Path: "/q", Data: []byte(fmt.Sprint(i)), Version: -1}).Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every write read and waiting; a loop blocked on the full queue would
+	// not answer the word at all.
+	for try := 0; ; try++ {
+		out, err := zktest.FourLetter(addr, "srvr")
+		if err != nil {
+			t.Fatalf("srvr while the queue is full: %v", err)
+		}
+		if strings.Contains(out, fmt.Sprintf("Outstanding: %d\n", writes)) && log.waiting.Load() {
+			break
+		}
+		if try == 500 {
+			t.Fatalf("the writes never all became outstanding:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r := mustOK(t)(reader.GetData("/q", false))
+	d := jute.NewDecoder(r.Body)
+	data := d.Buffer()
+	var st jute.Stat
+	st.Decode(d)
+	if string(data) != "0" || st.Version != 0 {
+		t.Fatalf("read during the stall saw data %q version %d, want the created node", data, st.Version)
+	}
+
+	unblock()
+	for i := 1; i <= writes; i++ {
+		w, err := writer.Recv()
+		if err != nil || w.Header.Err != jute.CodeOK {
+			t.Fatalf("setData %d: %+v %v", i, w.Header, err)
+		}
+		if w.Header.Xid != int32(i+1) {
+			t.Fatalf("setData %d answered with xid %d", i, w.Header.Xid)
+		}
+		var st jute.Stat
+		st.Decode(jute.NewDecoder(w.Body))
+		if st.Version != int32(i) {
+			t.Fatalf("setData %d made version %d: applied out of order", i, st.Version)
+		}
+	}
+}
+
+// TestBacklogPastItsBoundCompletesInOrder pipelines more writes than a
+// loop's backlog holds while the log is stalled, so the loop stops reading
+// until the pipeline takes some; once the log moves, every write completes
+// in order.
+func TestBacklogPastItsBoundCompletesInOrder(t *testing.T) {
+	log := &gatedLog{open: make(chan struct{})}
+	addr := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
+		func(c *Config) { c.Loops = 1 })
+	writer := dial(t, addr)
+	mustOK(t)(writer.Create("/q", nil, 0))
+	log.shut.Store(true)
+	var release sync.Once
+	unblock := func() { release.Do(func() { close(log.open) }) }
+	t.Cleanup(unblock)
+
+	const writes = maxBacklog + 1000
+	frames := make([]byte, 0, writes*32)
+	for i := 1; i <= writes; i++ {
+		frames = append(frames, wire.RequestFrame(int32(i+1), jute.OpSetData, (&jute.SetDataRequest{Path: "/q", Version: int32(i - 1)}).Append(nil))...)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := writer.Raw().Write(frames)
+		sent <- err
+	}()
+	for try := 0; !log.waiting.Load(); try++ {
+		if try == 500 {
+			t.Fatal("the log never saw a write")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Let the loop read what the kernel buffers hold, up to its bound.
+	time.Sleep(200 * time.Millisecond)
+	unblock()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= writes; i++ {
+		w, err := writer.Recv()
+		if err != nil || w.Header.Err != jute.CodeOK || w.Header.Xid != int32(i+1) {
+			t.Fatalf("setData %d (version %d expected): %+v %v", i, i-1, w.Header, err)
+		}
+	}
 }

@@ -12,6 +12,6 @@
 // a loop that delivers the watch events of every version up to the one it
 // reads from sends each event before any reply that shows its change.
 //
-// Goroutines: Submit and View are safe from any goroutine; Completer.Complete
+// Goroutines: Submit, Offer and View are safe from any goroutine; Completer.Complete
 // is called from the pipeline goroutine and must not block.
 package pipeline

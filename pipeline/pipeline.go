@@ -298,14 +298,30 @@ func (p *Pipeline) Stop() {
 	<-p.done
 }
 
-// Submit queues r. It blocks while the queue is full, which is how a burst
-// of writes pushes back on the event loops.
+// Submit queues r, waiting while the queue is full.
 func (p *Pipeline) Submit(r *Request) error {
 	select {
 	case p.in <- r:
 		return nil
 	case <-p.stop:
 		return ErrStopped
+	}
+}
+
+// Offer queues r if the queue has room, and reports whether it did; it
+// never blocks. An event loop offers rather than submits, so that a full
+// queue holds back its writes but not its reads.
+func (p *Pipeline) Offer(r *Request) (bool, error) {
+	select {
+	case <-p.stop:
+		return false, ErrStopped
+	default:
+	}
+	select {
+	case p.in <- r:
+		return true, nil
+	default:
+		return false, nil
 	}
 }
 
