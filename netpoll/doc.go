@@ -12,6 +12,11 @@
 // getEphemerals) are handed to the pipeline goroutine; it completes them
 // back to the owning loop with gnet's Execute, one call per loop per batch.
 //
+// A loop never waits on a full pipeline queue while it has room of its own:
+// what the queue does not take waits in the loop's backlog, in the order it
+// was read, and the loop goes on answering reads. Only past maxBacklog does
+// the loop wait, so that a flood of writes is held back by TCP.
+//
 // # Ordering
 //
 // Replies leave a connection in request order: a request that arrives while
