@@ -45,6 +45,9 @@ type Config struct {
 	MaxBuffer int
 	// ExtendedTypes enables TTL nodes (zookeeper.extendedTypesEnabled).
 	ExtendedTypes bool
+	// EnforceQuota refuses writes past a quota's hard limits
+	// (zookeeper.enforceQuota).
+	EnforceQuota bool
 	// ContainerCheckInterval is znode.container.checkIntervalMs.
 	ContainerCheckInterval time.Duration
 	// ContainerMaxPerMinute is znode.container.maxPerMinute.
@@ -156,6 +159,8 @@ func (c *Config) Set(key, value string) error {
 		c.MaxBuffer, err = integer(key, value)
 	case "zookeeper.extendedTypesEnabled":
 		c.ExtendedTypes, err = boolean(key, value)
+	case "zookeeper.enforceQuota":
+		c.EnforceQuota, err = boolean(key, value)
 	case "znode.container.checkIntervalMs":
 		c.ContainerCheckInterval, err = millis(key, value)
 	case "znode.container.maxPerMinute":
@@ -203,7 +208,7 @@ func (c *Config) Set(key, value string) error {
 // forms.
 func canonical(key string) string {
 	switch key {
-	case "extendedTypesEnabled", "skipACL", "forceSync", "snapCount", "preAllocSize",
+	case "extendedTypesEnabled", "enforceQuota", "skipACL", "forceSync", "snapCount", "preAllocSize",
 		"globalOutstandingLimit", "commitLogCount", "digest.enabled", "snapshot.compression.method":
 		return "zookeeper." + key
 	case "DigestAuthenticationProvider.superDigest":

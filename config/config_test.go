@@ -24,6 +24,7 @@ minSessionTimeout=1500
 4lw.commands.whitelist=ruok, srvr ,stat
 jute.maxbuffer=2097152
 extendedTypesEnabled=true
+enforceQuota=true
 znode.container.checkIntervalMs=500
 znode.container.maxPerMinute=42
 zookeeper.DigestAuthenticationProvider.superDigest=super:abc=
@@ -43,7 +44,7 @@ someUnknownKey=1
 		t.Fatalf("session timeouts %v %v (max defaults to 20 ticks)", c.MinSessionTimeout, c.MaxSessionTimeout)
 	case strings.Join(c.FourLetterWords, ",") != "ruok,srvr,stat":
 		t.Fatalf("whitelist %q", c.FourLetterWords)
-	case c.MaxBuffer != 2097152, !c.ExtendedTypes, c.ContainerCheckInterval != 500*time.Millisecond,
+	case c.MaxBuffer != 2097152, !c.ExtendedTypes, !c.EnforceQuota, c.ContainerCheckInterval != 500*time.Millisecond,
 		c.ContainerMaxPerMinute != 42, c.SuperDigest != "super:abc=":
 		t.Fatalf("system properties: %+v", c)
 	case c.ForceSync, c.SnapCount != 5000, c.AdminPort != 9090:
@@ -52,8 +53,8 @@ someUnknownKey=1
 		t.Fatalf("unknown keys %q", c.Unknown)
 	}
 	// The full system property name works too.
-	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\n")
-	if err != nil || !c.ExtendedTypes || !c.ForceSync {
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\n")
+	if err != nil || !c.ExtendedTypes || !c.ForceSync || !c.EnforceQuota {
 		t.Fatalf("zookeeper.-prefixed keys: %v %+v", err, c)
 	}
 }

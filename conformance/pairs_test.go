@@ -272,3 +272,106 @@ var sweepScenarios = []scenario{
 		a.delete(e.p("kept"), -1)
 	}},
 }
+
+// TestEnforcedQuota runs with zookeeper.enforceQuota=true: writes past a
+// quota's hard limits fail QUOTAEXCEEDED, soft limits never do.
+func TestEnforcedQuota(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{Extra: []string{"zookeeper.enforceQuota=true"}})
+	runPair(t, p, enforcedQuotaScenarios)
+}
+
+// setQuota makes path a quota root with the given limits, then creates its
+// stats node, which the server fills with the subtree's usage.
+func (c *client) setQuota(path, limits string) {
+	q := "/zookeeper/quota" + path
+	c.create(q, nil, 0)
+	c.create(q+"/zookeeper_limits", []byte(limits), 0)
+	c.create(q+"/zookeeper_stats", []byte("count=0,bytes=0"), 0)
+	c.getData(q+"/zookeeper_stats", false)
+}
+
+var enforcedQuotaScenarios = []scenario{
+	{"quota_enforced_count_hard_limit", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), []byte("12345"), 0)
+		a.create(e.p("a"), nil, 0)
+		// As zkCli's setquota -N 3 writes it.
+		a.setQuota(e.p(""), "count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3")
+		a.create(e.p("b"), nil, 0)
+		a.create(e.p("c"), nil, 0)
+		a.create(e.p("s-"), nil, 2)
+		a.create(e.p("e"), nil, 1)
+		a.createContainer(e.p("k"), nil)
+		a.setData(e.p("a"), []byte("any size: no byte limit"), -1)
+		// ZooKeeper checks each op of a multi against the tree before the
+		// multi: a delete in it frees nothing for the create after it.
+		a.multi(mDelete(e.p("b"), -1), mCreate(e.p("x"), nil, 0))
+		a.delete(e.p("b"), -1)
+		a.create(e.p("s-"), nil, 2)
+		a.getChildren(e.p(""), false)
+		a.getData("/zookeeper/quota"+e.p("")+"/zookeeper_stats", false)
+	}},
+	{"quota_enforced_multi_checks_the_tree_before_it", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		a.setQuota(e.p(""), "countHardLimit=2")
+		// Each create alone fits (1 + 1 <= 2), so both pass.
+		a.multi(mCreate(e.p("x"), nil, 0), mCreate(e.p("y"), nil, 0))
+		a.getData("/zookeeper/quota"+e.p("")+"/zookeeper_stats", false)
+		a.create(e.p("z"), nil, 0)
+		a.multi(mCreate(e.p("z"), nil, 0), mSetData(e.p("x"), []byte("d"), -1))
+	}},
+	{"quota_enforced_byte_hard_limit", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), []byte("12345"), 0)
+		a.create(e.p("a"), nil, 0)
+		a.setQuota(e.p(""), "count=-1,bytes=-1=;byteHardLimit=10;countHardLimit=-1")
+		a.setData(e.p(""), []byte("1234567890"), -1)
+		a.setData(e.p("a"), []byte("x"), -1)
+		// The quota is checked before the version.
+		a.setData(e.p("a"), []byte("x"), 7)
+		a.setData(e.p(""), []byte("123"), 7)
+		a.setData(e.p(""), []byte("abcdefghij"), -1)
+		a.create(e.p("empty"), nil, 0)
+		a.create(e.p("one"), []byte("1"), 0)
+		a.setData(e.p(""), nil, -1)
+		a.create(e.p("one"), []byte("1"), 0)
+		a.getData("/zookeeper/quota"+e.p("")+"/zookeeper_stats", false)
+	}},
+	{"quota_enforced_soft_limits_never_refuse", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		a.setQuota(e.p(""), "count=1,bytes=1")
+		a.create(e.p("a"), []byte("more than one byte"), 0)
+		a.create(e.p("b"), nil, 0)
+		a.setData(e.p("a"), []byte("and more bytes still"), -1)
+		a.getData("/zookeeper/quota"+e.p("")+"/zookeeper_stats", false)
+	}},
+	{"quota_enforced_deepest_root_decides", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		a.create(e.p("a"), nil, 0)
+		a.setQuota(e.p(""), "countHardLimit=100")
+		a.setQuota(e.p("a"), "countHardLimit=1")
+		a.create(e.p("a/x"), nil, 0)
+		a.create(e.p("y"), nil, 0)
+		q := "/zookeeper/quota" + e.p("a")
+		a.delete(q+"/zookeeper_stats", -1)
+		a.delete(q+"/zookeeper_limits", -1)
+		a.create(e.p("a/x"), nil, 0)
+		a.getData("/zookeeper/quota"+e.p("")+"/zookeeper_stats", false)
+	}},
+	{"quota_enforced_needs_the_stats_node", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), nil, 0)
+		q := "/zookeeper/quota" + e.p("")
+		a.create(q, nil, 0)
+		a.create(q+"/zookeeper_limits", []byte("countHardLimit=1"), 0)
+		a.create(e.p("a"), nil, 0)
+		a.create(e.p("b"), nil, 0)
+		a.create(q+"/zookeeper_stats", nil, 0)
+		a.getData(q+"/zookeeper_stats", false)
+		a.create(e.p("c"), nil, 0)
+	}},
+}

@@ -254,6 +254,9 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	if parent.IsEphemeral() {
 		return opResult{}, jute.CodeNoChildrenForEphemerals
 	}
+	if c := s.checkQuota(path, int64(len(o.data)), 1); c != jute.CodeOK {
+		return opResult{}, c
+	}
 
 	// The opcode, not the flags, decides what kind of node the log records:
 	// createContainer makes a container whatever the flags, and create with
@@ -364,9 +367,27 @@ func (s *State) removeNode(n *Node, zxid int64) {
 	s.quotaChanged(ch.path, -int64(size), -1)
 }
 
-// target finds the node a setData or check acts on, with ZooKeeper's checks
-// in its order: session, path, existence, permission, version.
+// target finds the node a check acts on, with ZooKeeper's checks in its
+// order: session, path, existence, permission, version.
 func (s *State) target(o *op, e *Entry, perm int32) (*Node, jute.Code) {
+	n, c := s.permitted(o, e, perm)
+	if c != jute.CodeOK {
+		return nil, c
+	}
+	return n, checkVersion(o, n)
+}
+
+// checkVersion refuses an op whose expected version is not n's.
+func checkVersion(o *op, n *Node) jute.Code {
+	if o.version != -1 && o.version != n.Version {
+		return jute.CodeBadVersion
+	}
+	return jute.CodeOK
+}
+
+// permitted finds the node at o.path after the session, path, existence
+// and permission checks.
+func (s *State) permitted(o *op, e *Entry, perm int32) (*Node, jute.Code) {
 	if c := s.checkSession(e.Session); c != jute.CodeOK {
 		return nil, c
 	}
@@ -380,14 +401,19 @@ func (s *State) target(o *op, e *Entry, perm int32) (*Node, jute.Code) {
 	if !s.allowed(n, perm, e.Identities) {
 		return nil, jute.CodeNoAuth
 	}
-	if o.version != -1 && o.version != n.Version {
-		return nil, jute.CodeBadVersion
-	}
 	return n, jute.CodeOK
 }
 
+// setData checks as target does, with the quota between the permission and
+// the version, as PrepRequestProcessor does.
 func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
-	n, c := s.target(o, e, jute.PermWrite)
+	n, c := s.permitted(o, e, jute.PermWrite)
+	if c == jute.CodeOK {
+		c = s.checkQuota(o.path, int64(len(o.data))-int64(len(n.Data())), 0)
+	}
+	if c == jute.CodeOK {
+		c = checkVersion(o, n)
+	}
 	if c != jute.CodeOK {
 		return opResult{}, c
 	}

@@ -68,6 +68,8 @@ func (s *State) applyMulti(e *Entry, zxid int64) ([]byte, jute.Code) {
 		return nil, jute.CodeMarshallingError
 	}
 	saved := s.tree.freeze()
+	s.multiBase = &saved
+	defer func() { s.multiBase = nil }()
 	mark := len(s.pending)
 	results := make([]opResult, len(ops))
 	failed, failCode := -1, jute.CodeOK

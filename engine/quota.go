@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meerkat-zk/meerkat/jute"
 )
 
 // ZooKeeper keeps usage statistics for quota roots: a znode P is a quota
@@ -12,8 +14,10 @@ import (
 // maintains /zookeeper/quota/P/zookeeper_stats ("count=N,bytes=B": the
 // znodes under P, P included, and their data bytes) on every create, delete
 // and setData under P, rewriting the stats data in place (no version, mzxid
-// or watch event). Quotas are only reported here, never enforced, as in
-// ZooKeeper without enforceQuota.
+// or watch event). With enforceQuota, a create or setData that would take
+// the deepest quota root above it past a hard limit (countHardLimit,
+// byteHardLimit) fails QUOTAEXCEEDED; soft limits (count, bytes) are never
+// enforced, as in ZooKeeper.
 //
 // ZooKeeper tracks the roots in a trie; Meerkat looks the limits nodes up in
 // the tree, which stays right through a failed multi's rollback and a
@@ -27,8 +31,11 @@ const (
 
 // quotaRoot returns the deepest quota root that path is at or under, or ""
 // when there is none (the root "/" never counts, as in ZooKeeper).
-func (s *State) quotaRoot(path string) string {
-	if q, ok := s.get(quotaDir); !ok || q.NumChildren == 0 {
+func (s *State) quotaRoot(path string) string { return quotaRootIn(s.tree.current(), path) }
+
+// quotaRootIn is quotaRoot in tree t.
+func quotaRootIn(t Tree, path string) string {
+	if q, ok := t.Get(quotaDir); !ok || q.NumChildren == 0 {
 		return ""
 	}
 	deepest := ""
@@ -40,11 +47,65 @@ func (s *State) quotaRoot(path string) string {
 		if prefix == "/" {
 			continue
 		}
-		if _, ok := s.get(quotaDir + prefix + "/" + limitsName); ok {
+		if _, ok := t.Get(quotaDir + prefix + "/" + limitsName); ok {
 			deepest = prefix
 		}
 	}
 	return deepest
+}
+
+// checkQuota is ZooKeeperServer.checkQuota: with enforcement on, it refuses
+// a change of count znodes and bytes under path when it takes the deepest
+// quota root above past a hard limit. Like ZooKeeper it reads the tree as
+// committed (before the multi in progress, if any), and skips a root whose
+// limits or stats node is missing or unreadable.
+func (s *State) checkQuota(path string, bytes, count int64) jute.Code {
+	if !s.cfg.EnforceQuota {
+		return jute.CodeOK
+	}
+	t := s.tree.current()
+	if s.multiBase != nil {
+		t = *s.multiBase
+	}
+	root := quotaRootIn(t, path)
+	if root == "" {
+		return jute.CodeOK
+	}
+	limits, ok := readStatsTrack(t, quotaDir+root+"/"+limitsName)
+	if !ok {
+		return jute.CodeOK
+	}
+	countLimit, byteLimit := limits.hardLimit("countHardLimit"), limits.hardLimit("byteHardLimit")
+	checkCount := count != 0 && countLimit > -1
+	checkBytes := bytes != 0 && byteLimit > -1
+	if !checkCount && !checkBytes {
+		return jute.CodeOK
+	}
+	used, ok := readStatsTrack(t, quotaDir+root+"/"+statsName)
+	if !ok {
+		return jute.CodeOK
+	}
+	if checkCount && used.count+count > countLimit || checkBytes && used.bytes+bytes > byteLimit {
+		return jute.CodeQuotaExceeded
+	}
+	return jute.CodeOK
+}
+
+// readStatsTrack parses the StatsTrack held by the node at path in t.
+func readStatsTrack(t Tree, path string) (statsTrack, bool) {
+	n, ok := t.Get(path)
+	if !ok {
+		return statsTrack{}, false
+	}
+	return parseStatsTrack(n.Data())
+}
+
+// hardLimit returns the hard limit named key, or -1 when there is none.
+func (st statsTrack) hardLimit(key string) int64 {
+	if v, ok := st.extra[key]; ok {
+		return v
+	}
+	return -1
 }
 
 // quotaCreated updates the statistics after path was created with n bytes.

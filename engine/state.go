@@ -16,6 +16,9 @@ type Config struct {
 	// ReconfigEnabled is reconfigEnabled. Without a quorum a reconfig then
 	// fails UNIMPLEMENTED rather than RECONFIGDISABLED.
 	ReconfigEnabled bool
+	// EnforceQuota makes a create or setData that would take a quota root
+	// past a hard limit fail QUOTAEXCEEDED (zookeeper.enforceQuota).
+	EnforceQuota bool
 }
 
 // Entry is one write request as the log carries it: the client's request
@@ -122,6 +125,9 @@ type State struct {
 	dirty         map[string]struct{}
 	dirtySessions map[int64]struct{}
 	aclsSaved     int
+	// multiBase is, while a multi runs, the tree as it was before it: what
+	// quota checks read, as ZooKeeper checks against its committed tree.
+	multiBase *Tree
 }
 
 // NewState returns the state of a fresh server: the root, /zookeeper,

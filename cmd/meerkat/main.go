@@ -130,7 +130,8 @@ func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog
 }
 
 func engineConfig(cfg *config.Config) engine.Config {
-	return engine.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled}
+	return engine.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
+		EnforceQuota: cfg.EnforceQuota}
 }
 
 func runServer(args []string) error {
