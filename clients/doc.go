@@ -11,7 +11,7 @@
 //   - TestKazooRecipes: one python process per recipe (testdata/), several
 //     sessions contending where the recipe is about contention.
 //   - TestCClient: cli_mt, a command at a time, checking every completion.
-//   - TestZkCliSameOutputAsZooKeeper, TestCClientChildOrderMatchesZooKeeper:
+//   - TestZkCliSameOutputAsZooKeeper, TestCClientChildrenMatchZooKeeper:
 //     the same script against both servers, outputs compared.
 //
 // The package has no code of its own; run it with

@@ -64,7 +64,6 @@ type op struct {
 	hotData []byte
 	req     request
 	xid     int32
-	sent    time.Time
 
 	// Filled from the reply.
 	zxid int64
@@ -227,7 +226,6 @@ func (w *writer) run(round, maxOps int, deadline time.Time) {
 		for len(w.inflight) < w.depth {
 			o := w.next(round)
 			o.xid = w.conn.NextXid()
-			o.sent = time.Now()
 			// In flight from before the first byte leaves: a request
 			// half-sent when the server dies may still have been read.
 			w.inflight = append(w.inflight, o)
