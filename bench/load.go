@@ -291,10 +291,12 @@ type worker struct {
 
 func (w *worker) now() int64 { return int64(time.Since(w.base)) }
 
-// mayAppend appends the next request when the window, the budget and the
-// stream allow; it reports whether it did.
-func (w *worker) mayAppend(now int64) bool {
-	if now >= w.end || (w.o.MaxRequests > 0 && w.budget <= 0) {
+// mayAppend appends the next request, due at t (ns since base: the send
+// time in closed loop, the scheduled time in open loop), when the window,
+// the budget and the stream allow; it reports whether it did. Both loops
+// append through it, so both keep to the window and to MaxRequests.
+func (w *worker) mayAppend(t int64) bool {
+	if t >= w.end || (w.o.MaxRequests > 0 && w.budget <= 0) {
 		return false
 	}
 	op, ok := w.c.appendNext(w.xid+1, w.s)
@@ -303,7 +305,9 @@ func (w *worker) mayAppend(now int64) bool {
 	}
 	w.xid++
 	w.budget--
-	w.q.push(pending{xid: w.xid, op: op, t: now})
+	w.mu.Lock()
+	w.q.push(pending{xid: w.xid, op: op, t: t})
+	w.mu.Unlock()
 	return true
 }
 
@@ -498,16 +502,7 @@ func (w *worker) send(conns int) {
 			continue
 		}
 		batch = batch[:0]
-		for ; t <= now && t < w.end && room > 0; t = due() {
-			op, ok := w.c.appendNext(w.xid+1, w.s)
-			if !ok {
-				break
-			}
-			w.xid++
-			w.budget--
-			w.mu.Lock()
-			w.q.push(pending{xid: w.xid, op: op, t: t})
-			w.mu.Unlock()
+		for ; t <= now && room > 0 && w.mayAppend(t); t = due() {
 			batch = append(batch, t)
 			room--
 			k++

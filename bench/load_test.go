@@ -28,7 +28,18 @@ type fakeServer struct {
 	valueSize int
 	plan      func(n int) action
 	wg        sync.WaitGroup
-	requests  atomic.Int64
+	requests  atomic.Int64 // every request, closeSession included
+
+	mu    sync.Mutex
+	conns []int64 // requests other than closeSession, per connection
+}
+
+// perConn returns how many requests other than closeSession each
+// connection sent, in the order the connections were accepted.
+func (s *fakeServer) perConn() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.conns...)
 }
 
 func startFake(t *testing.T, valueSize int, plan func(n int) action) *fakeServer {
@@ -67,6 +78,10 @@ func (s *fakeServer) serve(c net.Conn) {
 	if _, err := c.Write(wire.Frame(resp.Append(nil))); err != nil {
 		return
 	}
+	s.mu.Lock()
+	id := len(s.conns)
+	s.conns = append(s.conns, 0)
+	s.mu.Unlock()
 	body := jute.AppendBuffer(nil, make([]byte, s.valueSize))
 	body = (&jute.Stat{DataLength: int32(s.valueSize)}).Append(body)
 	var held []byte
@@ -79,8 +94,13 @@ func (s *fakeServer) serve(c net.Conn) {
 		var h jute.RequestHeader
 		h.Decode(jute.NewDecoder(req))
 		a := action{}
-		if h.Type != jute.OpCloseSession && s.plan != nil {
-			a = s.plan(n)
+		if h.Type != jute.OpCloseSession {
+			s.mu.Lock()
+			s.conns[id]++
+			s.mu.Unlock()
+			if s.plan != nil {
+				a = s.plan(n)
+			}
 		}
 		if a.stall > 0 {
 			time.Sleep(a.stall)
@@ -159,6 +179,32 @@ func TestClosedLoopKeepsDepth(t *testing.T) {
 	// closeSession.
 	if res.Failures() != 0 || res.Ops != 150 || fake.requests.Load() != 153 {
 		t.Fatalf("ops %d, requests seen %d, failures %d", res.Ops, fake.requests.Load(), res.Failures())
+	}
+}
+
+// TestOpenLoopKeepsMaxRequests schedules far more requests than the budget
+// at once (a million a second, a depth above the budget, a minute's
+// window): each connection must still send exactly MaxRequests, and the
+// run ends when they are answered.
+func TestOpenLoopKeepsMaxRequests(t *testing.T) {
+	const conns, budget = 2, 20
+	fake := startFake(t, 32, nil)
+	res, err := Load(Options{Addr: fake.addr(), Conns: conns, Depth: 64, Rate: 1e6,
+		Duration: time.Minute, MaxRequests: budget}, readStreams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := fake.perConn()
+	if len(per) != conns {
+		t.Fatalf("%d connections seen, want %d", len(per), conns)
+	}
+	for i, n := range per {
+		if n != budget {
+			t.Errorf("connection %d sent %d requests, want exactly MaxRequests %d", i, n, budget)
+		}
+	}
+	if res.Failures() != 0 || res.Ops != conns*budget {
+		t.Errorf("ops %d, want %d; failures %d (%+v)", res.Ops, conns*budget, res.Failures(), res)
 	}
 }
 
