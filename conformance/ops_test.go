@@ -351,14 +351,15 @@ func mGetChildren(path string) multiOp {
 func (e *env) fourLetter(word string) string {
 	var out string
 	var err error
-	// A 4lw connection may be refused for a moment while a previous one
-	// closes; retry briefly.
+	// A 4lw connection may fail for a moment while a previous one
+	// closes; retry every 100 ms for up to 5 s.
 	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; i < 50; i++ {
+	for {
 		out, err = zktest.FourLetter(e.srv.Addr, word)
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
 		e.fatalf("four-letter %s: %v", word, err)

@@ -5,7 +5,6 @@ package zktest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -363,8 +362,5 @@ func FourLetter(addr, word string) (string, error) {
 		return "", err
 	}
 	b, err := io.ReadAll(c)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return string(b), err
-	}
-	return string(b), nil
+	return string(b), err
 }
