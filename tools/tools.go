@@ -111,30 +111,47 @@ func Restore(snapPath, checkpointDir, walDir string, cfg engine.Config) (snapsho
 	return st, os.MkdirAll(walDir, 0o755)
 }
 
-// DumpWAL prints every record of the log in dir.
+// DumpWAL prints every valid record of the log in dir, then where and why
+// the log ends. It only reads (see wal.Scan), so it is safe on the log of a
+// running server, and it shows a damaged log up to the damage: a torn tail
+// is reported in the last line, corruption there too and as the error.
 func DumpWAL(out io.Writer, dir string) error {
-	w, err := wal.Open(dir, wal.Options{NoSync: true})
-	if err != nil {
-		return err
-	}
-	defer w.Close()
 	bw := bufio.NewWriter(out)
 	defer bw.Flush()
-	for _, s := range w.Segments() {
-		fmt.Fprintf(bw, "segment %s\n", filepath.Join(dir, s))
-	}
-	return w.Replay(func(index uint64, payload []byte) error {
-		first, entries, err := engine.DecodeBatch(payload)
-		if err != nil {
-			return err
+	var segment string
+	batches := 0
+	damage, err := wal.Scan(dir, func(r wal.Record) error {
+		if r.Segment != segment {
+			segment = r.Segment
+			fmt.Fprintf(bw, "segment %s\n", filepath.Join(dir, segment))
 		}
-		fmt.Fprintf(bw, "batch zxid 0x%x..0x%x (%d entries, %d bytes)\n", first, first+int64(len(entries))-1, len(entries), len(payload))
+		first, entries, err := engine.DecodeBatch(r.Payload)
+		if err != nil {
+			return fmt.Errorf("tools: segment %s offset %d: %w", filepath.Join(dir, r.Segment), r.Offset, err)
+		}
+		batches++
+		fmt.Fprintf(bw, "batch zxid 0x%x..0x%x (%d entries, %d bytes)\n", first, first+int64(len(entries))-1, len(entries), len(r.Payload))
 		for i, e := range entries {
 			fmt.Fprintf(bw, "  0x%x %s session 0x%x xid %d %s\n", first+int64(i),
 				time.UnixMilli(e.Time).UTC().Format(time.RFC3339Nano), uint64(e.Session), e.Xid, describe(&e))
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case damage == nil:
+		fmt.Fprintf(bw, "end of log: %d batches, ends cleanly\n", batches)
+	case damage.Corrupt:
+		fmt.Fprintf(bw, "end of log: %d batches, then CORRUPTION in %s at offset %d: %s (the server refuses to start on this log)\n",
+			batches, filepath.Join(dir, damage.Segment), damage.Offset, damage.Reason)
+		return fmt.Errorf("tools: %w: %s", wal.ErrCorrupt, damage)
+	default:
+		fmt.Fprintf(bw, "end of log: %d batches, then what a crash (or an append in progress) left in %s at offset %d: %s (the server cuts it when it starts)\n",
+			batches, filepath.Join(dir, damage.Segment), damage.Offset, damage.Reason)
+	}
+	return nil
 }
 
 // describe summarises an entry's request.

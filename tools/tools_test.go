@@ -2,6 +2,7 @@ package tools
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,5 +169,120 @@ func TestFetchRejectsADamagedSnapshot(t *testing.T) {
 	}
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
 		t.Fatal("a damaged snapshot was left in place")
+	}
+}
+
+// dirImage is every file of dir by name, with its bytes.
+func dirImage(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+func sameImage(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, data := range a {
+		if other, ok := b[name]; !ok || other != data {
+			return false
+		}
+	}
+	return true
+}
+
+// TestDumpWALChangesNothing dumps logs that opening would change (a leftover
+// preallocated *.tmp file, a torn tail, a corrupt record): the dump must show
+// the valid records, say where and why the log ends, and leave every file's
+// name and bytes as they were.
+func TestDumpWALChangesNothing(t *testing.T) {
+	dir := t.TempDir()
+	log, err := wal.Open(dir, wal.Options{SegmentSize: 4096, NoSync: true, Logger: quiet, OnSyncError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batches = 40
+	for i := 0; i < batches; i++ {
+		path := fmt.Sprintf("/node%02d", i)
+		body := (&jute.CreateRequest{Path: path, Data: []byte("data"), ACL: engine.OpenACL}).AppendCreate(nil, false)
+		payload := engine.AppendBatch(nil, int64(100+i), []*engine.Entry{{Time: 1, Session: 7, Xid: int32(i), Op: jute.OpCreate, Body: body}})
+		if err := log.Append(uint64(100+i), payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Close()
+	// A preallocated segment not yet renamed into place.
+	if err := os.WriteFile(filepath.Join(dir, "prealloc-3.tmp"), make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var recs []wal.Record
+	if _, err := wal.Scan(dir, func(r wal.Record) error {
+		r.Payload = append([]byte(nil), r.Payload...)
+		recs = append(recs, r)
+		return nil
+	}); err != nil || len(recs) != batches {
+		t.Fatalf("scan found %d records: %v", len(recs), err)
+	}
+	if recs[0].Segment == recs[len(recs)-1].Segment {
+		t.Fatal("bad fixture: the log should span several segments")
+	}
+	last, prev := recs[len(recs)-1], recs[len(recs)-2]
+	segPath := filepath.Join(dir, last.Segment)
+	clean, err := os.ReadFile(segPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const hdr = 24 // a record's header, before its payload
+
+	dump := func(name string) (string, error) {
+		t.Helper()
+		before := dirImage(t, dir)
+		var out bytes.Buffer
+		err := DumpWAL(&out, dir)
+		if !sameImage(before, dirImage(t, dir)) {
+			t.Fatalf("%s: dump-wal changed the log directory", name)
+		}
+		return out.String(), err
+	}
+
+	out, err := dump("clean")
+	if err != nil || !strings.Contains(out, "create /node39") || !strings.Contains(out, fmt.Sprintf("end of log: %d batches, ends cleanly", batches)) {
+		t.Fatalf("dump of a clean log: %v\n%s", err, out)
+	}
+
+	// Tear the last record: the end of its payload never reached the disk.
+	torn := append([]byte(nil), clean...)
+	clear(torn[last.Offset+hdr+10 : last.Offset+hdr+int64(len(last.Payload))])
+	if err := os.WriteFile(segPath, torn, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = dump("torn tail")
+	wantEnd := fmt.Sprintf("end of log: %d batches, then what a crash (or an append in progress) left in %s at offset %d: torn tail", batches-1, segPath, last.Offset)
+	if err != nil || !strings.Contains(out, "create /node38") || strings.Contains(out, "create /node39") || !strings.Contains(out, wantEnd) {
+		t.Fatalf("dump of a torn log: %v\n%s\nwant a line starting %q", err, out, wantEnd)
+	}
+
+	// Damage the record before the last: a valid record follows, so this
+	// is corruption, shown up to the damage and reported as an error.
+	corrupt := append([]byte(nil), clean...)
+	corrupt[prev.Offset+hdr+1] ^= 0x10
+	if err := os.WriteFile(segPath, corrupt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = dump("corrupt")
+	wantEnd = fmt.Sprintf("end of log: %d batches, then CORRUPTION in %s at offset %d: record is damaged", batches-2, segPath, prev.Offset)
+	if !errors.Is(err, wal.ErrCorrupt) || !strings.Contains(out, "create /node37") || strings.Contains(out, "create /node38") || !strings.Contains(out, wantEnd) {
+		t.Fatalf("dump of a corrupt log: %v\n%s\nwant a line starting %q", err, out, wantEnd)
 	}
 }

@@ -106,103 +106,64 @@ func segmentName(seq, firstIndex uint64) string {
 	return fmt.Sprintf("%016x-%016x.wal", seq, firstIndex)
 }
 
-// listSegments returns the segment files in order and removes leftovers of
-// unfinished preallocation.
-func (w *WAL) listSegments() ([]string, error) {
-	entries, err := w.opts.FS.ReadDir(w.dir)
+// segmentNames returns the segment files in dir in order, and the leftovers
+// of unfinished preallocation.
+func segmentNames(fsys FS, dir string) (names, tmps []string, err error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("wal: %w", err)
+		return nil, nil, fmt.Errorf("wal: %w", err)
 	}
-	var names []string
 	for _, e := range entries {
 		switch {
 		case strings.HasSuffix(e.Name(), ".tmp"):
-			_ = w.opts.FS.Remove(filepath.Join(w.dir, e.Name()))
+			tmps = append(tmps, e.Name())
 		case strings.HasSuffix(e.Name(), ".wal"):
 			names = append(names, e.Name())
 		}
 	}
 	slices.Sort(names)
-	return names, nil
+	return names, tmps, nil
 }
 
-// recover validates every segment and finds where appending resumes.
+// recover validates every segment and finds where appending resumes: it
+// removes leftovers of unfinished preallocation and an empty last segment,
+// cuts a torn tail and refuses corruption (or, with Options.Repair, cuts
+// at a corrupt record).
 func (w *WAL) recover() error {
-	names, err := w.listSegments()
+	names, tmps, err := segmentNames(w.opts.FS, w.dir)
 	if err != nil {
 		return err
 	}
-	segs := make([]*segmentData, len(names))
-	defer func() {
-		for _, sd := range segs {
-			if sd != nil {
-				sd.f.Close()
-			}
-		}
-	}()
-	for i, name := range names {
-		if segs[i], err = w.openSegmentData(name); err != nil {
-			return err
-		}
+	for _, tmp := range tmps {
+		_ = w.opts.FS.Remove(filepath.Join(w.dir, tmp))
 	}
-	for i, name := range names {
-		sd := segs[i]
-		hdr, ok := decodeSegmentHeader(sd.data)
-		if !ok {
-			data, err := sd.all()
-			if err != nil {
-				return fmt.Errorf("wal: segment %s: %w", name, err)
-			}
-			if i == len(names)-1 && allZero(data) {
-				// A segment renamed into place whose header never reached
-				// the disk: nothing was ever written to it.
-				w.opts.Logger.Warn("wal: removing an empty segment left by a crash", "segment", name)
-				_ = w.opts.FS.Remove(filepath.Join(w.dir, name))
-				break
-			}
-			return fmt.Errorf("%w: segment %s: bad header", ErrCorrupt, name)
-		}
-		if i > 0 {
-			prev := w.segments[len(w.segments)-1]
-			if hdr.seq != prev.hdr.seq+1 || hdr.prev != w.lastCRC {
-				return fmt.Errorf("%w: segment %s does not follow %s", ErrCorrupt, name, prev.name)
-			}
-		} else {
-			w.lastCRC = hdr.prev
-		}
-		seg := segment{name: name, hdr: hdr, end: segmentHeaderSize}
-		bad, reason, err := w.scan(&seg, sd)
-		if err != nil {
-			return fmt.Errorf("wal: segment %s: %w", name, err)
-		}
-		w.segments = append(w.segments, seg)
-		if bad < 0 {
-			continue
-		}
-		// A record at bad is not valid. Is anything valid after it?
-		rest := make([][]byte, 0, len(names)-i)
-		for _, later := range segs[i:] {
-			data, err := later.all()
-			if err != nil {
-				return fmt.Errorf("wal: %w", err)
-			}
-			rest = append(rest, data)
-		}
-		data := rest[0]
-		if where, ok := findValid(rest, bad); ok {
-			msg := fmt.Sprintf("segment %s: record at offset %d is damaged (%s) but a valid record follows (%s)", name, bad, reason, where)
+	st, err := readLog(w.opts.FS, w.dir, names, nil)
+	if err != nil {
+		return err
+	}
+	w.segments, w.lastCRC, w.lastIndex = st.segments, st.lastCRC, st.lastIndex
+	if d := st.damage; d != nil {
+		switch d.kind {
+		case damageEmptySegment:
+			w.opts.Logger.Warn("wal: removing an empty segment left by a crash", "segment", d.Segment)
+			_ = w.opts.FS.Remove(filepath.Join(w.dir, d.Segment))
+		case damageBadSegment:
+			return fmt.Errorf("%w: %s", ErrCorrupt, d)
+		case damageCorruptRecord:
 			if !w.opts.Repair {
-				return fmt.Errorf("%w: %s; refusing to start (the repair option cuts the log there, losing what follows)", ErrCorrupt, msg)
+				return fmt.Errorf("%w: %s; refusing to start (the repair option cuts the log there, losing what follows)", ErrCorrupt, d)
 			}
-			w.opts.Logger.Warn("wal: repair: cutting the log at a corrupt record, dropping everything after it", "detail", msg)
-		} else {
+			w.opts.Logger.Warn("wal: repair: cutting the log at a corrupt record, dropping everything after it", "detail", d.String())
+			if err := w.cut(st.at, names, d.Offset, st.data); err != nil {
+				return err
+			}
+		case damageTornTail:
 			w.opts.Logger.Warn("wal: cutting a torn tail left by a crash mid-append",
-				"segment", name, "offset", bad, "bytes", nonZeroExtent(data, bad))
+				"segment", d.Segment, "offset", d.Offset, "bytes", nonZeroExtent(st.data, d.Offset))
+			if err := w.cut(st.at, names, d.Offset, st.data); err != nil {
+				return err
+			}
 		}
-		if err := w.cut(i, names, bad, data); err != nil {
-			return err
-		}
-		break
 	}
 	if len(w.segments) > 0 {
 		last := w.segments[len(w.segments)-1]
@@ -215,6 +176,169 @@ func (w *WAL) recover() error {
 	return nil
 }
 
+// Damage says where a log's valid records stop short of the end of its
+// data, and why.
+type Damage struct {
+	// Segment is the file name of the damaged segment; Offset is where in
+	// it the first bad record starts (0 when the segment's header is bad).
+	Segment string
+	Offset  int64
+	// Reason says what is wrong there.
+	Reason string
+	// Corrupt is true when a crash cannot explain the damage: Open refuses
+	// such a log (Options.Repair cuts a corrupt record and what follows).
+	// Otherwise the damage is what a crash leaves (a torn tail of an
+	// append that never returned, or a last segment whose header never
+	// reached the disk), which Open removes.
+	Corrupt bool
+	kind    damageKind
+}
+
+type damageKind int
+
+const (
+	damageTornTail damageKind = iota
+	damageEmptySegment
+	damageCorruptRecord
+	damageBadSegment
+)
+
+func (d *Damage) String() string {
+	if d.Offset == 0 {
+		return fmt.Sprintf("segment %s: %s", d.Segment, d.Reason)
+	}
+	return fmt.Sprintf("segment %s offset %d: %s", d.Segment, d.Offset, d.Reason)
+}
+
+// Record is one record of a log, as Scan reads it.
+type Record struct {
+	// Segment is the file name of the segment holding the record and
+	// Offset its byte offset there.
+	Segment string
+	Offset  int64
+	Index   uint64
+	// Payload is only valid during the call to Scan's fn.
+	Payload []byte
+}
+
+// Scan reads the log in dir and calls fn for every valid record, in order.
+// Unlike Open it only reads: it opens files read-only and never removes,
+// cuts or creates anything, so it may be pointed at the log of a running
+// server (whose append in progress it may then see as a torn tail). It
+// returns where and why the valid records stop short of the end of the
+// data, or nil when the log ends cleanly; an error is a failure to read or
+// fn's error, returned as it is.
+func Scan(dir string, fn func(Record) error) (*Damage, error) {
+	names, _, err := segmentNames(OSFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := readLog(OSFS, dir, names, fn)
+	if err != nil {
+		return nil, err
+	}
+	return st.damage, nil
+}
+
+// logState is what reading a log's segments found.
+type logState struct {
+	// segments are the segments up to and including the one the valid
+	// records end in; lastCRC and lastIndex are those of the last valid
+	// record.
+	segments  []segment
+	lastCRC   uint32
+	lastIndex uint64
+	// damage is nil when the data ends cleanly. Otherwise at is the
+	// position in the names of the damaged segment and, for damage in its
+	// records, data is all its bytes.
+	damage *Damage
+	at     int
+	data   []byte
+	// fnErr is the error the caller's function returned.
+	fnErr error
+}
+
+// readLog reads the named segments of the log in dir, read-only, calling fn
+// (if not nil) for every valid record, and stops at the first damage.
+func readLog(fsys FS, dir string, names []string, fn func(Record) error) (*logState, error) {
+	st := &logState{}
+	segs := make([]*segmentData, len(names))
+	defer func() {
+		for _, sd := range segs {
+			if sd != nil {
+				sd.f.Close()
+			}
+		}
+	}()
+	for i, name := range names {
+		var err error
+		if segs[i], err = openSegmentData(fsys, dir, name); err != nil {
+			return nil, err
+		}
+	}
+	for i, name := range names {
+		sd := segs[i]
+		hdr, ok := decodeSegmentHeader(sd.data)
+		if !ok {
+			data, err := sd.all()
+			if err != nil {
+				return nil, fmt.Errorf("wal: segment %s: %w", name, err)
+			}
+			st.at = i
+			if i == len(names)-1 && allZero(data) {
+				// A segment renamed into place whose header never reached
+				// the disk: nothing was ever written to it.
+				st.damage = &Damage{Segment: name, Reason: "empty segment left by a crash (its header never reached the disk)", kind: damageEmptySegment}
+			} else {
+				st.damage = &Damage{Segment: name, Reason: "bad header", Corrupt: true, kind: damageBadSegment}
+			}
+			return st, nil
+		}
+		if i > 0 {
+			prev := st.segments[len(st.segments)-1]
+			if hdr.seq != prev.hdr.seq+1 || hdr.prev != st.lastCRC {
+				st.at = i
+				st.damage = &Damage{Segment: name, Reason: "does not follow " + prev.name, Corrupt: true, kind: damageBadSegment}
+				return st, nil
+			}
+		} else {
+			st.lastCRC = hdr.prev
+		}
+		seg := segment{name: name, hdr: hdr, end: segmentHeaderSize}
+		bad, reason, err := st.scan(&seg, sd, fn)
+		if err != nil {
+			if st.fnErr != nil {
+				return nil, st.fnErr
+			}
+			return nil, fmt.Errorf("wal: segment %s: %w", name, err)
+		}
+		st.segments = append(st.segments, seg)
+		if bad < 0 {
+			continue
+		}
+		// A record at bad is not valid. Is anything valid after it?
+		rest := make([][]byte, 0, len(names)-i)
+		for _, later := range segs[i:] {
+			data, err := later.all()
+			if err != nil {
+				return nil, fmt.Errorf("wal: %w", err)
+			}
+			rest = append(rest, data)
+		}
+		st.at, st.data = i, rest[0]
+		if where, ok := findValid(rest, bad); ok {
+			st.damage = &Damage{Segment: name, Offset: bad, Corrupt: true, kind: damageCorruptRecord,
+				Reason: fmt.Sprintf("record is damaged (%s) but a valid record follows (%s)", reason, where)}
+		} else {
+			st.damage = &Damage{Segment: name, Offset: bad, kind: damageTornTail,
+				Reason: fmt.Sprintf("torn tail of %d bytes (%s) and nothing valid after it: an append that never returned",
+					nonZeroExtent(st.data, bad), reason)}
+		}
+		return st, nil
+	}
+	return st, nil
+}
+
 // segmentData is a segment's bytes, read from the front as far as needed.
 type segmentData struct {
 	f    File
@@ -222,8 +346,8 @@ type segmentData struct {
 	data []byte
 }
 
-func (w *WAL) openSegmentData(name string) (*segmentData, error) {
-	f, err := w.opts.FS.OpenFile(filepath.Join(w.dir, name), os.O_RDONLY, 0)
+func openSegmentData(fsys FS, dir, name string) (*segmentData, error) {
+	f, err := fsys.OpenFile(filepath.Join(dir, name), os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
@@ -260,10 +384,10 @@ func (sd *segmentData) all() ([]byte, error) {
 	return sd.data, err
 }
 
-// scan reads seg's records, updating seg.end, w.lastCRC and w.lastIndex.
-// It returns the offset of the first invalid record, or -1 if the data ends
-// cleanly.
-func (w *WAL) scan(seg *segment, sd *segmentData) (int64, string, error) {
+// scan reads seg's records, updating seg.end, st.lastCRC and st.lastIndex,
+// and calls fn (if not nil) for each. It returns the offset of the first
+// invalid record, or -1 if the data ends cleanly.
+func (st *logState) scan(seg *segment, sd *segmentData, fn func(Record) error) (int64, string, error) {
 	off := int64(segmentHeaderSize)
 	for {
 		if err := sd.ensure(off + recordHeaderSize); err != nil {
@@ -283,10 +407,16 @@ func (w *WAL) scan(seg *segment, sd *segmentData) (int64, string, error) {
 			return -1, "", nil
 		case !ok:
 			return off, "checksum or length mismatch", nil
-		case r.prev != w.lastCRC:
+		case r.prev != st.lastCRC:
 			return off, "out of sequence", nil
 		}
-		w.lastCRC, w.lastIndex = r.crc, r.index
+		if fn != nil {
+			if err := fn(Record{Segment: seg.name, Offset: off, Index: r.index, Payload: r.payload}); err != nil {
+				st.fnErr = err
+				return 0, "", err
+			}
+		}
+		st.lastCRC, st.lastIndex = r.crc, r.index
 		off += r.size
 		seg.end = off
 	}

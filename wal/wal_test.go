@@ -396,3 +396,150 @@ func TestRecordsEndingInZerosSurviveReopen(t *testing.T) {
 		t.Fatalf("replayed %+v", got)
 	}
 }
+
+// dirImage is every file of dir by name, with its bytes.
+func dirImage(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(b)
+	}
+	return out
+}
+
+func sameImage(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, data := range a {
+		if other, ok := b[name]; !ok || other != data {
+			return false
+		}
+	}
+	return true
+}
+
+func scanAll(t *testing.T, dir string) ([]rec, *Damage) {
+	t.Helper()
+	var out []rec
+	d, err := Scan(dir, func(r Record) error {
+		out = append(out, rec{r.Index, string(r.Payload)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, d
+}
+
+// TestScanChangesNothing points Scan at logs Open would change (a leftover
+// preallocation, a torn tail, an empty last segment, a corrupt record): it
+// must report the valid records and where and why they end, and leave every
+// file as it was.
+func TestScanChangesNothing(t *testing.T) {
+	base := t.TempDir()
+	w, err := Open(base, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(30)
+	appendAll(t, w, recs)
+	w.Close()
+	if len(w.Segments()) < 2 {
+		t.Fatalf("expected several segments, got %v", w.Segments())
+	}
+	if err := os.WriteFile(filepath.Join(base, "prealloc-7.tmp"), make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	last := lastSegment(t, base)
+	data, _ := os.ReadFile(last)
+	// The offsets of the records of the last segment.
+	var offs []int64
+	for off := int64(segmentHeaderSize); ; {
+		r, ok, _ := parseRecord(data, off)
+		if !ok {
+			break
+		}
+		offs = append(offs, off)
+		off += r.size
+	}
+	if len(offs) < 2 {
+		t.Fatalf("bad fixture: %d records in the last segment", len(offs))
+	}
+	lastOff := offs[len(offs)-1]
+
+	check := func(name, dir string, want []rec, wantDamage *Damage) {
+		t.Helper()
+		before := dirImage(t, dir)
+		got, d := scanAll(t, dir)
+		if !sameImage(before, dirImage(t, dir)) {
+			t.Fatalf("%s: Scan changed the directory", name)
+		}
+		if !equal(got, want) {
+			t.Fatalf("%s: scanned %d records, want %d", name, len(got), len(want))
+		}
+		switch {
+		case wantDamage == nil && d != nil:
+			t.Fatalf("%s: damage %v on a clean log", name, d)
+		case wantDamage != nil && (d == nil || d.Segment != wantDamage.Segment || d.Offset != wantDamage.Offset || d.Corrupt != wantDamage.Corrupt):
+			t.Fatalf("%s: damage %+v, want %+v", name, d, wantDamage)
+		}
+	}
+	check("clean", base, recs, nil)
+
+	torn := copyDir(t, base)
+	b := append([]byte(nil), data...)
+	clear(b[lastOff+recordHeaderSize+2:])
+	_ = os.WriteFile(lastSegment(t, torn), b, 0o644)
+	check("torn tail", torn, recs[:len(recs)-1], &Damage{Segment: filepath.Base(last), Offset: lastOff})
+
+	empty := copyDir(t, base)
+	_ = os.WriteFile(filepath.Join(empty, segmentName(99, 9999)), make([]byte, 4096), 0o644)
+	check("empty last segment", empty, recs, &Damage{Segment: segmentName(99, 9999)})
+
+	corrupt := copyDir(t, base)
+	b = append([]byte(nil), data...)
+	b[offs[len(offs)-2]+recordHeaderSize] ^= 1
+	_ = os.WriteFile(lastSegment(t, corrupt), b, 0o644)
+	check("corrupt", corrupt, recs[:len(recs)-2], &Damage{Segment: filepath.Base(last), Offset: offs[len(offs)-2], Corrupt: true})
+
+	// Open agrees: it removes the leftovers and cuts the torn tail.
+	w, err = Open(torn, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := os.Stat(filepath.Join(torn, "prealloc-7.tmp")); !os.IsNotExist(err) {
+		t.Fatalf("Open left the preallocated file: %v", err)
+	}
+	if got, d := scanAll(t, torn); d != nil || !equal(got, recs[:len(recs)-1]) {
+		t.Fatalf("after Open cut the tail, Scan finds %d records and damage %v", len(got), d)
+	}
+}
+
+func TestScanReturnsFnErrorAndFailsOnAMissingDir(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Open(dir, quiet())
+	appendAll(t, w, testRecords(3))
+	w.Close()
+	stop := errors.New("stop")
+	n := 0
+	if _, err := Scan(dir, func(Record) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("Scan returned %v after %d calls", err, n)
+	}
+	missing := filepath.Join(dir, "nope")
+	if _, err := Scan(missing, func(Record) error { return nil }); err == nil {
+		t.Fatal("Scan of a missing directory succeeded")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatal("Scan created the directory")
+	}
+}
