@@ -5,11 +5,15 @@
 //
 // # Who calls what
 //
-// One goroutine owns a WAL (the pipeline goroutine): it calls Append with a
-// whole batch of records, which writes them and syncs once before
-// returning, so every request in the batch is durable together. A
-// background goroutine preallocates the next segment so rotation does not
-// wait for the disk. Replay and TruncateBefore are called by the same owner.
+// One goroutine owns a WAL (the pipeline goroutine): it calls
+// Append(index, payload), which writes one record and syncs once before
+// returning. The pipeline puts a whole batch of requests into one record's
+// payload, so every request in the batch is durable together. A background
+// goroutine preallocates the next segment so rotation does not wait for
+// the disk. Replay and RemoveThrough are called by the same owner.
+//
+// Scan reads a log without opening it for writing: it changes nothing, so
+// tools may point it at the log of a running server.
 //
 // # Segments
 //
@@ -51,7 +55,10 @@
 // to start, naming the file and offset (Options.Repair cuts there instead,
 // after logging what it drops). When nothing valid follows, the bad bytes
 // are the torn tail of an Append that never returned; Open cuts them,
-// logging how much, and the log goes on from there.
+// logging how much, and the log goes on from there. Open also removes the
+// leftovers of unfinished preallocation (*.tmp) and a last segment whose
+// header never reached the disk. Scan tells the same cases apart and
+// reports them as a Damage, but removes and cuts nothing.
 //
 // # Failures
 //
