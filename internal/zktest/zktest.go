@@ -324,12 +324,24 @@ func (s *Server) signal(sig syscall.Signal) {
 	}
 }
 
-// Restart starts the server again with the same configuration and data.
+// Restart starts the server again with the same configuration and data,
+// on the same port. Another process may have taken the port while the
+// server was down; then the test fails, as the restarted server would not
+// be the one that answers.
 func (s *Server) Restart(t TB) {
 	t.Helper()
 	s.Kill()
 	if err := s.start(t); err != nil {
 		t.Fatalf("zktest: restart: %v\n%s", err, s.Log())
+	}
+	owns, err := ownsListener(s.Pid(), s.Port)
+	if err != nil {
+		s.Kill()
+		t.Fatalf("zktest: restart: cannot check who listens on port %d: %v\n%s", s.Port, err, s.Log())
+	}
+	if !owns {
+		s.Kill()
+		t.Fatalf("zktest: restart: another process listens on port %d; the restarted %s does not\n%s", s.Port, s.Name, s.Log())
 	}
 }
 
