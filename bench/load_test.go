@@ -130,6 +130,10 @@ func readStreams() func(int) Stream {
 	return Mix{Keys: 10, ValueSize: 32, Read: jute.OpGetData}.Streams()
 }
 
+// The load tests bound their runs by MaxRequests, not by the clock: the
+// window is a minute and each run ends as soon as its budget is answered,
+// so the counts they check do not depend on how fast the machine is.
+
 func TestRepliesAreChecked(t *testing.T) {
 	fake := startFake(t, 32, func(n int) action {
 		switch n {
@@ -140,38 +144,42 @@ func TestRepliesAreChecked(t *testing.T) {
 		}
 		return action{}
 	})
-	res, err := Load(Options{Addr: fake.addr(), Conns: 1, Depth: 4, Duration: 300 * time.Millisecond}, readStreams())
+	res, err := Load(Options{Addr: fake.addr(), Conns: 1, Depth: 4, Duration: time.Minute, MaxRequests: 30}, readStreams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OutOfOrder == 0 {
-		t.Errorf("a reply out of xid order was not counted: %+v", res)
+	// Reply 11 comes while 10 is the oldest: out of order, and 10 is passed
+	// over as unanswered. Reply 10 then comes while 12 is the oldest: out of
+	// order again, and matches nothing. The other 29 replies count.
+	if res.OutOfOrder != 2 || res.Unanswered != 1 {
+		t.Errorf("out of order %d, unanswered %d; want 2 and 1 for the swapped replies", res.OutOfOrder, res.Unanswered)
 	}
-	if got := res.Unexpected["getData:NONODE"]; got != 1 {
-		t.Errorf("unexpected NONODE counted %d times, want 1: %v", got, res.Unexpected)
+	if got := res.Unexpected["getData:NONODE"]; got != 1 || len(res.Unexpected) != 1 {
+		t.Errorf("unexpected replies %v, want getData:NONODE once", res.Unexpected)
 	}
-	if res.Failures() < 2 {
-		t.Errorf("failures %d, want the swap and the error", res.Failures())
+	if res.Failures() != 4 || len(res.ConnErrors) != 0 {
+		t.Errorf("failures %d, want 4 (the swap's three and the error); conn errors %v", res.Failures(), res.ConnErrors)
 	}
-	if res.Ops == 0 {
-		t.Error("nothing counted")
+	// 30 requests and the closeSession.
+	if res.Ops != 29 || fake.requests.Load() != 31 {
+		t.Errorf("ops %d, requests seen %d; want 29 and 31", res.Ops, fake.requests.Load())
 	}
 }
 
 func TestWrongReplySizeIsUnexpected(t *testing.T) {
 	fake := startFake(t, 16, nil) // the stream expects 32-byte values
-	res, err := Load(Options{Addr: fake.addr(), Conns: 2, Depth: 2, Duration: 100 * time.Millisecond}, readStreams())
+	res, err := Load(Options{Addr: fake.addr(), Conns: 2, Depth: 2, Duration: time.Minute, MaxRequests: 20}, readStreams())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Ops == 0 || res.Unexpected["getData:OK"] != res.Ops {
-		t.Errorf("short getData replies not flagged: %v (ops %d)", res.Unexpected, res.Ops)
+	if res.Ops != 40 || res.Unexpected["getData:OK"] != 40 || len(res.Unexpected) != 1 {
+		t.Errorf("short getData replies not flagged: %v (ops %d, want 40 flagged)", res.Unexpected, res.Ops)
 	}
 }
 
 func TestClosedLoopKeepsDepth(t *testing.T) {
 	fake := startFake(t, 32, nil)
-	res, err := Load(Options{Addr: fake.addr(), Conns: 3, Depth: 5, Duration: 200 * time.Millisecond, MaxRequests: 50}, readStreams())
+	res, err := Load(Options{Addr: fake.addr(), Conns: 3, Depth: 5, Duration: time.Minute, MaxRequests: 50}, readStreams())
 	if err != nil {
 		t.Fatal(err)
 	}
