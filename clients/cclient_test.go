@@ -118,7 +118,7 @@ func TestCClient(t *testing.T) {
 	eachServer(t, zktest.Options{}, func(t *testing.T, srv *zktest.Server) {
 		// cli_mt creates only open nodes; the Java client makes the
 		// digest-protected one.
-		setup := zkCliSession(t, srv, "zkCli setup", "create /cc-secure secret digest:"+digest("carol", "pw")+":cdrwa")
+		setup := zkCliSession(t, srv, "zkCli setup", "create /cc-secure secret digest:"+zktest.DigestID("carol", "pw")+":cdrwa")
 		setup.expect("create protected node", `(?m)^Created /cc-secure$`)
 
 		c := startCliMt(t, srv, "cli_mt session 1")

@@ -43,66 +43,8 @@ func compareWithZooKeeper(t *testing.T, what string, results map[string]string) 
 	}
 	if zk != mk {
 		t.Errorf("%s differs between ZooKeeper and Meerkat (- zookeeper, + meerkat):\n%s", what,
-			lineDiff(strings.Split(zk, "\n"), strings.Split(mk, "\n")))
+			zktest.LineDiff(strings.Split(zk, "\n"), strings.Split(mk, "\n"), 2))
 	}
-}
-
-// lineDiff renders a minimal line diff of a and b, with two lines of
-// context around each change.
-func lineDiff(a, b []string) string {
-	// Longest common subsequence table, from the ends.
-	lcs := make([][]int, len(a)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(b)+1)
-	}
-	for i := len(a) - 1; i >= 0; i-- {
-		for j := len(b) - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	type op struct {
-		kind byte
-		line string
-	}
-	var ops []op
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
-			ops = append(ops, op{' ', a[i]})
-			i++
-			j++
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', b[j]})
-			j++
-		default:
-			ops = append(ops, op{'-', a[i]})
-			i++
-		}
-	}
-	var sb strings.Builder
-	last := -1
-	for k, o := range ops {
-		near := false
-		for d := -2; d <= 2; d++ {
-			if k+d >= 0 && k+d < len(ops) && ops[k+d].kind != ' ' {
-				near = true
-			}
-		}
-		if !near {
-			continue
-		}
-		if last >= 0 && k != last+1 {
-			sb.WriteString("  ...\n")
-		}
-		fmt.Fprintf(&sb, "%c %s\n", o.kind, o.line)
-		last = k
-	}
-	return sb.String()
 }
 
 var (

@@ -1,8 +1,6 @@
 package clients
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"os/exec"
 	"regexp"
@@ -120,13 +118,6 @@ func (tr *transcript) expectStat(step, prefix string) (st zkStat, groups []strin
 		return zkStat{}, nil, false
 	}
 	return parseStat(m), m[:len(m)-9], true
-}
-
-// digest is the id ZooKeeper's DigestAuthenticationProvider derives from
-// user:password: user:base64(sha1(user:password)).
-func digest(user, password string) string {
-	sum := sha1.Sum([]byte(user + ":" + password))
-	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // TestZkCli drives the Java client through zkCli.sh.
@@ -329,7 +320,7 @@ func testZkCliWatches(t *testing.T, srv *zktest.Server) {
 // testZkCliDigestAuth protects nodes with digest ACLs and checks that only a
 // session that ran addauth with the right password gets in.
 func testZkCliDigestAuth(t *testing.T, srv *zktest.Server) {
-	alice := digest("alice", "secret")
+	alice := zktest.DigestID("alice", "secret")
 	tr := zkCliSession(t, srv, "zkCli session 1 (alice)",
 		"create /za open",
 		"create /za/locked data digest:"+alice+":cdrwa",

@@ -16,7 +16,7 @@ func sharedOptions() zktest.Options {
 	return zktest.Options{
 		ExtendedTypes: true,
 		Extra: []string{
-			"zookeeper.DigestAuthenticationProvider.superDigest=" + digestID("super", superPassword),
+			"zookeeper.DigestAuthenticationProvider.superDigest=" + zktest.DigestID("super", superPassword),
 		},
 	}
 }

@@ -203,7 +203,7 @@ func compare(t, parent *testing.T, p *pair, sc scenario) {
 	for _, f := range mk.fails {
 		t.Errorf("meerkat: %s", f)
 	}
-	if d := diff(zk.lines, mk.lines); d != "" {
+	if d := zktest.LineDiff(zk.lines, mk.lines, -1); d != "" {
 		t.Errorf("transcripts differ (- zookeeper, + meerkat):\n%s", d)
 	}
 	if testing.Verbose() {
@@ -227,45 +227,6 @@ func compare(t, parent *testing.T, p *pair, sc scenario) {
 		p.mk.Kill()
 		*p = *startPair(cleanupOn{t, parent}, p.opts)
 	}
-}
-
-// diff returns a line diff of a and b, or "" when they are equal.
-func diff(a, b []string) string {
-	if strings.Join(a, "\n") == strings.Join(b, "\n") {
-		return ""
-	}
-	// Longest common subsequence; transcripts are short.
-	n, m := len(a), len(b)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if a[i] == b[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var sb strings.Builder
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && a[i] == b[j]:
-			sb.WriteString("  " + a[i] + "\n")
-			i++
-			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			sb.WriteString("+ " + b[j] + "\n")
-			j++
-		default:
-			sb.WriteString("- " + a[i] + "\n")
-			i++
-		}
-	}
-	return sb.String()
 }
 
 // Connections.

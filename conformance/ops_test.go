@@ -1,8 +1,6 @@
 package conformance
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"strings"
@@ -19,15 +17,8 @@ var (
 	creatorACL = []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "auth", ID: ""}}}
 )
 
-// digestID returns the digest scheme id of user:password:
-// user:base64(sha1(user:password)).
-func digestID(user, password string) string {
-	h := sha1.Sum([]byte(user + ":" + password))
-	return user + ":" + base64.StdEncoding.EncodeToString(h[:])
-}
-
 func digestACL(perms int32, user, password string) jute.ACL {
-	return jute.ACL{Perms: perms, ID: jute.ID{Scheme: "digest", ID: digestID(user, password)}}
+	return jute.ACL{Perms: perms, ID: jute.ID{Scheme: "digest", ID: zktest.DigestID(user, password)}}
 }
 
 func worldACL(perms int32) jute.ACL {

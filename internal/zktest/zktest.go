@@ -5,6 +5,8 @@ package zktest
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -375,4 +378,79 @@ func FourLetter(addr, word string) (string, error) {
 	}
 	b, err := io.ReadAll(c)
 	return string(b), err
+}
+
+// DigestID returns the id ZooKeeper's DigestAuthenticationProvider derives
+// from user:password, user:base64(sha1(user:password)), as digest ACLs and
+// superDigest name it.
+func DigestID(user, password string) string {
+	sum := sha1.Sum([]byte(user + ":" + password))
+	return user + ":" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// LineDiff returns a minimal line diff of a and b (longest common
+// subsequence), one line each prefixed "- " (only in a), "+ " (only in b)
+// or "  " (in both), or "" when they are equal. context is how many
+// unchanged lines to show around each change, "  ..." standing for those
+// left out between two changes; a negative context shows every line.
+func LineDiff(a, b []string, context int) string {
+	if slices.Equal(a, b) {
+		return ""
+	}
+	n, m := len(a), len(b)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type op struct {
+		kind byte
+		line string
+	}
+	var ops []op
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && a[i] == b[j]:
+			ops = append(ops, op{' ', a[i]})
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			ops = append(ops, op{'+', b[j]})
+			j++
+		default:
+			ops = append(ops, op{'-', a[i]})
+			i++
+		}
+	}
+	var sb strings.Builder
+	last := -1
+	for k, o := range ops {
+		if context >= 0 {
+			near := false
+			for d := -context; d <= context; d++ {
+				if k+d >= 0 && k+d < len(ops) && ops[k+d].kind != ' ' {
+					near = true
+					break
+				}
+			}
+			if !near {
+				continue
+			}
+		}
+		if last >= 0 && k != last+1 {
+			sb.WriteString("  ...\n")
+		}
+		fmt.Fprintf(&sb, "%c %s\n", o.kind, o.line)
+		last = k
+	}
+	return sb.String()
 }
