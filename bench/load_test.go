@@ -23,15 +23,34 @@ type action struct {
 // fakeServer is a tiny in-process ZooKeeper stand-in: it answers the
 // handshake and every request with a getData reply of valueSize bytes,
 // doing to the n-th request of a connection (from 0) what plan says.
+//
+// With hold > 0 it also holds a connection's replies until hold requests
+// are outstanding on it, then sends them together, in order: a client that
+// keeps fewer outstanding gets no reply. After holdWait without the next
+// request it records the stall and closes the connection.
 type fakeServer struct {
 	ln        net.Listener
 	valueSize int
 	plan      func(n int) action
+	hold      int
 	wg        sync.WaitGroup
 	requests  atomic.Int64 // every request, closeSession included
 
-	mu    sync.Mutex
-	conns []int64 // requests other than closeSession, per connection
+	mu     sync.Mutex
+	conns  []int64 // requests other than closeSession, per connection
+	stalls []int   // hold mode: the requests outstanding at each stall
+}
+
+// holdWait is how long a holding fake server waits for the requests it
+// holds replies for; only a client keeping too few outstanding waits it.
+const holdWait = 5 * time.Second
+
+// stalled returns, in hold mode, the number of requests that were
+// outstanding on each connection the server gave up on.
+func (s *fakeServer) stalled() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.stalls...)
 }
 
 // perConn returns how many requests other than closeSession each
@@ -43,11 +62,21 @@ func (s *fakeServer) perConn() []int64 {
 }
 
 func startFake(t *testing.T, valueSize int, plan func(n int) action) *fakeServer {
+	return listenFake(t, &fakeServer{valueSize: valueSize, plan: plan})
+}
+
+// startHoldingFake starts a fake server that answers a connection only
+// when hold requests are outstanding on it.
+func startHoldingFake(t *testing.T, valueSize, hold int) *fakeServer {
+	return listenFake(t, &fakeServer{valueSize: valueSize, hold: hold})
+}
+
+func listenFake(t *testing.T, s *fakeServer) *fakeServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{ln: ln, valueSize: valueSize, plan: plan}
+	s.ln = ln
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -68,7 +97,8 @@ func (s *fakeServer) addr() string { return s.ln.Addr().String() }
 
 func (s *fakeServer) serve(c net.Conn) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	limit := time.Now().Add(time.Minute)
+	_ = c.SetDeadline(limit)
 	r := bufio.NewReader(c)
 	read := func() ([]byte, error) { return wire.ReadFrame(r, jute.DefaultMaxBuffer) }
 	if _, err := read(); err != nil {
@@ -85,10 +115,23 @@ func (s *fakeServer) serve(c net.Conn) {
 	body := jute.AppendBuffer(nil, make([]byte, s.valueSize))
 	body = (&jute.Stat{DataLength: int32(s.valueSize)}).Append(body)
 	var held []byte
+	var batch []byte // hold mode: the replies held, nbatch of them
+	nbatch := 0
 	for n := 0; ; n++ {
+		if nbatch > 0 {
+			_ = c.SetReadDeadline(time.Now().Add(holdWait))
+		}
 		req, err := read()
 		if err != nil || len(req) < 8 {
+			if nbatch > 0 {
+				s.mu.Lock()
+				s.stalls = append(s.stalls, nbatch)
+				s.mu.Unlock()
+			}
 			return
+		}
+		if nbatch > 0 {
+			_ = c.SetReadDeadline(limit)
 		}
 		s.requests.Add(1)
 		var h jute.RequestHeader
@@ -116,6 +159,13 @@ func (s *fakeServer) serve(c net.Conn) {
 		out := wire.Frame(reply)
 		if held != nil {
 			out, held = append(out, held...), nil
+		}
+		if s.hold > 0 {
+			batch = append(batch, out...)
+			if nbatch++; nbatch < s.hold && h.Type != jute.OpCloseSession {
+				continue
+			}
+			out, batch, nbatch = batch, nil, 0
 		}
 		if _, err := c.Write(out); err != nil {
 			return
@@ -177,11 +227,20 @@ func TestWrongReplySizeIsUnexpected(t *testing.T) {
 	}
 }
 
+// TestClosedLoopKeepsDepth runs against a server that answers only when
+// Depth requests are outstanding: a generator keeping fewer stalls, and
+// the server gives up on it after holdWait. The budget is a multiple of
+// Depth, so the last batch is full too.
 func TestClosedLoopKeepsDepth(t *testing.T) {
-	fake := startFake(t, 32, nil)
-	res, err := Load(Options{Addr: fake.addr(), Conns: 3, Depth: 5, Duration: time.Minute, MaxRequests: 50}, readStreams())
+	const depth = 5
+	fake := startHoldingFake(t, 32, depth)
+	res, err := Load(Options{Addr: fake.addr(), Conns: 3, Depth: depth, Duration: time.Minute, MaxRequests: 50}, readStreams())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if st := fake.stalled(); len(st) != 0 {
+		t.Fatalf("the server waited %v for more requests with only %v of Depth %d outstanding (ops %d, failures %d)",
+			holdWait, st, depth, res.Ops, res.Failures())
 	}
 	// Each connection stops after 50 requests; one more frame each is the
 	// closeSession.
