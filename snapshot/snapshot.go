@@ -7,22 +7,29 @@
 //
 // # Format
 //
-// A zstd frame whose content is:
+// A zstd frame with a content checksum (Read refuses a frame without one),
+// whose content is:
 //
 //	+-------------+-------------+----------+----------+
 //	| "MKSNAP01"  | version: 4  | zxid: 8  | time: 8  |   header
 //	+-------------+-------------+----------+----------+
-//	| acls: int count, then each a jute vector<ACL>    |   reference i is the i-th
+//	| acls: buffer holding an int count, then each a   |   reference i is the i-th
+//	|       jute vector<ACL>                            |
 //	+---------------------------------------------------+
 //	| sessions: int count, then each id: 8, timeout: 4  |
 //	+---------------------------------------------------+
 //	| nodes: (path: ustring, node: buffer)* then a null |   node = engine.AppendNode
 //	|        path (-1) to end the list                   |
 //	+---------------------------------------------------+
-//	| node count: 8 | crc: 4                            |   crc = CRC32C of every byte
-//	+---------------------------------------------------+   before it
+//	| node count: 8                                     |
+//	+---------------------------------------------------+
 //
-// Integers are big-endian (jute encoding). Nodes come in tree order.
+// Integers are big-endian (jute encoding). Nodes come in tree order. The
+// content has no checksum of its own: zstd's frame checksum (XXH64 of the
+// content), which Read checks by reading the frame to its end, covers its
+// integrity. The node count guards against a list that ends early.
+// Version 1 had a CRC32C trailer and no length before the ACLs; Read
+// refuses it.
 package snapshot
 
 import (
@@ -30,8 +37,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
-	"hash/crc32"
 	"io"
 	"time"
 	"unsafe"
@@ -44,13 +49,11 @@ import (
 
 const (
 	magic   = "MKSNAP01"
-	version = 1
+	version = 2
 )
 
 // ErrCorrupt is wrapped by Read's errors for a damaged snapshot.
 var ErrCorrupt = errors.New("snapshot: corrupt")
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Stats describes a written or read snapshot.
 type Stats struct {
@@ -63,26 +66,24 @@ type Stats struct {
 	Bytes int64
 }
 
-// checksumWriter feeds a CRC and counts bytes on the way to w.
-type checksumWriter struct {
-	w   io.Writer
-	crc hash.Hash32
-	n   int64
+// countingWriter counts the bytes on their way to w.
+type countingWriter struct {
+	w io.Writer
+	n int64
 }
 
-func (c *checksumWriter) Write(p []byte) (int, error) {
-	c.crc.Write(p)
+func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(len(p))
 	return c.w.Write(p)
 }
 
 // Write streams a snapshot of v with sessions to w.
 func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now time.Time) (Stats, error) {
-	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(true))
 	if err != nil {
 		return Stats{}, fmt.Errorf("snapshot: %w", err)
 	}
-	cw := &checksumWriter{w: enc, crc: crc32.New(castagnoli)}
+	cw := &countingWriter{w: enc}
 	bw := bufio.NewWriterSize(cw, 256<<10)
 	st := Stats{Zxid: v.Zxid, Time: now, ACLs: len(v.ACLTable()), Sessions: len(sessions)}
 	var b []byte
@@ -90,10 +91,12 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 	b = jute.AppendInt(b, version)
 	b = jute.AppendLong(b, v.Zxid)
 	b = jute.AppendLong(b, now.UnixMilli())
-	b = jute.AppendInt(b, int32(len(v.ACLTable())))
+	var acls []byte
+	acls = jute.AppendInt(acls, int32(len(v.ACLTable())))
 	for _, acl := range v.ACLTable() {
-		b = jute.AppendACLs(b, acl)
+		acls = jute.AppendACLs(acls, acl)
 	}
+	b = jute.AppendBuffer(b, acls)
 	b = jute.AppendInt(b, int32(len(sessions)))
 	for _, s := range sessions {
 		b = jute.AppendLong(b, s.ID)
@@ -124,47 +127,76 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 	if err := bw.Flush(); err != nil {
 		return st, fmt.Errorf("snapshot: %w", err)
 	}
-	sum := cw.crc.Sum32()
-	st.Bytes = cw.n + 4
-	if _, err := enc.Write(binary.BigEndian.AppendUint32(nil, sum)); err != nil {
-		return st, fmt.Errorf("snapshot: %w", err)
-	}
+	st.Bytes = cw.n
 	if err := enc.Close(); err != nil {
 		return st, fmt.Errorf("snapshot: %w", err)
 	}
 	return st, nil
 }
 
-// reader reads the uncompressed stream, checksumming what it reads. Like
-// jute.Decoder, its first error sticks: later reads return zero values, so
-// a section is read field by field and checked once.
+// source records the errors of the compressed input, so that Read can tell
+// a failure to read it from damage zstd finds in it.
+type source struct {
+	r   io.Reader
+	err error
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
+// reader reads the uncompressed stream. Like jute.Decoder, its first error
+// sticks: later reads return zero values, so a section is read field by
+// field and checked once.
 type reader struct {
 	r   *bufio.Reader
-	crc hash.Hash32
+	src *source
 	n   int64
 	buf []byte
 	err error
 }
 
-// read returns the next n bytes, valid until the next read.
-func (r *reader) read(n int) []byte {
+// readInto reads the next n bytes into dst[:n], growing it if need be.
+func (r *reader) readInto(dst []byte, n int) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if cap(r.buf) < n {
-		r.buf = make([]byte, n)
+	if cap(dst) < n {
+		dst = make([]byte, n)
 	}
-	b := r.buf[:n]
+	b := dst[:n]
 	if _, err := io.ReadFull(r.r, b); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			r.err = fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, r.n)
-		} else {
-			r.err = fmt.Errorf("snapshot: %w", err)
-		}
+		r.fail(err)
 		return nil
 	}
-	r.crc.Write(b)
 	r.n += int64(n)
+	return b
+}
+
+// fail records an error met reading the content.
+func (r *reader) fail(err error) {
+	switch {
+	case r.src.err != nil:
+		r.err = fmt.Errorf("snapshot: %w", r.src.err)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		r.err = fmt.Errorf("%w: truncated at byte %d", ErrCorrupt, r.n)
+	default:
+		// The input was read but did not decompress, or its content
+		// checksum did not match.
+		r.err = fmt.Errorf("%w: at byte %d: %w", ErrCorrupt, r.n, err)
+	}
+}
+
+// read returns the next n bytes, valid until the next read.
+func (r *reader) read(n int) []byte {
+	b := r.readInto(r.buf, n)
+	if b != nil {
+		r.buf = b
+	}
 	return b
 }
 
@@ -182,7 +214,8 @@ func (r *reader) long() int64 {
 	return 0
 }
 
-// buffer reads a jute buffer into dst[:0]; null reads as nil with null set.
+// buffer reads a jute buffer into dst[:0] (growing it if need be); null
+// reads as nil with null set.
 func (r *reader) buffer(dst []byte) (b []byte, null bool) {
 	n := r.int()
 	switch {
@@ -194,47 +227,83 @@ func (r *reader) buffer(dst []byte) (b []byte, null bool) {
 		r.err = fmt.Errorf("%w: length %d at byte %d", ErrCorrupt, n, r.n)
 		return nil, false
 	}
-	return append(dst[:0], r.read(int(n))...), false
+	return r.readInto(dst, int(n)), false
 }
 
-// string reads a jute ustring; null reads as "".
-func (r *reader) string() string {
-	b, _ := r.buffer(nil)
-	return string(b)
+// end checks the content ends here. Reading to the end of the frame is also
+// what makes zstd check its content checksum.
+func (r *reader) end() {
+	if r.err != nil {
+		return
+	}
+	switch _, err := r.r.ReadByte(); {
+	case err == nil:
+		r.err = fmt.Errorf("%w: data after the end at byte %d", ErrCorrupt, r.n)
+	case err != io.EOF:
+		r.fail(err)
+	}
+}
+
+// checkFrame peeks at the zstd frame header: Read only accepts a frame
+// whose content is checksummed.
+func checkFrame(br *bufio.Reader) error {
+	head, err := br.Peek(zstd.HeaderMaxSize)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	var h zstd.Header
+	if err := h.Decode(head); err != nil || h.Skippable {
+		return fmt.Errorf("%w: not a zstd frame", ErrCorrupt)
+	}
+	if !h.HasCheckSum {
+		return fmt.Errorf("%w: the zstd frame has no content checksum", ErrCorrupt)
+	}
+	return nil
 }
 
 // Read reads a snapshot into l and checks it whole; the caller finishes the
 // loader with the returned Stats.Zxid.
-func Read(src io.Reader, l *engine.Loader) (Stats, error) {
-	dec, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1))
+func Read(in io.Reader, l *engine.Loader) (Stats, error) {
+	src := &source{r: in}
+	br := bufio.NewReader(src)
+	if err := checkFrame(br); err != nil {
+		return Stats{}, err
+	}
+	dec, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return Stats{}, fmt.Errorf("snapshot: %w", err)
 	}
 	defer dec.Close()
-	r := &reader{r: bufio.NewReaderSize(dec, 256<<10), crc: crc32.New(castagnoli)}
+	r := &reader{r: bufio.NewReaderSize(dec, 256<<10), src: src}
 	var st Stats
 	if head := r.read(len(magic)); r.err == nil && string(head) != magic {
 		return st, fmt.Errorf("%w: not a Meerkat snapshot", ErrCorrupt)
 	}
 	if v := r.int(); r.err == nil && v != version {
-		return st, fmt.Errorf("%w: version %d", ErrCorrupt, v)
+		return st, fmt.Errorf("%w: format version %d (this build reads version %d)", ErrCorrupt, v, version)
 	}
 	st.Zxid = r.long()
 	st.Time = time.UnixMilli(r.long())
-	nacl := r.int()
-	for i := int32(0); i < nacl && r.err == nil; i++ {
-		count := r.int()
-		acls := make([]jute.ACL, 0, max(0, min(count, 1024)))
-		for j := int32(0); j < count && r.err == nil; j++ {
-			acls = append(acls, jute.ACL{Perms: r.int(), ID: jute.ID{Scheme: r.string(), ID: r.string()}})
-		}
-		if r.err == nil {
-			if err := l.AddACL(uint32(i), acls); err != nil {
-				return st, err
+	if b, _ := r.buffer(nil); r.err == nil {
+		var d jute.Decoder
+		d.Reset(b, len(b))
+		nacl := int(d.Int())
+		for i := 0; i < nacl && d.Err() == nil; i++ {
+			acls := d.ACLs()
+			if d.Err() == nil {
+				if err := l.AddACL(uint32(i), acls); err != nil {
+					return st, err
+				}
 			}
 		}
+		switch {
+		case d.Err() != nil:
+			return st, fmt.Errorf("%w: ACL table: %w", ErrCorrupt, d.Err())
+		case nacl < 0 || d.Len() != 0:
+			return st, fmt.Errorf("%w: ACL table of %d lists in %d bytes", ErrCorrupt, nacl, len(b))
+		}
+		st.ACLs = nacl
 	}
-	st.ACLs = int(nacl)
 	nsess := r.int()
 	for i := int32(0); i < nsess && r.err == nil; i++ {
 		id, timeout := r.long(), r.int()
@@ -261,16 +330,13 @@ func Read(src io.Reader, l *engine.Loader) (Stats, error) {
 		st.Nodes++
 	}
 	count := r.long()
-	want := r.crc.Sum32()
-	st.Bytes = r.n + 4
-	sum := r.read(4)
+	st.Bytes = r.n
+	r.end()
 	switch {
 	case r.err != nil:
 		return st, r.err
 	case count != st.Nodes:
 		return st, fmt.Errorf("%w: %d nodes read, trailer says %d", ErrCorrupt, st.Nodes, count)
-	case binary.BigEndian.Uint32(sum) != want:
-		return st, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	return st, nil
 }

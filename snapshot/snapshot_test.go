@@ -2,10 +2,14 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -74,28 +78,74 @@ func TestWriteReadRoundTrip(t *testing.T) {
 func TestDamageIsDetected(t *testing.T) {
 	s := sampleState(t, 300)
 	var buf bytes.Buffer
-	if _, err := Write(&buf, s.Publish(), s.SessionRecords(), time.Now()); err != nil {
+	if _, err := Write(&buf, s.Publish(), s.SessionRecords(), time.UnixMilli(1)); err != nil {
 		t.Fatal(err)
 	}
 	good := buf.Bytes()
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	plain, err := dec.DecodeAll(good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCRC, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// edit returns the content changed by f, compressed again.
+	edit := func(f func(b []byte) []byte) []byte {
+		return enc.EncodeAll(f(append([]byte(nil), plain...)), nil)
+	}
+	flip := func(i int) []byte { b := append([]byte(nil), good...); b[i] ^= 0x10; return b }
+	aclLen := len(magic) + 4 + 8 + 8 // where the ACL table's length is
 	for _, tc := range []struct {
 		name string
 		data []byte
+		// want is in the error, which must wrap ErrCorrupt and wrapped.
+		want    string
+		wrapped error
 	}{
-		{"truncated", good[:len(good)*2/3]},
-		{"flipped byte", func() []byte { b := append([]byte(nil), good...); b[len(b)/2] ^= 0x10; return b }()},
-		{"not a snapshot", []byte("hello")},
+		{"truncated", good[:len(good)*2/3], "truncated at byte", nil},
+		{"flipped byte", flip(len(good) / 2), "at byte", nil},
+		// The last four bytes of the frame are its content checksum.
+		{"flipped checksum", flip(len(good) - 2), "at byte", zstd.ErrCRCMismatch},
+		{"not zstd", []byte("hello"), "not a zstd frame", nil},
+		{"no content checksum", noCRC.EncodeAll(plain, nil), "no content checksum", nil},
+		{"not a snapshot", enc.EncodeAll([]byte("hello, this is not a snapshot"), nil), "not a Meerkat snapshot", nil},
+		{"version 1", edit(func(b []byte) []byte { b[len(magic)+3] = 1; return b }), "format version 1", nil},
+		{"ACL table", edit(func(b []byte) []byte { binary.BigEndian.PutUint32(b[aclLen:], 4); return b }), "ACL table", jute.ErrShort},
+		{"node count", edit(func(b []byte) []byte { b[len(b)-1]++; return b }), "nodes read, trailer says", nil},
+		{"data after the end", edit(func(b []byte) []byte { return append(b, 0) }), "data after the end", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Read(bytes.NewReader(tc.data), engine.NewLoader(engine.Config{}))
-			if err == nil {
-				t.Fatal("a damaged snapshot was read without error")
-			}
-			if tc.name != "not a snapshot" && !errors.Is(err, ErrCorrupt) && !bytes.Contains([]byte(err.Error()), []byte("snapshot:")) {
-				t.Fatalf("unhelpful error %v", err)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.want) || (tc.wrapped != nil && !errors.Is(err, tc.wrapped)) {
+				t.Fatalf("error %v, want ErrCorrupt with %q (wrapping %v)", err, tc.want, tc.wrapped)
 			}
 		})
 	}
+	// The edits above are what fails: the content unchanged and compressed
+	// again reads.
+	t.Run("recompressed reads", func(t *testing.T) {
+		if _, err := Read(bytes.NewReader(edit(func(b []byte) []byte { return b })), engine.NewLoader(engine.Config{})); err != nil {
+			t.Fatalf("the content compressed again does not read: %v", err)
+		}
+	})
+	// A failure to read the input is not damage.
+	t.Run("read error", func(t *testing.T) {
+		failed := errors.New("disk on fire")
+		_, err := Read(io.MultiReader(bytes.NewReader(good[:len(good)/2]), iotest.ErrReader(failed)), engine.NewLoader(engine.Config{}))
+		if !errors.Is(err, failed) || errors.Is(err, ErrCorrupt) {
+			t.Fatalf("error %v, want the read error and not ErrCorrupt", err)
+		}
+	})
 }
 
 // TestSnapshotIsConsistentWhileWritesGoOn takes a snapshot of one version
