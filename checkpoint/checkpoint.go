@@ -41,8 +41,10 @@ var keyZxid = []byte("mzxid")
 // Store is a checkpoint in pebble. Write and Flush are called from one
 // goroutine (the checkpointer); Load before it starts.
 type Store struct {
-	db  *pebble.DB
-	buf []byte
+	db *pebble.DB
+	// key and buf are reused for every record Write sets: pebble's Batch
+	// copies keys and values.
+	key, buf []byte
 }
 
 // Open opens or creates the checkpoint in dir. onFatal is called when
@@ -122,12 +124,14 @@ func appendPathOfKey(b, k []byte) ([]byte, error) {
 	return append(b, k[i+1:]...), nil
 }
 
-func aclKey(i uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{'a'}, i)
+// aclKey appends the key of ACL list i to b.
+func aclKey(b []byte, i uint32) []byte {
+	return binary.BigEndian.AppendUint32(append(b, 'a'), i)
 }
 
-func sessionKey(id int64) []byte {
-	return binary.BigEndian.AppendUint64([]byte{'s'}, uint64(id))
+// sessionKey appends the key of session id to b.
+func sessionKey(b []byte, id int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, 's'), uint64(id))
 }
 
 // storedZxid returns the zxid the stored image covers; found is false when
@@ -153,33 +157,38 @@ func (s *Store) Write(d engine.Delta) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, p := range d.Paths {
-		key := nodeKey(nil, p)
+		s.key = nodeKey(s.key[:0], p)
 		if n, ok := d.View.Tree.Get(p); ok {
 			s.buf = engine.AppendNode(s.buf[:0], n)
-			if err := b.Set(key, s.buf, nil); err != nil {
+			if err := b.Set(s.key, s.buf, nil); err != nil {
 				return fmt.Errorf("checkpoint: %w", err)
 			}
-		} else if err := b.Delete(key, nil); err != nil {
+		} else if err := b.Delete(s.key, nil); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
 	for i := d.ACLFrom; i < len(d.ACLs); i++ {
-		if err := b.Set(aclKey(uint32(i)), jute.AppendACLs(nil, d.ACLs[i]), nil); err != nil {
+		s.key = aclKey(s.key[:0], uint32(i))
+		s.buf = jute.AppendACLs(s.buf[:0], d.ACLs[i])
+		if err := b.Set(s.key, s.buf, nil); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
 	for _, ss := range d.Sessions {
+		s.key = sessionKey(s.key[:0], ss.ID)
 		var err error
 		if ss.Timeout > 0 {
-			err = b.Set(sessionKey(ss.ID), jute.AppendInt(nil, ss.Timeout), nil)
+			s.buf = jute.AppendInt(s.buf[:0], ss.Timeout)
+			err = b.Set(s.key, s.buf, nil)
 		} else {
-			err = b.Delete(sessionKey(ss.ID), nil)
+			err = b.Delete(s.key, nil)
 		}
 		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
-	if err := b.Set(keyZxid, binary.BigEndian.AppendUint64(nil, uint64(d.View.Zxid)), nil); err != nil {
+	s.buf = binary.BigEndian.AppendUint64(s.buf[:0], uint64(d.View.Zxid))
+	if err := b.Set(keyZxid, s.buf, nil); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
