@@ -328,3 +328,28 @@ func TestOpenLoopMeasuresStalls(t *testing.T) {
 		t.Errorf("send lag %+v does not show the blocked sender", res.SendLag)
 	}
 }
+
+// TestCreateHotSetReportsFailures checks that a failed create is an error
+// and that every node of the hot set is asked for once.
+func TestCreateHotSetReportsFailures(t *testing.T) {
+	fake := startFake(t, 0, nil)
+	if err := CreateHotSet(fake.addr(), 100, 8, time.Minute); err != nil {
+		t.Fatalf("all creates answered OK: %v", err)
+	}
+	var sum int64
+	for _, n := range fake.perConn() {
+		sum += n
+	}
+	if sum != 101 {
+		t.Errorf("%d creates sent, want /bench and 100 keys", sum)
+	}
+	bad := startFake(t, 0, func(n int) action {
+		if n == 3 {
+			return action{code: jute.CodeNoAuth}
+		}
+		return action{}
+	})
+	if err := CreateHotSet(bad.addr(), 100, 8, time.Minute); err == nil {
+		t.Error("a create refused with NOAUTH went unreported")
+	}
+}

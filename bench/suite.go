@@ -326,6 +326,18 @@ func (c *Config) setup(addr string) error {
 	return err
 }
 
+// CreateHotSet creates /bench and the hot set KeyPath(0..keys-1) with
+// valueSize-byte values on the server at addr, each step bounded by limit.
+// Nodes that exist already are kept; any other failed create is an error.
+func CreateHotSet(addr string, keys, valueSize int, limit time.Duration) error {
+	steps := []Creates{
+		{Paths: func(int) string { return "/bench" }, Count: 1},
+		{Paths: KeyPath, Count: keys, ValueSize: valueSize},
+	}
+	_, err := createAll(addr, steps, limit)
+	return err
+}
+
 // createAll runs the create steps in order, each from 8 connections with
 // 32 requests outstanding (one connection for a handful), each bounded by
 // limit, and checks every create succeeded. It returns the last step's

@@ -122,13 +122,7 @@ func runLoad(args []string) error {
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	setup := bench.Creates{Paths: func(i int) string {
-		if i == 0 {
-			return "/bench"
-		}
-		return bench.KeyPath(i - 1)
-	}, Count: *keys + 1, ValueSize: *value}
-	if _, err := bench.Load(bench.Options{Addr: *addr, Conns: 1, Depth: 32, Duration: time.Minute}, setup.Streams(1)); err != nil {
+	if err := bench.CreateHotSet(*addr, *keys, *value, time.Minute); err != nil {
 		return err
 	}
 	res, err := bench.Load(bench.Options{Addr: *addr, Conns: *conns, Depth: *depth, Rate: *rate, Warmup: *warmup, Duration: *duration, ServerPid: *pid},
