@@ -16,10 +16,14 @@ var (
 	writeDuration = metrics.NewHistogram("meerkat_checkpoint_write_duration_seconds")
 	pathsWritten  = metrics.NewCounter("meerkat_checkpoint_znodes_written_total")
 	flushes       = metrics.NewCounter("meerkat_checkpoint_flushes_total")
-	durableZxid   atomic.Int64
-	appliedZxid   atomic.Int64
-	_             = metrics.NewGauge("meerkat_checkpoint_lag_zxids", func() float64 {
-		return float64(appliedZxid.Load() - durableZxid.Load())
+	// current is the checkpointer the lag gauge reports on: the latest made.
+	current atomic.Pointer[Checkpointer]
+	_       = metrics.NewGauge("meerkat_checkpoint_lag_zxids", func() float64 {
+		c := current.Load()
+		if c == nil {
+			return 0
+		}
+		return float64(c.applied.Load() - c.durable.Load())
 	})
 	// flushedBytes and compactedBytes are pebble's table bytes written by
 	// flushes and by compactions, read after each flush.
@@ -46,11 +50,13 @@ type Policy struct {
 // off the request path. The pipeline offers it deltas and reads back how
 // far the checkpoint is durable, to remove the wal up to there.
 type Checkpointer struct {
-	store   *Store
-	policy  Policy
-	logger  *slog.Logger
-	in      chan engine.Delta
-	durable atomic.Int64
+	store  *Store
+	policy Policy
+	logger *slog.Logger
+	in     chan engine.Delta
+	// durable is the zxid the store is durable through; applied is that of
+	// the last delta offered.
+	durable, applied atomic.Int64
 	// failed is set when a write or flush failed; the checkpointer then
 	// stops advancing and the wal is kept whole.
 	failed atomic.Bool
@@ -73,8 +79,9 @@ func NewCheckpointer(store *Store, zxid int64, p Policy, logger *slog.Logger) *C
 	c := &Checkpointer{store: store, policy: p, logger: logger,
 		in: make(chan engine.Delta, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.durable.Store(zxid)
+	c.applied.Store(zxid)
 	c.lastWritten = zxid
-	durableZxid.Store(zxid)
+	current.Store(c)
 	return c
 }
 
@@ -84,7 +91,7 @@ func (c *Checkpointer) Ready() bool { return len(c.in) < cap(c.in) && !c.failed.
 
 // Offer hands over a delta; call it only when Ready.
 func (c *Checkpointer) Offer(d engine.Delta) {
-	appliedZxid.Store(d.View.Zxid)
+	c.applied.Store(d.View.Zxid)
 	c.in <- d
 }
 
@@ -111,7 +118,7 @@ func (c *Checkpointer) Stop(last *engine.Delta, wait time.Duration) bool {
 		if last != nil {
 			c.write(*last)
 		}
-		c.flush(c.lastWritten)
+		c.flush()
 	}()
 	select {
 	case <-done:
@@ -132,12 +139,12 @@ func (c *Checkpointer) run() {
 		case d := <-c.in:
 			c.write(d)
 			if c.lastWritten-c.Durable() >= c.policy.Entries {
-				c.flush(c.lastWritten)
+				c.flush()
 				lastFlush = time.Now()
 			}
 		case now := <-tick.C:
 			if c.lastWritten > c.Durable() && now.Sub(lastFlush) >= c.policy.Every {
-				c.flush(c.lastWritten)
+				c.flush()
 				lastFlush = now
 			}
 		case <-c.stop:
@@ -165,7 +172,9 @@ func (c *Checkpointer) write(d engine.Delta) {
 	c.lastWritten = d.View.Zxid
 }
 
-func (c *Checkpointer) flush(zxid int64) {
+// flush makes everything written durable, through c.lastWritten.
+func (c *Checkpointer) flush() {
+	zxid := c.lastWritten
 	if c.failed.Load() || zxid <= c.Durable() {
 		return
 	}
@@ -184,7 +193,6 @@ func (c *Checkpointer) flush(zxid int64) {
 	flushedBytes.Store(flushed)
 	compactedBytes.Store(compacted)
 	c.durable.Store(zxid)
-	durableZxid.Store(zxid)
 }
 
 // fail stops the checkpointer from advancing: the wal keeps everything, so
