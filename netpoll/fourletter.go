@@ -100,8 +100,8 @@ func (s *Server) onLoops(fn func(*loop)) {
 
 // report gathers every loop's connections and watches.
 func (s *Server) report() []loopReport {
+	var mu sync.Mutex
 	var out []loopReport
-	results := make(chan loopReport, 64)
 	s.onLoops(func(l *loop) {
 		r := loopReport{watchers: map[int64][]string{}, byPath: map[string][]int64{}}
 		for cn := range l.conns {
@@ -119,12 +119,10 @@ func (s *Server) report() []loopReport {
 			}
 		})
 		r.watches = l.watches.Count()
-		results <- r
-	})
-	close(results)
-	for r := range results {
+		mu.Lock()
 		out = append(out, r)
-	}
+		mu.Unlock()
+	})
 	return out
 }
 
