@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/panjf2000/gnet/v2"
 
 	"github.com/meerkat-zk/meerkat/engine"
@@ -27,10 +28,11 @@ type loop struct {
 	// woken is set while a catch-up task is queued, to coalesce wakes.
 	woken atomic.Bool
 	// backlog holds, in order, the requests the pipeline's full queue did
-	// not take yet; retrying is set while a retry is scheduled.
-	backlog  []*pipeline.Request
-	retrying bool
-	stats    loopStats
+	// not take yet. backlogged says it is not empty, for the pipeline's
+	// goroutine, which wakes such a loop after every batch.
+	backlog    []*pipeline.Request
+	backlogged atomic.Bool
+	stats      loopStats
 }
 
 // loopStats are the counters the four-letter words sum over loops. They
@@ -102,7 +104,8 @@ func (l *loop) view() *engine.View {
 // waits in the loop's backlog, behind any request already there, so that
 // requests reach the pipeline in the order the loop read them; the loop
 // meanwhile goes on answering reads (ZooKeeper, in contrast, stalls them
-// behind the queued writes).
+// behind the queued writes). The pipeline wakes the loop after each batch
+// while the backlog lasts (Server.batchDone).
 //
 // The backlog is bounded: past maxBacklog the loop waits for the pipeline
 // until the backlog is half that, reading nothing meanwhile, so that a
@@ -113,27 +116,48 @@ func (l *loop) offer(r *pipeline.Request) {
 	}
 	l.backlog = append(l.backlog, r)
 	if len(l.backlog) >= maxBacklog {
-		l.waitBacklog()
+		backlogWaits.Inc()
+		l.pushBacklog(true)
 	}
-	l.scheduleRetry()
+	if len(l.backlog) > 0 && !l.backlogged.Load() {
+		// Raise the flag, then offer once more: the queue was full after
+		// the flag went up, so a batch ends after it and sees it.
+		l.backlogged.Store(true)
+		l.pushBacklog(false)
+	}
 }
 
 // maxBacklog bounds a loop's backlog.
 const maxBacklog = 4096
 
-// waitBacklog submits the backlog's head, waiting for room, until the
-// backlog is half of maxBacklog.
-func (l *loop) waitBacklog() {
+// backlogWaits counts the times a loop stopped reading because its backlog
+// reached maxBacklog.
+var backlogWaits = metrics.NewCounter("meerkat_netpoll_backlog_waits_total")
+
+// pushBacklog hands the backlog to the pipeline, oldest first. It offers
+// until the queue is full; with wait (a backlog at its bound) it waits for
+// room instead, until half of maxBacklog is left.
+func (l *loop) pushBacklog(wait bool) {
 	n := 0
-	for len(l.backlog)-n > maxBacklog/2 {
+	for ; n < len(l.backlog); n++ {
 		r := l.backlog[n]
-		if err := l.srv.pipe.Submit(r); err != nil {
-			refused(r)
+		if wait {
+			if len(l.backlog)-n <= maxBacklog/2 {
+				break
+			}
+			if err := l.srv.pipe.Submit(r); err != nil {
+				refused(r)
+			}
+		} else if !l.try(r) {
+			break
 		}
 		l.backlog[n] = nil
-		n++
 	}
 	l.backlog = l.backlog[n:]
+	if len(l.backlog) == 0 && n > 0 {
+		l.backlog = nil
+		l.backlogged.Store(false)
+	}
 }
 
 // try offers r and reports whether the pipeline took it, or refused it for
@@ -153,48 +177,6 @@ func refused(r *pipeline.Request) {
 	it := r.Tag.(*item)
 	it.done = true
 	it.failed = jute.CodeConnectionLoss
-}
-
-// retryBacklog offers the backlog's requests, in order, until the queue is
-// full again.
-func (l *loop) retryBacklog() {
-	n := 0
-	for n < len(l.backlog) && l.try(l.backlog[n]) {
-		l.backlog[n] = nil
-		n++
-	}
-	l.backlog = l.backlog[n:]
-	if len(l.backlog) == 0 {
-		l.backlog = nil
-	}
-}
-
-// backlogRetry is how long a backlog waits before the loop offers it again
-// when no completion or publication comes first.
-const backlogRetry = time.Millisecond
-
-// scheduleRetry makes the loop retry its backlog soon; completions and
-// publications retry it too, but a loop with nothing in the pipeline gets
-// neither.
-func (l *loop) scheduleRetry() {
-	if l.retrying {
-		return
-	}
-	l.retrying = true
-	time.AfterFunc(backlogRetry, func() {
-		// Execute fails only once the engine has stopped, and with it the
-		// connections the backlog would answer.
-		_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-			l.retrying = false
-			l.now = time.Now()
-			l.retryBacklog()
-			if len(l.backlog) > 0 {
-				l.scheduleRetry()
-			}
-			l.flush()
-			return nil
-		}))
-	})
 }
 
 // catchUp delivers pending watch events.
@@ -240,7 +222,7 @@ func (l *loop) wake() {
 		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
-		l.retryBacklog()
+		l.pushBacklog(false)
 		l.flush()
 		return nil
 	}))
@@ -259,7 +241,7 @@ func (l *loop) Complete(reqs []*pipeline.Request) {
 		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
-		l.retryBacklog()
+		l.pushBacklog(false)
 		for _, r := range reqs {
 			it := r.Tag.(*item)
 			it.done = true

@@ -15,7 +15,6 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
 )
@@ -124,7 +123,7 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 	for _, w := range cfg.FourLetterWords {
 		s.words[w] = true
 	}
-	pipe.SetOnPublish(s.published)
+	pipe.SetOnBatch(s.batchDone)
 	return s, nil
 }
 
@@ -270,11 +269,15 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	return action
 }
 
-// published is the pipeline's publication hook: wake every loop so idle
-// connections receive their watch events.
-func (s *Server) published(*engine.View) {
+// batchDone is the pipeline's hook after each batch: it wakes every loop
+// when the batch published a View, so idle connections receive their watch
+// events, and in any case the loops holding a backlog, since the batch made
+// room in the queue.
+func (s *Server) batchDone(published bool) {
 	for _, l := range s.allLoops() {
-		l.wake()
+		if published || l.backlogged.Load() {
+			l.wake()
+		}
 	}
 }
 

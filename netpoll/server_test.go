@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/internal/wire"
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 	"github.com/meerkat-zk/meerkat/jute"
@@ -22,11 +23,13 @@ import (
 // startServer runs an in-process server on a free loopback port.
 func startServer(t testing.TB, mod func(*Config)) string {
 	t.Helper()
-	return startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, mod)
+	addr, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, mod)
+	return addr
 }
 
-// startServerWith is startServer over a pipeline configured by pcfg.
-func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) string {
+// startServerWith is startServer over a pipeline configured by pcfg; it
+// returns the pipeline too.
+func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) (string, *pipeline.Pipeline) {
 	t.Helper()
 	pipe, err := pipeline.New(pcfg, nil)
 	if err != nil {
@@ -50,7 +53,7 @@ func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) stri
 		_ = srv.Stop(ctx)
 		pipe.Stop()
 	})
-	return srv.Addr().String()
+	return srv.Addr().String(), pipe
 }
 
 func dial(t testing.TB, addr string) *wire.Conn {
@@ -432,7 +435,7 @@ func (g *gatedLog) RemoveThrough(uint64) error { return nil }
 // order.
 func TestFullPipelineQueueHoldsWritesNotReads(t *testing.T) {
 	log := &gatedLog{open: make(chan struct{})}
-	addr := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
+	addr, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
 		func(c *Config) { c.Loops = 1 })
 	writer, reader := dial(t, addr), dial(t, addr)
 	mustOK(t)(writer.Create("/q", []byte("0"), 0))
@@ -449,18 +452,9 @@ func TestFullPipelineQueueHoldsWritesNotReads(t *testing.T) {
 	}
 	// Every write read and waiting; a loop blocked on the full queue would
 	// not answer the word at all.
-	for try := 0; ; try++ {
-		out, err := zktest.FourLetter(addr, "srvr")
-		if err != nil {
-			t.Fatalf("srvr while the queue is full: %v", err)
-		}
-		if strings.Contains(out, fmt.Sprintf("Outstanding: %d\n", writes)) && log.waiting.Load() {
-			break
-		}
-		if try == 500 {
-			t.Fatalf("the writes never all became outstanding:\n%s", out)
-		}
-		time.Sleep(10 * time.Millisecond)
+	waitOutstanding(t, addr, writes)
+	if !log.waiting.Load() {
+		t.Fatal("the writes are outstanding but the log has not seen one")
 	}
 	r := mustOK(t)(reader.GetData("/q", false))
 	d := jute.NewDecoder(r.Body)
@@ -490,11 +484,11 @@ func TestFullPipelineQueueHoldsWritesNotReads(t *testing.T) {
 
 // TestBacklogPastItsBoundCompletesInOrder pipelines more writes than a
 // loop's backlog holds while the log is stalled, so the loop stops reading
-// until the pipeline takes some; once the log moves, every write completes
-// in order.
+// until the pipeline takes some (counted in backlogWaits); once the log
+// moves, every write completes in order.
 func TestBacklogPastItsBoundCompletesInOrder(t *testing.T) {
 	log := &gatedLog{open: make(chan struct{})}
-	addr := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
+	addr, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
 		func(c *Config) { c.Loops = 1 })
 	writer := dial(t, addr)
 	mustOK(t)(writer.Create("/q", nil, 0))
@@ -508,19 +502,18 @@ func TestBacklogPastItsBoundCompletesInOrder(t *testing.T) {
 	for i := 1; i <= writes; i++ {
 		frames = append(frames, wire.RequestFrame(int32(i+1), jute.OpSetData, (&jute.SetDataRequest{Path: "/q", Version: int32(i - 1)}).Append(nil))...)
 	}
+	waits := backlogWaits.Get()
 	sent := make(chan error, 1)
 	go func() {
 		_, err := writer.Raw().Write(frames)
 		sent <- err
 	}()
-	for try := 0; !log.waiting.Load(); try++ {
-		if try == 500 {
-			t.Fatal("the log never saw a write")
+	for try := 0; backlogWaits.Get() == waits; try++ {
+		if try == 1000 {
+			t.Fatalf("the loop's backlog never reached its bound (log stalled: %v)", log.waiting.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Let the loop read what the kernel buffers hold, up to its bound.
-	time.Sleep(200 * time.Millisecond)
 	unblock()
 	if err := <-sent; err != nil {
 		t.Fatal(err)
@@ -530,5 +523,73 @@ func TestBacklogPastItsBoundCompletesInOrder(t *testing.T) {
 		if err != nil || w.Header.Err != jute.CodeOK || w.Header.Xid != int32(i+1) {
 			t.Fatalf("setData %d (version %d expected): %+v %v", i, i-1, w.Header, err)
 		}
+	}
+}
+
+// TestBacklogOfAnIdleLoopIsOfferedAgain fills the pipeline's queue from one
+// loop with syncs, which publish nothing, while a second loop's request
+// waits in that loop's backlog. The second loop has nothing in the pipeline
+// and so gets no completion; the pipeline must still wake it after a batch.
+func TestBacklogOfAnIdleLoopIsOfferedAgain(t *testing.T) {
+	addr, pipe := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2},
+		func(c *Config) { c.Loops = 2 })
+	// gnet hands connections to loops in turn: a and b get different loops.
+	a, b := dial(t, addr), dial(t, addr)
+	hold, held := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = pipe.Inspect(func(*engine.State, map[int64]*pipeline.Session) {
+			close(held)
+			<-hold
+		})
+	}()
+	<-held
+	var release sync.Once
+	unblock := func() { release.Do(func() { close(hold) }) }
+	t.Cleanup(unblock)
+
+	body := jute.AppendString(nil, "/") // a sync request is its path
+	const syncs = 50
+	for i := 0; i < syncs; i++ {
+		if _, err := a.Send(jute.OpSync, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Once a's loop has read all of a's syncs, the queue is full (the rest
+	// wait in that loop's backlog); b's sync, read while the pipeline is
+	// still held, finds it so.
+	waitOutstanding(t, addr, syncs)
+	xid, err := b.Send(jute.OpSync, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOutstanding(t, addr, syncs+1)
+	unblock()
+	for i := 0; i < syncs; i++ {
+		if r, err := a.Recv(); err != nil || r.Header.Err != jute.CodeOK {
+			t.Fatalf("a's sync %d: %+v %v", i, r.Header, err)
+		}
+	}
+	r, err := b.Recv()
+	if err != nil || r.Header.Err != jute.CodeOK || r.Header.Xid != xid {
+		t.Fatalf("b's sync, waiting in an idle loop's backlog: %+v %v", r.Header, err)
+	}
+}
+
+// waitOutstanding polls srvr until it reports n requests outstanding (read
+// and not yet answered); it fails if srvr gets no answer or never does.
+func waitOutstanding(t *testing.T, addr string, n int) {
+	t.Helper()
+	for try := 0; ; try++ {
+		out, err := zktest.FourLetter(addr, "srvr")
+		if err != nil {
+			t.Fatalf("srvr: %v", err)
+		}
+		if strings.Contains(out, fmt.Sprintf("Outstanding: %d\n", n)) {
+			return
+		}
+		if try == 500 {
+			t.Fatalf("never %d requests outstanding:\n%s", n, out)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -159,7 +159,7 @@ type Request struct {
 	Tag any
 }
 
-// ErrStopped is returned by Submit after Stop.
+// ErrStopped is returned by Submit and Offer after Stop.
 var ErrStopped = errors.New("pipeline: stopped")
 
 // Pipeline owns the state and applies writes. Create it with New, start it
@@ -178,9 +178,8 @@ type Pipeline struct {
 	// sweepBudget is how many more deletions the sweep may make this minute.
 	sweepBudget    int
 	sweepBudgetEnd time.Time
-	// onPublish is called after each new View is published, from the
-	// pipeline goroutine.
-	onPublish func(*engine.View)
+	// onBatch is called after each batch, from the pipeline goroutine.
+	onBatch func(published bool)
 	// entries and payload are reused by every batch.
 	entries []*engine.Entry
 	payload []byte
@@ -194,9 +193,6 @@ type Pipeline struct {
 	lastAppend time.Duration
 	// lastOffer is when the checkpointer last got a delta.
 	lastOffer time.Time
-	// published is the View published by the batch in progress, announced
-	// at its end.
-	published *engine.View
 }
 
 // commitSiblings is how many writes the previous batch must have carried
@@ -281,9 +277,11 @@ func New(cfg Config, state *engine.State) (*Pipeline, error) {
 	return p, nil
 }
 
-// SetOnPublish sets the publication hook (to wake the event loops); call it
-// before Start.
-func (p *Pipeline) SetOnPublish(fn func(*engine.View)) { p.onPublish = fn }
+// SetOnBatch sets the hook called after every batch, once its requests are
+// completed, with whether it published a new View; call it before Start.
+// The event loops use it to deliver watch events to idle connections and
+// to offer again what a full queue refused.
+func (p *Pipeline) SetOnBatch(fn func(published bool)) { p.onBatch = fn }
 
 // View returns the latest published version. Safe from any goroutine.
 func (p *Pipeline) View() *engine.View { return p.view.Load() }
@@ -431,7 +429,8 @@ func (p *Pipeline) process(batch []*Request) {
 		}
 	}
 	clear(p.entries)
-	if logged && len(entries) > 0 {
+	published := logged && len(entries) > 0
+	if published {
 		p.publish()
 	}
 	// Inspections see the batch's end state, which is also the View.
@@ -444,15 +443,11 @@ func (p *Pipeline) process(batch []*Request) {
 		_ = c.Close()
 	}
 	p.complete(batch)
-	p.announce()
-}
-
-// announce tells the event loops about the View published in this batch.
-func (p *Pipeline) announce() {
-	if p.published != nil && p.onPublish != nil {
-		p.onPublish(p.published)
+	// After the completions: a loop that gets completions catches up with
+	// the new View then, and this wake finds nothing more to do.
+	if p.onBatch != nil {
+		p.onBatch(published)
 	}
-	p.published = nil
 }
 
 // log makes entries durable as one record; false means they must not be
@@ -522,13 +517,10 @@ func (p *Pipeline) Capture() (*engine.View, []engine.SessionRecord, error) {
 	return v, sessions, err
 }
 
-// publish makes the state applied so far the current View. The event loops
-// hear of it (onPublish) after the batch is completed: a loop that gets
-// completions catches up with them and needs no second wake.
+// publish makes the state applied so far the current View.
 func (p *Pipeline) publish() {
 	v := p.state.Publish()
 	p.view.Store(v)
-	p.published = v
 	if cp := p.cfg.Checkpoints; cp != nil {
 		if cp.Ready() && time.Since(p.lastOffer) >= p.cfg.CheckpointEvery {
 			cp.Offer(p.state.TakeDelta(v))
