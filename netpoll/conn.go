@@ -240,14 +240,15 @@ func (cn *conn) request(frame []byte) bool {
 	}
 	cn.stats.received++
 	l.stats.received++
+	if op == jute.OpDeleteContainer {
+		// ZooKeeper reads this request's path from the whole packet buffer.
+		body = frame
+	}
 	if cn.state == stateConnecting {
 		// ZooKeeper reads nothing more until the session is set up; keep the
 		// request, with its identities decided when it is finally read.
 		if len(cn.queue) >= maxQueued {
 			return false
-		}
-		if op == jute.OpDeleteContainer {
-			body = frame
 		}
 		cn.queue = append(cn.queue, &item{conn: cn, xid: xid, op: op, recv: l.now,
 			body: append([]byte(nil), body...), lateIDs: true})
@@ -268,10 +269,6 @@ func (cn *conn) request(frame []byte) bool {
 		return true
 	}
 	it := &item{conn: cn, xid: xid, op: op, ids: cn.ids, recv: l.now}
-	if op == jute.OpDeleteContainer {
-		// ZooKeeper reads this request's path from the whole packet buffer.
-		body = frame
-	}
 	if !isLocal(op) && cn.canSubmit() {
 		cn.queue = append(cn.queue, it)
 		cn.submitOp(it, body)
@@ -306,14 +303,15 @@ func isLocal(op jute.OpCode) bool {
 
 // canSubmit reports whether a new pipeline request may go to the pipeline
 // now: only when everything before it is already there and none of it is a
-// barrier.
+// barrier. The submitted items are always a prefix of the queue, and a
+// barrier is always the last of them (nothing behind it is submitted until
+// it completes), so the last item decides.
 func (cn *conn) canSubmit() bool {
-	for _, it := range cn.queue {
-		if it.req == nil || it.barrier {
-			return false
-		}
+	if len(cn.queue) == 0 {
+		return true
 	}
-	return true
+	last := cn.queue[len(cn.queue)-1]
+	return last.req != nil && !last.barrier
 }
 
 // submitOp builds the pipeline request for a queued item and submits it.
