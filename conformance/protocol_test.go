@@ -8,15 +8,12 @@ import (
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
-// shortWait bounds the wait for a reply that may never come.
-const shortWait = 3 * time.Second
-
 // opcodeScenario sends one odd opcode on a fresh session.
 func opcodeScenario(name string, op jute.OpCode, body func(e *env) []byte) scenario {
 	return scenario{name, func(e *env) {
 		a := e.connect("A")
 		a.create(e.p(""), nil, 0)
-		a.exchange(fmt.Sprintf("opcode %d", op), op, body(e), shortWait)
+		a.exchange(fmt.Sprintf("opcode %d", op), op, body(e), replyTimeout)
 		b := e.connect("B")
 		b.exists(e.p(""), false)
 	}}
@@ -43,7 +40,7 @@ var protocolScenarios = append([]scenario{
 		if err := a.send(xid, jute.OpCreateSession, jute.AppendInt(nil, 30000)); err != nil {
 			e.fatalf("write: %v", err)
 		}
-		f, err := a.reply(shortWait)
+		f, err := a.reply(replyTimeout)
 		switch {
 		case err != nil:
 			e.logf("A: createSession -> %s", errKind(err))
@@ -77,7 +74,7 @@ var protocolScenarios = append([]scenario{
 	opcodeScenario("opcode_auth_normal_xid", jute.OpAuth, func(*env) []byte { return authBody("digest", []byte("u:p")) }),
 	{"sasl_without_sasl_configured", func(e *env) {
 		a := e.connect("A")
-		a.exchange("sasl token", jute.OpSASL, jute.AppendBuffer(nil, []byte("token")), shortWait)
+		a.exchange("sasl token", jute.OpSASL, jute.AppendBuffer(nil, []byte("token")), replyTimeout)
 		b := e.connect("B")
 		b.ping()
 	}},
@@ -93,8 +90,8 @@ var protocolScenarios = append([]scenario{
 	}},
 	{"reconfig_malformed_body", func(e *env) {
 		a := e.connect("A")
-		a.exchange("reconfig empty body", jute.OpReconfig, nil, shortWait)
-		a.exchange("reconfig truncated", jute.OpReconfig, jute.AppendString(nil, "x"), shortWait)
+		a.exchange("reconfig empty body", jute.OpReconfig, nil, replyTimeout)
+		a.exchange("reconfig truncated", jute.OpReconfig, jute.AppendString(nil, "x"), replyTimeout)
 	}},
 	{"xid_values_echoed", func(e *env) {
 		a := e.connect("A")
@@ -109,22 +106,22 @@ var protocolScenarios = append([]scenario{
 	{"trailing_bytes_after_body", func(e *env) {
 		a := e.connect("A")
 		a.create(e.p(""), []byte("d"), 0)
-		a.exchange("getData + 3 extra bytes", jute.OpGetData, append(pathWatchBody(e.p(""), false), 1, 2, 3), shortWait)
-		a.exchange("create + 4 extra bytes", jute.OpCreate, append(createBody(e.p("x"), nil, openACL, 0), 9, 9, 9, 9), shortWait)
-		a.exchangeXid(jute.XidPing, "ping with a body", jute.OpPing, []byte{1, 2, 3}, shortWait)
+		a.exchange("getData + 3 extra bytes", jute.OpGetData, append(pathWatchBody(e.p(""), false), 1, 2, 3), replyTimeout)
+		a.exchange("create + 4 extra bytes", jute.OpCreate, append(createBody(e.p("x"), nil, openACL, 0), 9, 9, 9, 9), replyTimeout)
+		a.exchangeXid(jute.XidPing, "ping with a body", jute.OpPing, []byte{1, 2, 3}, replyTimeout)
 		a.exists(e.p("x"), false)
 	}},
 	{"string_length_lies", func(e *env) {
 		a := e.connect("A")
 		a.create(e.p(""), nil, 0)
-		a.exchange("getData path len -1 (null)", jute.OpGetData, append(jute.AppendInt(nil, -1), 0), shortWait)
-		a.exchange("exists path len -1 (null)", jute.OpExists, append(jute.AppendInt(nil, -1), 0), shortWait)
-		a.exchange("getData path len 1e6", jute.OpGetData, append(jute.AppendInt(nil, 1000000), '/', 0), shortWait)
-		a.exchange("create data len -2", jute.OpCreate, jute.AppendInt(jute.AppendString(nil, e.p("z")), -2), shortWait)
-		a.exchange("create acl count 1e6", jute.OpCreate, jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, e.p("z")), nil), 1000000), shortWait)
-		a.exchange("create acl count -1", jute.OpCreate, jute.AppendInt(jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, e.p("z")), nil), -1), 0), shortWait)
-		a.exchange("create path null", jute.OpCreate, createBody(e.p("z"), nil, openACL, 0)[len(e.p("z"))+4:], shortWait)
-		a.exchange("setData data len -1", jute.OpSetData, jute.AppendInt(jute.AppendInt(jute.AppendString(nil, e.p("")), -1), -1), shortWait)
+		a.exchange("getData path len -1 (null)", jute.OpGetData, append(jute.AppendInt(nil, -1), 0), replyTimeout)
+		a.exchange("exists path len -1 (null)", jute.OpExists, append(jute.AppendInt(nil, -1), 0), replyTimeout)
+		a.exchange("getData path len 1e6", jute.OpGetData, append(jute.AppendInt(nil, 1000000), '/', 0), replyTimeout)
+		a.exchange("create data len -2", jute.OpCreate, jute.AppendInt(jute.AppendString(nil, e.p("z")), -2), replyTimeout)
+		a.exchange("create acl count 1e6", jute.OpCreate, jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, e.p("z")), nil), 1000000), replyTimeout)
+		a.exchange("create acl count -1", jute.OpCreate, jute.AppendInt(jute.AppendInt(jute.AppendBuffer(jute.AppendString(nil, e.p("z")), nil), -1), 0), replyTimeout)
+		a.exchange("create path null", jute.OpCreate, createBody(e.p("z"), nil, openACL, 0)[len(e.p("z"))+4:], replyTimeout)
+		a.exchange("setData data len -1", jute.OpSetData, jute.AppendInt(jute.AppendInt(jute.AppendString(nil, e.p("")), -1), -1), replyTimeout)
 		a.getData(e.p(""), false)
 	}},
 	{"frame_negative_length_closes", func(e *env) {
@@ -194,7 +191,7 @@ func sendFrameThenPing(raw []byte) func(e *env) {
 	return func(e *env) {
 		a := e.connect("A")
 		a.writeRaw(raw)
-		closed, frames := a.waitClosed(time.Second)
+		closed, frames := a.waitClosed(replyTimeout)
 		a.dropped = a.dropped || closed
 		for _, f := range frames {
 			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
@@ -222,7 +219,7 @@ func malformedBodyScenarios() []scenario {
 		out = append(out, scenario{"malformed_body_" + op.String(), func(e *env) {
 			for i, body := range [][]byte{nil, {0}, {0, 0, 0, 9, '/'}} {
 				c := e.connect(fmt.Sprintf("C%d", i))
-				c.exchange(fmt.Sprintf("%v %d-byte body", op, len(body)), op, body, shortWait)
+				c.exchange(fmt.Sprintf("%v %d-byte body", op, len(body)), op, body, replyTimeout)
 			}
 		}})
 	}
@@ -238,7 +235,7 @@ func malformedBodyScenarios() []scenario {
 			c := e.connect("C")
 			// A fresh body each run: the two servers' runs go on at once.
 			body := append(jute.AppendInt(nil, -1), nb.rest...)
-			c.exchange(fmt.Sprintf("%v with a null path", nb.op), nb.op, body, shortWait)
+			c.exchange(fmt.Sprintf("%v with a null path", nb.op), nb.op, body, replyTimeout)
 		}})
 	}
 	for _, sc := range []struct {
@@ -253,7 +250,7 @@ func malformedBodyScenarios() []scenario {
 		out = append(out, scenario{"malformed_body_" + sc.name, func(e *env) {
 			for i, body := range [][]byte{nil, {0, 0, 0, 9, '/'}} {
 				c := e.connect(fmt.Sprintf("C%d", i))
-				c.exchangeXid(sc.xid, fmt.Sprintf("%s %d-byte body", sc.name, len(body)), sc.op, body, shortWait)
+				c.exchangeXid(sc.xid, fmt.Sprintf("%s %d-byte body", sc.name, len(body)), sc.op, body, replyTimeout)
 			}
 		}})
 	}

@@ -67,7 +67,7 @@ var sessionScenarios = []scenario{
 		bad := append([]byte(nil), a.passwd...)
 		bad[0] ^= 0xff
 		e.tryConnect("A2", connectOpts{timeout: defaultTimeout, sessionID: a.sessionID, passwd: bad})
-		closed, _ := a.waitClosed(2 * time.Second)
+		closed, _ := a.waitClosed(replyTimeout)
 		e.logf("A: old connection closed by server: %v", closed)
 		b := e.connect("B")
 		b.exists(e.p("eph"), false)
@@ -251,7 +251,7 @@ func passwordScenario(name string, passwd func(real []byte) []byte) scenario {
 		a.create(e.p(""), nil, 0)
 		a.create(e.p("eph"), nil, 1)
 		e.tryConnect("A2", connectOpts{timeout: defaultTimeout, sessionID: a.sessionID, passwd: passwd(a.passwd), nullPasswd: null})
-		closed, _ := a.waitClosed(2 * time.Second)
+		closed, _ := a.waitClosed(replyTimeout)
 		a.dropped = a.dropped || closed
 		e.logf("A: old connection closed by server: %v", closed)
 		b := e.connect("B")
