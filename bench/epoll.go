@@ -21,13 +21,15 @@ type eventWaiters struct {
 	conns []*conn
 	fds   []int
 	eps   []int // connection i belongs to loop i % len(eps)
-	byFd  map[int32]int
 }
 
 // newEventWaiters registers every connection's socket with one of loops
-// epoll instances (level-triggered, readable).
+// epoll instances (level-triggered, readable). Each registration carries
+// the connection's index as its epoll data (EpollEvent.Fd, which the
+// kernel hands back untouched), so an event leads to its connection
+// without a lookup.
 func newEventWaiters(conns []*conn, loops int) (*eventWaiters, error) {
-	w := &eventWaiters{conns: conns, fds: make([]int, len(conns)), byFd: make(map[int32]int, len(conns))}
+	w := &eventWaiters{conns: conns, fds: make([]int, len(conns))}
 	for l := 0; l < loops; l++ {
 		ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
@@ -48,12 +50,11 @@ func newEventWaiters(conns []*conn, loops int) (*eventWaiters, error) {
 			return nil, err
 		}
 		_ = raw.Control(func(fd uintptr) { w.fds[i] = int(fd) })
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(w.fds[i])}
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(i)}
 		if err := unix.EpollCtl(w.eps[i%loops], unix.EPOLL_CTL_ADD, w.fds[i], &ev); err != nil {
 			w.close()
 			return nil, fmt.Errorf("bench: epoll_ctl: %w", err)
 		}
-		w.byFd[int32(w.fds[i])] = i
 	}
 	return w, nil
 }
@@ -67,11 +68,13 @@ func (w *eventWaiters) close() {
 
 // wait reads until every connection has had a NodeDataChanged event for
 // path, or until base+limit. It returns, per connection, the time of the
-// event after base (0 when none came) and the number of unexpected frames.
-// No other goroutine may read the connections meanwhile.
+// event after base (0 when none came) and the number of unexpected frames,
+// broken frames and lost connections. A connection that closes or sends a
+// frame that cannot be parsed is dropped from its loop for good. No other
+// goroutine may read the connections meanwhile.
 func (w *eventWaiters) wait(path string, base time.Time, limit time.Duration) ([]int64, int64) {
 	times := make([]int64, len(w.conns))
-	var bad [8]int64
+	bad := make([]int64, len(w.eps)) // bad[l] is written by loop l only
 	var wg sync.WaitGroup
 	for l, ep := range w.eps {
 		wg.Add(1)
@@ -85,41 +88,51 @@ func (w *eventWaiters) wait(path string, base time.Time, limit time.Duration) ([
 			for remaining > 0 && time.Since(base) < limit {
 				n, err := unix.EpollWait(ep, events, 20)
 				if err != nil && !errors.Is(err, unix.EINTR) {
-					bad[l%8]++
+					bad[l]++
 					return
 				}
 				now := int64(time.Since(base))
 				for _, ev := range events[:max(n, 0)] {
-					i := w.byFd[ev.Fd]
+					i := int(ev.Fd)
 					c := w.conns[i]
+					// drop counts connection i as failed and stops
+					// watching it: it will not come back this run.
+					drop := func() {
+						_ = unix.EpollCtl(ep, unix.EPOLL_CTL_DEL, w.fds[i], nil)
+						bad[l]++
+						if times[i] == 0 {
+							remaining--
+						}
+					}
 					k, err := unix.Read(w.fds[i], c.room())
 					if errors.Is(err, unix.EAGAIN) {
 						continue
 					}
 					if err != nil || k == 0 {
-						// Closed: it will not come back this run.
-						_ = unix.EpollCtl(ep, unix.EPOLL_CTL_DEL, w.fds[i], nil)
-						bad[l%8]++
-						if times[i] == 0 {
-							remaining--
-						}
+						drop() // closed
 						continue
 					}
 					c.w += k
 					for {
 						p, err := c.next()
-						if err != nil || p == nil {
+						if err != nil {
+							// A frame length out of bounds: the stream
+							// cannot be followed any further.
+							drop()
+							break
+						}
+						if p == nil {
 							break
 						}
 						if xid, _, ok := replyHeader(p); !ok || xid != jute.XidNotification {
-							bad[l%8]++
+							bad[l]++
 							continue
 						}
 						var e jute.WatcherEvent
 						d := jute.NewDecoder(p[jute.ReplyHeaderSize:])
 						e.Decode(d)
 						if d.Err() != nil || e.Type != jute.EventNodeDataChanged || e.Path != path || times[i] != 0 {
-							bad[l%8]++
+							bad[l]++
 							continue
 						}
 						times[i] = now
