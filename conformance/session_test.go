@@ -60,18 +60,11 @@ var sessionScenarios = []scenario{
 		}
 		cur.exists(e.p(""), false)
 	}},
-	{"session_reconnect_wrong_password", func(e *env) {
-		a := e.connect("A")
-		a.create(e.p(""), nil, 0)
-		a.create(e.p("eph"), nil, 1)
-		bad := append([]byte(nil), a.passwd...)
+	passwordScenario("session_reconnect_wrong_password", func(p []byte) []byte {
+		bad := append([]byte(nil), p...)
 		bad[0] ^= 0xff
-		e.tryConnect("A2", connectOpts{timeout: defaultTimeout, sessionID: a.sessionID, passwd: bad})
-		closed, _ := a.waitClosed(replyTimeout)
-		e.logf("A: old connection closed by server: %v", closed)
-		b := e.connect("B")
-		b.exists(e.p("eph"), false)
-	}},
+		return bad
+	}),
 	{"session_reconnect_unknown_session", func(e *env) {
 		e.tryConnect("X", connectOpts{timeout: defaultTimeout, sessionID: 0x0123456789abcdef, passwd: make([]byte, 16)})
 		e.tryConnect("Y", connectOpts{timeout: defaultTimeout, sessionID: -1, passwd: make([]byte, 16)})
@@ -238,8 +231,9 @@ var sessionScenarios = []scenario{
 	}},
 }
 
-// passwordScenario reconnects to a live session with a password of the
-// wrong length (nil is a null buffer).
+// passwordScenario reconnects to a live session with the password that
+// passwd makes of the real one (a nil passwd sends a null buffer), and
+// records what becomes of the old connection and the session's ephemeral.
 func passwordScenario(name string, passwd func(real []byte) []byte) scenario {
 	null := false
 	if passwd == nil {
