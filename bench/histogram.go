@@ -7,7 +7,7 @@ import (
 )
 
 // Histogram records durations in log-linear buckets, in the manner of
-// HdrHistogram: values below 128 ns are exact; above, every power of two is
+// HdrHistogram: values below 256 ns are exact; above, every power of two is
 // cut into 128 equal buckets, so a reported percentile is never more than
 // 1/128 (0.8 %) above the true value. Values up to about 78 hours fit; larger
 // ones are clamped. The exact minimum and maximum are kept beside the
@@ -93,9 +93,6 @@ func (h *Histogram) Count() uint64 { return h.n }
 
 // Max returns the largest value recorded.
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max) }
-
-// Min returns the smallest value recorded.
-func (h *Histogram) Min() time.Duration { return time.Duration(h.min) }
 
 // Mean returns the average of the values recorded.
 func (h *Histogram) Mean() time.Duration {

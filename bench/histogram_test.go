@@ -55,8 +55,8 @@ func TestHistogramQuantiles(t *testing.T) {
 				h.RecordValue(vals[i])
 			}
 			sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
-			if h.Count() != n || h.Max() != time.Duration(vals[n-1]) || h.Min() != time.Duration(vals[0]) {
-				t.Fatalf("count %d min %v max %v", h.Count(), h.Min(), h.Max())
+			if h.Count() != n || h.Max() != time.Duration(vals[n-1]) || h.min != vals[0] {
+				t.Fatalf("count %d min %v max %v", h.Count(), h.min, h.Max())
 			}
 			for _, q := range []float64{0.5, 0.9, 0.99, 0.999, 0.9999, 1} {
 				want := exactQuantile(vals, q)
@@ -111,7 +111,7 @@ func TestHistogramMerge(t *testing.T) {
 	}
 	empty.RecordValue(-5)
 	empty.RecordValue(math.MaxInt64)
-	if empty.Min() != 0 || int64(empty.Max()) != histMaxVal {
-		t.Fatalf("clamping: min %v max %v", empty.Min(), empty.Max())
+	if empty.min != 0 || int64(empty.Max()) != histMaxVal {
+		t.Fatalf("clamping: min %v max %v", empty.min, empty.Max())
 	}
 }

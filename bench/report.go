@@ -125,7 +125,7 @@ func us(v float64) string {
 // target is one of the project's goals and whether the run met it.
 type target struct {
 	goal, measured string
-	met            string // "yes", "no" or "n/a"
+	met            string // a verdict ("**met**", "**missed**", "not measured") or "indicative only"
 }
 
 func verdict(ok, known bool) string {
@@ -345,7 +345,7 @@ func limits(rep *Report, b *strings.Builder) {
 	p("\n")
 }
 
-// loadScenarios lists the request scenarios in report order with a line
+// loadScenarioDocs lists the request scenarios in report order with a line
 // saying what each does.
 var loadScenarioDocs = []struct{ name, doc string }{
 	{ScGetData, "getData of keys drawn uniformly from the hot set, closed loop."},

@@ -73,7 +73,7 @@ func throughputChart(rep *Report) string {
 		if sys == Echo {
 			sc = ScEchoLimit
 		}
-		x := loadOf(rep.find(sc, fmt.Sprintf("conns=%d depth=1", n), sys))
+		x := loadOf(rep.find(sc, loadLabel(n, 1), sys))
 		if x == nil {
 			return 0, false
 		}
