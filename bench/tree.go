@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/meerkat-zk/meerkat/jute"
@@ -142,6 +143,10 @@ func snapshotCost(srv *server, res *TreeResult) error {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("snapshot: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
