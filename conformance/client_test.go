@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"github.com/meerkat-zk/meerkat/internal/wire"
@@ -57,8 +59,9 @@ type connectOpts struct {
 // connectResult is the ConnectResponse, or how the server refused.
 type connectResult struct {
 	resp jute.ConnectResponse
-	// closed is set when the server closed the socket without a response.
-	closed bool
+	// noResponse says, when the server sent no response, what came
+	// instead (see noResponse); it is "" when a response came.
+	noResponse string
 }
 
 // dialRaw opens a TCP connection to addr.
@@ -94,8 +97,8 @@ func handshake(nc net.Conn, o connectOpts) (*rawConn, connectResult, error) {
 	payload, err := wire.ReadFrame(br, maxFrame)
 	if err != nil {
 		nc.Close()
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isReset(err) {
-			return nil, connectResult{closed: true}, nil
+		if what := noResponse(err); what != "" {
+			return nil, connectResult{noResponse: what}, nil
 		}
 		return nil, connectResult{}, fmt.Errorf("read connect response: %w", err)
 	}
@@ -123,9 +126,18 @@ func handshake(nc net.Conn, o connectOpts) (*rawConn, connectResult, error) {
 	return c, res, nil
 }
 
-func isReset(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op)
+// noResponse names the outcome of a read that got no frame: "closed
+// without response" when the server closed (EOF) or reset the connection,
+// "no response (timed out)" when the read deadline passed first. It
+// returns "" for any other error, which is not an outcome but a failure.
+func noResponse(err error) string {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+		return "closed without response"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "no response (timed out)"
+	}
+	return ""
 }
 
 // maxFrame bounds the frames the test client accepts.

@@ -259,8 +259,8 @@ func (e *env) tryConnect(label string, o connectOpts) (*client, bool) {
 	if err != nil {
 		e.fatalf("%s: handshake: %v", label, err)
 	}
-	if res.closed {
-		e.logf("%s: connect -> closed without response", label)
+	if res.noResponse != "" {
+		e.logf("%s: connect -> %s", label, res.noResponse)
 		return nil, false
 	}
 	r := res.resp

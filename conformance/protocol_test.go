@@ -165,7 +165,12 @@ var protocolScenarios = append([]scenario{
 			nc.SetReadDeadline(time.Now().Add(replyTimeout))
 			resp, err := wire.ReadFrame(nc, maxFrame)
 			if err != nil {
-				e.logf("connect %d (%d bytes): no response (closed)", i, len(payload))
+				what := noResponse(err)
+				if what == "" {
+					nc.Close()
+					e.fatalf("connect %d (%d bytes): read: %v", i, len(payload), err)
+				}
+				e.logf("connect %d (%d bytes): %s", i, len(payload), what)
 			} else {
 				var r jute.ConnectResponse
 				r.Decode(jute.NewDecoder(resp))
