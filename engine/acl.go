@@ -142,13 +142,19 @@ func fixupACL(acls []jute.ACL, ids []jute.ID) ([]jute.ACL, jute.Code) {
 // javaSplit splits s on sep the way Java's String.split does with a plain
 // one-character pattern and no limit: trailing empty strings are dropped.
 func javaSplit(s string, sep string) []string {
-	parts := strings.Split(s, sep)
-	for len(parts) > 0 && parts[len(parts)-1] == "" {
-		parts = parts[:len(parts)-1]
-	}
+	parts := dropTrailingEmpty(strings.Split(s, sep))
 	if s == "" {
 		// Java splits the empty string into one empty string.
 		return []string{""}
+	}
+	return parts
+}
+
+// dropTrailingEmpty drops the empty strings at the end of parts, as Java's
+// split does.
+func dropTrailingEmpty(parts []string) []string {
+	for len(parts) > 0 && parts[len(parts)-1] == "" {
+		parts = parts[:len(parts)-1]
 	}
 	return parts
 }

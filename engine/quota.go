@@ -29,6 +29,11 @@ const (
 	statsName  = "zookeeper_stats"
 )
 
+// limitsPath and statsPath are the nodes that make root a quota root and
+// that hold its usage (ZooKeeper's Quotas.limitPath and statPath).
+func limitsPath(root string) string { return quotaDir + root + "/" + limitsName }
+func statsPath(root string) string  { return quotaDir + root + "/" + statsName }
+
 // quotaRoot returns the deepest quota root that path is at or under, or ""
 // when there is none (the root "/" never counts, as in ZooKeeper).
 func (s *State) quotaRoot(path string) string { return quotaRootIn(s.tree.current(), path) }
@@ -47,7 +52,12 @@ func quotaRootIn(t Tree, path string) string {
 		if prefix == "/" {
 			continue
 		}
-		if _, ok := t.Get(quotaDir + prefix + "/" + limitsName); ok {
+		// The quota nodes mirror the tree under quotaDir: below a prefix
+		// that has no node there, no deeper one has limits.
+		if _, ok := t.Get(quotaDir + prefix); !ok {
+			break
+		}
+		if _, ok := t.Get(limitsPath(prefix)); ok {
 			deepest = prefix
 		}
 	}
@@ -71,7 +81,7 @@ func (s *State) checkQuota(path string, bytes, count int64) jute.Code {
 	if root == "" {
 		return jute.CodeOK
 	}
-	limits, ok := readStatsTrack(t, quotaDir+root+"/"+limitsName)
+	limits, ok := readStatsTrack(t, limitsPath(root))
 	if !ok {
 		return jute.CodeOK
 	}
@@ -81,7 +91,7 @@ func (s *State) checkQuota(path string, bytes, count int64) jute.Code {
 	if !checkCount && !checkBytes {
 		return jute.CodeOK
 	}
-	used, ok := readStatsTrack(t, quotaDir+root+"/"+statsName)
+	used, ok := readStatsTrack(t, statsPath(root))
 	if !ok {
 		return jute.CodeOK
 	}
@@ -127,33 +137,29 @@ func (s *State) quotaChanged(path string, delta int64, count int64) {
 	}
 }
 
-// recountQuota sets root's stats to a fresh count of its subtree.
+// recountQuota sets root's stats to a fresh count of its subtree, whatever
+// they held, as ZooKeeper's updateQuotaForPath does.
 func (s *State) recountQuota(root string) {
-	var count, bytes int64
+	stats, ok := s.get(statsPath(root))
+	if !ok {
+		return
+	}
+	st := statsTrack{}
 	// A root that does not exist counts zero, as in ZooKeeper.
 	if n, ok := s.get(root); ok {
-		count, bytes = 1, int64(len(n.Data()))
+		st.count, st.bytes = 1, int64(len(n.Data()))
 		s.tree.current().Descendants(root, func(c *Node) {
-			count++
-			bytes += int64(len(c.Data()))
+			st.count++
+			st.bytes += int64(len(c.Data()))
 		})
 	}
-	s.rewriteStats(root, func(st *statsTrack) { *st = statsTrack{count: count, bytes: bytes} })
+	s.putNode(stats.withData([]byte(st.String())))
 }
 
-// adjustQuota adds to root's stats.
+// adjustQuota adds to root's stats in place; a missing or unparsable stats
+// node is left alone.
 func (s *State) adjustQuota(root string, bytes, count int64) {
-	s.rewriteStats(root, func(st *statsTrack) {
-		st.count += count
-		st.bytes += bytes
-	})
-}
-
-// rewriteStats applies fn to the parsed stats of root and stores them back
-// in place. A missing or unparsable stats node is left alone.
-func (s *State) rewriteStats(root string, fn func(*statsTrack)) {
-	path := quotaDir + root + "/" + statsName
-	n, ok := s.get(path)
+	n, ok := s.get(statsPath(root))
 	if !ok {
 		return
 	}
@@ -161,7 +167,8 @@ func (s *State) rewriteStats(root string, fn func(*statsTrack)) {
 	if !ok {
 		return
 	}
-	fn(&st)
+	st.count += count
+	st.bytes += bytes
 	s.putNode(n.withData([]byte(st.String())))
 }
 
@@ -181,10 +188,7 @@ func parseStatsTrack(s string) (statsTrack, bool) {
 	if s == "" {
 		return st, true
 	}
-	pairs := statsSeparator.Split(s, -1)
-	for len(pairs) > 0 && pairs[len(pairs)-1] == "" {
-		pairs = pairs[:len(pairs)-1]
-	}
+	pairs := dropTrailingEmpty(statsSeparator.Split(s, -1))
 	for _, pair := range pairs {
 		kv := javaSplit(pair, "=")
 		if len(kv) < 2 {
