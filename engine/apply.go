@@ -41,7 +41,6 @@ type change struct {
 	kind  int32 // jute.EventNodeCreated, EventNodeDeleted or EventNodeDataChanged
 	path  string
 	owner int64
-	zxid  int64
 	// acl and parentACL are the ACL references of the node and its parent
 	// when the change happened, for filtering the events.
 	acl, parentACL uint32
@@ -111,7 +110,8 @@ func (s *State) Apply(e *Entry) Result {
 func decodeOp(code jute.OpCode, body []byte) (op, error) {
 	switch code {
 	case jute.OpCreate, jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL, jute.OpDelete:
-		if d := jute.NewDecoder(body); d.PathBytes() == nil && d.Err() != nil {
+		d := jute.NewDecoder(body)
+		if d.PathBytes(); d.Err() != nil {
 			return op{code: code}, d.Err()
 		}
 	}
@@ -285,7 +285,7 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	p.Pzxid = zxid
 	s.putNode(p)
 
-	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner, zxid: zxid,
+	s.pending = append(s.pending, change{kind: jute.EventNodeCreated, path: path, owner: owner,
 		acl: n.acl, parentACL: parent.acl})
 	s.quotaCreated(path, len(o.data))
 	return opResult{path: path, stat: n.Stat()}, jute.CodeOK
@@ -315,8 +315,8 @@ func (s *State) delete(o *op, e *Entry, zxid int64) jute.Code {
 	if !ok {
 		return jute.CodeNoNode
 	}
-	if o.version != -1 && o.version != n.Version {
-		return jute.CodeBadVersion
+	if c := checkVersion(o, n); c != jute.CodeOK {
+		return c
 	}
 	if n.NumChildren > 0 {
 		return jute.CodeNotEmpty
@@ -367,16 +367,6 @@ func (s *State) removeNode(n *Node, zxid int64) {
 	s.quotaChanged(ch.path, -int64(size), -1)
 }
 
-// target finds the node a check acts on, with ZooKeeper's checks in its
-// order: session, path, existence, permission, version.
-func (s *State) target(o *op, e *Entry, perm int32) (*Node, jute.Code) {
-	n, c := s.permitted(o, e, perm)
-	if c != jute.CodeOK {
-		return nil, c
-	}
-	return n, checkVersion(o, n)
-}
-
 // checkVersion refuses an op whose expected version is not n's.
 func checkVersion(o *op, n *Node) jute.Code {
 	if o.version != -1 && o.version != n.Version {
@@ -404,7 +394,7 @@ func (s *State) permitted(o *op, e *Entry, perm int32) (*Node, jute.Code) {
 	return n, jute.CodeOK
 }
 
-// setData checks as target does, with the quota between the permission and
+// setData checks as check does, with the quota between the permission and
 // the version, as PrepRequestProcessor does.
 func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	n, c := s.permitted(o, e, jute.PermWrite)
@@ -456,8 +446,13 @@ func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
 	return opResult{stat: u.Stat()}, jute.CodeOK
 }
 
+// check follows ZooKeeper's order: session, path, existence, permission,
+// version.
 func (s *State) check(o *op, e *Entry) (opResult, jute.Code) {
-	n, c := s.target(o, e, jute.PermRead)
+	n, c := s.permitted(o, e, jute.PermRead)
+	if c == jute.CodeOK {
+		c = checkVersion(o, n)
+	}
 	if c != jute.CodeOK {
 		return opResult{}, c
 	}
@@ -481,12 +476,13 @@ func (s *State) closeSession(id int64, zxid int64) {
 	s.dirtySessions[id] = struct{}{}
 }
 
-// commitChanges turns the pending changes into index updates and events.
+// commitChanges turns the pending changes, all made by the entry being
+// applied (zxid s.zxid), into index updates and events.
 func (s *State) commitChanges() {
 	for _, c := range s.pending {
 		switch c.kind {
 		case jute.EventNodeCreated, jute.EventNodeDeleted:
-			s.track(c.path, c.owner, c.zxid, c.kind == jute.EventNodeCreated)
+			s.track(c.path, c.owner, s.zxid, c.kind == jute.EventNodeCreated)
 			s.events = append(s.events,
 				Event{Type: c.kind, Path: c.path, ACL: s.acls.lists[c.acl]},
 				Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path), ACL: s.acls.lists[c.parentACL]})
@@ -503,8 +499,8 @@ func parentForEvents(p string) string {
 	return lookupPath(parent)
 }
 
-// track keeps the session and sweep indexes in step with a created (add) or
-// deleted znode.
+// track keeps the session and sweep indexes in step with a znode created
+// (add) at zxid, or deleted.
 func (s *State) track(path string, owner, zxid int64, add bool) {
 	n := Node{Owner: owner}
 	switch {

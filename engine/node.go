@@ -2,7 +2,6 @@ package engine
 
 import (
 	"strings"
-	"unsafe"
 
 	"github.com/meerkat-zk/meerkat/jute"
 )
@@ -165,6 +164,3 @@ func (n *Node) AppendData(b []byte) []byte {
 	b = jute.AppendInt(b, int32(len(d)))
 	return append(b, d...)
 }
-
-// NodeSize is the in-memory size of a Node, for memory accounting.
-const NodeSize = int(unsafe.Sizeof(Node{}))

@@ -1,6 +1,9 @@
 package engine
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // ValidPath reports whether p is a znode path ZooKeeper accepts: absolute,
 // no empty, "." or ".." segment, no trailing slash, and none of the
@@ -76,11 +79,4 @@ func lookupPath(parent string) string {
 }
 
 // hasNUL reports whether s contains a NUL byte.
-func hasNUL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return true
-		}
-	}
-	return false
-}
+func hasNUL(s string) bool { return strings.IndexByte(s, 0) >= 0 }

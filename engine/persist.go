@@ -180,20 +180,12 @@ func (l *Loader) Finish(zxid int64) (*State, error) {
 			err = fmt.Errorf("engine: node %s refers to missing ACL %d", n.Path(), n.acl)
 			return false
 		}
-		switch {
-		case n.IsContainer() || n.IsTTL():
-			s.expiring[n.Path()] = struct{}{}
-		case n.Owner != 0:
-			ss, ok := s.sessions[n.Owner]
-			if !ok {
-				// Its session closed in a part of the log the image does not
-				// cover yet; the replay will close it. Track it so it does.
-				ss = &Session{ID: n.Owner, ephemerals: map[string]int64{}}
-				s.sessions[n.Owner] = ss
-			}
-			ss.ephemerals[n.Path()] = n.Czxid
-			ss.maxEphemerals = max(ss.maxEphemerals, len(ss.ephemerals))
+		if _, ok := s.sessions[n.Owner]; !ok && n.IsEphemeral() {
+			// Its session closed in a part of the log the image does not
+			// cover yet; the replay will close it. Track it so it does.
+			s.sessions[n.Owner] = &Session{ID: n.Owner, ephemerals: map[string]int64{}}
 		}
+		s.track(n.Path(), n.Owner, n.Czxid, true)
 		return true
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // Exists returns the node at path. A path with a NUL is BADARGUMENTS; a
 // missing node is NONODE (and the caller still registers an exists watch).
 func (v *View) Exists(path string) (*Node, jute.Code) {
-	if strings.IndexByte(path, 0) >= 0 {
+	if hasNUL(path) {
 		return nil, jute.CodeBadArguments
 	}
 	n, ok := v.Tree.Get(path)
