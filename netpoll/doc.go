@@ -15,7 +15,9 @@
 // A loop never waits on a full pipeline queue while it has room of its own:
 // what the queue does not take waits in the loop's backlog, in the order it
 // was read, and the loop goes on answering reads. Only past maxBacklog does
-// the loop wait, so that a flood of writes is held back by TCP.
+// the loop wait, so that a flood of writes is held back by TCP; meanwhile
+// the four-letter words that ask every loop (srvr, stat, cons, mntr, ...)
+// wait for it too.
 //
 // # Ordering
 //
