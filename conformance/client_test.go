@@ -85,11 +85,8 @@ func handshake(nc net.Conn, o connectOpts) (*rawConn, connectResult, error) {
 		Passwd:          passwd,
 		HasReadOnly:     !o.noReadOnly,
 	}
-	b, start := jute.BeginFrame(nil)
-	b = req.Append(b)
-	b = jute.EndFrame(b, start)
 	_ = nc.SetDeadline(time.Now().Add(replyTimeout))
-	if _, err := nc.Write(b); err != nil {
+	if _, err := nc.Write(wire.Frame(req.Append(nil))); err != nil {
 		nc.Close()
 		return nil, connectResult{}, fmt.Errorf("write connect: %w", err)
 	}
@@ -338,6 +335,3 @@ func setACLBody(path string, acl []jute.ACL, version int32) []byte {
 func authBody(scheme string, auth []byte) []byte {
 	return (&jute.AuthPacket{Type: 0, Scheme: scheme, Auth: auth}).Append(nil)
 }
-
-// bufioReader wraps a connection for a readLoop.
-func bufioReader(nc net.Conn) *bufio.Reader { return bufio.NewReader(nc) }

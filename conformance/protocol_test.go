@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bufio"
 	"fmt"
 	"time"
 
@@ -158,10 +159,7 @@ var protocolScenarios = append([]scenario{
 			if err != nil {
 				e.fatalf("dial: %v", err)
 			}
-			b, start := jute.BeginFrame(nil)
-			b = append(b, payload...)
-			b = jute.EndFrame(b, start)
-			nc.Write(b)
+			nc.Write(wire.Frame(payload))
 			nc.SetReadDeadline(time.Now().Add(replyTimeout))
 			resp, err := wire.ReadFrame(nc, maxFrame)
 			if err != nil {
@@ -178,7 +176,7 @@ var protocolScenarios = append([]scenario{
 				if r.SessionID != 0 {
 					// Close the session it opened.
 					c := &rawConn{nc: nc, in: make(chan frame, 16)}
-					go c.readLoop(bufioReader(nc))
+					go c.readLoop(bufio.NewReader(nc))
 					c.send(1, jute.OpCloseSession, nil)
 					c.waitClosed(replyTimeout)
 				}

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bufio"
 	"fmt"
 	"time"
 
@@ -190,9 +191,7 @@ var sessionScenarios = []scenario{
 		if err != nil {
 			e.fatalf("dial: %v", err)
 		}
-		b, start := jute.BeginFrame(nil)
-		b = (&jute.ConnectRequest{TimeOut: defaultTimeout, Passwd: make([]byte, 16), HasReadOnly: true}).Append(b)
-		b = jute.EndFrame(b, start)
+		b := wire.Frame((&jute.ConnectRequest{TimeOut: defaultTimeout, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil))
 		b = append(b, wire.RequestFrame(jute.XidAuth, jute.OpAuth, authBody("digest", []byte("alice:pw")))...)
 		b = append(b, wire.RequestFrame(jute.XidSetWatches, jute.OpSetWatches, (&jute.SetWatches{RelativeZxid: 0, DataWatches: []string{e.p("w")}, ExistWatches: []string{e.p("new")}}).AppendSetWatches(nil, false))...)
 		b = append(b, wire.RequestFrame(1, jute.OpCreate, createBody(e.p("mine"), nil, creatorACL, 0))...)
@@ -202,7 +201,7 @@ var sessionScenarios = []scenario{
 			e.fatalf("write: %v", err)
 		}
 		nc.SetReadDeadline(time.Now().Add(replyTimeout))
-		br := bufioReader(nc)
+		br := bufio.NewReader(nc)
 		payload, err := wire.ReadFrame(br, maxFrame)
 		if err != nil {
 			e.fatalf("handshake: %v", err)
