@@ -464,6 +464,18 @@ var quotaScenarios = []scenario{
 		a.delete(q+"/zookeeper_limits", -1)
 		a.delete(q, -1)
 	}},
+	{"quota_stats_node_created_with_unparsable_data", func(e *env) {
+		// Creating the stats node recounts the subtree whatever it held.
+		a := e.connect("A")
+		a.create(e.p(""), []byte("abc"), 0)
+		q := "/zookeeper/quota" + e.p("")
+		a.create(q, nil, 0)
+		a.create(q+"/zookeeper_limits", []byte("count=5,bytes=-1"), 0)
+		a.create(q+"/zookeeper_stats", []byte("not a stats track"), 0)
+		a.getData(q+"/zookeeper_stats", false)
+		a.create(e.p("a"), []byte("xy"), 0)
+		a.getData(q+"/zookeeper_stats", false)
+	}},
 	{"quota_stats_node_for_missing_path", func(e *env) {
 		a := e.connect("A")
 		q := "/zookeeper/quota" + e.p("")
