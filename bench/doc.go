@@ -42,8 +42,8 @@
 // # The runner
 //
 // RunSuite measures the limits (FsyncLimit: fdatasync and group commit on
-// the data disk; ServeEcho: a gnet server answering frames of getData
-// size, run as a separate process), then starts ZooKeeper and Meerkat one
+// the data disk; ServeEcho: a server on Meerkat's event loops answering getData
+// frames, run as a separate process), then starts ZooKeeper and Meerkat one
 // after the other through internal/zktest with forceSync=yes and
 // maxClientCnxns=0, and runs every scenario against each. The Report is
 // written as JSON (bench/results/) and rendered by WriteReport into

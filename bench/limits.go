@@ -8,61 +8,63 @@ import (
 	"sync"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/meerkat-zk/meerkat/internal/reactor"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
-// echoServer is the read limit: a gnet server that does what a ZooKeeper
-// server must at the least for getData — frame, answer the handshake, and
-// reply to every request with a frame of the size of a getData reply — and
-// nothing else. The load generator drives it like a server.
-type echoServer struct {
-	gnet.BuiltinEventEngine
-	body []byte // a getData reply body: data buffer and stat
+// ServeEcho runs the read limit: a server on Meerkat's event loops
+// (internal/reactor) that does what a ZooKeeper server must at the least
+// for getData — frame, answer the handshake, and reply to every request
+// with a frame of the size of a getData reply — and nothing else. The load
+// generator drives it like a server. It serves addr (host:port) until the
+// process ends; its replies carry valueSize bytes of data, as a getData
+// reply of that size does; it has one event loop per CPU, as Meerkat.
+func ServeEcho(addr string, valueSize int) error {
+	body := jute.AppendBuffer(nil, make([]byte, valueSize))
+	body = (&jute.Stat{DataLength: int32(valueSize)}).Append(body)
+	srv, err := reactor.Listen(reactor.Config{Addr: addr}, &echoHandler{body: body})
+	if err != nil {
+		return err
+	}
+	srv.Start()
+	select {}
 }
 
+// echoHandler is the echo server's reactor.Handler.
+type echoHandler struct {
+	body []byte
+}
+
+// echoConn is one echo connection's state.
 type echoConn struct {
 	open bool
 	out  []byte
 }
 
-// ServeEcho runs the echo server on addr (host:port) until the process
-// ends. Its replies carry valueSize bytes of data, as a getData reply of
-// that size does. It uses one event loop per CPU, as Meerkat does.
-func ServeEcho(addr string, valueSize int) error {
-	body := jute.AppendBuffer(nil, make([]byte, valueSize))
-	body = (&jute.Stat{DataLength: int32(valueSize)}).Append(body)
-	return gnet.Run(&echoServer{body: body}, "tcp://"+addr,
-		gnet.WithMulticore(true), gnet.WithReuseAddr(true), gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLockOSThread(false))
-}
-
-// OnOpen implements gnet.EventHandler.
-func (e *echoServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+// OnOpen implements reactor.Handler.
+func (e *echoHandler) OnOpen(c *reactor.Conn) bool {
 	c.SetContext(&echoConn{})
-	return nil, gnet.None
+	return true
 }
 
-// OnTraffic implements gnet.EventHandler: answer every complete frame and
+// OnRead implements reactor.Handler: answer every complete frame and
 // write once.
-func (e *echoServer) OnTraffic(c gnet.Conn) gnet.Action {
+func (e *echoHandler) OnRead(c *reactor.Conn, in []byte) int {
 	ec := c.Context().(*echoConn)
 	ec.out = ec.out[:0]
-	for {
-		hdr, err := c.Peek(4)
-		if err != nil || len(hdr) < 4 {
-			break
-		}
-		n := int(binary.BigEndian.Uint32(hdr))
+	off := 0
+	for len(in)-off >= 4 {
+		n := int(binary.BigEndian.Uint32(in[off:]))
 		if n > maxFrame {
-			return gnet.Close
+			c.Abort()
+			return len(in)
 		}
-		if c.InboundBuffered() < 4+n {
+		if len(in)-off < 4+n {
 			break
 		}
-		frame, _ := c.Peek(4 + n)
+		frame := in[off : off+4+n]
 		if !ec.open {
 			resp := jute.ConnectResponse{TimeOut: 30000, SessionID: 1, Passwd: make([]byte, 16), HasReadOnly: true}
 			b, start := jute.BeginFrame(ec.out)
@@ -75,13 +77,20 @@ func (e *echoServer) OnTraffic(c gnet.Conn) gnet.Action {
 			b = jute.AppendInt(b, 0)
 			ec.out = jute.EndFrame(append(b, e.body...), start)
 		}
-		_, _ = c.Discard(4 + n)
+		off += 4 + n
 	}
-	if len(ec.out) > 0 {
-		_, _ = c.Write(ec.out)
-	}
-	return gnet.None
+	c.Write(ec.out)
+	return off
 }
+
+// OnReadEOF implements reactor.Handler.
+func (e *echoHandler) OnReadEOF(c *reactor.Conn) { c.Close() }
+
+// OnDrained implements reactor.Handler.
+func (e *echoHandler) OnDrained(*reactor.Conn) {}
+
+// OnClose implements reactor.Handler.
+func (e *echoHandler) OnClose(*reactor.Conn, error) {}
 
 // FsyncResult is what FsyncLimit measured.
 type FsyncResult struct {

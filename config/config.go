@@ -39,6 +39,18 @@ type Config struct {
 	MaxSessionTimeout time.Duration
 	// MaxClientCnxns caps connections per client IP (0 = no cap; default 60).
 	MaxClientCnxns int
+	// GlobalOutstandingLimit is zookeeper.globalOutstandingLimit: past
+	// this many requests read and not yet answered, connections with a
+	// request outstanding stop reading (0 means ZooKeeper's 1000).
+	GlobalOutstandingLimit int
+	// ClientOutboundThrottleBytes is meerkat.client.outboundThrottleBytes:
+	// the bytes of replies a client may leave unread before its requests
+	// stop being read (0 means 1 MiB).
+	ClientOutboundThrottleBytes int
+	// ClientSlowConsumerBytes is meerkat.client.slowConsumerBytes: the
+	// unsent bytes, watch events included, past which a connection is
+	// closed as a slow consumer (0 means 64 MiB).
+	ClientSlowConsumerBytes int
 	// FourLetterWords is 4lw.commands.whitelist ("*" for all; default srvr).
 	FourLetterWords []string
 	// MaxBuffer is jute.maxbuffer in bytes.
@@ -148,6 +160,12 @@ func (c *Config) Set(key, value string) error {
 		c.MaxSessionTimeout, err = millis(key, value)
 	case "maxClientCnxns":
 		c.MaxClientCnxns, err = integer(key, value)
+	case "zookeeper.globalOutstandingLimit":
+		c.GlobalOutstandingLimit, err = integer(key, value)
+	case "meerkat.client.outboundThrottleBytes":
+		c.ClientOutboundThrottleBytes, err = integer(key, value)
+	case "meerkat.client.slowConsumerBytes":
+		c.ClientSlowConsumerBytes, err = integer(key, value)
 	case "4lw.commands.whitelist":
 		c.FourLetterWords = nil
 		for _, w := range strings.Split(value, ",") {
@@ -190,8 +208,7 @@ func (c *Config) Set(key, value string) error {
 	case "initLimit", "syncLimit",
 		"standaloneEnabled", "autopurge.snapRetainCount", "autopurge.purgeInterval",
 		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
-		"zookeeper.preAllocSize",
-		"zookeeper.globalOutstandingLimit", "zookeeper.commitLogCount",
+		"zookeeper.preAllocSize", "zookeeper.commitLogCount",
 		"zookeeper.digest.enabled", "zookeeper.snapshot.compression.method":
 		// Accepted for compatibility; they do not change Meerkat yet.
 	default:
@@ -248,6 +265,18 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxClientCnxns < 0 {
 		return errors.New("maxClientCnxns must not be negative")
+	}
+	for _, v := range []struct {
+		key   string
+		value int
+	}{
+		{"globalOutstandingLimit", c.GlobalOutstandingLimit},
+		{"meerkat.client.outboundThrottleBytes", c.ClientOutboundThrottleBytes},
+		{"meerkat.client.slowConsumerBytes", c.ClientSlowConsumerBytes},
+	} {
+		if v.value < 0 {
+			return fmt.Errorf("%s %d must not be negative", v.key, v.value)
+		}
 	}
 	if c.MaxBuffer == 0 {
 		c.MaxBuffer = 0xfffff

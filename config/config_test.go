@@ -31,6 +31,9 @@ zookeeper.DigestAuthenticationProvider.superDigest=super:abc=
 forceSync=no
 snapCount=5000
 admin.serverPort=9090
+globalOutstandingLimit=50
+meerkat.client.outboundThrottleBytes=65536
+meerkat.client.slowConsumerBytes=8388608
 someUnknownKey=1
 `)
 	if err != nil {
@@ -49,12 +52,14 @@ someUnknownKey=1
 		t.Fatalf("system properties: %+v", c)
 	case c.ForceSync, c.SnapCount != 5000, c.AdminPort != 9090:
 		t.Fatalf("durability and admin keys: %+v", c)
+	case c.GlobalOutstandingLimit != 50, c.ClientOutboundThrottleBytes != 65536, c.ClientSlowConsumerBytes != 8388608:
+		t.Fatalf("flow-control keys: %+v", c)
 	case len(c.Unknown) != 1 || c.Unknown[0] != "someUnknownKey":
 		t.Fatalf("unknown keys %q", c.Unknown)
 	}
 	// The full system property name works too.
-	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\n")
-	if err != nil || !c.ExtendedTypes || !c.ForceSync || !c.EnforceQuota {
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\nzookeeper.globalOutstandingLimit=7\n")
+	if err != nil || !c.ExtendedTypes || !c.ForceSync || !c.EnforceQuota || c.GlobalOutstandingLimit != 7 {
 		t.Fatalf("zookeeper.-prefixed keys: %v %+v", err, c)
 	}
 }
@@ -93,6 +98,9 @@ func TestBadConfigsSayWhatIsWrong(t *testing.T) {
 		{"tickTime=2000\ndataDir=/d\nmaxClientCnxns=-1\n", []string{"maxClientCnxns"}},
 		{"tickTime=2000\ndataDir=/d\nserver.1=a:2888:3888\n", []string{"server.1", "ensembles are not supported"}},
 		{"tickTime=2000\ndataDir=/d\nsnapCount=0\n", []string{"snapCount"}},
+		{"tickTime=2000\ndataDir=/d\nglobalOutstandingLimit=-1\n", []string{"globalOutstandingLimit"}},
+		{"tickTime=2000\ndataDir=/d\nmeerkat.client.slowConsumerBytes=lots\n", []string{"zoo.cfg:3", "slowConsumerBytes", "lots"}},
+		{"tickTime=2000\ndataDir=/d\nmeerkat.client.outboundThrottleBytes=-5\n", []string{"outboundThrottleBytes"}},
 		{"tickTime=2000\ndataDir=/d\nzookeeper.DigestAuthenticationProvider.superDigest=nocolon\n", []string{"superDigest"}},
 	} {
 		_, err := parse(t, tc.text)

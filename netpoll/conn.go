@@ -8,9 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/internal/reactor"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
 )
@@ -34,11 +33,24 @@ const (
 // that pipelines beyond it is closed rather than allowed to grow memory.
 const maxQueued = 1 << 16
 
+// pauseReason says why a connection reads no requests.
+type pauseReason uint8
+
+const (
+	notPaused pauseReason = iota
+	// pausedOutbound: its client has not taken OutboundThrottleBytes of
+	// replies and events yet.
+	pausedOutbound
+	// pausedOutstanding: globalOutstandingLimit is exceeded and the
+	// connection has requests outstanding.
+	pausedOutstanding
+)
+
 // conn is one client connection. It is owned by its loop's goroutine.
 type conn struct {
 	id    uint64
 	loop  *loop
-	gc    gnet.Conn
+	rc    *reactor.Conn
 	ip    string
 	state connState
 
@@ -58,6 +70,14 @@ type conn struct {
 	dirty           bool
 	closed          bool
 	closeAfterFlush bool
+	// eof is set once the client has shut down its sending side: the
+	// connection closes when every request read is answered.
+	eof bool
+	// pausedFor says why reading is paused, while it is.
+	pausedFor pauseReason
+	// stalled is set when drain stopped at a queued request because the
+	// client had not taken enough of the replies before it.
+	stalled bool
 	// dead is set, from any goroutine, when the connection must answer
 	// nothing more.
 	dead atomic.Bool
@@ -105,9 +125,9 @@ type item struct {
 	lateIDs bool
 }
 
-func newConn(l *loop, gc gnet.Conn, ip string, id uint64) *conn {
-	cn := &conn{id: id, loop: l, gc: gc, ip: ip}
-	cn.ids = engine.AddIdentity(nil, jute.ID{Scheme: "ip", ID: javaHostAddress(gc.RemoteAddr())})
+func newConn(l *loop, rc *reactor.Conn, ip string, id uint64) *conn {
+	cn := &conn{id: id, loop: l, rc: rc, ip: ip}
+	cn.ids = engine.AddIdentity(nil, jute.ID{Scheme: "ip", ID: javaHostAddress(rc.RemoteAddr())})
 	cn.stats.established = time.Now()
 	return cn
 }
@@ -119,24 +139,24 @@ func newConn(l *loop, gc gnet.Conn, ip string, id uint64) *conn {
 // connection is already gone when the new one gets its ConnectResponse.
 func (cn *conn) Close() error {
 	cn.dead.Store(true)
-	return cn.gc.Close()
+	// A stopped loop has closed the connection already.
+	_ = cn.loop.rl.Execute(cn.rc.Close)
+	return nil
 }
 
 // pending is the number of requests received and not yet answered.
 func (cn *conn) pending() int { return len(cn.queue) }
 
-// onTraffic decodes and handles every complete frame in the input.
-func (cn *conn) onTraffic() gnet.Action {
+// onTraffic decodes and handles the complete frames in data while the
+// connection may take more requests, and returns how many bytes it
+// consumed; the rest is offered again when it resumes reading.
+func (cn *conn) onTraffic(data []byte) int {
 	if cn.dead.Load() {
-		return gnet.Close
+		cn.rc.Close()
+		return len(data)
 	}
-	data, _ := cn.gc.Peek(-1)
 	off := 0
-	action := gnet.None
-	for cn.state != stateClosing {
-		if len(data)-off < 4 {
-			break
-		}
+	for cn.state != stateClosing && len(data)-off >= 4 {
 		n := int32(binary.BigEndian.Uint32(data[off:]))
 		if cn.state == stateNew {
 			if word, ok := fourLetterWord(n); ok {
@@ -149,31 +169,27 @@ func (cn *conn) onTraffic() gnet.Action {
 		if n < 0 || int(n) > cn.loop.srv.cfg.MaxBuffer {
 			cn.loop.srv.cfg.Logger.Info("closing connection: frame length out of range",
 				"remote", cn.ip, "length", n, "maxbuffer", cn.loop.srv.cfg.MaxBuffer)
-			action = gnet.Close
+			cn.closeSoon()
 			break
 		}
 		if len(data)-off-4 < int(n) {
 			break
 		}
+		if r := cn.waitReason(); r != notPaused {
+			cn.pause(r)
+			break
+		}
 		frame := data[off+4 : off+4+int(n)]
 		off += 4 + int(n)
 		if !cn.handleFrame(frame) {
-			action = gnet.Close
-			break
+			cn.closeSoon()
 		}
 	}
 	if cn.state == stateClosing {
-		off = len(data)
+		// Input after the end is read and dropped, as ZooKeeper does.
+		return len(data)
 	}
-	if off > 0 {
-		// Discard(0) would drop everything buffered, partial frame included.
-		_, _ = cn.gc.Discard(off)
-	}
-	if action == gnet.Close {
-		cn.closeSoon()
-		return gnet.None
-	}
-	return action
+	return off
 }
 
 // closeSoon closes the connection once the replies already encoded are
@@ -220,7 +236,7 @@ func (cn *conn) connect(frame []byte) bool {
 		r.Passwd = append([]byte(nil), req.Passwd...)
 	}
 	it := &item{conn: cn, op: jute.OpCreateSession, recv: cn.loop.now, barrier: true, connect: true}
-	cn.queue = append(cn.queue, it)
+	cn.enqueue(it)
 	cn.submit(it, r)
 	return true
 }
@@ -250,7 +266,7 @@ func (cn *conn) request(frame []byte) bool {
 		if len(cn.queue) >= maxQueued {
 			return false
 		}
-		cn.queue = append(cn.queue, &item{conn: cn, xid: xid, op: op, recv: l.now,
+		cn.enqueue(&item{conn: cn, xid: xid, op: op, recv: l.now,
 			body: append([]byte(nil), body...), lateIDs: true})
 		return true
 	}
@@ -270,12 +286,12 @@ func (cn *conn) request(frame []byte) bool {
 	}
 	it := &item{conn: cn, xid: xid, op: op, ids: cn.ids, recv: l.now}
 	if !isLocal(op) && cn.canSubmit() {
-		cn.queue = append(cn.queue, it)
+		cn.enqueue(it)
 		cn.submitOp(it, body)
 		return true
 	}
 	it.body = append([]byte(nil), body...)
-	cn.queue = append(cn.queue, it)
+	cn.enqueue(it)
 	return true
 }
 
@@ -371,9 +387,17 @@ func (cn *conn) submit(it *item, r *pipeline.Request) {
 }
 
 // drain answers the queue's head while it can: completed requests get their
-// replies, held reads are answered, held writes are submitted.
+// replies, held reads are answered, held writes are submitted. It stops
+// while the client has not taken OutboundThrottleBytes of replies yet
+// (unblock goes on once it has), and closes a connection whose client has
+// stopped sending once nothing is left to answer.
 func (cn *conn) drain() {
+	defer cn.closeIfDone()
 	for len(cn.queue) > 0 && !cn.closed && cn.state != stateClosing && !cn.dead.Load() {
+		if cn.held() >= cn.loop.srv.cfg.OutboundThrottleBytes {
+			cn.stalled = true
+			return
+		}
 		it := cn.queue[0]
 		if it.req != nil {
 			if !it.done {
@@ -425,11 +449,136 @@ func (cn *conn) drain() {
 	}
 }
 
+// enqueue appends it to the connection's queue; it counts as outstanding
+// until pop.
+func (cn *conn) enqueue(it *item) {
+	cn.queue = append(cn.queue, it)
+	cn.loop.srv.outstanding.Add(1)
+}
+
 func (cn *conn) pop() {
 	cn.queue[0] = nil
 	cn.queue = cn.queue[1:]
 	if len(cn.queue) == 0 {
 		cn.queue = nil
+	}
+	cn.loop.srv.outstanding.Add(-1)
+}
+
+// closeIfDone closes, once its replies are written, a connection whose
+// client has shut down its sending side and has nothing left to be
+// answered.
+func (cn *conn) closeIfDone() {
+	if cn.eof && len(cn.queue) == 0 && !cn.closed && (cn.state == stateNew || cn.state == stateOpen) {
+		cn.closeSoon()
+	}
+}
+
+// held is what the connection holds for its client and has not written to
+// the socket yet: replies of this callback, then what the socket did not
+// take.
+func (cn *conn) held() int { return len(cn.out) + cn.rc.Buffered() }
+
+// waitReason says whether, and why, the connection must read no more
+// requests now. A connection paused for its output resumes only once its
+// client has taken all of it, so that it does not flap at the bound.
+func (cn *conn) waitReason() pauseReason {
+	s := cn.loop.srv
+	if held := cn.held(); held >= s.cfg.OutboundThrottleBytes || held > 0 && cn.pausedFor == pausedOutbound {
+		return pausedOutbound
+	}
+	if len(cn.queue) > 0 && s.outstanding.Load() > int64(s.cfg.MaxOutstanding) {
+		return pausedOutstanding
+	}
+	return notPaused
+}
+
+// interestOps are the interest ops cons shows for the connection, as
+// ZooKeeper's: read (1) while it reads requests, write (4) while output
+// waits for the socket. A connection without a session (a four-letter
+// word) reads nothing more.
+func (cn *conn) interestOps() int {
+	ops := 0
+	if cn.sessionID != 0 && cn.pausedFor == notPaused {
+		ops |= 1
+	}
+	if cn.rc.Buffered() > 0 {
+		ops |= 4
+	}
+	return ops
+}
+
+// pause stops reading the connection's requests, for reason r.
+func (cn *conn) pause(r pauseReason) {
+	if cn.pausedFor == notPaused {
+		pausedConns.Add(1)
+		cn.rc.PauseRead()
+	}
+	if cn.pausedFor == r {
+		return
+	}
+	cn.pausedFor = r
+	s := cn.loop.srv
+	switch r {
+	case pausedOutbound:
+		outboundPauses.Inc()
+		s.cfg.Logger.Debug("connection throttled: its client is not reading its replies",
+			"remote", cn.ip, "session", hex(cn.sessionID), "unsent_bytes", cn.held())
+	case pausedOutstanding:
+		outstandingPauses.Inc()
+		s.throttleLog.Info("globalOutstandingLimit reached: connections with requests outstanding stop reading",
+			"outstanding", s.outstanding.Load(), "limit", s.cfg.MaxOutstanding)
+	}
+}
+
+// unblock goes on with what waited for the client to take its replies:
+// the queued requests, then reading.
+func (cn *conn) unblock() {
+	if cn.closed || cn.state == stateClosing {
+		return
+	}
+	if cn.stalled {
+		cn.stalled = false
+		cn.drain()
+	}
+	if cn.pausedFor != notPaused && cn.waitReason() == notPaused {
+		cn.pausedFor = notPaused
+		pausedConns.Add(-1)
+		cn.rc.ResumeRead()
+	}
+}
+
+// flush writes the replies and events of this callback. A connection that
+// holds more than SlowConsumerBytes unsent is closed: its client is too
+// slow to keep up even with its watch events.
+func (cn *conn) flush() {
+	if !cn.closed && !cn.dead.Load() && len(cn.out) > 0 {
+		cn.rc.Write(cn.out)
+	}
+	// Keep small buffers for reuse; give large ones back.
+	if cap(cn.out) > 16<<10 {
+		cn.out = nil
+	} else {
+		cn.out = cn.out[:0]
+	}
+	if cn.closed {
+		return
+	}
+	s := cn.loop.srv
+	if unsent := cn.rc.Buffered(); unsent > s.cfg.SlowConsumerBytes {
+		slowConsumers.Inc()
+		s.cfg.Logger.Warn("closing connection: slow consumer", "remote", cn.ip, "session", hex(cn.sessionID),
+			"unsent_bytes", unsent, "limit", s.cfg.SlowConsumerBytes)
+		cn.state = stateClosing
+		cn.rc.Abort()
+		return
+	}
+	if cn.closeAfterFlush {
+		cn.rc.Close()
+		return
+	}
+	if cn.rc.Buffered() == 0 {
+		cn.unblock()
 	}
 }
 
@@ -567,7 +716,7 @@ func (cn *conn) auth(xid int32, body []byte) bool {
 		}
 		cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "digest", ID: id})
 	case "ip":
-		cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "ip", ID: javaHostAddress(cn.gc.RemoteAddr())})
+		cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "ip", ID: javaHostAddress(cn.rc.RemoteAddr())})
 	default:
 		cn.loop.srv.cfg.Logger.Info("authentication failed: no provider for scheme", "scheme", a.Scheme, "remote", cn.ip)
 		cn.reply(jute.ReplyHeader{Xid: xid, Err: jute.CodeAuthFailed}, nil)

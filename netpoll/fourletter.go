@@ -1,7 +1,6 @@
 package netpoll
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/pipeline"
@@ -49,7 +46,7 @@ func (cn *conn) fourLetterWord(word string, rest []byte) {
 	if word == "stmk" && len(rest) >= 8 {
 		mask = append(mask, rest[:8]...)
 	}
-	gc := cn.gc
+	rc := cn.rc
 	go func() {
 		var text string
 		if !s.words["*"] && !s.words[word] {
@@ -57,13 +54,22 @@ func (cn *conn) fourLetterWord(word string, rest []byte) {
 		} else {
 			text = s.fourLetterText(word, mask)
 		}
-		_ = gc.AsyncWrite([]byte(text), func(c gnet.Conn, _ error) error { return c.Close() })
+		// The client may have shut down its sending side meanwhile; it
+		// gets the answer all the same, as from ZooKeeper.
+		_ = rc.Loop().Execute(func() {
+			rc.Write([]byte(text))
+			rc.Close()
+		})
 	}()
 }
 
 // connInfo is one connection as stat, cons and dump show it.
 type connInfo struct {
-	remote    string
+	remote string
+	// interest is the interest ops ZooKeeper shows: read (1) unless the
+	// connection is paused or has no session yet, write (4) while output
+	// waits for the socket.
+	interest  int
 	queued    int
 	stats     connStats
 	sessionID int64
@@ -84,11 +90,10 @@ func (s *Server) onLoops(fn func(*loop)) {
 	loops := s.allLoops()
 	done := make(chan struct{}, len(loops))
 	for _, l := range loops {
-		err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		err := l.rl.Execute(func() {
 			fn(l)
 			done <- struct{}{}
-			return nil
-		}))
+		})
 		if err != nil {
 			done <- struct{}{}
 		}
@@ -106,7 +111,7 @@ func (s *Server) report() []loopReport {
 		r := loopReport{watchers: map[int64][]string{}, byPath: map[string][]int64{}}
 		for cn := range l.conns {
 			r.conns = append(r.conns, connInfo{
-				remote: "/" + cn.gc.RemoteAddr().String(),
+				remote: "/" + cn.rc.RemoteAddr().String(), interest: cn.interestOps(),
 				queued: cn.pending(), stats: cn.stats, sessionID: cn.sessionID, timeout: cn.timeout,
 			})
 		}
@@ -244,13 +249,7 @@ func (s *Server) writeStat(b *strings.Builder, withClients bool) {
 func nodeCount(v *engine.View) int { return v.Tree.Count() + 1 }
 
 func writeConnInfo(b *strings.Builder, c connInfo, brief bool) {
-	// ZooKeeper shows the interest ops: reading (1), or none (0) on a
-	// connection that has not set up a session (a four-letter word).
-	interest := "1"
-	if c.sessionID == 0 {
-		interest = "0"
-	}
-	fmt.Fprintf(b, " %s[%s](queued=%d,recved=%d,sent=%d", c.remote, interest, c.queued, c.stats.received, c.stats.sent)
+	fmt.Fprintf(b, " %s[%d](queued=%d,recved=%d,sent=%d", c.remote, c.interest, c.queued, c.stats.received, c.stats.sent)
 	if !brief && c.sessionID != 0 {
 		st := c.stats
 		avg := int64(0)

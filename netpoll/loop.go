@@ -1,28 +1,27 @@
 package netpoll
 
 import (
-	"context"
 	"sync/atomic"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
-	"github.com/panjf2000/gnet/v2"
-
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/internal/reactor"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
 )
 
-// loop is the state one gnet event loop owns. Every field but the atomics
+// loop is the state one event loop owns. Every field but the atomics
 // is touched only from that loop's goroutine.
 type loop struct {
 	srv     *Server
-	el      gnet.EventLoop
+	rl      *reactor.Loop
 	conns   map[*conn]struct{}
 	watches *engine.Watches[*conn]
 	// seen is the last Changes whose events this loop has delivered.
-	seen  *engine.Changes
-	dirty []*conn
+	seen *engine.Changes
+	// dirty are the connections with output to flush; flushing is the
+	// spare slice flush swaps with it.
+	dirty, flushing []*conn
 	// now is the time of the callback being run, read once per callback.
 	now time.Time
 	// woken is set while a catch-up task is queued, to coalesce wakes.
@@ -66,11 +65,11 @@ func (s *latencyStats) merge(o latencyStats) {
 	s.max = max(s.max, o.max)
 }
 
-func newLoop(s *Server, el gnet.EventLoop) *loop {
+func newLoop(s *Server, rl *reactor.Loop) *loop {
 	v := s.pipe.View()
 	return &loop{
 		srv:     s,
-		el:      el,
+		rl:      rl,
 		conns:   map[*conn]struct{}{},
 		watches: engine.NewWatches[*conn](),
 		seen:    v.Changes,
@@ -130,10 +129,6 @@ func (l *loop) offer(r *pipeline.Request) {
 // maxBacklog bounds a loop's backlog.
 const maxBacklog = 4096
 
-// backlogWaits counts the times a loop stopped reading because its backlog
-// reached maxBacklog.
-var backlogWaits = metrics.NewCounter("meerkat_netpoll_backlog_waits_total")
-
 // pushBacklog hands the backlog to the pipeline, oldest first. It offers
 // until the queue is full; with wait (a backlog at its bound) it waits for
 // room instead, until half of maxBacklog is left.
@@ -191,25 +186,20 @@ func (l *loop) markDirty(cn *conn) {
 }
 
 // flush writes the output of every connection that has some, one write per
-// connection per callback.
+// connection. A connection whose client has taken everything may go on with
+// the requests held for it, which can make more output: flush goes on
+// until none is left.
 func (l *loop) flush() {
-	for i, cn := range l.dirty {
-		cn.dirty = false
-		if !cn.closed && !cn.dead.Load() && len(cn.out) > 0 {
-			_, _ = cn.gc.Write(cn.out)
+	for len(l.dirty) > 0 {
+		batch := l.dirty
+		l.dirty = l.flushing[:0]
+		for i, cn := range batch {
+			batch[i] = nil
+			cn.dirty = false
+			cn.flush()
 		}
-		// Keep small buffers for reuse; give large ones back.
-		if cap(cn.out) > 16<<10 {
-			cn.out = nil
-		} else {
-			cn.out = cn.out[:0]
-		}
-		if cn.closeAfterFlush && !cn.closed {
-			_ = cn.gc.Close()
-		}
-		l.dirty[i] = nil
+		l.flushing = batch[:0]
 	}
-	l.dirty = l.dirty[:0]
 }
 
 // wake makes the loop deliver pending watch events soon. It is called from
@@ -218,14 +208,13 @@ func (l *loop) wake() {
 	if !l.woken.CompareAndSwap(false, true) {
 		return
 	}
-	err := l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	err := l.rl.Execute(func() {
 		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
 		l.pushBacklog(false)
 		l.flush()
-		return nil
-	}))
+	})
 	if err != nil {
 		l.woken.Store(false)
 	}
@@ -237,7 +226,7 @@ func (l *loop) Complete(reqs []*pipeline.Request) {
 	// The completion catches up with the new View, so it also stands for
 	// the wake that announces it (see wake).
 	l.woken.Store(true)
-	_ = l.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+	_ = l.rl.Execute(func() {
 		l.woken.Store(false)
 		l.now = time.Now()
 		l.catchUp()
@@ -250,8 +239,7 @@ func (l *loop) Complete(reqs []*pipeline.Request) {
 			}
 		}
 		l.flush()
-		return nil
-	}))
+	})
 }
 
 // notifyFrame appends a watch notification to b.

@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/panjf2000/gnet/v2"
-
+	"github.com/meerkat-zk/meerkat/internal/reactor"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
 )
@@ -41,6 +38,23 @@ type Config struct {
 	SuperDigest string
 	// SkipACL turns every ACL check off (zookeeper.skipACL).
 	SkipACL bool
+	// MaxOutstanding is globalOutstandingLimit: past this many requests
+	// read and not yet answered, over every connection, a connection with
+	// a request of its own outstanding reads nothing more until its
+	// requests are answered, as in ZooKeeper. 0 means ZooKeeper's default,
+	// 1000.
+	MaxOutstanding int
+	// OutboundThrottleBytes is how many bytes of replies and events may
+	// wait, unsent, for a client that is not reading them before the
+	// connection's requests stop being read (TCP then holds the client
+	// back). 0 means DefaultOutboundThrottleBytes.
+	OutboundThrottleBytes int
+	// SlowConsumerBytes is how many unsent bytes a connection may hold at
+	// all, watch events included, before it is closed as a slow consumer.
+	// It must exceed OutboundThrottleBytes + MaxBuffer, the most a
+	// throttled connection holds without events. 0 means
+	// DefaultSlowConsumerBytes.
+	SlowConsumerBytes int
 	// Loops is the number of event loops; 0 means one per CPU.
 	Loops int
 	// Info is what the conf, envi and dirs words report.
@@ -48,6 +62,23 @@ type Config struct {
 	// Logger receives the server's logs.
 	Logger *slog.Logger
 }
+
+// Defaults of the flow-control limits.
+const (
+	// DefaultMaxOutstanding is ZooKeeper's globalOutstandingLimit.
+	DefaultMaxOutstanding = 1000
+	// DefaultOutboundThrottleBytes is one default jute.maxbuffer: room for
+	// the largest reply to wait whole beyond what the kernel's socket
+	// buffer holds (up to 4 MiB by Linux's default tcp_wmem). A client
+	// that reads at all drains the kernel buffer before it gets here; one
+	// that does not costs the server about twice this, plus events,
+	// before TCP holds it back.
+	DefaultOutboundThrottleBytes = 1 << 20
+	// DefaultSlowConsumerBytes bounds what a connection that reads nothing
+	// may hold, once throttled, in watch events (as nats-server's default
+	// max_pending).
+	DefaultSlowConsumerBytes = 64 << 20
+)
 
 // Info describes the server for the conf, envi and dirs four-letter words.
 type Info struct {
@@ -80,31 +111,48 @@ func (c *Config) Validate() error {
 	if c.MaxClientCnxns < 0 {
 		return errors.New("netpoll: maxClientCnxns must not be negative")
 	}
+	if c.MaxOutstanding < 0 || c.OutboundThrottleBytes < 0 || c.SlowConsumerBytes < 0 {
+		return errors.New("netpoll: globalOutstandingLimit and the outbound limits must not be negative")
+	}
+	if c.MaxOutstanding == 0 {
+		c.MaxOutstanding = DefaultMaxOutstanding
+	}
+	if c.OutboundThrottleBytes == 0 {
+		c.OutboundThrottleBytes = DefaultOutboundThrottleBytes
+	}
+	if c.SlowConsumerBytes == 0 {
+		c.SlowConsumerBytes = max(DefaultSlowConsumerBytes, 2*(c.OutboundThrottleBytes+c.MaxBuffer))
+	}
+	if c.SlowConsumerBytes <= c.OutboundThrottleBytes+c.MaxBuffer {
+		return fmt.Errorf("netpoll: meerkat.client.slowConsumerBytes %d must exceed meerkat.client.outboundThrottleBytes %d plus jute.maxbuffer %d",
+			c.SlowConsumerBytes, c.OutboundThrottleBytes, c.MaxBuffer)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
 	return nil
 }
 
-// Server serves ZooKeeper clients from a pipeline's state.
+// Server serves ZooKeeper clients from a pipeline's state. It is the
+// reactor.Handler of its connections.
 type Server struct {
-	gnet.BuiltinEventEngine
 	cfg     Config
 	pipe    *pipeline.Pipeline
 	words   map[string]bool
 	started time.Time
+	rs      *reactor.Server
 
-	eng     gnet.Engine
-	booted  chan struct{}
-	stopped chan error
-	addr    atomic.Pointer[net.TCPAddr]
-
-	// loops are the event loops seen so far; a new one is added, under mu,
-	// to a copy, so readers load the slice without a lock.
+	// loops are the event loops' states, by reactor.Loop.Index; set once by
+	// Start, read by the pipeline's goroutine too.
 	loops  atomic.Pointer[[]*loop]
-	mu     sync.Mutex // guards perIP, and serializes additions to loops
+	mu     sync.Mutex // guards perIP
 	perIP  map[string]int
 	nextID atomic.Uint64
+	// outstanding counts the requests read and not yet answered, over every
+	// connection: ZooKeeper's in-flight count for globalOutstandingLimit.
+	outstanding atomic.Int64
+	// throttleLog reports globalOutstandingLimit being reached.
+	throttleLog rateLimitedLog
 }
 
 // New returns a server over pipe; Start runs it.
@@ -113,13 +161,12 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		pipe:    pipe,
-		words:   map[string]bool{},
-		booted:  make(chan struct{}),
-		stopped: make(chan error, 1),
-		perIP:   map[string]int{},
+		cfg:   cfg,
+		pipe:  pipe,
+		words: map[string]bool{},
+		perIP: map[string]int{},
 	}
+	s.throttleLog.logger, s.throttleLog.interval = cfg.Logger, 10*time.Second
 	for _, w := range cfg.FourLetterWords {
 		s.words[w] = true
 	}
@@ -131,85 +178,34 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 // returns once the server accepts connections, or with the bind error.
 func (s *Server) Start() error {
 	s.started = time.Now()
-	opts := []gnet.Option{
-		gnet.WithMulticore(s.cfg.Loops == 0),
-		gnet.WithReuseAddr(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithLogger(gnetLogger{s.cfg.Logger}),
-		gnet.WithLockOSThread(false),
+	rs, err := reactor.Listen(reactor.Config{Addr: s.cfg.Addr, Loops: s.cfg.Loops, Logger: s.cfg.Logger}, s)
+	if err != nil {
+		return fmt.Errorf("netpoll: %w", err)
 	}
-	if s.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops))
+	loops := make([]*loop, len(rs.Loops()))
+	for i, rl := range rs.Loops() {
+		loops[i] = newLoop(s, rl)
 	}
-	go func() { s.stopped <- gnet.Run(s, "tcp://"+s.cfg.Addr, opts...) }()
-	select {
-	case <-s.booted:
-		return nil
-	case err := <-s.stopped:
-		return fmt.Errorf("netpoll: listen on %s: %w", s.cfg.Addr, err)
-	}
+	s.loops.Store(&loops)
+	s.rs = rs
+	current.Store(s)
+	rs.Start()
+	return nil
 }
 
 // Stop closes every connection and the listener and waits for the loops.
 func (s *Server) Stop(ctx context.Context) error {
-	err := s.eng.Stop(ctx)
-	select {
-	case <-s.stopped:
-	case <-ctx.Done():
+	if s.rs == nil {
+		return nil
 	}
-	return err
+	return s.rs.Stop(ctx)
 }
 
 // Addr returns the address the server listens on.
-func (s *Server) Addr() *net.TCPAddr { return s.addr.Load() }
+func (s *Server) Addr() *net.TCPAddr { return s.rs.Addr() }
 
-// OnBoot implements gnet.EventHandler.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
-	s.eng = eng
-	if fd, err := eng.Dup(); err == nil {
-		if sa, err := syscall.Getsockname(fd); err == nil {
-			switch a := sa.(type) {
-			case *syscall.SockaddrInet4:
-				s.addr.Store(&net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port})
-			case *syscall.SockaddrInet6:
-				s.addr.Store(&net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port})
-			}
-		}
-		_ = syscall.Close(fd)
-	}
-	close(s.booted)
-	return gnet.None
-}
-
-// loopOf returns the state of the event loop that owns c.
-func (s *Server) loopOf(c gnet.Conn) *loop {
-	el := c.EventLoop()
-	if l := findLoop(s.allLoops(), el); l != nil {
-		return l
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	loops := s.allLoops()
-	if l := findLoop(loops, el); l != nil {
-		return l
-	}
-	l := newLoop(s, el)
-	grown := append(slices.Clip(loops), l)
-	s.loops.Store(&grown)
-	return l
-}
-
-// findLoop returns the loop of el in loops, or nil.
-func findLoop(loops []*loop, el gnet.EventLoop) *loop {
-	for _, l := range loops {
-		if l.el == el {
-			return l
-		}
-	}
-	return nil
-}
-
-// allLoops returns the loops seen so far. The slice is never modified.
+// allLoops returns the loops; nil before Start. The slice is never
+// modified.
 func (s *Server) allLoops() []*loop {
 	if p := s.loops.Load(); p != nil {
 		return *p
@@ -217,34 +213,38 @@ func (s *Server) allLoops() []*loop {
 	return nil
 }
 
-// OnOpen implements gnet.EventHandler: it enforces maxClientCnxns and sets
+// connOf returns the connection state of c.
+func connOf(c *reactor.Conn) *conn { return c.Context().(*conn) }
+
+// OnOpen implements reactor.Handler: it enforces maxClientCnxns and sets
 // up the connection's state.
-func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (s *Server) OnOpen(c *reactor.Conn) bool {
 	ip := remoteIP(c.RemoteAddr())
 	s.mu.Lock()
 	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
 		s.mu.Unlock()
 		s.cfg.Logger.Warn("too many connections from one address", "ip", ip, "max", s.cfg.MaxClientCnxns)
-		return nil, gnet.Close
+		return false
 	}
 	s.perIP[ip]++
 	s.mu.Unlock()
-	l := s.loopOf(c)
+	l := s.allLoops()[c.Loop().Index()]
 	cn := newConn(l, c, ip, s.nextID.Add(1))
 	c.SetContext(cn)
 	l.conns[cn] = struct{}{}
 	l.stats.connections++
-	return nil, gnet.None
+	return true
 }
 
-// OnClose implements gnet.EventHandler. The session outlives the
-// connection until it expires or the client reconnects.
-func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
-	cn, ok := c.Context().(*conn)
-	if !ok || cn == nil {
-		return gnet.None
-	}
+// OnClose implements reactor.Handler. The session outlives the connection
+// until it expires or the client reconnects.
+func (s *Server) OnClose(c *reactor.Conn, _ error) {
+	cn := connOf(c)
 	cn.closed = true
+	if c.Paused() {
+		pausedConns.Add(-1)
+	}
+	s.outstanding.Add(-int64(len(cn.queue)))
 	l := cn.loop
 	delete(l.conns, cn)
 	l.watches.RemoveWatcher(cn)
@@ -254,19 +254,39 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 		delete(s.perIP, cn.ip)
 	}
 	s.mu.Unlock()
-	return gnet.None
 }
 
-// OnTraffic implements gnet.EventHandler: decode every complete frame,
-// answer what can be answered now, flush once.
-func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
-	cn := c.Context().(*conn)
+// OnRead implements reactor.Handler: decode the complete frames it may
+// take now, answer what can be answered now, flush once.
+func (s *Server) OnRead(c *reactor.Conn, in []byte) int {
+	cn := connOf(c)
 	l := cn.loop
 	l.now = time.Now()
 	l.catchUp()
-	action := cn.onTraffic()
+	n := cn.onTraffic(in)
 	l.flush()
-	return action
+	return n
+}
+
+// OnReadEOF implements reactor.Handler: the client has shut down its
+// sending side. Every request it sent is answered, then the connection is
+// closed; a four-letter word still gets its answer.
+func (s *Server) OnReadEOF(c *reactor.Conn) {
+	cn := connOf(c)
+	cn.eof = true
+	cn.closeIfDone()
+	cn.loop.flush()
+}
+
+// OnDrained implements reactor.Handler: the client has taken every reply
+// queued for it, so the requests held back for it may go on.
+func (s *Server) OnDrained(c *reactor.Conn) {
+	cn := connOf(c)
+	l := cn.loop
+	l.now = time.Now()
+	l.catchUp()
+	cn.unblock()
+	l.flush()
 }
 
 // batchDone is the pipeline's hook after each batch: it wakes every loop
@@ -298,15 +318,6 @@ func (s *Server) negotiateTimeout(ms int32) int32 {
 	hi := int32(s.cfg.MaxSessionTimeout.Milliseconds())
 	return min(max(ms, lo), hi)
 }
-
-// gnetLogger routes gnet's logs to slog.
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
 
 // hex formats a session id or zxid as ZooKeeper's Long.toHexString does.
 func hex(v int64) string { return strconv.FormatUint(uint64(v), 16) }

@@ -23,13 +23,13 @@ import (
 // startServer runs an in-process server on a free loopback port.
 func startServer(t testing.TB, mod func(*Config)) string {
 	t.Helper()
-	addr, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, mod)
-	return addr
+	srv, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, mod)
+	return srv.Addr().String()
 }
 
 // startServerWith is startServer over a pipeline configured by pcfg; it
-// returns the pipeline too.
-func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) (string, *pipeline.Pipeline) {
+// returns the server and the pipeline.
+func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) (*Server, *pipeline.Pipeline) {
 	t.Helper()
 	pipe, err := pipeline.New(pcfg, nil)
 	if err != nil {
@@ -53,7 +53,7 @@ func startServerWith(t testing.TB, pcfg pipeline.Config, mod func(*Config)) (str
 		_ = srv.Stop(ctx)
 		pipe.Stop()
 	})
-	return srv.Addr().String(), pipe
+	return srv, pipe
 }
 
 func dial(t testing.TB, addr string) *wire.Conn {
@@ -435,8 +435,9 @@ func (g *gatedLog) RemoveThrough(uint64) error { return nil }
 // order.
 func TestFullPipelineQueueHoldsWritesNotReads(t *testing.T) {
 	log := &gatedLog{open: make(chan struct{})}
-	addr, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
+	srv, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
 		func(c *Config) { c.Loops = 1 })
+	addr := srv.Addr().String()
 	writer, reader := dial(t, addr), dial(t, addr)
 	mustOK(t)(writer.Create("/q", []byte("0"), 0))
 	log.shut.Store(true)
@@ -487,17 +488,19 @@ func TestFullPipelineQueueHoldsWritesNotReads(t *testing.T) {
 // until the pipeline takes some (counted in backlogWaits); once the log
 // moves, every write completes in order.
 func TestBacklogPastItsBoundCompletesInOrder(t *testing.T) {
+	const writes = maxBacklog + 1000
 	log := &gatedLog{open: make(chan struct{})}
-	addr, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
-		func(c *Config) { c.Loops = 1 })
-	writer := dial(t, addr)
+	// globalOutstandingLimit would stop the connection long before the
+	// backlog fills: raise it past the writes.
+	srv, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2, Log: log},
+		func(c *Config) { c.Loops = 1; c.MaxOutstanding = 2 * writes })
+	writer := dial(t, srv.Addr().String())
 	mustOK(t)(writer.Create("/q", nil, 0))
 	log.shut.Store(true)
 	var release sync.Once
 	unblock := func() { release.Do(func() { close(log.open) }) }
 	t.Cleanup(unblock)
 
-	const writes = maxBacklog + 1000
 	frames := make([]byte, 0, writes*32)
 	for i := 1; i <= writes; i++ {
 		frames = append(frames, wire.RequestFrame(int32(i+1), jute.OpSetData, (&jute.SetDataRequest{Path: "/q", Version: int32(i - 1)}).Append(nil))...)
@@ -531,9 +534,10 @@ func TestBacklogPastItsBoundCompletesInOrder(t *testing.T) {
 // waits in that loop's backlog. The second loop has nothing in the pipeline
 // and so gets no completion; the pipeline must still wake it after a batch.
 func TestBacklogOfAnIdleLoopIsOfferedAgain(t *testing.T) {
-	addr, pipe := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2},
+	srv, pipe := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, QueueSize: 4, MaxBatch: 2},
 		func(c *Config) { c.Loops = 2 })
-	// gnet hands connections to loops in turn: a and b get different loops.
+	addr := srv.Addr().String()
+	// Connections go to the loops in turn: a and b get different loops.
 	a, b := dial(t, addr), dial(t, addr)
 	hold, held := make(chan struct{}), make(chan struct{})
 	go func() {

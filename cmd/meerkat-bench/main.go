@@ -135,7 +135,7 @@ func runLoad(args []string) error {
 	return enc.Encode(res)
 }
 
-// runEcho is the hidden subcommand behind the read limit: the gnet echo
+// runEcho is the hidden subcommand behind the read limit: the echo
 // server in a process of its own.
 func runEcho(args []string) error {
 	fl := flag.NewFlagSet("echo", flag.ContinueOnError)

@@ -203,15 +203,18 @@ func runServer(args []string) error {
 		return err
 	}
 	srv, err := netpoll.New(netpoll.Config{
-		Addr:              cfg.ClientAddr(),
-		MaxBuffer:         cfg.MaxBuffer,
-		Tick:              cfg.TickTime,
-		MinSessionTimeout: cfg.MinSessionTimeout,
-		MaxSessionTimeout: cfg.MaxSessionTimeout,
-		MaxClientCnxns:    cfg.MaxClientCnxns,
-		FourLetterWords:   cfg.FourLetterWords,
-		SuperDigest:       cfg.SuperDigest,
-		SkipACL:           cfg.SkipACL,
+		Addr:                  cfg.ClientAddr(),
+		MaxBuffer:             cfg.MaxBuffer,
+		Tick:                  cfg.TickTime,
+		MinSessionTimeout:     cfg.MinSessionTimeout,
+		MaxSessionTimeout:     cfg.MaxSessionTimeout,
+		MaxClientCnxns:        cfg.MaxClientCnxns,
+		MaxOutstanding:        cfg.GlobalOutstandingLimit,
+		OutboundThrottleBytes: cfg.ClientOutboundThrottleBytes,
+		SlowConsumerBytes:     cfg.ClientSlowConsumerBytes,
+		FourLetterWords:       cfg.FourLetterWords,
+		SuperDigest:           cfg.SuperDigest,
+		SkipACL:               cfg.SkipACL,
 		Info: netpoll.Info{
 			ClientPort: cfg.ClientPort,
 			DataDir:    cfg.DataDir,

@@ -366,7 +366,16 @@ func serving(addr string) bool {
 }
 
 // FourLetter sends a four-letter word and returns the answer.
-func FourLetter(addr, word string) (string, error) {
+func FourLetter(addr, word string) (string, error) { return fourLetter(addr, word, false) }
+
+// FourLetterHalfClosed sends a four-letter word as `echo word | nc` does:
+// the word and a newline, then a shutdown of the sending side. It returns
+// the answer.
+func FourLetterHalfClosed(addr, word string) (string, error) {
+	return fourLetter(addr, word+"\n", true)
+}
+
+func fourLetter(addr, word string, halfClose bool) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		return "", err
@@ -375,6 +384,11 @@ func FourLetter(addr, word string) (string, error) {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Write([]byte(word)); err != nil {
 		return "", err
+	}
+	if halfClose {
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+			return "", err
+		}
 	}
 	b, err := io.ReadAll(c)
 	return string(b), err
