@@ -308,6 +308,21 @@ var fourLetterScenarios = []scenario{
 	}},
 }
 
+// halfClosedFourLetterScenarios play every four-letter scenario again with
+// each word sent as `echo word | nc`, probes and zktop send it: followed
+// by a newline and a shutdown of the sending side. ZooKeeper answers it
+// all the same.
+func halfClosedFourLetterScenarios() []scenario {
+	out := make([]scenario, 0, len(fourLetterScenarios))
+	for _, sc := range fourLetterScenarios {
+		out = append(out, scenario{sc.name + "_half_closed", func(e *env) {
+			e.halfClose = true
+			sc.run(e)
+		}})
+	}
+	return out
+}
+
 // watchesWord records wchc or wchp: blocks of a header line and tab-
 // indented members, with sessions named and everything sorted.
 func (e *env) watchesWord(word string) {

@@ -51,6 +51,10 @@ type env struct {
 	base    int64
 	hasBase bool
 
+	// halfClose sends each four-letter word as `echo word | nc` does,
+	// shutting down the sending side after it.
+	halfClose bool
+
 	sessions map[int64]string
 	// closed holds the sessions ended by closeSession.
 	closed  map[int64]bool

@@ -346,7 +346,11 @@ func (e *env) fourLetter(word string) string {
 	// closes; retry every 100 ms for up to 5 s.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		out, err = zktest.FourLetter(e.srv.Addr, word)
+		if e.halfClose {
+			out, err = zktest.FourLetterHalfClosed(e.srv.Addr, word)
+		} else {
+			out, err = zktest.FourLetter(e.srv.Addr, word)
+		}
 		if err == nil || time.Now().After(deadline) {
 			break
 		}

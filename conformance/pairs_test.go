@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 func TestFreshServer(t *testing.T) {
 	t.Parallel()
 	p := startPair(t, zktest.Options{})
-	runPair(t, p, append(freshScenarios, fourLetterScenarios...))
+	runPair(t, p, slices.Concat(freshScenarios, fourLetterScenarios, halfClosedFourLetterScenarios()))
 }
 
 // freshScenarios run first on a fresh pair, in this order.

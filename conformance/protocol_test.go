@@ -3,6 +3,7 @@ package conformance
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/meerkat-zk/meerkat/internal/wire"
@@ -147,6 +148,38 @@ var protocolScenarios = append([]scenario{
 		closed, frames := a.waitClosed(replyTimeout)
 		a.dropped = a.dropped || closed
 		e.logf("A: closed: %v frames=%d", closed, len(frames))
+	}},
+	{"requests_then_half_close_documented_divergence", func(e *env) {
+		a := e.connect("A")
+		a.create(e.p(""), []byte("d"), 0)
+		b := e.connect("B")
+		// B sends a read and a write, then shuts down its sending side.
+		// ZooKeeper 3.8.0 reads the end of the stream before its request
+		// processors answer, and closes the connection: the replies are
+		// lost (0 of 60 answered when this was written), though the write
+		// is applied. Meerkat answers every request read before the end,
+		// then closes. Both sides are asserted separately; the transcript
+		// only says whether the documented behaviour was seen.
+		getXid, createXid := b.nextXid(), b.nextXid()
+		if err := b.send(getXid, jute.OpGetData, pathWatchBody(e.p(""), false)); err != nil {
+			e.fatalf("write: %v", err)
+		}
+		if err := b.send(createXid, jute.OpCreate, createBody(e.p("before-eof"), nil, openACL, 0)); err != nil {
+			e.fatalf("write: %v", err)
+		}
+		if err := b.nc.(*net.TCPConn).CloseWrite(); err != nil {
+			e.fatalf("shutdown: %v", err)
+		}
+		closed, frames := b.waitClosed(replyTimeout)
+		b.dropped = b.dropped || closed
+		e.expect(closed, "the server closes a connection whose client shut down its sending side")
+		if !e.isZK {
+			answered := len(frames) == 2 && frames[0].hdr.Xid == getXid && frames[0].hdr.Err == jute.CodeOK &&
+				frames[1].hdr.Xid == createXid && frames[1].hdr.Err == jute.CodeOK
+			e.expect(answered, "meerkat: both requests answered, in order, before the close; got %d frames", len(frames))
+		}
+		e.logf("B: getData + create, then shutdown(SHUT_WR) -> closed by server: %v (documented divergence: zookeeper loses the replies, meerkat sends them first)", closed)
+		a.exists(e.p("before-eof"), false)
 	}},
 	{"connect_malformed", func(e *env) {
 		for i, payload := range [][]byte{
