@@ -225,6 +225,15 @@ func (rep *Report) targets() []target {
 	} else {
 		out = append(out, target{"RSS per znode and restart time", "run failed (see below)", verdict(false, false)})
 	}
+	zfl, mfl := rep.find(ScFlood, "", ZooKeeper), rep.find(ScFlood, "", Meerkat)
+	if zfl != nil && mfl != nil && zfl.Flood != nil && mfl.Flood != nil {
+		z, m := zfl.Flood, mfl.Flood
+		served := m.GoodFailures == 0 && m.GoodOps > 0 && mfl.Error == ""
+		out = append(out, target{"flood of unread replies: peak RSS ≤ ZooKeeper's, the well-behaved client never fails",
+			fmt.Sprintf("peak RSS %d vs %d MiB; well-behaved client p99 %s vs %s, %d vs %d failures",
+				m.PeakRSS>>20, z.PeakRSS>>20, us(m.Good.P99), us(z.Good.P99), m.GoodFailures, z.GoodFailures),
+			verdict(served && m.PeakRSS <= z.PeakRSS, true)})
+	}
 	zf, mf := rep.find(ScFanout, "sessions=10000", ZooKeeper), rep.find(ScFanout, "sessions=10000", Meerkat)
 	if zf != nil && mf != nil && zf.Fanout != nil && mf.Fanout != nil && zf.Error == "" && mf.Error == "" {
 		r := zf.Fanout.MedianAllMs / mf.Fanout.MedianAllMs
@@ -303,6 +312,7 @@ func markdown(rep *Report, others []*Report, notes string) string {
 	loads(rep, &b)
 	fanouts(rep, &b)
 	trees(rep, &b)
+	floods(rep, &b)
 	generator(rep, &b)
 	logsSection(rep, &b)
 	errorsSection(rep, &b)
@@ -319,7 +329,7 @@ func fsyncCaveat(m Machine) string {
 func limits(rep *Report, b *strings.Builder) {
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("## Limits of this machine\n\n")
-	p("**Read limit**: a minimal gnet echo server (`meerkat-bench echo`, its own process, one event loop per core like Meerkat) answers the handshake and every request with a frame of the size of a %d-byte getData reply, driven by the same generator.\n\n", rep.Settings.ValueSize)
+	p("**Read limit**: a minimal echo server on Meerkat's event loops (`meerkat-bench echo`, its own process, one loop per core like Meerkat) answers the handshake and every request with a frame of the size of a %d-byte getData reply, driven by the same generator.\n\n", rep.Settings.ValueSize)
 	p("| load | echo ops/s | p50 | p99 | p99.9 | generator CPU/op |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, l := range rep.labels(ScEchoLimit) {
 		r := rep.find(ScEchoLimit, l, Echo)
@@ -568,6 +578,48 @@ func trees(rep *Report, b *strings.Builder) {
 	}, " ms")
 	row("snapshots / checkpoint flushes written during the load", func(t *TreeResult) float64 { return float64(t.SnapshotsWritten) }, "")
 	row("bytes they wrote (ZooKeeper: whole-tree snapshots; Meerkat: incremental pebble flushes and compactions)", func(t *TreeResult) float64 { return float64(t.SnapshotsWrittenBytes) / (1 << 20) }, " MiB")
+	for _, r := range []*Run{zr, mr} {
+		if r != nil && r.Error != "" {
+			p("\n⚠ %s: %s\n", r.System, r.Error)
+		}
+	}
+	p("\n")
+}
+
+func floods(rep *Report, b *strings.Builder) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	zr, mr := rep.find(ScFlood, "", ZooKeeper), rep.find(ScFlood, "", Meerkat)
+	if zr == nil && mr == nil {
+		return
+	}
+	f := mr
+	if f == nil || f.Flood == nil {
+		f = zr
+	}
+	p("## Clients that do not read\n\n")
+	if f.Flood != nil {
+		p("A fresh server; %d connections each pipeline %s getData of one %s-byte znode and read no reply for %.0f s, while a well-behaved client on its own connection reads a small znode, one request at a time (a failure is an error reply or 10 s without an answer, after which it stops). Memory is the server's VmRSS sampled every 20 ms. Then the flooders hang up and a new client must be answered.\n\n",
+			f.Flood.Flooders, num(float64(f.Flood.Requests)), num(float64(f.Flood.ValueSize)), f.Flood.HoldSeconds)
+	}
+	p("| | ZooKeeper | Meerkat |\n|---|---:|---:|\n")
+	cell := func(r *Run, v func(*FloodResult) string) string {
+		if r == nil || r.Flood == nil {
+			return "–"
+		}
+		return v(r.Flood)
+	}
+	row := func(name string, v func(*FloodResult) string) {
+		p("| %s | %s | %s |\n", name, cell(zr, v), cell(mr, v))
+	}
+	mib := func(v int64) string { return fmt.Sprintf("%d MiB", v>>20) }
+	row("RSS before the flood", func(f *FloodResult) string { return mib(f.BaseRSS) })
+	row("**peak RSS during the flood**", func(f *FloodResult) string { return mib(f.PeakRSS) })
+	row("RSS after the flooders hung up", func(f *FloodResult) string { return mib(f.EndRSS) })
+	row("well-behaved client: reads", func(f *FloodResult) string { return num(float64(f.GoodOps)) })
+	row("well-behaved client: failures", func(f *FloodResult) string { return num(float64(f.GoodFailures)) })
+	row("well-behaved client: p50 / **p99** / max", func(f *FloodResult) string {
+		return us(f.Good.P50) + " / " + us(f.Good.P99) + " / " + us(f.Good.Max)
+	})
 	for _, r := range []*Run{zr, mr} {
 		if r != nil && r.Error != "" {
 			p("\n⚠ %s: %s\n", r.System, r.Error)

@@ -35,6 +35,9 @@ type Config struct {
 	StormWorkers int
 	// TreeZnodes is the size of the large tree, TreeValue each znode's data.
 	TreeZnodes, TreeValue int
+	// Flood is the unread-replies flood (Flood): its flooders, requests
+	// each, znode size and hold.
+	Flood FloodOptions
 	// JVM is ZooKeeper's JVM flags.
 	JVM []string
 	// Self is the meerkat-bench executable, run again for the echo server.
@@ -61,7 +64,8 @@ func QuickConfig() Config {
 	return Config{Quick: true, Warmup: time.Second, Duration: 3 * time.Second, ValueSize: 128, Keys: 1000,
 		Sweep: []int{1, 8, 64, 256}, Conns: 64, Depth: 8, Writers: []int{1, 8, 64},
 		Fanout: []int{1000, 10000}, FanoutRounds: 3, StormWorkers: 16,
-		TreeZnodes: 100_000, TreeValue: 100, JVM: DefaultJVM}
+		TreeZnodes: 100_000, TreeValue: 100, JVM: DefaultJVM,
+		Flood: FloodOptions{Flooders: 4, Requests: 20_000, ValueSize: 1_000_000, Hold: 10 * time.Second}}
 }
 
 // FullConfig is the bench profile: longer windows, a wider sweep, 10^6
@@ -70,7 +74,8 @@ func FullConfig() Config {
 	return Config{Warmup: 3 * time.Second, Duration: 10 * time.Second, ValueSize: 128, Keys: 1000,
 		Sweep: []int{1, 4, 16, 64, 256, 1024}, Conns: 64, Depth: 8, Writers: []int{1, 8, 64},
 		Fanout: []int{1000, 10000}, FanoutRounds: 5, StormWorkers: 16,
-		TreeZnodes: 1_000_000, TreeValue: 100, JVM: DefaultJVM}
+		TreeZnodes: 1_000_000, TreeValue: 100, JVM: DefaultJVM,
+		Flood: FloodOptions{Flooders: 4, Requests: 20_000, ValueSize: 1_000_000, Hold: 20 * time.Second}}
 }
 
 // Run is one measurement of one system in one scenario.
@@ -81,6 +86,7 @@ type Run struct {
 	Load     *Result       `json:"load,omitempty"`
 	Fanout   *FanoutResult `json:"fanout,omitempty"`
 	Tree     *TreeResult   `json:"tree,omitempty"`
+	Flood    *FloodResult  `json:"flood,omitempty"`
 	Fsync    *FsyncResult  `json:"fsync,omitempty"`
 	Error    string        `json:"error,omitempty"`
 }
@@ -143,6 +149,7 @@ const (
 	ScTree        = "large-tree"
 	ScFsyncLimit  = "fsync-limit"
 	ScEchoLimit   = "echo-limit"
+	ScFlood       = "unread-replies-flood"
 	childrenPath  = "/kids"
 	churnPath     = "/churn"
 	fanoutPath    = "/fan"
@@ -181,7 +188,7 @@ func RunSuite(c Config) *Report {
 		r.Fsync, r.Error = res, errString(err)
 		add(r)
 	}
-	c.Logf("limits: gnet echo server")
+	c.Logf("limits: echo server")
 	if e, err := startEcho(c.Self, c.ValueSize); err != nil {
 		add(Run{Scenario: ScEchoLimit, System: Echo, Error: err.Error()})
 	} else {
@@ -205,6 +212,8 @@ func RunSuite(c Config) *Report {
 		}
 		c.Logf("%s: large tree (%d znodes)", system, c.TreeZnodes)
 		add(c.treeScenario(system))
+		c.Logf("%s: flood of unread replies", system)
+		add(c.floodScenario(system))
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep
@@ -375,6 +384,23 @@ func (c *Config) fanoutScenarios(system string) []Run {
 	return runs
 }
 
+// floodScenario floods a fresh server with replies its clients do not
+// read; the flooders hang up at the end.
+func (c *Config) floodScenario(system string) Run {
+	r := Run{Scenario: ScFlood, Label: fmt.Sprintf("flooders=%d requests=%d value=%d", c.Flood.Flooders, c.Flood.Requests, c.Flood.ValueSize), System: system}
+	srv, err := startServer(system, c.JVM)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	defer c.stop(srv, "flood")
+	o := c.Flood
+	o.Addr, o.ServerPid = srv.Addr, srv.Pid()
+	r.Flood, err = Flood(o)
+	r.Error = errString(err)
+	return r
+}
+
 // stop saves the server's log, notes its warnings and errors, and stops
 // it.
 func (c *Config) stop(srv *server, group string) {
@@ -425,6 +451,10 @@ func (r Run) brief() string {
 	case r.Tree != nil:
 		t := r.Tree
 		return fmt.Sprintf("%.0f B/znode RSS, load %.0f creates/s, kill-restart %.0f ms, clean restart %.0f ms", t.RSSPerZnode, t.LoadRate, t.KillRestartMs, t.CleanRestartMs)
+	case r.Flood != nil:
+		f := r.Flood
+		return fmt.Sprintf("RSS %d MiB before, peak %d MiB; well-behaved client %d reads, p99 %.0f µs, %d failures",
+			f.BaseRSS>>20, f.PeakRSS>>20, f.GoodOps, f.Good.P99, f.GoodFailures)
 	case r.Fsync != nil:
 		f := r.Fsync
 		return fmt.Sprintf("%.0f syncs/s, %.0f records/s, %.1f records/sync, commit p50/p99 %.0f/%.0f µs", f.SyncsPerSec, f.RecordsPerSec, f.RecordsPerSync, f.Commit.P50, f.Commit.P99)
