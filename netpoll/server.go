@@ -241,7 +241,7 @@ func (s *Server) OnOpen(c *reactor.Conn) bool {
 func (s *Server) OnClose(c *reactor.Conn, _ error) {
 	cn := connOf(c)
 	cn.closed = true
-	if c.Paused() {
+	if cn.pausedFor != notPaused {
 		pausedConns.Add(-1)
 	}
 	s.outstanding.Add(-int64(len(cn.queue)))

@@ -99,9 +99,6 @@ func (c *Conn) ResumeRead() {
 	}
 }
 
-// Paused reports whether reading is paused.
-func (c *Conn) Paused() bool { return c.paused }
-
 // Close reads nothing more from the connection, writes its queued output
 // and then closes it, after Config.Linger at the latest.
 func (c *Conn) Close() {

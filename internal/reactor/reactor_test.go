@@ -368,91 +368,55 @@ func TestCloseWritesQueuedOutputFirst(t *testing.T) {
 	}
 }
 
-// TestLingerBoundsAClosingConnection closes a connection whose client never
-// reads: it is aborted after the linger time, and its output is dropped.
-func TestLingerBoundsAClosingConnection(t *testing.T) {
-	closed := make(chan error, 1)
-	h := &handler{
-		read: func(c *Conn, in []byte) int {
-			c.Write(pattern(32 << 20))
+// TestQueuedOutputIsDroppedWhenTheConnectionEnds queues more output than
+// the socket takes to a client that does not read, then ends the
+// connection three ways: Close, whose linger time runs out; Abort; and a
+// reset by the client while reading is paused (EPOLLERR and EPOLLHUP come
+// even when not asked for). Each closes the connection with its error and
+// drops the output from the count.
+func TestQueuedOutputIsDroppedWhenTheConnectionEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		then   func(*Conn)
+		client func(*net.TCPConn)
+		want   func(error) bool
+	}{
+		{"linger time over", (*Conn).Close, func(*net.TCPConn) {}, func(err error) bool { return errors.Is(err, errLinger) }},
+		{"abort", (*Conn).Abort, func(*net.TCPConn) {}, func(err error) bool { return err == nil }},
+		{"reset while paused", (*Conn).PauseRead, func(c *net.TCPConn) {
+			readN(t, c, 1) // the output has started
+			_ = c.SetLinger(0)
 			c.Close()
-			return len(in)
-		},
-		closed: func(c *Conn, err error) { closed <- err },
-	}
-	s := serve(t, Config{Loops: 1, Linger: 200 * time.Millisecond}, h)
-	c := dial(t, s)
-	if _, err := c.Write([]byte("go")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-closed:
-		if !errors.Is(err, errLinger) {
-			t.Fatalf("OnClose got %v, want errLinger", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the closing connection was never aborted")
-	}
-	if n := s.Buffered(); n != 0 {
-		t.Fatalf("%d bytes still counted after the abort", n)
-	}
-}
-
-// TestAbortDropsOutput aborts a connection with output queued.
-func TestAbortDropsOutput(t *testing.T) {
-	closed := make(chan error, 1)
-	h := &handler{
-		read: func(c *Conn, in []byte) int {
-			c.Write(pattern(32 << 20))
-			c.Abort()
-			return len(in)
-		},
-		closed: func(c *Conn, err error) { closed <- err },
-	}
-	s := serve(t, Config{Loops: 1}, h)
-	c := dial(t, s)
-	if _, err := c.Write([]byte("go")); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-closed; err != nil {
-		t.Fatalf("OnClose after Abort: %v", err)
-	}
-	if n := s.Buffered(); n != 0 {
-		t.Fatalf("%d bytes still counted after Abort", n)
-	}
-}
-
-// TestResetWhilePausedCloses resets a paused connection that has output
-// queued: the loop must notice (EPOLLERR/EPOLLHUP are reported even when
-// not asked for) and close it with an error.
-func TestResetWhilePausedCloses(t *testing.T) {
-	closed := make(chan error, 1)
-	h := &handler{
-		read: func(c *Conn, in []byte) int {
-			c.Write(pattern(32 << 20))
-			c.PauseRead()
-			return len(in)
-		},
-		closed: func(c *Conn, err error) { closed <- err },
-	}
-	s := serve(t, Config{Loops: 1}, h)
-	c := dial(t, s)
-	if _, err := c.Write([]byte("go")); err != nil {
-		t.Fatal(err)
-	}
-	readN(t, c, 1) // the output has started
-	_ = c.SetLinger(0)
-	c.Close() // RST
-	select {
-	case err := <-closed:
-		if err == nil {
-			t.Fatal("OnClose reported no error for a reset connection")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a reset connection was never closed")
-	}
-	if n := s.Buffered(); n != 0 {
-		t.Fatalf("%d bytes still counted after the reset", n)
+		}, func(err error) bool { return err != nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			closed := make(chan error, 1)
+			h := &handler{
+				read: func(c *Conn, in []byte) int {
+					c.Write(pattern(32 << 20))
+					tc.then(c)
+					return len(in)
+				},
+				closed: func(c *Conn, err error) { closed <- err },
+			}
+			s := serve(t, Config{Loops: 1, Linger: 200 * time.Millisecond}, h)
+			c := dial(t, s)
+			if _, err := c.Write([]byte("go")); err != nil {
+				t.Fatal(err)
+			}
+			tc.client(c)
+			select {
+			case err := <-closed:
+				if !tc.want(err) {
+					t.Fatalf("OnClose got %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the connection was never closed")
+			}
+			if n := s.Buffered(); n != 0 {
+				t.Fatalf("%d bytes still counted after the close", n)
+			}
+		})
 	}
 }
 
