@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,12 +140,28 @@ func (l *Loop) release() {
 
 // run is the loop's goroutine.
 func (l *Loop) run() {
+	busy := false
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events, l.timeout())
+		// After a round with events, poll once without blocking and, if
+		// nothing came, yield before blocking, as gnet's poller does.
+		// Blocking at once after every round made a lone client's round
+		// trip about a third slower here (conns=1 depth=1: 12-17k against
+		// 19-26k getData/s).
+		timeout := l.timeout()
+		if busy {
+			timeout = 0
+		}
+		n, err := unix.EpollWait(l.epfd, l.events, timeout)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			// Only a bug (a bad epoll descriptor) gets here.
 			panic(fmt.Sprintf("BUG: reactor: epoll_wait: %v", err))
 		}
+		if n <= 0 && busy && len(l.ready) == 0 {
+			busy = false
+			runtime.Gosched()
+			continue
+		}
+		busy = n > 0
 		tasks := false
 		for i := 0; i < n; i++ {
 			ev := l.events[i]
