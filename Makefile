@@ -31,8 +31,15 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
+# test runs every package under the race detector; the end-to-end suites
+# (conformance, clients, crashtest, ...) start a server binary built with
+# -race too, once, so that a race inside the server fails the test that
+# started it.
+RACE_BIN := bin/meerkat-race
+
 test: test-deps vet
-	$(GO) test -race -count=1 -timeout 40m ./...
+	$(GO) build -race -o $(RACE_BIN) ./cmd/meerkat
+	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -count=1 -timeout 40m ./...
 
 # fuzz runs every fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

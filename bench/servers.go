@@ -37,6 +37,12 @@ func (t *runnerTB) Helper() {}
 
 func (t *runnerTB) Fatalf(format string, args ...any) { panic(fatal{fmt.Sprintf(format, args...)}) }
 
+// Errorf reports a failure that does not stop the runner (the benchmark
+// runs servers built without -race, so zktest's race check never fires).
+func (t *runnerTB) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "meerkat-bench: "+format+"\n", args...)
+}
+
 func (t *runnerTB) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
 
 func (t *runnerTB) TempDir() string {

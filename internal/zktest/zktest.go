@@ -32,6 +32,7 @@ const ZooKeeperJar = "/usr/share/java/zookeeper.jar"
 // satisfy it, and the bench runner provides its own.
 type TB interface {
 	Helper()
+	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
 	Cleanup(func())
 	TempDir() string
@@ -65,6 +66,8 @@ type Server struct {
 	args []string
 	mu   sync.Mutex
 	done chan struct{}
+	// cleanup is set once the test's cleanup is registered.
+	cleanup bool
 }
 
 // FreePort returns a port that was free on 127.0.0.1 a moment ago.
@@ -84,18 +87,35 @@ var (
 	buildErr  error
 )
 
-// MeerkatBinary builds cmd/meerkat once per test process and returns its
-// path.
+// BinaryEnv names the environment variable that points the helpers at a
+// Meerkat binary built beforehand (make test builds bin/meerkat-race once
+// and sets it), instead of building one per test process.
+const BinaryEnv = "MEERKAT_BINARY"
+
+// MeerkatBinary returns the Meerkat binary the tests start: the one
+// BinaryEnv names, or else cmd/meerkat built once per test process, with
+// -race when the test itself runs under the race detector.
 func MeerkatBinary(t TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv(BinaryEnv); p != "" {
+			binPath = p
+			if _, err := os.Stat(p); err != nil {
+				buildErr = fmt.Errorf("%s=%s: %w", BinaryEnv, p, err)
+			}
+			return
+		}
 		dir, err := os.MkdirTemp("", "meerkat-bin-")
 		if err != nil {
 			buildErr = err
 			return
 		}
 		binPath = filepath.Join(dir, "meerkat")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/meerkat")
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/meerkat")...)
 		cmd.Dir = moduleRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -242,9 +262,33 @@ func ownsListener(pid, port int) (bool, error) {
 	return false, nil
 }
 
-// start runs the server process and waits until it serves.
+// raceReport is how the race detector starts each report it prints.
+const raceReport = "WARNING: DATA RACE"
+
+// failOnRace fails t if the server's current incarnation printed a race
+// report: a server built with -race keeps running after one, so only its
+// output tells.
+func (s *Server) failOnRace(t TB) {
+	t.Helper()
+	log := s.Log()
+	i := strings.Index(log, raceReport)
+	if i < 0 {
+		return
+	}
+	report := log[i:]
+	if len(report) > 6000 {
+		report = report[:6000] + "\n..."
+	}
+	t.Errorf("zktest: %s (pid %d) reported a data race:\n%s", s.Name, s.Pid(), report)
+}
+
+// start runs the server process and waits until it serves. The race
+// reports of the incarnation it replaces fail t.
 func (s *Server) start(t TB) error {
 	t.Helper()
+	if s.log != nil {
+		s.failOnRace(t)
+	}
 	s.mu.Lock()
 	s.log = &bytes.Buffer{}
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
@@ -260,7 +304,14 @@ func (s *Server) start(t TB) error {
 	cmd, done := s.cmd, s.done
 	s.mu.Unlock()
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { s.Kill() })
+	if !s.cleanup {
+		// Once for every incarnation: Kill stops the current one.
+		s.cleanup = true
+		t.Cleanup(func() {
+			s.Kill()
+			s.failOnRace(t)
+		})
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if serving(s.Addr) {

@@ -1,0 +1,7 @@
+//go:build race
+
+package zktest
+
+// raceEnabled is set when the test binary runs under the race detector:
+// the Meerkat binary it starts is built with -race too.
+const raceEnabled = true
