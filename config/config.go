@@ -82,6 +82,11 @@ type Config struct {
 	// SnapCount is zookeeper.snapCount: how many transactions may pile up
 	// in the log before a checkpoint is flushed.
 	SnapCount int
+	// PreAllocSize is zookeeper.preAllocSize, in bytes (KiB in the file):
+	// the size each log segment is preallocated to; a new segment starts
+	// when one is full, and whole segments behind a checkpoint are removed.
+	// 0 means ZooKeeper's default, 64 MiB.
+	PreAllocSize int64
 	// AdminEnabled, AdminAddress and AdminPort configure the HTTP admin
 	// server (admin.enableServer, admin.serverAddress, admin.serverPort):
 	// /metrics, /commands/snapshot and /debug/pprof/. It has no
@@ -199,6 +204,10 @@ func (c *Config) Set(key, value string) error {
 		c.ForceSync, err = boolean(key, value)
 	case "zookeeper.snapCount":
 		c.SnapCount, err = integer(key, value)
+	case "zookeeper.preAllocSize":
+		var kb int
+		kb, err = integer(key, value)
+		c.PreAllocSize = int64(kb) << 10
 	case "admin.enableServer", "zookeeper.admin.enableServer":
 		c.AdminEnabled, err = boolean(key, value)
 	case "admin.serverAddress", "zookeeper.admin.serverAddress":
@@ -208,7 +217,7 @@ func (c *Config) Set(key, value string) error {
 	case "initLimit", "syncLimit",
 		"standaloneEnabled", "autopurge.snapRetainCount", "autopurge.purgeInterval",
 		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
-		"zookeeper.preAllocSize", "zookeeper.commitLogCount",
+		"zookeeper.commitLogCount",
 		"zookeeper.digest.enabled", "zookeeper.snapshot.compression.method":
 		// Accepted for compatibility; they do not change Meerkat yet.
 	default:
@@ -286,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SnapCount <= 0 {
 		return fmt.Errorf("snapCount %d must be positive", c.SnapCount)
+	}
+	if c.PreAllocSize < 0 || c.PreAllocSize > 0 && c.PreAllocSize < 64<<10 {
+		return fmt.Errorf("preAllocSize %d KiB must be at least 64", c.PreAllocSize>>10)
 	}
 	if c.AdminPort < 0 || c.AdminPort > 65535 {
 		return fmt.Errorf("admin.serverPort %d is out of range", c.AdminPort)

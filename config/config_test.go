@@ -30,6 +30,7 @@ znode.container.maxPerMinute=42
 zookeeper.DigestAuthenticationProvider.superDigest=super:abc=
 forceSync=no
 snapCount=5000
+preAllocSize=1024
 admin.serverPort=9090
 globalOutstandingLimit=50
 meerkat.client.outboundThrottleBytes=65536
@@ -50,7 +51,7 @@ someUnknownKey=1
 	case c.MaxBuffer != 2097152, !c.ExtendedTypes, !c.EnforceQuota, c.ContainerCheckInterval != 500*time.Millisecond,
 		c.ContainerMaxPerMinute != 42, c.SuperDigest != "super:abc=":
 		t.Fatalf("system properties: %+v", c)
-	case c.ForceSync, c.SnapCount != 5000, c.AdminPort != 9090:
+	case c.ForceSync, c.SnapCount != 5000, c.PreAllocSize != 1<<20, c.AdminPort != 9090:
 		t.Fatalf("durability and admin keys: %+v", c)
 	case c.GlobalOutstandingLimit != 50, c.ClientOutboundThrottleBytes != 65536, c.ClientSlowConsumerBytes != 8388608:
 		t.Fatalf("flow-control keys: %+v", c)
@@ -99,6 +100,7 @@ func TestBadConfigsSayWhatIsWrong(t *testing.T) {
 		{"tickTime=2000\ndataDir=/d\nserver.1=a:2888:3888\n", []string{"server.1", "ensembles are not supported"}},
 		{"tickTime=2000\ndataDir=/d\nsnapCount=0\n", []string{"snapCount"}},
 		{"tickTime=2000\ndataDir=/d\nglobalOutstandingLimit=-1\n", []string{"globalOutstandingLimit"}},
+		{"tickTime=2000\ndataDir=/d\npreAllocSize=16\n", []string{"preAllocSize"}},
 		{"tickTime=2000\ndataDir=/d\nmeerkat.client.slowConsumerBytes=lots\n", []string{"zoo.cfg:3", "slowConsumerBytes", "lots"}},
 		{"tickTime=2000\ndataDir=/d\nmeerkat.client.outboundThrottleBytes=-5\n", []string{"outboundThrottleBytes"}},
 		{"tickTime=2000\ndataDir=/d\nzookeeper.DigestAuthenticationProvider.superDigest=nocolon\n", []string{"superDigest"}},

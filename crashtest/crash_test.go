@@ -32,19 +32,29 @@ type settings struct {
 	// deleted (every 25th is kept for good), so a soak's tree stays small
 	// enough to read back whole after every restart.
 	keep int
-	// minKill and maxKill bound when, after the writers start, the kill
-	// comes.
-	minKill, maxKill time.Duration
+	// minKill and maxKill bound how many operations the writers get
+	// acknowledged, together, before the kill: a count, not a time, so
+	// that a seed replays a round's kill point as closely as the
+	// scheduling of the writers allows.
+	minKill, maxKill int
 	// snapCount is the server's snapCount: the checkpoint is flushed (and
 	// the log removed behind it) every snapCount zxids.
 	snapCount int
-	seed      uint64
+	// seed makes the writers' operations and the kill points; a run's
+	// seed is fixed unless MEERKAT_CRASH_SEED picks another, and logged.
+	seed uint64
 }
+
+// defaultSeed is the seed of a run that names none.
+const defaultSeed = 20261202
+
+// segmentKiB is the server's preAllocSize: log segments small enough that
+// rounds rotate them and checkpoints remove them.
+const segmentKiB = 1024
 
 func loadSettings(t *testing.T) settings {
 	s := settings{rounds: 30, writers: 6, hot: 3, keep: 10,
-		minKill: 50 * time.Millisecond, maxKill: 500 * time.Millisecond,
-		snapCount: 1000, seed: uint64(time.Now().UnixNano())}
+		minKill: 50, maxKill: 1000, snapCount: 1000, seed: defaultSeed}
 	if testing.Short() {
 		s.rounds = 5
 	}
@@ -114,19 +124,43 @@ func TestCrashRecovery(t *testing.T) {
 	h := newHarness(t, set)
 	start := time.Now()
 	h.skeleton()
+	// Both ways of recovering must have been taken: a checkpoint loaded
+	// and a log tail replayed after it, and log segments removed behind a
+	// checkpoint.
+	var bothPaths int
+	var firstSegment int
 	for r := range set.rounds {
 		h.round = r
 		h.setup()
-		killedAfter := h.writeAndKill()
+		acked, killedAfter := h.writeAndKill()
 		restart := time.Now()
 		h.srv.Restart(t)
 		restarted := time.Since(restart)
-		recovered := recoveryLine(h.srv.Log())
+		rec, ok := parseRecovery(h.srv.Log())
+		if !ok {
+			h.fail(problems{"the restarted server logged no recovery line"})
+		}
+		if rec.checkpointZxid > 0 && rec.replayed > 0 {
+			bothPaths++
+		}
+		segs, err := walSegments(filepath.Join(h.srv.Dir, "data", "wal"))
+		if err != nil {
+			h.fail(problems{err.Error()})
+		}
+		if len(segs) > 0 {
+			firstSegment = max(firstSegment, segs[0])
+		}
 		verify := time.Now()
 		size, applied := h.verify()
-		t.Logf("round %d: killed %v into the writes; restarted in %v (%s; %s); %d znodes verified in %v; %d in-flight writes found applied",
-			r, killedAfter.Round(time.Millisecond), restarted.Round(time.Millisecond), recovered,
-			walSegments(filepath.Join(h.srv.Dir, "data", "wal")), size, time.Since(verify).Round(time.Millisecond), applied)
+		t.Logf("round %d: killed after %d acknowledged operations (%v); restarted in %v (%s; wal segments %v); %d znodes verified in %v; %d in-flight writes found applied",
+			r, acked, killedAfter.Round(time.Millisecond), restarted.Round(time.Millisecond), rec,
+			segs, size, time.Since(verify).Round(time.Millisecond), applied)
+	}
+	if bothPaths == 0 {
+		t.Errorf("no restart loaded a checkpoint and replayed a log tail after it")
+	}
+	if firstSegment <= 1 {
+		t.Errorf("no log segment was ever removed behind a checkpoint (first segment %d)", firstSegment)
 	}
 	if _, err := closeSession(h.checker); err != nil {
 		t.Fatalf("closing the last checker session: %v", err)
@@ -136,9 +170,9 @@ func TestCrashRecovery(t *testing.T) {
 	for k, n := range s.byKind {
 		kinds = append(kinds, fmt.Sprintf("%s %d", kind(k), n))
 	}
-	t.Logf("%d rounds in %v (seed %d, %d writers, snapCount %d): %d writes acknowledged (%s), %d in flight at a kill, %d of those found applied; %d sessions handed out, none twice; largest tree %d znodes",
+	t.Logf("%d rounds in %v (seed %d, %d writers, snapCount %d): %d writes acknowledged (%s), %d in flight at a kill, %d of those found applied; %d sessions handed out, none twice; largest tree %d znodes; %d restarts loaded a checkpoint and replayed a log tail; log segments up to %d removed",
 		set.rounds, time.Since(start).Round(time.Millisecond), set.seed, set.writers, set.snapCount,
-		s.acked, strings.Join(kinds, ", "), s.inflight, s.applied, len(h.sessions), s.maxTree)
+		s.acked, strings.Join(kinds, ", "), s.inflight, s.applied, len(h.sessions), s.maxTree, bothPaths, firstSegment-1)
 }
 
 func newHarness(t *testing.T, set settings) *harness {
@@ -149,6 +183,7 @@ func newHarness(t *testing.T, set settings) *harness {
 	h.srv = zktest.StartMeerkat(t, zktest.Options{Extra: []string{
 		"forceSync=yes",
 		fmt.Sprintf("snapCount=%d", set.snapCount),
+		fmt.Sprintf("preAllocSize=%d", segmentKiB),
 	}})
 	t.Cleanup(func() {
 		if !t.Failed() {
@@ -379,28 +414,30 @@ func (h *harness) prune(old int) {
 	}
 }
 
-// writeAndKill lets the writers run and SIGKILLs the server at a random
-// moment; it folds what was acknowledged into the model.
-func (h *harness) writeAndKill() time.Duration {
+// writeAndKill lets the writers run and SIGKILLs the server once they have
+// had a number of operations acknowledged, together, drawn from the seed;
+// it folds what was acknowledged into the model. It returns the count the
+// kill was set for and when it came.
+func (h *harness) writeAndKill() (int, time.Duration) {
 	deadline := time.Now().Add(time.Minute)
 	round := h.round
+	target := h.set.minKill + h.rng.IntN(h.set.maxKill-h.set.minKill)
+	ks := newKillSwitch(target)
 	var wg sync.WaitGroup
 	for _, w := range h.writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(round, 1_000_000, deadline)
+			w.run(round, 1_000_000, deadline, ks)
 		}()
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	delay := h.set.minKill + time.Duration(h.rng.Int64N(int64(h.set.maxKill-h.set.minKill)))
 	start := time.Now()
-	timer := time.NewTimer(delay)
 	select {
-	case <-timer.C:
+	case <-ks.fire:
 	case <-done: // every writer stopped early: a wrong answer
-		timer.Stop()
+	case <-time.After(time.Until(deadline)):
 	}
 	// A server that is gone before the kill died on its own: that is a
 	// crash of the server, not one the test made.
@@ -434,7 +471,7 @@ func (h *harness) writeAndKill() time.Duration {
 	if len(ps) > 0 {
 		h.fail(ps)
 	}
-	return killedAfter
+	return target, killedAfter
 }
 
 // verify checks the restarted server against the model, then resumes and
@@ -511,32 +548,53 @@ func (h *harness) verify() (size, applied int) {
 	return len(t.nodes), applied
 }
 
-var recoveredRE = regexp.MustCompile(`msg=recovered zxid=(\S+) checkpoint_zxid=(\S+) znodes=(\d+) log_entries_replayed=(\d+)`)
+var recoveredRE = regexp.MustCompile(`msg=recovered zxid=0x([0-9a-f]+) checkpoint_zxid=0x([0-9a-f]+) znodes=(\d+) log_entries_replayed=(\d+)`)
 
-// recoveryLine summarises the server's recovery log line.
-func recoveryLine(log string) string {
-	m := recoveredRE.FindStringSubmatch(log)
-	if m == nil {
-		return "no recovery line in the log"
-	}
-	return fmt.Sprintf("zxid %s, checkpoint at %s, %s log entries replayed", m[1], m[2], m[4])
+// recovery is what the server's recovery log line says.
+type recovery struct {
+	zxid, checkpointZxid int64
+	replayed             int
 }
 
-// walSegments describes the log's segments, to show that rotation and
-// removal behind checkpoints happen during the run.
-func walSegments(dir string) string {
+func (r recovery) String() string {
+	return fmt.Sprintf("zxid %#x, checkpoint at %#x, %d log entries replayed", r.zxid, r.checkpointZxid, r.replayed)
+}
+
+// parseRecovery reads the recovery line of a server's log.
+func parseRecovery(log string) (recovery, bool) {
+	m := recoveredRE.FindStringSubmatch(log)
+	if m == nil {
+		return recovery{}, false
+	}
+	zxid, err1 := strconv.ParseInt(m[1], 16, 64)
+	cp, err2 := strconv.ParseInt(m[2], 16, 64)
+	n, err3 := strconv.Atoi(m[4])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return recovery{}, false
+	}
+	return recovery{zxid: zxid, checkpointZxid: cp, replayed: n}, true
+}
+
+// walSegments returns the sequence numbers of the log's segments (hex in
+// their names), in order.
+func walSegments(dir string) ([]int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
-	var segs []string
+	var segs []int
 	for _, e := range entries {
 		if name, ok := strings.CutSuffix(e.Name(), ".wal"); ok {
 			seq, _, _ := strings.Cut(name, "-")
-			segs = append(segs, strings.TrimLeft(seq, "0"))
+			n, err := strconv.ParseInt(seq, 16, 64)
+			if err != nil {
+				return nil, fmt.Errorf("wal segment %s: %w", e.Name(), err)
+			}
+			segs = append(segs, int(n))
 		}
 	}
-	return fmt.Sprintf("wal segments %v", segs)
+	sort.Ints(segs)
+	return segs, nil
 }
 
 // crashed reports whether a server's log shows a panic or a fatal error.

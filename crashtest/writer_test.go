@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/meerkat-zk/meerkat/internal/wire"
@@ -217,10 +218,30 @@ func (w *writer) next(round int) *op {
 	return o
 }
 
+// killSwitch counts the operations the writers get acknowledged, together,
+// and fires once the count reaches its target.
+type killSwitch struct {
+	target int64
+	acked  atomic.Int64
+	fire   chan struct{}
+}
+
+func newKillSwitch(target int) *killSwitch {
+	return &killSwitch{target: int64(target), fire: make(chan struct{})}
+}
+
+// ack counts one acknowledged operation.
+func (k *killSwitch) ack() {
+	if k.acked.Add(1) == k.target {
+		close(k.fire)
+	}
+}
+
 // run writes until the connection dies (the server was killed), maxOps
-// operations were acknowledged, or deadline passes. It is the only
-// goroutine touching w until it returns.
-func (w *writer) run(round, maxOps int, deadline time.Time) {
+// operations were acknowledged, or deadline passes, counting each
+// acknowledgement on ks. It is the only goroutine touching w until it
+// returns.
+func (w *writer) run(round, maxOps int, deadline time.Time, ks *killSwitch) {
 	deadlineConn(w.conn, deadline)
 	for len(w.acked) < maxOps {
 		for len(w.inflight) < w.depth {
@@ -249,6 +270,7 @@ func (w *writer) run(round, maxOps int, deadline time.Time) {
 		}
 		w.inflight = w.inflight[1:]
 		w.acked = append(w.acked, o)
+		ks.ack()
 		if err := w.complete(o, r); err != nil {
 			w.err = fmt.Errorf("writer %d, session %#x: %s: %w", w.id, w.sessID, o, err)
 			return

@@ -54,6 +54,10 @@ type stores struct {
 	log   *wal.WAL
 	store *checkpoint.Store
 	cp    *checkpoint.Checkpointer
+	// checkpointZxid is what the checkpoint held; replayed how many log
+	// entries recovery applied after it.
+	checkpointZxid int64
+	replayed       int
 }
 
 // open recovers the state from dir, as the server does at start.
@@ -77,11 +81,12 @@ func open(t *testing.T, dir string, policy checkpoint.Policy) (*stores, *engine.
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Recover(state, log); err != nil {
+	replayed, err := Recover(state, log)
+	if err != nil {
 		t.Fatal(err)
 	}
 	cp := checkpoint.NewCheckpointer(store, cpZxid, policy, quiet)
-	return &stores{dir: dir, log: log, store: store, cp: cp}, state
+	return &stores{dir: dir, log: log, store: store, cp: cp, checkpointZxid: cpZxid, replayed: replayed}, state
 }
 
 func image(s *engine.State) map[string]string {
@@ -150,6 +155,12 @@ func TestRecoveryAfterAbruptStop(t *testing.T) {
 	defer st2.store.Close()
 	if got := image(recovered); !reflect.DeepEqual(got, want) {
 		t.Fatalf("recovered state differs: %d entries, want %d", len(got), len(want))
+	}
+	// Both halves of recovery ran: the checkpoint gave a prefix, the log
+	// the rest, entry by entry.
+	if st2.checkpointZxid == 0 || st2.replayed == 0 || int64(st2.replayed) != recovered.Zxid()-st2.checkpointZxid {
+		t.Fatalf("recovery loaded a checkpoint at zxid %#x and replayed %d log entries up to %#x; want both, adding up",
+			st2.checkpointZxid, st2.replayed, recovered.Zxid())
 	}
 	if len(st2.log.Segments()) == 0 {
 		t.Fatal("no log")

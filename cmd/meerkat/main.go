@@ -173,7 +173,7 @@ func runServer(args []string) error {
 	if !cfg.ForceSync {
 		logger.Warn("forceSync=no: acknowledged writes may be lost by a power failure")
 	}
-	log, err := wal.Open(cfg.WALDir(), wal.Options{NoSync: !cfg.ForceSync, Logger: logger})
+	log, err := wal.Open(cfg.WALDir(), wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: logger})
 	if err != nil {
 		return err
 	}
