@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 	"github.com/meerkat-zk/meerkat/jute"
@@ -337,25 +336,15 @@ func mGetChildren(path string) multiOp {
 	return multiOp{jute.OpGetChildren, pathWatchBody(path, false)}
 }
 
-// fourLetter sends a four-letter word and returns the answer; a dial
-// failure aborts.
+// fourLetter sends a four-letter word and returns the answer; any failure
+// (a refused connection, a reset, no answer) aborts the scenario: a server
+// must answer every word, every time.
 func (e *env) fourLetter(word string) string {
-	var out string
-	var err error
-	// A 4lw connection may fail for a moment while a previous one
-	// closes; retry every 100 ms for up to 5 s.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if e.halfClose {
-			out, err = zktest.FourLetterHalfClosed(e.srv.Addr, word)
-		} else {
-			out, err = zktest.FourLetter(e.srv.Addr, word)
-		}
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
+	send := zktest.FourLetter
+	if e.halfClose {
+		send = zktest.FourLetterHalfClosed
 	}
+	out, err := send(e.srv.Addr, word)
 	if err != nil {
 		e.fatalf("four-letter %s: %v", word, err)
 	}

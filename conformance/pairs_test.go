@@ -75,28 +75,34 @@ func TestFourLetterWhitelist(t *testing.T) {
 	})
 }
 
-// TestSessionExpiry runs with tickTime 200 ms, so sessions may time out in
-// 400 ms.
+// expiryTick is the tickTime of TestSessionExpiry, in ms: sessions may time
+// out in two ticks. Every margin below survives one server stalling for
+// more than a second (a loaded two-core machine does that) without
+// changing what the scenarios compare.
+const expiryTick = 1000
+
+// TestSessionExpiry runs with tickTime 1 s, so sessions may time out in
+// 2 s.
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{TickTime: 200})
+	p := startPair(t, zktest.Options{TickTime: expiryTick})
 	runPair(t, p, expiryScenarios)
 }
 
 var expiryScenarios = []scenario{
 	{"expiry_timeout_negotiation", func(e *env) {
-		for i, to := range []int32{1, 400, 1000, 4000, 100000} {
+		for i, to := range []int32{1, 1999, 2000, 5000, 20000, 100000} {
 			c := e.connectWith(fmt.Sprintf("C%d", i), connectOpts{timeout: to})
 			c.ping()
 			// Closed at once: a session left idle for the rest of the
-			// scenario may expire (400 ms) before cleanup on one server
-			// and not the other.
+			// scenario may expire (2 s) before cleanup on one server and
+			// not the other.
 			c.closeSession()
 		}
 	}},
 	{"expiry_deletes_ephemerals_and_fires_watches", func(e *env) {
-		w := e.connectWith("W", connectOpts{timeout: 4000})
-		a := e.connectWith("A", connectOpts{timeout: 400})
+		w := e.connectWith("W", connectOpts{timeout: 20000})
+		a := e.connectWith("A", connectOpts{timeout: 2000})
 		a.create(e.p(""), nil, 0)
 		a.create(e.p("eph"), []byte("x"), 1)
 		a.create(e.p("eph-"), nil, 3)
@@ -105,20 +111,20 @@ var expiryScenarios = []scenario{
 		// Stop pinging: drop the socket without closeSession.
 		a.close()
 		a.dropped = true
-		w.waitEvent(5 * time.Second)
-		w.waitEvent(5 * time.Second)
+		w.waitEvent(replyTimeout)
+		w.waitEvent(replyTimeout)
 		w.getChildren2(e.p(""), false)
 		w.exists(e.p("eph"), false)
-		e.tryConnect("A2", connectOpts{timeout: 400, sessionID: a.sessionID, passwd: a.passwd})
+		e.tryConnect("A2", connectOpts{timeout: 2000, sessionID: a.sessionID, passwd: a.passwd})
 		e.closed[a.sessionID] = true
 	}},
 	{"expiry_idle_connection_closed", func(e *env) {
-		a := e.connectWith("A", connectOpts{timeout: 400})
+		a := e.connectWith("A", connectOpts{timeout: 2000})
 		a.create(e.p(""), nil, 0)
 		a.create(e.p("eph"), nil, 1)
 		// The socket stays open but idle: the server expires the session
 		// and closes the connection.
-		closed, frames := a.waitClosed(5 * time.Second)
+		closed, frames := a.waitClosed(replyTimeout)
 		a.dropped = a.dropped || closed
 		for _, f := range frames {
 			e.logf("A: frame xid=%d err=%s", f.hdr.Xid, f.hdr.Err.String())
@@ -129,12 +135,12 @@ var expiryScenarios = []scenario{
 		b.exists(e.p("eph"), false)
 	}},
 	{"expiry_kept_alive_by_pings", func(e *env) {
-		a := e.connectWith("A", connectOpts{timeout: 400})
+		a := e.connectWith("A", connectOpts{timeout: 2000})
 		a.create(e.p(""), nil, 0)
 		a.create(e.p("eph"), nil, 1)
-		// Ping every 100 ms for 1.5 s, well past the timeout; the pings
-		// themselves are not recorded (their count is timing).
-		for i := 0; i < 15; i++ {
+		// Ping every 100 ms for 4.5 s, more than twice the timeout; the
+		// pings themselves are not recorded (their count is timing).
+		for i := 0; i < 45; i++ {
 			time.Sleep(100 * time.Millisecond)
 			if _, err := a.callXid(jute.XidPing, jute.OpPing, nil, replyTimeout); err != nil {
 				e.logf("A: ping %d: %v", i, err)
@@ -144,7 +150,7 @@ var expiryScenarios = []scenario{
 		a.exists(e.p("eph"), false)
 	}},
 	{"expiry_reconnect_in_time", func(e *env) {
-		a := e.connectWith("A", connectOpts{timeout: 2000})
+		a := e.connectWith("A", connectOpts{timeout: 20000})
 		a.create(e.p(""), nil, 0)
 		a.create(e.p("eph"), nil, 1)
 		a.close()
@@ -251,21 +257,25 @@ var sweepScenarios = []scenario{
 		w := e.connect("W")
 		a.create(e.p(""), nil, 0)
 		a.createTTL(e.p("ref"), nil, 5, 1500)
-		a.createTTL(e.p("kept"), nil, 5, 1500)
+		a.createTTL(e.p("kept"), nil, 5, 3000)
 		w.exists(e.p("ref"), true)
-		// Refresh kept every 200 ms until ref expires. The number of
-		// setData calls depends on timing, so they are not recorded and
-		// zxids are not compared from here on.
-		deadline := time.Now().Add(sweepWait)
+		// Refresh kept every 200 ms for 5 s: past its 3 s TTL and two
+		// sweeps, so it is still there only because it was refreshed, and
+		// with room for a stall of over 2 s between two refreshes. ref, not
+		// refreshed, expires meanwhile. The number of setData calls
+		// depends on timing, so they are not recorded and zxids are not
+		// compared from here on.
+		end := time.Now().Add(5 * time.Second)
 		expired := false
-		for i := 0; i < 100 && time.Now().Before(deadline); i++ {
+		for time.Now().Before(end) {
 			if _, err := a.callXid(a.nextXid(), jute.OpSetData, setDataBody(e.p("kept"), []byte("r"), -1), replyTimeout); err != nil {
 				e.logf("A: refresh: %v", err)
 				break
 			}
-			if _, err := w.event(200 * time.Millisecond); err == nil {
+			if expired {
+				time.Sleep(200 * time.Millisecond)
+			} else if _, err := w.event(200 * time.Millisecond); err == nil {
 				expired = true
-				break
 			}
 		}
 		e.hasBase = false

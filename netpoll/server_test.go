@@ -297,30 +297,37 @@ func TestPipelinedReadsSeeExactlyTheWritesBeforeThem(t *testing.T) {
 }
 
 // TestWatchEventArrivesBeforeDataThatShowsTheChange has one client watch a
-// node while another rewrites it; whenever a read shows a newer version,
-// the event for the change must already have arrived.
+// node while another rewrites it; whenever a read shows a newer version
+// than the one its watch was set at, the event for the change must already
+// have arrived. The writer goes on until the reader has made that check
+// 200 times, so the test cannot pass without checking.
 func TestWatchEventArrivesBeforeDataThatShowsTheChange(t *testing.T) {
 	addr := startServer(t, nil)
 	reader, writer := dial(t, addr), dial(t, addr)
 	mustOK(t)(writer.Create("/w", []byte("0"), 0))
+	stop := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		for i := 0; i < 300; i++ {
+		for i := 0; i < 1_000_000; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
 			if _, err := writer.SetData("/w", []byte("x"), -1); err != nil {
 				done <- err
 				return
 			}
 		}
-		done <- nil
+		done <- errors.New("a million writes and the reader never checked 200 times")
 	}()
-	// Read until the last write shows; a writer that fails ends the test.
-	watched := int32(-1)
-	for watched < 300 {
+	const want = 200
+	watched, checks := int32(-1), 0
+	for checks < want {
 		select {
 		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
+			t.Fatalf("writer stopped after %d checks: %v", checks, err)
 		default:
 		}
 		events := len(reader.Events)
@@ -329,10 +336,17 @@ func TestWatchEventArrivesBeforeDataThatShowsTheChange(t *testing.T) {
 		d.Buffer()
 		var st jute.Stat
 		st.Decode(d)
-		if watched >= 0 && st.Version > watched && !eventSince(reader, events) {
-			t.Fatalf("read shows version %d after a watch set at version %d, but no event came first", st.Version, watched)
+		if watched >= 0 && st.Version > watched {
+			if !eventSince(reader, events) {
+				t.Fatalf("read shows version %d after a watch set at version %d, but no event came first", st.Version, watched)
+			}
+			checks++
 		}
 		watched = st.Version
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
 
