@@ -18,6 +18,8 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/wal/walfs"
 )
 
 // startServer runs an in-process server on a free loopback port.
@@ -610,4 +612,40 @@ func waitOutstanding(t *testing.T, addr string, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestFullDiskFailsWritesNotReads serves from a pipeline over the real WAL
+// on a disk that fills up: a client's writes fail with SYSTEMERROR while its
+// reads, and another client's, are answered; once space returns, writes
+// succeed.
+func TestFullDiskFailsWritesNotReads(t *testing.T) {
+	disk := walfs.NewFaulty(wal.OSFS)
+	log, err := wal.Open(t.TempDir(), wal.Options{FS: disk, SegmentSize: 4096, OnSyncError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	srv, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond, Log: log}, nil)
+	addr := srv.Addr().String()
+	a, b := dial(t, addr), dial(t, addr)
+	mustOK(t)(a.Create("/before", []byte("kept"), 0))
+	disk.SetFull(true)
+	for i := 0; i < 5; i++ {
+		r, err := a.Create(fmt.Sprintf("/during%d", i), make([]byte, 1024), 0)
+		if err != nil || r.Header.Err != jute.CodeSystemError {
+			t.Fatalf("create %d on a full disk: %+v %v", i, r.Header, err)
+		}
+	}
+	for _, c := range []*wire.Conn{a, b} {
+		r := mustOK(t)(c.GetData("/before", false))
+		if !bytes.HasPrefix(r.Body, []byte{0, 0, 0, 4, 'k', 'e', 'p', 't'}) {
+			t.Fatalf("read during the full disk: %x", r.Body)
+		}
+		if r, err := c.Call(jute.OpExists, (&jute.PathWatchRequest{Path: "/during0"}).Append(nil)); err != nil || r.Header.Err != jute.CodeNoNode {
+			t.Fatalf("a failed create is visible: %+v %v", r.Header, err)
+		}
+	}
+	disk.SetFull(false)
+	mustOK(t)(b.Create("/after", nil, 0))
+	mustOK(t)(a.Create("/during0", nil, 0))
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/wal/walfs"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -175,55 +175,82 @@ func TestRecoveryAfterAbruptStop(t *testing.T) {
 	}
 }
 
-// flakyLog fails appends while full is set, as a full disk does.
-type flakyLog struct{ full atomic.Bool }
-
-func (f *flakyLog) Append(uint64, []byte) error {
-	if f.full.Load() {
-		return wal.ErrNoSpace
-	}
-	return nil
-}
-
-func (f *flakyLog) RemoveThrough(uint64) error { return nil }
-
+// TestFullDiskFailsWritesKeepsReadsAndRecovers runs the pipeline over the
+// real WAL on a disk that fills up: while it is full, writes fail with
+// SYSTEMERROR (their records half written, the next segment's
+// preallocation refused), consume no zxid and change nothing, while reads
+// see everything written before; once space returns writes go on, and the
+// log recovers to exactly the acknowledged state.
 func TestFullDiskFailsWritesKeepsReadsAndRecovers(t *testing.T) {
-	log := &flakyLog{}
+	dir := t.TempDir()
+	disk := walfs.NewFaulty(wal.OSFS)
+	log, err := wal.Open(dir, wal.Options{FS: disk, SegmentSize: 4096, Logger: quiet, OnSyncError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, _ := New(Config{ServerID: 1, Tick: time.Hour, Log: log, Logger: quiet}, nil)
 	p.Start()
-	defer p.Stop()
 	c := newCollector()
 	_ = p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c})
 	c.wait(t, 1)
 	sid := c.done[0].Session.ID
+	// 1 KiB of data a znode: four fill a 4 KiB segment, so the failed
+	// writes need a new segment too.
 	create := func(path string) *Request {
-		return write(jute.OpCreate, sid, (&jute.CreateRequest{Path: path, ACL: engine.OpenACL}).AppendCreate(nil, false), c)
+		body := (&jute.CreateRequest{Path: path, Data: make([]byte, 1024), ACL: engine.OpenACL}).AppendCreate(nil, false)
+		r := write(jute.OpCreate, sid, body, c)
+		_ = p.Submit(r)
+		c.wait(t, 1)
+		return r
 	}
-	ok := create("/before")
-	_ = p.Submit(ok)
-	c.wait(t, 1)
-	log.full.Store(true)
-	failed := create("/during")
-	_ = p.Submit(failed)
-	c.wait(t, 1)
-	if failed.Result.Err != jute.CodeSystemError {
-		t.Fatalf("write on a full disk: %v", failed.Result.Err)
+	before := create("/before")
+	if before.Result.Err != jute.CodeOK {
+		t.Fatalf("write before the disk filled: %v", before.Result.Err)
+	}
+	disk.SetFull(true)
+	for i := 0; i < 10; i++ {
+		if r := create(fmt.Sprintf("/during%d", i)); r.Result.Err != jute.CodeSystemError {
+			t.Fatalf("write %d on a full disk: %v", i, r.Result.Err)
+		}
 	}
 	v := p.View()
-	if _, found := v.Tree.Get("/during"); found {
+	if _, found := v.Tree.Get("/during0"); found {
 		t.Fatal("an unlogged write was applied")
 	}
 	if _, found := v.Tree.Get("/before"); !found {
 		t.Fatal("reads lost earlier data")
 	}
-	log.full.Store(false)
-	after := create("/after")
-	_ = p.Submit(after)
-	c.wait(t, 1)
-	if after.Result.Err != jute.CodeOK {
-		t.Fatalf("write after space returned: %v", after.Result.Err)
+	disk.SetFull(false)
+	for i := 0; i < 10; i++ {
+		r := create(fmt.Sprintf("/after%d", i))
+		if r.Result.Err != jute.CodeOK {
+			t.Fatalf("write %d after space returned: %v", i, r.Result.Err)
+		}
+		if r.Result.Zxid != before.Result.Zxid+1+int64(i) {
+			t.Fatalf("write %d after space returned got zxid %#x: the failed writes consumed zxids", i, r.Result.Zxid)
+		}
 	}
-	if after.Result.Zxid != ok.Result.Zxid+1 {
-		t.Fatalf("the failed write consumed a zxid: %d after %d", after.Result.Zxid, ok.Result.Zxid)
+	var want map[string]string
+	_ = p.Submit(&Request{Kind: KindInspect, From: c, Inspect: func(s *engine.State, _ map[int64]*Session) { want = image(s) }})
+	c.wait(t, 1)
+	p.Stop()
+	log.Close()
+
+	// A restart replays the log: exactly the acknowledged writes, none of
+	// the failed ones, whatever they left half written.
+	log, err = wal.Open(dir, wal.Options{SegmentSize: 4096, Logger: quiet, OnSyncError: func(err error) { t.Error(err) }})
+	if err != nil {
+		t.Fatalf("reopening the log after the full disk: %v", err)
+	}
+	defer log.Close()
+	recovered := engine.NewState(engine.Config{})
+	if _, err := Recover(recovered, log); err != nil {
+		t.Fatal(err)
+	}
+	if got := image(recovered); !reflect.DeepEqual(got, want) {
+		t.Fatalf("recovered %d entries, want %d: %v", len(got), len(want), got["zxid"])
+	}
+	if len(log.Segments()) < 2 {
+		t.Fatalf("the writes never needed a second segment: %v", log.Segments())
 	}
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/meerkat-zk/meerkat/wal/walfs"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -269,59 +268,9 @@ func TestRemoveThroughKeepsWhatIsNotCheckpointed(t *testing.T) {
 	}
 }
 
-// errorFS injects failures into the operating system's file system.
-type errorFS struct {
-	FS
-	mu       sync.Mutex
-	noSpace  bool
-	syncFail bool
-}
-
-func (e *errorFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
-	f, err := e.FS.OpenFile(name, flag, perm)
-	if err != nil {
-		return nil, err
-	}
-	return &errorFile{File: f, fs: e}, nil
-}
-
-func (e *errorFS) state() (bool, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.noSpace, e.syncFail
-}
-
-type errorFile struct {
-	File
-	fs *errorFS
-}
-
-func (f *errorFile) WriteAt(p []byte, off int64) (int, error) {
-	if full, _ := f.fs.state(); full {
-		// A full disk may take part of the write.
-		n, _ := f.File.WriteAt(p[:len(p)/2], off)
-		return n, &fs.PathError{Op: "write", Path: "segment", Err: syscall.ENOSPC}
-	}
-	return f.File.WriteAt(p, off)
-}
-
-func (f *errorFile) Allocate(size int64) error {
-	if full, _ := f.fs.state(); full {
-		return syscall.ENOSPC
-	}
-	return f.File.Allocate(size)
-}
-
-func (f *errorFile) Sync() error {
-	if _, fail := f.fs.state(); fail {
-		return syscall.EIO
-	}
-	return f.File.Sync()
-}
-
 func TestNoSpaceFailsAppendsUntilSpaceReturns(t *testing.T) {
 	dir := t.TempDir()
-	efs := &errorFS{FS: OSFS}
+	efs := walfs.NewFaulty(OSFS)
 	opts := quiet()
 	opts.FS = efs
 	w, err := Open(dir, opts)
@@ -330,18 +279,14 @@ func TestNoSpaceFailsAppendsUntilSpaceReturns(t *testing.T) {
 	}
 	acked := testRecords(5)
 	appendAll(t, w, acked)
-	efs.mu.Lock()
-	efs.noSpace = true
-	efs.mu.Unlock()
+	efs.SetFull(true)
 	for i := 0; i < 40; i++ { // enough to need a new segment too
 		err := w.Append(uint64(1000+i), bytes.Repeat([]byte("x"), 200))
 		if !errors.Is(err, ErrNoSpace) {
 			t.Fatalf("append on a full disk: %v", err)
 		}
 	}
-	efs.mu.Lock()
-	efs.noSpace = false
-	efs.mu.Unlock()
+	efs.SetFull(false)
 	later := testRecords(60)[5:]
 	appendAll(t, w, later)
 	w.Close()
@@ -357,22 +302,18 @@ func TestNoSpaceFailsAppendsUntilSpaceReturns(t *testing.T) {
 
 func TestFailedSyncIsFatalAndNeverAcknowledged(t *testing.T) {
 	dir := t.TempDir()
-	efs := &errorFS{FS: OSFS}
+	efs := walfs.NewFaulty(OSFS)
 	var fatal []error
 	w, err := Open(dir, Options{FS: efs, SegmentSize: 4096, Logger: discard, OnSyncError: func(err error) { fatal = append(fatal, err) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	appendAll(t, w, testRecords(3))
-	efs.mu.Lock()
-	efs.syncFail = true
-	efs.mu.Unlock()
+	efs.SetBroken(true)
 	if err := w.Append(500, []byte("lost")); err == nil || len(fatal) != 1 {
 		t.Fatalf("append with a failing sync: err %v, fatal calls %d", err, len(fatal))
 	}
-	efs.mu.Lock()
-	efs.syncFail = false
-	efs.mu.Unlock()
+	efs.SetBroken(false)
 	// No retry: the WAL stays failed even if the disk recovers.
 	if err := w.Append(501, []byte("x")); !errors.Is(err, ErrFailed) {
 		t.Fatalf("append after a failed sync: %v", err)
