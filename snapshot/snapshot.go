@@ -165,13 +165,23 @@ func (r *reader) readInto(dst []byte, n int) []byte {
 	if r.err != nil {
 		return nil
 	}
-	if cap(dst) < n {
-		dst = make([]byte, n)
-	}
-	b := dst[:n]
-	if _, err := io.ReadFull(r.r, b); err != nil {
-		r.fail(err)
-		return nil
+	// A length is trusted only as far as the data it announces arrives:
+	// the buffer grows a chunk at a time, so a corrupt length costs the
+	// bytes the stream really holds, not the gigabyte it claims.
+	const chunk = 1 << 20
+	b := dst[:0]
+	for len(b) < n {
+		k := min(n-len(b), max(len(b), chunk))
+		if cap(b)-len(b) < k {
+			grown := make([]byte, len(b), len(b)+k)
+			copy(grown, b)
+			b = grown
+		}
+		if _, err := io.ReadFull(r.r, b[len(b):len(b)+k]); err != nil {
+			r.fail(err)
+			return nil
+		}
+		b = b[:len(b)+k]
 	}
 	r.n += int64(n)
 	return b
