@@ -390,3 +390,107 @@ var enforcedQuotaScenarios = []scenario{
 		a.create(e.p("c"), nil, 0)
 	}},
 }
+
+// TestSkipACL runs with zookeeper.skipACL=yes: no operation checks an ACL,
+// whatever the node's; the ACLs are still stored and reported.
+func TestSkipACL(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{ExtendedTypes: true, Extra: []string{"zookeeper.skipACL=yes"}})
+	runPair(t, p, []scenario{
+		permScenario("skipacl_perm_none", 0),
+		permScenario("skipacl_perm_read", jute.PermRead),
+		{"skipacl_digest_only_node", func(e *env) {
+			a := e.connect("A")
+			a.create(e.p(""), nil, 0)
+			a.createACL(e.p("n"), []byte("secret"), []jute.ACL{digestACL(31, "alice", "pw")}, 0)
+			b := e.connect("B")
+			b.getData(e.p("n"), false)
+			b.setData(e.p("n"), []byte("changed"), -1)
+			b.getACL(e.p("n"))
+			b.delete(e.p("n"), -1)
+		}},
+	})
+}
+
+// smallMaxBuffer is the jute.maxbuffer of TestSmallMaxBuffer, in bytes.
+const smallMaxBuffer = 4096
+
+// TestSmallMaxBuffer runs with jute.maxbuffer=4096 from zoo.cfg (a system
+// property for ZooKeeper): a request up to it is served, one frame past it
+// closes the connection, as ZooKeeper does.
+func TestSmallMaxBuffer(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{Extra: []string{fmt.Sprintf("jute.maxbuffer=%d", smallMaxBuffer)}})
+	runPair(t, p, []scenario{
+		{"maxbuffer_request_within", func(e *env) {
+			a := e.connect("A")
+			a.create(e.p(""), make([]byte, smallMaxBuffer-200), 0)
+			a.getData(e.p(""), false)
+		}},
+		{"maxbuffer_frame_past_it_closes", sendFrameThenPing(append(jute.AppendInt(nil, smallMaxBuffer+1), make([]byte, smallMaxBuffer+1)...))},
+		{"maxbuffer_create_past_it_closes", func(e *env) {
+			a := e.connect("A")
+			a.create(e.p(""), nil, 0)
+			b := e.connect("B")
+			if err := b.send(b.nextXid(), jute.OpCreate, createBody(e.p("big"), make([]byte, smallMaxBuffer+100), openACL, 0)); err != nil {
+				e.fatalf("write: %v", err)
+			}
+			closed, frames := b.waitClosed(replyTimeout)
+			b.dropped = b.dropped || closed
+			e.logf("B: create of %d bytes -> closed: %v frames=%d", smallMaxBuffer+100, closed, len(frames))
+			a.exists(e.p("big"), false)
+		}},
+	})
+}
+
+// TestContainerSettings runs with a sweep every 500 ms, containers never
+// used deleted after 1 s (znode.container.maxNeverUsedIntervalMs) and at
+// most 120 deletions a minute (znode.container.maxPerMinute): one every
+// 500 ms.
+func TestContainerSettings(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{Extra: []string{"znode.container.checkIntervalMs=500",
+		"znode.container.maxNeverUsedIntervalMs=1000", "znode.container.maxPerMinute=120"}})
+	runPair(t, p, []scenario{
+		{"container_never_used_deleted_after_interval", func(e *env) {
+			a := e.connect("A")
+			w := e.connect("W")
+			a.create(e.p(""), nil, 0)
+			a.createContainer(e.p("never"), []byte("d"))
+			w.exists(e.p("never"), true)
+			w.waitEvent(sweepWait)
+			a.exists(e.p("never"), false)
+		}},
+		{"container_deletions_rate_limited", func(e *env) {
+			a := e.connect("A")
+			w := e.connect("W")
+			a.create(e.p(""), nil, 0)
+			for _, c := range []string{"c1", "c2", "c3"} {
+				a.createContainer(e.p(c), nil)
+				a.create(e.p(c+"/x"), nil, 0)
+				w.exists(e.p(c), true)
+			}
+			for _, c := range []string{"c1", "c2", "c3"} {
+				a.delete(e.p(c+"/x"), -1)
+			}
+			// Which container goes first is the sweep's order; only the
+			// count and the spacing are recorded. A stall can only widen
+			// the gaps.
+			var at []time.Time
+			for range 3 {
+				if _, err := w.event(sweepWait); err != nil {
+					e.logf("W: no deletion: %s", errKind(err))
+					break
+				}
+				at = append(at, time.Now())
+			}
+			spaced := len(at) == 3
+			for i := 1; i < len(at); i++ {
+				spaced = spaced && at[i].Sub(at[i-1]) >= 400*time.Millisecond
+			}
+			e.hasBase = false
+			e.logf("W: %d containers deleted, at least 400 ms apart: %v", len(at), spaced)
+			a.getChildren2(e.p(""), false)
+		}},
+	})
+}

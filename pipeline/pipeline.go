@@ -22,7 +22,7 @@ type Config struct {
 	// nodes are swept (znode.container.checkIntervalMs).
 	ContainerCheckInterval time.Duration
 	// ContainerMaxPerMinute caps the sweep's deletions per minute
-	// (znode.container.maxPerMinute).
+	// (znode.container.maxPerMinute): they come a minute / this apart.
 	ContainerMaxPerMinute int
 	// ContainerMaxNeverUsed, when non-zero, also removes containers that
 	// never had a child once they are older than this
@@ -175,9 +175,10 @@ type Pipeline struct {
 	// sessions and nextID are owned by the pipeline goroutine.
 	sessions map[int64]*Session
 	nextID   int64
-	// sweepBudget is how many more deletions the sweep may make this minute.
-	sweepBudget    int
-	sweepBudgetEnd time.Time
+	// nextSweepDelete is the earliest the sweep may delete again: as
+	// ZooKeeper's ContainerManager, it waits a minute / maxPerMinute after
+	// each deletion.
+	nextSweepDelete time.Time
 	// onBatch is called after each batch, from the pipeline goroutine.
 	onBatch func(published bool)
 	// entries and payload are reused by every batch.
@@ -331,6 +332,14 @@ func (p *Pipeline) run() {
 	defer expiry.Stop()
 	sweep := time.NewTicker(p.cfg.ContainerCheckInterval)
 	defer sweep.Stop()
+	// pace runs the sweep again when it has more to delete than its rate
+	// allows now; nil while it has not.
+	var pace <-chan time.Time
+	resweep := func(at time.Time) {
+		if !at.IsZero() && pace == nil {
+			pace = time.After(time.Until(at))
+		}
+	}
 	batch := make([]*Request, 0, p.cfg.MaxBatch)
 	for {
 		select {
@@ -352,7 +361,10 @@ func (p *Pipeline) run() {
 			p.expireSessions(now)
 			expiry.Reset(p.untilNextTick(time.Now()))
 		case now := <-sweep.C:
-			p.sweep(now)
+			resweep(p.sweep(now))
+		case now := <-pace:
+			pace = nil
+			resweep(p.sweep(now))
 		case <-p.stop:
 			return
 		}
@@ -600,11 +612,12 @@ func (p *Pipeline) expireSessions(now time.Time) {
 
 // sweep deletes empty containers that once had a child, containers never
 // used for longer than ContainerMaxNeverUsed, and TTL nodes without children
-// whose mtime is older than their TTL, as ZooKeeper's ContainerManager does.
-func (p *Pipeline) sweep(now time.Time) {
-	if now.After(p.sweepBudgetEnd) {
-		p.sweepBudget = p.cfg.ContainerMaxPerMinute
-		p.sweepBudgetEnd = now.Add(time.Minute)
+// whose mtime is older than their TTL, as ZooKeeper's ContainerManager does:
+// one at a time, a minute / ContainerMaxPerMinute apart. It returns when to
+// run again for the rest, or the zero time when nothing is left.
+func (p *Pipeline) sweep(now time.Time) time.Time {
+	if now.Before(p.nextSweepDelete) {
+		return p.nextSweepDelete
 	}
 	nowMs := now.UnixMilli()
 	view := p.view.Load()
@@ -627,16 +640,13 @@ func (p *Pipeline) sweep(now time.Time) {
 			}
 		}
 	})
-	if len(doomed) > p.sweepBudget {
-		doomed = doomed[:p.sweepBudget]
-	}
 	if len(doomed) == 0 {
-		return
+		return time.Time{}
 	}
-	p.sweepBudget -= len(doomed)
-	batch := make([]*Request, len(doomed))
-	for i, path := range doomed {
-		batch[i] = &Request{Kind: KindWrite, Entry: engine.Entry{Op: jute.OpDeleteContainer, Body: []byte(path)}}
+	p.process([]*Request{{Kind: KindWrite, Entry: engine.Entry{Op: jute.OpDeleteContainer, Body: []byte(doomed[0])}}})
+	p.nextSweepDelete = now.Add(time.Minute / time.Duration(p.cfg.ContainerMaxPerMinute))
+	if len(doomed) == 1 {
+		return time.Time{}
 	}
-	p.process(batch)
+	return p.nextSweepDelete
 }
