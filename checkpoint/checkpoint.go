@@ -210,12 +210,12 @@ func (s *Store) Flush() error {
 
 // Load rebuilds the state from the store. It returns nil when the store is
 // empty (a new server).
-func (s *Store) Load(cfg engine.Config) (*engine.State, error) {
+func (s *Store) Load() (*engine.State, error) {
 	zxid, found, err := s.storedZxid()
 	if err != nil || !found {
 		return nil, err
 	}
-	l := engine.NewLoader(cfg)
+	l := engine.NewLoader()
 	var scratch []byte
 	it, err := s.db.NewIter(nil)
 	if err != nil {

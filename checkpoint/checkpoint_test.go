@@ -48,7 +48,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{s: engine.NewState(engine.Config{})}
+	w := &world{s: engine.NewState()}
 	w.apply(jute.OpCreateSession, 7, jute.AppendInt(nil, 4000))
 	secret := []jute.ACL{{Perms: jute.PermRead, ID: jute.ID{Scheme: "ip", ID: "10.0.0.1"}}}
 	for i := 0; i < 200; i++ {
@@ -77,7 +77,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	loaded, err := st.Load(engine.Config{})
+	loaded, err := st.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 func TestUnflushedWritesAreNotDurable(t *testing.T) {
 	dir := t.TempDir()
 	st, _ := Open(dir, quiet, func(err error) { t.Error(err) })
-	w := &world{s: engine.NewState(engine.Config{})}
+	w := &world{s: engine.NewState()}
 	w.apply(jute.OpCreateSession, 7, jute.AppendInt(nil, 4000))
 	w.create("/flushed", 0, engine.OpenACL)
 	w.create("/changed", 0, engine.OpenACL)
@@ -128,7 +128,7 @@ func TestUnflushedWritesAreNotDurable(t *testing.T) {
 
 	st, _ = Open(dir, quiet, func(err error) { t.Error(err) })
 	defer st.Close()
-	loaded, err := st.Load(engine.Config{})
+	loaded, err := st.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestEmptyStoreLoadsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if s, err := st.Load(engine.Config{}); s != nil || err != nil {
+	if s, err := st.Load(); s != nil || err != nil {
 		t.Fatalf("empty store loaded %v, %v", s, err)
 	}
 }

@@ -18,16 +18,15 @@ import (
 // data, ACLs, sessions and their ephemerals, what awaits the sweep), and
 // replay must give the results the original Apply gave.
 func TestCheckpointPlusReplayRebuildsTheSameState(t *testing.T) {
-	cfg := engine.Config{ExtendedTypes: true}
 	for seed := uint64(1); seed <= 12; seed++ {
-		entries := enginetest.RandomEntries(seed, 300)
+		entries := enginetest.RandomEntries(seed, 300, engine.Policy{ExtendedTypes: true})
 		rng := rand.New(rand.NewPCG(seed, 99))
 		dir := t.TempDir()
 		st, err := Open(dir, quiet, func(err error) { t.Error(err) })
 		if err != nil {
 			t.Fatal(err)
 		}
-		orig := engine.NewState(cfg)
+		orig := engine.NewState()
 		var results []engine.Result
 		flushedAt := 0 // entries applied at the last flush
 		for i := 0; i < len(entries); {
@@ -55,7 +54,7 @@ func TestCheckpointPlusReplayRebuildsTheSameState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restored, err := st.Load(cfg)
+		restored, err := st.Load()
 		st.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +63,7 @@ func TestCheckpointPlusReplayRebuildsTheSameState(t *testing.T) {
 			if flushedAt > 0 {
 				t.Fatalf("seed %d: nothing loaded though the store was flushed after %d entries", seed, flushedAt)
 			}
-			restored = engine.NewState(cfg)
+			restored = engine.NewState()
 		}
 		for i := flushedAt; i < len(entries); i++ {
 			if r := restored.Apply(entries[i]); !reflect.DeepEqual(r, results[i]) {

@@ -50,6 +50,7 @@ type change struct {
 // it reads no clock and no random source, only the entry and the state.
 // Every entry consumes one zxid, failed ones included, as in ZooKeeper.
 func (s *State) Apply(e *Entry) Result {
+	s.policy = e.Policy
 	s.zxid++
 	zxid := s.zxid
 	res := Result{Zxid: zxid}
@@ -75,7 +76,7 @@ func (s *State) Apply(e *Entry) Result {
 		// Reconfig needs reconfigEnabled and a quorum: ZooKeeper answers
 		// RECONFIGDISABLED without the first and, standalone, UNIMPLEMENTED.
 		switch {
-		case !s.cfg.ReconfigEnabled:
+		case !s.policy.ReconfigEnabled:
 			res.Err = jute.CodeReconfigDisabled
 		case s.checkSession(e.Session) != jute.CodeOK:
 			res.Err = jute.CodeSessionExpired
@@ -199,7 +200,7 @@ func (s *State) checkSession(id int64) jute.Code {
 }
 
 func (s *State) allowed(n *Node, perm int32, ids []jute.ID) bool {
-	return s.cfg.SkipACL || Allowed(s.acls.lists[n.acl], perm, ids)
+	return s.policy.SkipACL || Allowed(s.acls.lists[n.acl], perm, ids)
 }
 
 func (s *State) get(path string) (*Node, bool) {
@@ -213,7 +214,7 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	if !validMode(o.flags) {
 		return opResult{}, jute.CodeBadArguments
 	}
-	if ttlMode(o.flags) && !s.cfg.ExtendedTypes {
+	if ttlMode(o.flags) && !s.policy.ExtendedTypes {
 		return opResult{}, jute.CodeUnimplemented
 	}
 	if ttlMode(o.flags) {

@@ -12,15 +12,16 @@ var openACL = []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "world", ID: 
 
 // harness drives a State with a session, like the pipeline does.
 type harness struct {
-	t    *testing.T
-	s    *State
-	sess int64
-	ids  []jute.ID
-	now  int64
+	t      *testing.T
+	s      *State
+	policy Policy
+	sess   int64
+	ids    []jute.ID
+	now    int64
 }
 
-func newHarness(t *testing.T, cfg Config) *harness {
-	h := &harness{t: t, s: NewState(cfg), sess: 0x0100000000000001, now: 1000,
+func newHarness(t *testing.T, policy Policy) *harness {
+	h := &harness{t: t, s: NewState(), policy: policy, sess: 0x0100000000000001, now: 1000,
 		ids: []jute.ID{{Scheme: "ip", ID: "127.0.0.1"}}}
 	h.apply(jute.OpCreateSession, jute.AppendInt(nil, 30000))
 	return h
@@ -28,7 +29,7 @@ func newHarness(t *testing.T, cfg Config) *harness {
 
 func (h *harness) apply(op jute.OpCode, body []byte) Result {
 	h.now++
-	return h.s.Apply(&Entry{Time: h.now, Session: h.sess, Op: op, Identities: h.ids, Body: body})
+	return h.s.Apply(&Entry{Time: h.now, Session: h.sess, Op: op, Identities: h.ids, Body: body, Policy: h.policy})
 }
 
 func (h *harness) create(op jute.OpCode, path string, flags int32, ttl int64) Result {
@@ -47,7 +48,7 @@ func (h *harness) node(path string) *Node {
 
 func TestSystemNodesStartAsZooKeeper(t *testing.T) {
 	// Values read off a fresh Apache ZooKeeper 3.8.0.
-	v := NewState(Config{}).Publish()
+	v := NewState().Publish()
 	for _, tc := range []struct {
 		path                     string
 		cversion, aversion, kids int32
@@ -74,7 +75,7 @@ func TestSystemNodesStartAsZooKeeper(t *testing.T) {
 }
 
 func TestStatRulesAndSequentialNames(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	r := h.create(jute.OpCreate, "/p", 0, -1)
 	if r.Err != jute.CodeOK || r.Zxid != 2 {
 		t.Fatalf("create /p: %+v", r)
@@ -105,7 +106,7 @@ func TestStatRulesAndSequentialNames(t *testing.T) {
 }
 
 func TestCreateErrorPrecedence(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	h.create(jute.OpCreate, "/e", 1, -1)
 	for _, tc := range []struct {
 		name  string
@@ -146,7 +147,7 @@ func TestCreateErrorPrecedence(t *testing.T) {
 }
 
 func TestDeleteAndVersionChecks(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	h.create(jute.OpCreate, "/d", 0, -1)
 	h.create(jute.OpCreate, "/d/c", 0, -1)
 	del := func(path string, version int32) jute.Code {
@@ -175,7 +176,7 @@ func TestDeleteAndVersionChecks(t *testing.T) {
 }
 
 func TestMultiIsAtomicAndEncodesZooKeeperResults(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	op := func(typ jute.OpCode, rec []byte) []byte {
 		return append((&jute.MultiHeader{Type: typ, Err: -1}).Append(nil), rec...)
 	}
@@ -211,7 +212,7 @@ func TestMultiIsAtomicAndEncodesZooKeeperResults(t *testing.T) {
 }
 
 func TestSessionCloseDeletesEphemeralsAndFiresEvents(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	h.create(jute.OpCreate, "/eph", 1, -1)
 	h.create(jute.OpCreate, "/seq-", 3, -1)
 	h.s.Publish()
@@ -236,7 +237,7 @@ func TestSessionCloseDeletesEphemeralsAndFiresEvents(t *testing.T) {
 }
 
 func TestContainerAndTTLOwners(t *testing.T) {
-	h := newHarness(t, Config{ExtendedTypes: true})
+	h := newHarness(t, Policy{ExtendedTypes: true})
 	h.create(jute.OpCreateContainer, "/c", 0, -1)
 	h.create(jute.OpCreateTTL, "/t", 5, 100)
 	h.create(jute.OpCreate, "/plain4", 4, -1) // the flag alone does not make a container
@@ -264,7 +265,7 @@ func TestContainerAndTTLOwners(t *testing.T) {
 }
 
 func TestACLChecksAndDigest(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	bob := jute.ID{Scheme: "digest", ID: DigestID("bob:secret")}
 	if bob.ID != "bob:fyVmFCwVbTJYrznoSu1koqYEYF0=" { // DigestAuthenticationProvider.generateDigest
 		t.Fatalf("digest %q", bob.ID)
@@ -382,7 +383,7 @@ func TestWatchesFireOnceAndPersist(t *testing.T) {
 // until the next Publish). The parent's stat must still be updated from its
 // own values.
 func TestParentStatSurvivesLeafSplit(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	for i := 0; i < 40; i++ {
 		h.create(jute.OpCreate, fmt.Sprintf("/a%02d", i), 0, -1)
 	}
@@ -417,7 +418,7 @@ func TestParentStatSurvivesLeafSplit(t *testing.T) {
 // for a quota on /p: the stats node is rewritten in place, without a new
 // version, on every change under /p.
 func TestQuotaStatsFollowTheSubtree(t *testing.T) {
-	h := newHarness(t, Config{})
+	h := newHarness(t, Policy{})
 	create := func(path, data string) {
 		req := jute.CreateRequest{Path: path, Data: []byte(data), ACL: openACL}
 		if r := h.apply(jute.OpCreate, req.AppendCreate(nil, false)); r.Err != jute.CodeOK {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/meerkat-zk/meerkat/engine"
@@ -10,21 +11,69 @@ import (
 )
 
 func TestBatchRoundTrip(t *testing.T) {
-	entries := enginetest.RandomEntries(3, 50)
-	for _, e := range entries {
-		e.Identities = []jute.ID{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "bob:x"}}
-	}
-	b := engine.AppendBatch(nil, 42, entries)
-	first, got, err := engine.DecodeBatch(b)
-	if err != nil || first != 42 || len(got) != len(entries) {
-		t.Fatalf("decode: %v first %d n %d", err, first, len(got))
-	}
-	for i := range got {
-		if !reflect.DeepEqual(&got[i], entries[i]) {
-			t.Fatalf("entry %d: %+v != %+v", i, got[i], *entries[i])
+	for _, policy := range []engine.Policy{{}, {ExtendedTypes: true, EnforceQuota: true}, {SkipACL: true, ReconfigEnabled: true},
+		{ExtendedTypes: true, SkipACL: true, ReconfigEnabled: true, EnforceQuota: true}} {
+		entries := enginetest.RandomEntries(3, 50, policy)
+		for _, e := range entries {
+			e.Identities = []jute.ID{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "bob:x"}}
+		}
+		b := engine.AppendBatch(nil, 42, policy, entries)
+		first, got, err := engine.DecodeBatch(b)
+		if err != nil || first != 42 || len(got) != len(entries) {
+			t.Fatalf("decode: %v first %d n %d", err, first, len(got))
+		}
+		for i := range got {
+			if !reflect.DeepEqual(&got[i], entries[i]) {
+				t.Fatalf("entry %d: %+v != %+v", i, got[i], *entries[i])
+			}
+		}
+		if _, _, err := engine.DecodeBatch(b[:len(b)-1]); err == nil {
+			t.Fatal("a truncated batch decoded")
 		}
 	}
-	if _, _, err := engine.DecodeBatch(b[:len(b)-1]); err == nil {
-		t.Fatal("a truncated batch decoded")
+}
+
+// TestBatchWithoutPolicyIsRefused: a batch as written before batches
+// carried their policy must not be applied with a guessed one.
+func TestBatchWithoutPolicyIsRefused(t *testing.T) {
+	entry := &engine.Entry{Time: 1, Session: 7, Op: jute.OpCreate,
+		Body: (&jute.CreateRequest{Path: "/a", ACL: engine.OpenACL}).AppendCreate(nil, false)}
+	b := engine.AppendBatch(nil, 5, engine.Policy{}, []*engine.Entry{entry})
+	old := append(append([]byte(nil), b[:12]...), b[16:]...) // without the policy word
+	if _, _, err := engine.DecodeBatch(old); err == nil || !strings.Contains(err.Error(), "policy") {
+		t.Fatalf("a batch without a policy word: %v", err)
+	}
+}
+
+// TestReplayDecidesByTheLoggedPolicy applies the same logged writes as a
+// replica, or a replay after a restart, would: a TTL create succeeds or
+// fails as the accepting server's policy said, not as the replaying one's
+// configuration would.
+func TestReplayDecidesByTheLoggedPolicy(t *testing.T) {
+	ttl := (&jute.CreateRequest{Path: "/t", ACL: engine.OpenACL, Flags: 5, TTL: 1000}).AppendCreate(nil, true)
+	for _, extended := range []bool{true, false} {
+		policy := engine.Policy{ExtendedTypes: extended}
+		entries := []*engine.Entry{
+			{Time: 1, Session: 7, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 30000), Policy: policy},
+			{Time: 2, Session: 7, Op: jute.OpCreateTTL, Body: ttl, Policy: policy},
+		}
+		leader := engine.NewState()
+		var want []jute.Code
+		for _, e := range entries {
+			want = append(want, leader.Apply(e).Err)
+		}
+		_, logged, err := engine.DecodeBatch(engine.AppendBatch(nil, 1, policy, entries))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replica := engine.NewState()
+		for i := range logged {
+			if got := replica.Apply(&logged[i]).Err; got != want[i] {
+				t.Fatalf("extendedTypes=%v: entry %d replayed %v, first applied %v", extended, i, got, want[i])
+			}
+		}
+		if _, ok := replica.Publish().Tree.Get("/t"); ok != extended {
+			t.Fatalf("extendedTypes=%v: the TTL node exists: %v", extended, ok)
+		}
 	}
 }

@@ -74,7 +74,7 @@ func BenchmarkTreeUpdate(b *testing.B) {
 // checks, copy-on-write update, event.
 func BenchmarkApplySetData(b *testing.B) {
 	for _, n := range []int{1_000, 100_000} {
-		s := NewState(Config{})
+		s := NewState()
 		s.Apply(&Entry{Session: 1, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 30000)})
 		var bodies [][]byte
 		for i := 0; i < n; i++ {

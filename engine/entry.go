@@ -7,22 +7,62 @@ import (
 )
 
 // A batch of entries is what one WAL record holds: the zxid of its first
-// entry (each entry consumes exactly one, so the rest follow), then the
-// entries back to back, all in jute encoding:
+// entry (each entry consumes exactly one, so the rest follow), the Policy
+// every entry of the batch is applied with, then the entries back to back,
+// all in jute encoding:
 //
-//	batch  +--------------+-----------+-----------+-----+
-//	       | firstZxid: 8 | count: 4  | entry 1   | ... |
-//	       +--------------+-----------+-----------+-----+
+//	batch  +--------------+-----------+-----------+-----------+-----+
+//	       | firstZxid: 8 | count: 4  | policy: 4 | entry 1   | ... |
+//	       +--------------+-----------+-----------+-----------+-----+
+//
+// policy is policyMagic in its high 16 bits and one bit a setting below
+// (policyExtendedTypes, ...): a log written before batches carried their
+// policy fails to decode instead of being applied with a guessed one.
 //	entry  +---------+------------+--------+-------+------------------+----------+
 //	       | time: 8 | session: 8 | xid: 4 | op: 4 | identities: vec  | body:buf |
 //	       +---------+------------+--------+-------+------------------+----------+
 //
 // identities is a vector of jute Id records (scheme, id).
 
-// AppendBatch appends the encoding of entries whose first zxid is firstZxid.
-func AppendBatch(b []byte, firstZxid int64, entries []*Entry) []byte {
+// The policy word of a batch.
+const (
+	policyMagic           = 0x4d50 << 16 // "MP"
+	policyExtendedTypes   = 1 << 0
+	policySkipACL         = 1 << 1
+	policyReconfigEnabled = 1 << 2
+	policyEnforceQuota    = 1 << 3
+)
+
+// word encodes p as a batch's policy word.
+func (p Policy) word() int32 {
+	w := int32(policyMagic)
+	for _, f := range []struct {
+		on  bool
+		bit int32
+	}{{p.ExtendedTypes, policyExtendedTypes}, {p.SkipACL, policySkipACL},
+		{p.ReconfigEnabled, policyReconfigEnabled}, {p.EnforceQuota, policyEnforceQuota}} {
+		if f.on {
+			w |= f.bit
+		}
+	}
+	return w
+}
+
+// policyOf decodes a batch's policy word.
+func policyOf(w int32) (Policy, bool) {
+	if w&^0xffff != policyMagic || w&0xffff&^(policyExtendedTypes|policySkipACL|policyReconfigEnabled|policyEnforceQuota) != 0 {
+		return Policy{}, false
+	}
+	return Policy{ExtendedTypes: w&policyExtendedTypes != 0, SkipACL: w&policySkipACL != 0,
+		ReconfigEnabled: w&policyReconfigEnabled != 0, EnforceQuota: w&policyEnforceQuota != 0}, true
+}
+
+// AppendBatch appends the encoding of entries whose first zxid is
+// firstZxid, all applied with policy p.
+func AppendBatch(b []byte, firstZxid int64, p Policy, entries []*Entry) []byte {
 	b = jute.AppendLong(b, firstZxid)
 	b = jute.AppendInt(b, int32(len(entries)))
+	b = jute.AppendInt(b, p.word())
 	for _, e := range entries {
 		b = jute.AppendLong(b, e.Time)
 		b = jute.AppendLong(b, e.Session)
@@ -46,16 +86,20 @@ func BatchSpan(b []byte) (firstZxid int64, count int32, ok bool) {
 	return d.Long(), d.Int(), true
 }
 
-// DecodeBatch reads a batch written by AppendBatch. The entries' bodies
-// alias b.
+// DecodeBatch reads a batch written by AppendBatch; each entry carries the
+// batch's Policy. The entries' bodies alias b.
 func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
 	var d jute.Decoder
 	d.Reset(b, len(b))
 	firstZxid = d.Long()
 	n := d.VectorLen()
+	policy, ok := policyOf(d.Int())
+	if d.Err() == nil && !ok {
+		return 0, nil, fmt.Errorf("engine: batch at zxid %d has no policy word: a log written by an older Meerkat", firstZxid)
+	}
 	entries = make([]Entry, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
-		var e Entry
+		e := Entry{Policy: policy}
 		e.Time = d.Long()
 		e.Session = d.Long()
 		e.Xid = d.Int()

@@ -118,8 +118,8 @@ type Loader struct {
 }
 
 // NewLoader starts an empty state (no system nodes: the image has them).
-func NewLoader(cfg Config) *Loader {
-	return &Loader{building: true, s: emptyState(cfg, &aclTable{index: map[string]uint32{}})}
+func NewLoader() *Loader {
+	return &Loader{building: true, s: emptyState(&aclTable{index: map[string]uint32{}})}
 }
 
 // AddACL adds the ACL list with reference index; indexes come in order from 0.

@@ -70,7 +70,7 @@ func quotaRootIn(t Tree, path string) string {
 // committed (before the multi in progress, if any), and skips a root whose
 // limits or stats node is missing or unreadable.
 func (s *State) checkQuota(path string, bytes, count int64) jute.Code {
-	if !s.cfg.EnforceQuota {
+	if !s.policy.EnforceQuota {
 		return jute.CodeOK
 	}
 	t := s.tree.current()

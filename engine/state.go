@@ -6,9 +6,12 @@ import (
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
-// Config is the part of the server's configuration the state machine needs.
-// Every replica must apply the log with the same Config.
-type Config struct {
+// Policy is the part of the server's configuration that changes what a
+// write does. The server that accepts a write stamps its Policy into the
+// entry, and the log carries it (once per batch), so that every replica and
+// every replay decides the entry as it was decided first, whatever its own
+// zoo.cfg says.
+type Policy struct {
 	// ExtendedTypes enables TTL nodes (zookeeper.extendedTypesEnabled).
 	ExtendedTypes bool
 	// SkipACL disables every ACL check (zookeeper.skipACL).
@@ -42,6 +45,8 @@ type Entry struct {
 	// it is the negotiated timeout (a jute int); for OpDeleteContainer the
 	// path.
 	Body []byte
+	// Policy is the accepting server's settings, which Apply decides by.
+	Policy Policy
 }
 
 // Result is what Apply made of an entry.
@@ -110,7 +115,8 @@ func (s *Session) EphemeralCount() int { return len(s.ephemerals) }
 // sessions and the zxid counter. It is owned by one goroutine (the applier);
 // readers use the Views it publishes.
 type State struct {
-	cfg      Config
+	// policy is the Policy of the entry being applied.
+	policy   Policy
 	tree     treeWriter
 	acls     *aclTable
 	sessions map[int64]*Session
@@ -132,8 +138,8 @@ type State struct {
 
 // NewState returns the state of a fresh server: the root, /zookeeper,
 // /zookeeper/quota and /zookeeper/config, with ZooKeeper's initial stats.
-func NewState(cfg Config) *State {
-	s := emptyState(cfg, newACLTable())
+func NewState() *State {
+	s := emptyState(newACLTable())
 	// The system nodes are added without bumping their parents' create
 	// counters, which is why a fresh server shows / with cversion -1 and
 	// /zookeeper with cversion -2.
@@ -162,9 +168,8 @@ func NewState(cfg Config) *State {
 
 // emptyState returns a state without znodes or sessions over the ACL table
 // acls.
-func emptyState(cfg Config, acls *aclTable) *State {
+func emptyState(acls *aclTable) *State {
 	return &State{
-		cfg:           cfg,
 		acls:          acls,
 		sessions:      map[int64]*Session{},
 		expiring:      map[string]struct{}{},

@@ -67,13 +67,13 @@ func open(t *testing.T, dir string, policy checkpoint.Policy) (*stores, *engine.
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, err := store.Load(engine.Config{})
+	state, err := store.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cpZxid := int64(0)
 	if state == nil {
-		state = engine.NewState(engine.Config{})
+		state = engine.NewState()
 	} else {
 		cpZxid = state.Zxid()
 	}
@@ -243,7 +243,7 @@ func TestFullDiskFailsWritesKeepsReadsAndRecovers(t *testing.T) {
 		t.Fatalf("reopening the log after the full disk: %v", err)
 	}
 	defer log.Close()
-	recovered := engine.NewState(engine.Config{})
+	recovered := engine.NewState()
 	if _, err := Recover(recovered, log); err != nil {
 		t.Fatal(err)
 	}

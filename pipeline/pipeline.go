@@ -41,8 +41,9 @@ type Config struct {
 	// checkpointer: changes to the same znodes in between are written to
 	// it once. 0 means 50 ms.
 	CheckpointEvery time.Duration
-	// Engine configures the state machine.
-	Engine engine.Config
+	// Policy is what this server stamps into the writes it accepts: the
+	// settings that decide what a write does (see engine.Policy).
+	Policy engine.Policy
 	// Log, when set, makes every batch durable before it is applied: a
 	// write is acknowledged only once its batch is on disk.
 	Log Log
@@ -253,7 +254,7 @@ func New(cfg Config, state *engine.State) (*Pipeline, error) {
 		return nil, err
 	}
 	if state == nil {
-		state = engine.NewState(cfg.Engine)
+		state = engine.NewState()
 	}
 	now := time.Now()
 	p := &Pipeline{
@@ -390,11 +391,11 @@ func (p *Pipeline) process(batch []*Request) {
 				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSessionMoved}
 				continue
 			}
-			r.Entry.Time = now.UnixMilli()
+			r.Entry.Time, r.Entry.Policy = now.UnixMilli(), p.cfg.Policy
 			entries = append(entries, &r.Entry)
 		case KindCreateSession:
 			r.Entry = engine.Entry{Time: now.UnixMilli(), Session: p.allocSessionID(), Op: jute.OpCreateSession,
-				Body: jute.AppendInt(nil, r.Timeout)}
+				Body: jute.AppendInt(nil, r.Timeout), Policy: p.cfg.Policy}
 			entries = append(entries, &r.Entry)
 		}
 	}
@@ -469,7 +470,7 @@ func (p *Pipeline) log(entries []*engine.Entry) bool {
 		return true
 	}
 	first := p.state.Zxid() + 1
-	p.payload = engine.AppendBatch(p.payload[:0], first, entries)
+	p.payload = engine.AppendBatch(p.payload[:0], first, p.cfg.Policy, entries)
 	start := time.Now()
 	err := p.cfg.Log.Append(uint64(first), p.payload)
 	p.lastLogged, p.lastAppend = len(entries), time.Since(start)

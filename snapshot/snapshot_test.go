@@ -19,7 +19,7 @@ import (
 )
 
 func sampleState(t testing.TB, n int) *engine.State {
-	s := engine.NewState(engine.Config{ExtendedTypes: true})
+	s := engine.NewState()
 	apply := func(op jute.OpCode, sess int64, body []byte) {
 		if r := s.Apply(&engine.Entry{Time: 1, Session: sess, Op: op, Body: body}); r.Err != jute.CodeOK {
 			t.Fatalf("%v: %v", op, r.Err)
@@ -55,7 +55,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+	l := engine.NewLoader()
 	rs, err := Read(bytes.NewReader(buf.Bytes()), l)
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestDamageIsDetected(t *testing.T) {
 		{"data after the end", edit(func(b []byte) []byte { return append(b, 0) }), "data after the end", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Read(bytes.NewReader(tc.data), engine.NewLoader(engine.Config{}))
+			_, err := Read(bytes.NewReader(tc.data), engine.NewLoader())
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.want) || (tc.wrapped != nil && !errors.Is(err, tc.wrapped)) {
 				t.Fatalf("error %v, want ErrCorrupt with %q (wrapping %v)", err, tc.want, tc.wrapped)
 			}
@@ -134,14 +134,14 @@ func TestDamageIsDetected(t *testing.T) {
 	// The edits above are what fails: the content unchanged and compressed
 	// again reads.
 	t.Run("recompressed reads", func(t *testing.T) {
-		if _, err := Read(bytes.NewReader(edit(func(b []byte) []byte { return b })), engine.NewLoader(engine.Config{})); err != nil {
+		if _, err := Read(bytes.NewReader(edit(func(b []byte) []byte { return b })), engine.NewLoader()); err != nil {
 			t.Fatalf("the content compressed again does not read: %v", err)
 		}
 	})
 	// A failure to read the input is not damage.
 	t.Run("read error", func(t *testing.T) {
 		failed := errors.New("disk on fire")
-		_, err := Read(io.MultiReader(bytes.NewReader(good[:len(good)/2]), iotest.ErrReader(failed)), engine.NewLoader(engine.Config{}))
+		_, err := Read(io.MultiReader(bytes.NewReader(good[:len(good)/2]), iotest.ErrReader(failed)), engine.NewLoader())
 		if !errors.Is(err, failed) || errors.Is(err, ErrCorrupt) {
 			t.Fatalf("error %v, want the read error and not ErrCorrupt", err)
 		}
@@ -180,7 +180,7 @@ func TestSnapshotIsConsistentWhileWritesGoOn(t *testing.T) {
 	if n := s.Publish().Tree.Count(); n != len(want)-2-500 {
 		t.Fatalf("after the deletes the state holds %d znodes", n)
 	}
-	l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+	l := engine.NewLoader()
 	st, err := Read(&buf, l)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func FuzzRead(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, content []byte) {
-		l := engine.NewLoader(engine.Config{ExtendedTypes: true})
+		l := engine.NewLoader()
 		st, err := Read(bytes.NewReader(enc.EncodeAll(content, nil)), l)
 		if err != nil {
 			return

@@ -62,18 +62,18 @@ func FetchSnapshot(adminAddr, path string) (snapshot.Stats, error) {
 
 // verify reads the snapshot at path whole and checks it loads.
 func verify(path string) (snapshot.Stats, error) {
-	_, st, err := loadSnapshot(path, engine.Config{ExtendedTypes: true})
+	_, st, err := loadSnapshot(path)
 	return st, err
 }
 
 // loadSnapshot reads the snapshot at path into a new state.
-func loadSnapshot(path string, cfg engine.Config) (*engine.State, snapshot.Stats, error) {
+func loadSnapshot(path string) (*engine.State, snapshot.Stats, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, snapshot.Stats{}, fmt.Errorf("tools: %w", err)
 	}
 	defer f.Close()
-	l := engine.NewLoader(cfg)
+	l := engine.NewLoader()
 	st, err := snapshot.Read(bufio.NewReader(f), l)
 	if err != nil {
 		return nil, st, err
@@ -85,7 +85,7 @@ func loadSnapshot(path string, cfg engine.Config) (*engine.State, snapshot.Stats
 // Restore builds a data directory from a snapshot: a checkpoint under
 // checkpointDir holding exactly the snapshot, and no log under walDir.
 // Both must be absent or empty, so a restore never mixes with live data.
-func Restore(snapPath, checkpointDir, walDir string, cfg engine.Config) (snapshot.Stats, error) {
+func Restore(snapPath, checkpointDir, walDir string) (snapshot.Stats, error) {
 	for _, d := range []string{checkpointDir, walDir} {
 		if entries, err := os.ReadDir(d); err == nil && len(entries) > 0 {
 			return snapshot.Stats{}, fmt.Errorf("tools: %s is not empty; restore into a new data directory", d)
@@ -93,7 +93,7 @@ func Restore(snapPath, checkpointDir, walDir string, cfg engine.Config) (snapsho
 			return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
 		}
 	}
-	state, st, err := loadSnapshot(snapPath, cfg)
+	state, st, err := loadSnapshot(snapPath)
 	if err != nil {
 		return st, err
 	}
@@ -176,7 +176,7 @@ func describe(e *engine.Entry) string {
 
 // DumpSnapshot prints a snapshot's header, sessions and znodes.
 func DumpSnapshot(out io.Writer, path string) error {
-	state, st, err := loadSnapshot(path, engine.Config{ExtendedTypes: true})
+	state, st, err := loadSnapshot(path)
 	if err != nil {
 		return err
 	}

@@ -101,14 +101,14 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 	}
 
 	restored := filepath.Join(dir, "restored")
-	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal"), engine.Config{}); err != nil {
+	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal")); err != nil {
 		t.Fatal(err)
 	}
 	store, err := checkpoint.Open(filepath.Join(restored, "checkpoint"), quiet, func(err error) { t.Error(err) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	state, err := store.Load(engine.Config{})
+	state, err := store.Load()
 	store.Close()
 	if err != nil || state == nil {
 		t.Fatalf("load restored: %v", err)
@@ -126,7 +126,7 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 		t.Fatalf("restored zxid %x sessions %v, snapshot zxid %x", state.Zxid(), state.SessionRecords(), st.Zxid)
 	}
 	// A restore never lands on live data.
-	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal"), engine.Config{}); err == nil ||
+	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal")); err == nil ||
 		!strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("restore over existing data: %v", err)
 	}
@@ -216,7 +216,7 @@ func TestDumpWALChangesNothing(t *testing.T) {
 	for i := 0; i < batches; i++ {
 		path := fmt.Sprintf("/node%02d", i)
 		body := (&jute.CreateRequest{Path: path, Data: []byte("data"), ACL: engine.OpenACL}).AppendCreate(nil, false)
-		payload := engine.AppendBatch(nil, int64(100+i), []*engine.Entry{{Time: 1, Session: 7, Xid: int32(i), Op: jute.OpCreate, Body: body}})
+		payload := engine.AppendBatch(nil, int64(100+i), engine.Policy{}, []*engine.Entry{{Time: 1, Session: 7, Xid: int32(i), Op: jute.OpCreate, Body: body}})
 		if err := log.Append(uint64(100+i), payload); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,5 +145,97 @@ func TestSnapshotAndRestoreAsAUserRunsThem(t *testing.T) {
 			}
 		}
 		t.Fatalf("the restored server holds %d znodes, the snapshotted one %d", len(got), len(want))
+	}
+}
+
+// output is a process's output, written by exec's goroutine and read by
+// the test.
+type output struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// startBinary runs the server binary with args on a free port and waits
+// until it sets up a session; the test's cleanup SIGKILLs it.
+func startBinary(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *output) {
+	t.Helper()
+	port := zktest.FreePort(t)
+	log := &output{}
+	cmd := exec.Command(bin, append([]string{"-port", fmt.Sprint(port), "-set", "admin.enableServer=false"}, args...)...)
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for try := 0; ; try++ {
+		if c, err := wire.Dial(addr, 30000); err == nil && c.Session.TimeOut > 0 {
+			c.Close()
+			return cmd, addr, log
+		}
+		if try == 400 {
+			t.Fatalf("the server does not serve:\n%s", log.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// TestSettingsChangedAcrossACrashReplayAsLogged creates TTL nodes with
+// extendedTypesEnabled on, SIGKILLs the server before any checkpoint, and
+// restarts it with the setting off: the replay must decide each logged
+// write as it was first decided (the log carries the policy), so the TTL
+// nodes are there.
+func TestSettingsChangedAcrossACrashReplayAsLogged(t *testing.T) {
+	bin := zktest.MeerkatBinary(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	cmd, addr, _ := startBinary(t, bin, "-data-dir", dir, "-set", "extendedTypesEnabled=true", "-set", "snapCount=1000000")
+	c, err := wire.Dial(addr, 30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		body := (&jute.CreateRequest{Path: fmt.Sprintf("/ttl%d", i), ACL: engine.OpenACL, Flags: 5, TTL: 3600000}).AppendCreate(nil, true)
+		if r, err := c.Call(jute.OpCreateTTL, body); err != nil || r.Header.Err != jute.CodeOK {
+			t.Fatalf("createTTL: %+v %v", r.Header, err)
+		}
+	}
+	c.Close()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	_, addr, log := startBinary(t, bin, "-data-dir", dir)
+	if !strings.Contains(log.String(), "log_entries_replayed=") || strings.Contains(log.String(), "log_entries_replayed=0 ") {
+		t.Fatalf("the restart replayed nothing:\n%s", log.String())
+	}
+	c, err = wire.Dial(addr, 30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 5; i++ {
+		r, err := c.Call(jute.OpExists, (&jute.PathWatchRequest{Path: fmt.Sprintf("/ttl%d", i)}).Append(nil))
+		if err != nil || r.Header.Err != jute.CodeOK {
+			t.Fatalf("/ttl%d after the replay: %+v %v", i, r.Header, err)
+		}
+	}
+	// The new setting governs new writes.
+	body := (&jute.CreateRequest{Path: "/ttl-new", ACL: engine.OpenACL, Flags: 5, TTL: 3600000}).AppendCreate(nil, true)
+	if r, err := c.Call(jute.OpCreateTTL, body); err != nil || r.Header.Err != jute.CodeUnimplemented {
+		t.Fatalf("a TTL create with extendedTypesEnabled off: %+v %v", r.Header, err)
 	}
 }

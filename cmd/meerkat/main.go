@@ -129,8 +129,9 @@ func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog
 	return cfg, logger, pos, nil
 }
 
-func engineConfig(cfg *config.Config) engine.Config {
-	return engine.Config{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
+// policy is the engine.Policy this server stamps into the writes it accepts.
+func policy(cfg *config.Config) engine.Policy {
+	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
 		EnforceQuota: cfg.EnforceQuota}
 }
 
@@ -159,7 +160,7 @@ func runServer(args []string) error {
 			_ = store.Close()
 		}
 	}()
-	state, err := store.Load(engineConfig(cfg))
+	state, err := store.Load()
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ func runServer(args []string) error {
 	if state != nil {
 		checkpointZxid = state.Zxid()
 	} else {
-		state = engine.NewState(engineConfig(cfg))
+		state = engine.NewState()
 	}
 	loaded := time.Since(start)
 	if !cfg.ForceSync {
@@ -194,7 +195,7 @@ func runServer(args []string) error {
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
 		ContainerMaxPerMinute:  cfg.ContainerMaxPerMinute,
 		ContainerMaxNeverUsed:  cfg.ContainerMaxNeverUsed,
-		Engine:                 engineConfig(cfg),
+		Policy:                 policy(cfg),
 		Log:                    log,
 		Checkpoints:            cp,
 		Logger:                 logger,
@@ -295,7 +296,7 @@ func runRestore(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := tools.Restore(rest[0], cfg.CheckpointDir(), cfg.WALDir(), engineConfig(cfg))
+	st, err := tools.Restore(rest[0], cfg.CheckpointDir(), cfg.WALDir())
 	if err != nil {
 		return err
 	}

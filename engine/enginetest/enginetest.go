@@ -15,8 +15,9 @@ import (
 // the log carries (creates of every mode, deletes, setData, setACL with
 // restrictive ACLs, multis of creates, setData, deletes and checks,
 // container deletion, sessions opened and closed), over a small namespace
-// so that many of them fail.
-func RandomEntries(seed uint64, n int) []*engine.Entry {
+// so that many of them fail. Each carries Policy, the ExtendedTypes of
+// which the TTL creates need.
+func RandomEntries(seed uint64, n int, policy engine.Policy) []*engine.Entry {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	sessions := []int64{101, 102, 103}
 	path := func() string {
@@ -52,10 +53,10 @@ func RandomEntries(seed uint64, n int) []*engine.Entry {
 	}
 	var out []*engine.Entry
 	for _, s := range sessions {
-		out = append(out, &engine.Entry{Session: s, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 5000)})
+		out = append(out, &engine.Entry{Session: s, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 5000), Policy: policy})
 	}
 	for i := 0; i < n; i++ {
-		e := &engine.Entry{Time: int64(1000 + i), Session: sessions[rng.IntN(len(sessions))]}
+		e := &engine.Entry{Time: int64(1000 + i), Session: sessions[rng.IntN(len(sessions))], Policy: policy}
 		switch rng.IntN(10) {
 		case 0, 1:
 			e.Op = jute.OpCreate
@@ -89,7 +90,7 @@ func RandomEntries(seed uint64, n int) []*engine.Entry {
 			if rng.IntN(3) == 0 {
 				e.Op = jute.OpCloseSession
 				id := int64(200 + i)
-				out = append(out, &engine.Entry{Session: id, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 5000)})
+				out = append(out, &engine.Entry{Session: id, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 5000), Policy: policy})
 				sessions[rng.IntN(len(sessions))] = id
 			} else {
 				e.Op = jute.OpDeleteContainer
