@@ -96,8 +96,26 @@ type Config struct {
 	AdminEnabled bool
 	AdminAddress string
 	AdminPort    int
+	// Members are the server.N lines (or those of DynamicConfigFile). One
+	// voter with StandaloneEnabled runs standalone on its client address;
+	// replicated ensembles are refused until Meerkat replicates.
+	Members []Member
+	// PeerType is peerType: participant (the default) or observer.
+	PeerType string
+	// InitLimit and SyncLimit are ZooKeeper's follower time limits, in
+	// ticks (initLimit, syncLimit); accepted and checked.
+	InitLimit, SyncLimit int
+	// StandaloneEnabled is standaloneEnabled (default true): a single
+	// server.N line then runs standalone, as ZooKeeper does.
+	StandaloneEnabled bool
+	// DynamicConfigFile is dynamicConfigFile: a file holding the server.N
+	// lines instead of zoo.cfg.
+	DynamicConfigFile string
 	// Unknown lists keys that were not recognised, for a warning.
 	Unknown []string
+	// clientPortSet records that clientPort was given; dynamicRead that
+	// Members came from DynamicConfigFile.
+	clientPortSet, dynamicRead bool
 }
 
 //go:embed default.cfg
@@ -131,7 +149,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
 	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true,
-		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080}
+		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080, StandaloneEnabled: true}
 	for _, p := range props {
 		if err := c.Set(p.key, p.value); err != nil {
 			return nil, fmt.Errorf("config: %s:%d: %w", name, p.line, err)
@@ -157,6 +175,7 @@ func (c *Config) Set(key, value string) error {
 		c.DataLogDir = value
 	case "clientPort":
 		c.ClientPort, err = integer(key, value)
+		c.clientPortSet = true
 	case "clientPortAddress":
 		c.ClientPortAddress = value
 	case "minSessionTimeout":
@@ -214,17 +233,33 @@ func (c *Config) Set(key, value string) error {
 		c.AdminAddress = value
 	case "admin.serverPort", "zookeeper.admin.serverPort":
 		c.AdminPort, err = integer(key, value)
-	case "initLimit", "syncLimit",
-		"standaloneEnabled", "autopurge.snapRetainCount", "autopurge.purgeInterval",
+	case "initLimit":
+		c.InitLimit, err = integer(key, value)
+	case "syncLimit":
+		c.SyncLimit, err = integer(key, value)
+	case "standaloneEnabled":
+		c.StandaloneEnabled, err = boolean(key, value)
+	case "peerType":
+		c.PeerType = strings.ToLower(value)
+	case "dynamicConfigFile":
+		c.DynamicConfigFile = value
+	case "autopurge.snapRetainCount", "autopurge.purgeInterval",
 		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
 		"zookeeper.commitLogCount",
 		"zookeeper.digest.enabled", "zookeeper.snapshot.compression.method":
 		// Accepted for compatibility; they do not change Meerkat yet.
 	default:
-		if strings.HasPrefix(key, "server.") || strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight.") {
-			return fmt.Errorf("%s: ensembles are not supported yet; run standalone (remove the server.N lines)", key)
+		switch {
+		case strings.HasPrefix(key, "server."):
+			var m Member
+			if m, err = parseMember(key, value); err == nil {
+				c.Members = append(c.Members, m)
+			}
+		case strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight."):
+			return fmt.Errorf("%s: hierarchical quorums (group.N, weight.N) are not supported", key)
+		default:
+			c.Unknown = append(c.Unknown, key)
 		}
-		c.Unknown = append(c.Unknown, key)
 	}
 	return err
 }
@@ -253,6 +288,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataLogDir == "" {
 		c.DataLogDir = c.DataDir
+	}
+	if err := c.validateEnsemble(); err != nil {
+		return err
 	}
 	if c.ClientPort < 0 || c.ClientPort > 65535 {
 		return fmt.Errorf("clientPort %d is out of range", c.ClientPort)

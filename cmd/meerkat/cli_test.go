@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -237,5 +238,41 @@ func TestSettingsChangedAcrossACrashReplayAsLogged(t *testing.T) {
 	body := (&jute.CreateRequest{Path: "/ttl-new", ACL: engine.OpenACL, Flags: 5, TTL: 3600000}).AppendCreate(nil, true)
 	if r, err := c.Call(jute.OpCreateTTL, body); err != nil || r.Header.Err != jute.CodeUnimplemented {
 		t.Fatalf("a TTL create with extendedTypesEnabled off: %+v %v", r.Header, err)
+	}
+}
+
+// TestDockerImageConfigServes starts the binary on the configuration the
+// official ZooKeeper image writes (one server.N line with its client port,
+// standaloneEnabled, no clientPort): it serves on that port.
+func TestDockerImageConfigServes(t *testing.T) {
+	bin := zktest.MeerkatBinary(t)
+	dir := t.TempDir()
+	port := zktest.FreePort(t)
+	cfg := filepath.Join(dir, "zoo.cfg")
+	text := fmt.Sprintf("dataDir=%s\ndataLogDir=%s\ntickTime=2000\ninitLimit=5\nsyncLimit=2\nautopurge.snapRetainCount=3\nautopurge.purgeInterval=0\nmaxClientCnxns=60\nstandaloneEnabled=true\nadmin.enableServer=false\nserver.1=127.0.0.1:2888:3888;%d\n",
+		filepath.Join(dir, "data"), filepath.Join(dir, "datalog"), port)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := &output{}
+	cmd := exec.Command(bin, cfg)
+	cmd.Stderr = log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	for try := 0; ; try++ {
+		c, err := wire.Dial(fmt.Sprintf("127.0.0.1:%d", port), 30000)
+		if err == nil && c.Session.TimeOut > 0 {
+			c.Close()
+			return
+		}
+		if try == 400 {
+			t.Fatalf("no session on the server line's client port %d: %v\n%s", port, err, log.String())
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
 }

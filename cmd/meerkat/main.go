@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -112,7 +113,9 @@ func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog
 		}
 	}
 	if *port >= 0 {
-		cfg.ClientPort = *port
+		if err := cfg.Set("clientPort", strconv.Itoa(*port)); err != nil {
+			return nil, nil, nil, fmt.Errorf("-port: %w", err)
+		}
 	}
 	if *dataDir != "" {
 		cfg.DataDir, cfg.DataLogDir = *dataDir, *dataDir

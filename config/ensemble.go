@@ -1,0 +1,214 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Member is one server.N line of zoo.cfg: a server of the ensemble.
+//
+//	server.N=host:peerPort:electionPort[:participant|:observer][;[clientAddr:]clientPort]
+type Member struct {
+	// ID is N, the server's myid.
+	ID int64
+	// PeerAddr is host:peerPort, where the servers talk to each other.
+	PeerAddr string
+	// ElectionAddr is host:electionPort. ZooKeeper elects over it; Meerkat
+	// elects over the peer port and only checks it parses.
+	ElectionAddr string
+	// Observer marks a member that replicates and serves clients but never
+	// votes (":observer").
+	Observer bool
+	// ClientAddr is the client address after ';' ([clientAddr:]clientPort,
+	// the host empty when only a port is given), "" when the line has none.
+	ClientAddr string
+}
+
+// parseMember reads the value of key server.N.
+func parseMember(key, value string) (Member, error) {
+	id, err := strconv.ParseInt(strings.TrimPrefix(key, "server."), 10, 64)
+	if err != nil || id < 1 || id > 254 {
+		return Member{}, fmt.Errorf("%s: the server id must be a number in [1, 254]", key)
+	}
+	m := Member{ID: id}
+	addrs, client, hasClient := strings.Cut(value, ";")
+	if strings.Contains(addrs, "|") {
+		return Member{}, fmt.Errorf("%s: several addresses for one server (multiAddress) are not supported", key)
+	}
+	host, rest, err := splitHost(addrs)
+	if err != nil {
+		return Member{}, fmt.Errorf("%s: %q: %w", key, value, err)
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return Member{}, fmt.Errorf("%s: %q: want host:peerPort:electionPort[:participant|:observer]", key, value)
+	}
+	for i, p := range parts[:2] {
+		if _, err := port(p); err != nil {
+			return Member{}, fmt.Errorf("%s: %q: %s port: %w", key, value, []string{"peer", "election"}[i], err)
+		}
+	}
+	m.PeerAddr, m.ElectionAddr = net.JoinHostPort(host, parts[0]), net.JoinHostPort(host, parts[1])
+	if len(parts) == 3 {
+		switch strings.ToLower(parts[2]) {
+		case "participant":
+		case "observer":
+			m.Observer = true
+		default:
+			return Member{}, fmt.Errorf("%s: %q: the role must be participant or observer", key, value)
+		}
+	}
+	if hasClient {
+		client = strings.TrimSpace(client)
+		chost, cport := "", client
+		if i := strings.LastIndexByte(client, ':'); i >= 0 {
+			var err error
+			if chost, cport, err = net.SplitHostPort(client); err != nil {
+				return Member{}, fmt.Errorf("%s: client address %q: %w", key, client, err)
+			}
+		}
+		if _, err := port(cport); err != nil {
+			return Member{}, fmt.Errorf("%s: client port %q: %w", key, cport, err)
+		}
+		m.ClientAddr = net.JoinHostPort(chost, cport)
+		if chost == "" {
+			m.ClientAddr = cport
+		}
+	}
+	return m, nil
+}
+
+// splitHost splits "host:rest" or "[v6host]:rest".
+func splitHost(s string) (host, rest string, err error) {
+	if strings.HasPrefix(s, "[") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 || end+1 >= len(s) || s[end+1] != ':' {
+			return "", "", errors.New("an IPv6 address in brackets must be followed by :ports")
+		}
+		return s[1:end], s[end+2:], nil
+	}
+	host, rest, ok := strings.Cut(s, ":")
+	if !ok || host == "" {
+		return "", "", errors.New("want host:peerPort:electionPort")
+	}
+	return host, rest, nil
+}
+
+func port(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%q is not a port", s)
+	}
+	return n, nil
+}
+
+// readDynamicConfig reads the server.N lines of a dynamicConfigFile (it may
+// also hold version=; nothing else).
+func readDynamicConfig(path string) ([]Member, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("dynamicConfigFile: %w", err)
+	}
+	defer f.Close()
+	props, err := readProperties(f)
+	if err != nil {
+		return nil, fmt.Errorf("dynamicConfigFile %s: %w", path, err)
+	}
+	var members []Member
+	for _, p := range props {
+		switch {
+		case strings.HasPrefix(p.key, "server."):
+			m, err := parseMember(p.key, p.value)
+			if err != nil {
+				return nil, fmt.Errorf("dynamicConfigFile %s:%d: %w", path, p.line, err)
+			}
+			members = append(members, m)
+		case p.key == "version":
+		default:
+			return nil, fmt.Errorf("dynamicConfigFile %s:%d: %s does not belong in a dynamic configuration file", path, p.line, p.key)
+		}
+	}
+	return members, nil
+}
+
+// Voters returns the members that vote (not observers).
+func (c *Config) Voters() []Member {
+	var out []Member
+	for _, m := range c.Members {
+		if !m.Observer {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Distributed reports whether the configuration asks for a replicated
+// ensemble, as ZooKeeper decides it: more than one voter, or any server.N
+// line with standaloneEnabled=false. A single voter with standaloneEnabled
+// (the official Docker image's default) runs standalone.
+func (c *Config) Distributed() bool {
+	return len(c.Voters()) > 1 || len(c.Members) > 0 && !c.StandaloneEnabled
+}
+
+// validateEnsemble checks the server.N lines and, for a server that runs
+// standalone on one of them, takes its client address from the line.
+func (c *Config) validateEnsemble() error {
+	if c.DynamicConfigFile != "" && !c.dynamicRead {
+		if len(c.Members) > 0 {
+			return errors.New("server.N lines belong in the dynamicConfigFile when one is given, not in zoo.cfg")
+		}
+		members, err := readDynamicConfig(c.DynamicConfigFile)
+		if err != nil {
+			return err
+		}
+		c.Members, c.dynamicRead = members, true
+	}
+	slices.SortFunc(c.Members, func(a, b Member) int { return int(a.ID - b.ID) })
+	for i := 1; i < len(c.Members); i++ {
+		if c.Members[i].ID == c.Members[i-1].ID {
+			return fmt.Errorf("server.%d is given twice", c.Members[i].ID)
+		}
+	}
+	switch c.PeerType {
+	case "", "participant", "observer":
+	default:
+		return fmt.Errorf("peerType %q must be participant or observer", c.PeerType)
+	}
+	if c.InitLimit < 0 || c.SyncLimit < 0 {
+		return errors.New("initLimit and syncLimit must not be negative")
+	}
+	if len(c.Members) == 0 {
+		return nil
+	}
+	if c.Distributed() {
+		return fmt.Errorf("replicated ensembles are not supported yet (%d voting servers, standaloneEnabled=%v); run one server: one server.N line with standaloneEnabled=true, or none",
+			len(c.Voters()), c.StandaloneEnabled)
+	}
+	// Standalone on the single voter's line, as ZooKeeper runs it: its
+	// client address serves unless zoo.cfg names one, which must agree.
+	m := c.Voters()[0]
+	if m.ClientAddr == "" {
+		return nil
+	}
+	host, p := "", m.ClientAddr
+	if strings.Contains(m.ClientAddr, ":") {
+		host, p, _ = net.SplitHostPort(m.ClientAddr)
+	}
+	cport, _ := port(p)
+	switch {
+	case c.clientPortSet && c.ClientPort != cport:
+		return fmt.Errorf("clientPort %d differs from the client port %d of server.%d", c.ClientPort, cport, m.ID)
+	case c.ClientPortAddress != "" && host != "" && c.ClientPortAddress != host:
+		return fmt.Errorf("clientPortAddress %s differs from the client address %s of server.%d", c.ClientPortAddress, host, m.ID)
+	}
+	c.ClientPort = cport
+	if c.ClientPortAddress == "" {
+		c.ClientPortAddress = host
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestServerLines(t *testing.T) {
+	for _, tc := range []struct {
+		key, value string
+		want       Member
+	}{
+		{"server.1", "zk1:2888:3888", Member{ID: 1, PeerAddr: "zk1:2888", ElectionAddr: "zk1:3888"}},
+		{"server.2", "10.0.0.2:2888:3888:participant;2181", Member{ID: 2, PeerAddr: "10.0.0.2:2888", ElectionAddr: "10.0.0.2:3888", ClientAddr: "2181"}},
+		{"server.3", "zk3:2888:3888:Observer;0.0.0.0:2182", Member{ID: 3, PeerAddr: "zk3:2888", ElectionAddr: "zk3:3888", Observer: true, ClientAddr: "0.0.0.0:2182"}},
+		{"server.4", "[::1]:2888:3888;[::1]:2181", Member{ID: 4, PeerAddr: "[::1]:2888", ElectionAddr: "[::1]:3888", ClientAddr: "[::1]:2181"}},
+	} {
+		got, err := parseMember(tc.key, tc.value)
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s=%s: %+v %v, want %+v", tc.key, tc.value, got, err, tc.want)
+		}
+	}
+	for _, bad := range []struct{ key, value, want string }{
+		{"server.0", "a:1:2", "[1, 254]"},
+		{"server.x", "a:1:2", "[1, 254]"},
+		{"server.1", "a:2888", "host:peerPort:electionPort"},
+		{"server.1", "a:2888:3888:voter", "participant or observer"},
+		{"server.1", "a:0:3888", "peer port"},
+		{"server.1", "a:2888:99999", "election port"},
+		{"server.1", "a:2888:3888;x", "client port"},
+		{"server.1", "a:2888:3888|b:2888:3888", "multiAddress"},
+		{"server.1", "[::1:2888:3888", "IPv6"},
+	} {
+		if _, err := parseMember(bad.key, bad.value); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s=%s: %v, want an error about %q", bad.key, bad.value, err, bad.want)
+		}
+	}
+}
+
+// TestOfficialDockerImageConfigRunsStandalone: the configuration the
+// official ZooKeeper image generates (one server line, standaloneEnabled,
+// no clientPort) runs standalone on the line's client port, as ZooKeeper
+// does.
+func TestOfficialDockerImageConfigRunsStandalone(t *testing.T) {
+	c, err := parse(t, `dataDir=/data
+dataLogDir=/datalog
+tickTime=2000
+initLimit=5
+syncLimit=2
+autopurge.snapRetainCount=3
+autopurge.purgeInterval=0
+maxClientCnxns=60
+standaloneEnabled=true
+admin.enableServer=true
+server.1=localhost:2888:3888;2181
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Distributed() || c.ClientPort != 2181 || c.InitLimit != 5 || c.SyncLimit != 2 || len(c.Members) != 1 {
+		t.Fatalf("distributed %v, clientPort %d, limits %d/%d, members %+v", c.Distributed(), c.ClientPort, c.InitLimit, c.SyncLimit, c.Members)
+	}
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nserver.1=localhost:2888:3888;127.0.0.1:2190\n")
+	if err != nil || c.ClientAddr() != "127.0.0.1:2190" {
+		t.Fatalf("client address from the server line: %v %q", err, c.ClientAddr())
+	}
+	// One voter and observers is still one voter: standalone, as in
+	// ZooKeeper.
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nserver.1=a:2888:3888;2181\nserver.2=b:2888:3888:observer\n")
+	if err != nil || c.Distributed() {
+		t.Fatalf("one voter and an observer: %v distributed=%v", err, c != nil && c.Distributed())
+	}
+}
+
+func TestEnsembleConfigErrors(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n", "3 voting servers"},
+		{"standaloneEnabled=false\nserver.1=a:2888:3888;2181\n", "standaloneEnabled=false"},
+		{"server.1=a:2888:3888\nserver.1=b:2888:3888\n", "server.1 is given twice"},
+		{"clientPort=2182\nserver.1=a:2888:3888;2181\n", "clientPort 2182 differs"},
+		{"clientPortAddress=127.0.0.1\nserver.1=a:2888:3888;10.0.0.1:2181\n", "clientPortAddress 127.0.0.1 differs"},
+		{"peerType=voter\n", "peerType"},
+		{"syncLimit=-1\n", "syncLimit"},
+		{"initLimit=x\n", "initLimit"},
+		{"group.1=1:2:3\n", "hierarchical quorums"},
+		{"dynamicConfigFile=/nonexistent/zoo.cfg.dynamic\n", "dynamicConfigFile"},
+	} {
+		_, err := parse(t, "tickTime=2000\ndataDir=/d\n"+tc.text)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error about %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+func TestDynamicConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	dyn := filepath.Join(dir, "zoo.cfg.dynamic.100000000")
+	if err := os.WriteFile(dyn, []byte("server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2191\nversion=100000000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse(t, "tickTime=2000\ndataDir=/d\ndynamicConfigFile="+dyn+"\n")
+	if err != nil || len(c.Members) != 1 || c.ClientAddr() != "127.0.0.1:2191" {
+		t.Fatalf("%v %+v", err, c)
+	}
+	// Validate runs again after flags: it must not read the file twice.
+	if err := c.Validate(); err != nil {
+		t.Fatalf("second Validate: %v", err)
+	}
+	if _, err := parse(t, "tickTime=2000\ndataDir=/d\nserver.1=a:1:2\ndynamicConfigFile="+dyn+"\n"); err == nil ||
+		!strings.Contains(err.Error(), "belong in the dynamicConfigFile") {
+		t.Fatalf("server lines beside a dynamic file: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.dynamic")
+	_ = os.WriteFile(bad, []byte("server.1=a:1:2\ntickTime=2000\n"), 0o644)
+	if _, err := parse(t, "tickTime=2000\ndataDir=/d\ndynamicConfigFile="+bad+"\n"); err == nil || !strings.Contains(err.Error(), "tickTime does not belong") {
+		t.Fatalf("a static key in the dynamic file: %v", err)
+	}
+}
