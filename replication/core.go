@@ -1,0 +1,143 @@
+package replication
+
+import (
+	"fmt"
+	"log/slog"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// coreConfig configures a core.
+type coreConfig struct {
+	// ID is the member's id (its myid).
+	ID uint64
+	// Storage is its raft log.
+	Storage *Storage
+	// ElectionTicks and HeartbeatTicks are raft's timeouts in ticks; 0
+	// means 10 and 1 (with 100 ms ticks: an election after 1-2 s of
+	// silence, heartbeats every 100 ms).
+	ElectionTicks, HeartbeatTicks int
+	// Applied is the index the state machine has applied through; raft
+	// hands over only the committed entries after it.
+	Applied uint64
+	// Send delivers messages to the other members; it must not block.
+	Send func([]*pb.Message)
+	// Apply receives the committed entries in log order, configuration
+	// changes included (already applied to raft).
+	Apply func([]*pb.Entry)
+	// Logger receives raft's logs.
+	Logger *slog.Logger
+}
+
+// core is one member's raft node and the Ready contract around it (see the
+// package doc). Its methods are called from one goroutine.
+type core struct {
+	rn      *raft.RawNode
+	storage *Storage
+	send    func([]*pb.Message)
+	apply   func([]*pb.Entry)
+}
+
+func newCore(cfg coreConfig) (*core, error) {
+	if cfg.ElectionTicks == 0 {
+		cfg.ElectionTicks = 10
+	}
+	if cfg.HeartbeatTicks == 0 {
+		cfg.HeartbeatTicks = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:            cfg.ID,
+		ElectionTick:  cfg.ElectionTicks,
+		HeartbeatTick: cfg.HeartbeatTicks,
+		Storage:       cfg.Storage,
+		Applied:       cfg.Applied,
+		// A partitioned member must not disrupt the majority when it comes
+		// back (pre-vote), and a leader cut off from it must step down
+		// (check-quorum).
+		PreVote:     true,
+		CheckQuorum: true,
+		// The leader decides what an entry holds (it stamps the time and
+		// the policy), so writes reach it at the application level.
+		DisableProposalForwarding: true,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           256,
+		MaxUncommittedEntriesSize: 1 << 30,
+		ReadOnlyOption:            raft.ReadOnlySafe,
+		Logger:                    raftLogger{cfg.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	return &core{rn: rn, storage: cfg.Storage, send: cfg.Send, apply: cfg.Apply}, nil
+}
+
+// Tick advances raft's logical clock by one tick.
+func (c *core) Tick() { c.rn.Tick() }
+
+// Step hands raft a message from another member.
+func (c *core) Step(m *pb.Message) error { return c.rn.Step(m) }
+
+// Propose asks raft to replicate data; only the leader can.
+func (c *core) Propose(data []byte) error { return c.rn.Propose(data) }
+
+// Status returns raft's view of the member.
+func (c *core) Status() raft.BasicStatus { return c.rn.BasicStatus() }
+
+// process handles one Ready, if raft has one, and reports whether it did.
+// An error means the log could not be written: the member must stop.
+func (c *core) process() (bool, error) {
+	if !c.rn.HasReady() {
+		return false, nil
+	}
+	rd := c.rn.Ready()
+	// 1. Durable first: the messages may promise these entries (a vote, an
+	// append acknowledgement) and the HardState (a term, a vote).
+	if err := c.storage.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
+		return true, err
+	}
+	// 2. Then the messages.
+	if len(rd.Messages) > 0 {
+		c.send(rd.Messages)
+	}
+	// 3. Then the committed entries: configuration changes to raft first,
+	// in their place in the log, then the whole run to the applier.
+	for _, e := range rd.CommittedEntries {
+		if err := c.applyConfChange(e); err != nil {
+			return true, err
+		}
+	}
+	if len(rd.CommittedEntries) > 0 {
+		c.apply(rd.CommittedEntries)
+	}
+	// 4. Done with this Ready.
+	c.rn.Advance(rd)
+	return true, nil
+}
+
+// applyConfChange applies a committed configuration change to raft.
+func (c *core) applyConfChange(e *pb.Entry) error {
+	var cc pb.ConfChangeI
+	switch e.GetType() {
+	case pb.EntryConfChange:
+		var v1 pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &v1); err != nil {
+			return fmt.Errorf("replication: conf change at index %d: %w", e.GetIndex(), err)
+		}
+		cc = &v1
+	case pb.EntryConfChangeV2:
+		var v2 pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &v2); err != nil {
+			return fmt.Errorf("replication: conf change at index %d: %w", e.GetIndex(), err)
+		}
+		cc = &v2
+	default:
+		return nil
+	}
+	c.rn.ApplyConfChange(cc)
+	return nil
+}

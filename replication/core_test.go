@@ -1,0 +1,368 @@
+package replication
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/meerkat-zk/meerkat/wal"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// member is one core of a test network, with its log on a real wal under
+// dir and the payloads it applied, in order.
+type member struct {
+	id      uint64
+	dir     string
+	c       *core
+	storage *Storage
+	applied []string
+}
+
+// network is an in-process network of cores with logical time: nothing
+// runs unless the test says so.
+type network struct {
+	t       *testing.T
+	boot    *pb.ConfState
+	members map[uint64]*member
+	queue   []*pb.Message
+	// down members receive nothing and do nothing; cut links drop what
+	// crosses them, either way.
+	down map[uint64]bool
+	cut  map[[2]uint64]bool
+}
+
+func newNetwork(t *testing.T, voters, learners []uint64) *network {
+	n := &network{t: t, boot: &pb.ConfState{Voters: voters, Learners: learners},
+		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}}
+	dir := t.TempDir()
+	for _, id := range slices.Concat(voters, learners) {
+		n.start(&member{id: id, dir: filepath.Join(dir, fmt.Sprint(id))})
+	}
+	t.Cleanup(func() {
+		for _, m := range n.members {
+			m.storage.Close()
+		}
+	})
+	return n
+}
+
+// start opens m's log (bootstrapping it the first time) and makes its core.
+func (n *network) start(m *member) {
+	n.t.Helper()
+	s, err := OpenStorage(m.dir, wal.Options{SegmentSize: 1 << 20, NoSync: true, Logger: quiet, OnSyncError: func(err error) { n.t.Error(err) }}, n.boot)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	c, err := newCore(coreConfig{ID: m.id, Storage: s, Logger: quiet,
+		Send: func(msgs []*pb.Message) { n.queue = append(n.queue, msgs...) },
+		Apply: func(ents []*pb.Entry) {
+			for _, e := range ents {
+				if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
+					m.applied = append(m.applied, string(e.GetData()))
+				}
+			}
+		}})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	m.c, m.storage = c, s
+	n.members[m.id] = m
+}
+
+// crash throws a member's core away, as a SIGKILL would: only its wal
+// survives.
+func (n *network) crash(id uint64) {
+	n.members[id].storage.Close()
+	n.down[id] = true
+}
+
+// restart brings a crashed member back from its wal; it applies the log
+// again from the start (Applied 0), as a state machine without a
+// checkpoint does.
+func (n *network) restart(id uint64) {
+	m := n.members[id]
+	m.applied = nil
+	n.start(m)
+	delete(n.down, id)
+}
+
+// isolate cuts every link of id; heal restores every link.
+func (n *network) isolate(id uint64) {
+	for other := range n.members {
+		n.cut[[2]uint64{id, other}], n.cut[[2]uint64{other, id}] = true, true
+	}
+}
+
+func (n *network) heal() { clear(n.cut) }
+
+// settle processes Readys and delivers messages until nothing moves.
+func (n *network) settle() {
+	n.t.Helper()
+	for round := 0; ; round++ {
+		if round == 10000 {
+			n.t.Fatal("the network never settled")
+		}
+		moved := false
+		for _, id := range n.ids() {
+			if n.down[id] {
+				continue
+			}
+			did, err := n.members[id].c.process()
+			if err != nil {
+				n.t.Fatal(err)
+			}
+			moved = moved || did
+		}
+		queue := n.queue
+		n.queue = nil
+		for _, msg := range queue {
+			to, from := msg.GetTo(), msg.GetFrom()
+			if n.down[to] || n.down[from] || n.cut[[2]uint64{from, to}] {
+				continue
+			}
+			_ = n.members[to].c.Step(msg)
+			moved = true
+		}
+		if !moved {
+			return
+		}
+	}
+}
+
+// tick advances every live member's clock k times, settling after each.
+func (n *network) tick(k int) {
+	for range k {
+		for _, id := range n.ids() {
+			if !n.down[id] {
+				n.members[id].c.Tick()
+			}
+		}
+		n.settle()
+	}
+}
+
+func (n *network) ids() []uint64 {
+	ids := make([]uint64, 0, len(n.members))
+	for id := range n.members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// leader ticks until exactly one live member among those of ids sees
+// itself leader and every one of them agrees, and returns it.
+func (n *network) leader(ids ...uint64) uint64 {
+	n.t.Helper()
+	for range 200 {
+		n.tick(1)
+		var lead uint64
+		agreed := true
+		for _, id := range ids {
+			st := n.members[id].c.Status()
+			if st.RaftState == raft.StateLeader {
+				lead = id
+			}
+			if lead != 0 && st.Lead != lead {
+				agreed = false
+			}
+		}
+		if lead != 0 && agreed {
+			for _, id := range ids {
+				if n.members[id].c.Status().Lead != lead {
+					agreed = false
+				}
+			}
+			if agreed {
+				return lead
+			}
+		}
+	}
+	n.t.Fatalf("no leader among %v after 200 ticks", ids)
+	return 0
+}
+
+func (n *network) propose(id uint64, payloads ...string) {
+	n.t.Helper()
+	for _, p := range payloads {
+		if err := n.members[id].c.Propose([]byte(p)); err != nil {
+			n.t.Fatalf("propose %q on %d: %v", p, id, err)
+		}
+	}
+	n.settle()
+}
+
+func (n *network) mustApply(ids []uint64, want []string) {
+	n.t.Helper()
+	for _, id := range ids {
+		if got := n.members[id].applied; !slices.Equal(got, want) {
+			n.t.Fatalf("member %d applied %q, want %q", id, got, want)
+		}
+	}
+}
+
+func seq(prefix string, from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return out
+}
+
+func TestElectsOneLeaderAndReplicatesInOrder(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	n.propose(lead, seq("w", 0, 50)...)
+	n.mustApply([]uint64{1, 2, 3}, seq("w", 0, 50))
+	// A follower cannot propose: writes reach the leader at the
+	// application level.
+	follower := n.ids()[0]
+	if follower == lead {
+		follower = n.ids()[1]
+	}
+	if err := n.members[follower].c.Propose([]byte("x")); err == nil {
+		t.Fatal("a follower accepted a proposal")
+	}
+}
+
+// TestLeaderCutOffIsReplaced cuts the leader off: the others elect a new
+// one in a later term and go on committing; the old leader steps down
+// (check-quorum), what it accepted alone never commits, and once healed it
+// applies exactly what the majority did.
+func TestLeaderCutOffIsReplaced(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	old := n.leader(1, 2, 3)
+	n.propose(old, "a", "b")
+	oldTerm := n.members[old].c.Status().GetTerm()
+	n.isolate(old)
+	if err := n.members[old].c.Propose([]byte("lost")); err != nil {
+		t.Fatalf("the cut-off leader refused a proposal before stepping down: %v", err)
+	}
+	n.settle()
+	var rest []uint64
+	for _, id := range n.ids() {
+		if id != old {
+			rest = append(rest, id)
+		}
+	}
+	lead := n.leader(rest...)
+	if st := n.members[lead].c.Status(); st.GetTerm() <= oldTerm {
+		t.Fatalf("new leader in term %d, old term %d", st.GetTerm(), oldTerm)
+	}
+	// Check-quorum: within an election timeout without a quorum's
+	// answers, the old leader steps down.
+	n.tick(20)
+	if st := n.members[old].c.Status(); st.RaftState == raft.StateLeader {
+		t.Fatal("the cut-off leader did not step down")
+	}
+	n.propose(lead, "c", "d")
+	n.mustApply(rest, []string{"a", "b", "c", "d"})
+	n.heal()
+	n.tick(30)
+	n.mustApply(n.ids(), []string{"a", "b", "c", "d"})
+}
+
+// TestPreVoteKeepsAHealedMemberFromDisrupting isolates a follower for
+// long enough to time out many times: pre-vote keeps it from raising its
+// term, so on healing the leader stays leader in the same term.
+func TestPreVoteKeepsAHealedMemberFromDisrupting(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	term := n.members[lead].c.Status().GetTerm()
+	follower := n.ids()[0]
+	if follower == lead {
+		follower = n.ids()[1]
+	}
+	n.isolate(follower)
+	n.tick(100)
+	n.heal()
+	n.tick(10)
+	if st := n.members[lead].c.Status(); st.RaftState != raft.StateLeader || st.GetTerm() != term {
+		t.Fatalf("after the healed member came back: leader %v in term %d, before term %d", st.RaftState, st.GetTerm(), term)
+	}
+	n.propose(lead, "after")
+	n.mustApply(n.ids(), []string{"after"})
+}
+
+// TestRestartRecoversFromTheWal crashes a follower, goes on writing, and
+// brings it back from its wal: it keeps its term and log and catches up.
+// Then every member crashes at once and comes back: nothing committed is
+// lost, and the ensemble goes on.
+func TestRestartRecoversFromTheWal(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	n.propose(lead, seq("a", 0, 20)...)
+	follower := n.ids()[0]
+	if follower == lead {
+		follower = n.ids()[1]
+	}
+	n.crash(follower)
+	n.propose(lead, seq("b", 0, 20)...)
+	n.restart(follower)
+	n.tick(5)
+	want := slices.Concat(seq("a", 0, 20), seq("b", 0, 20))
+	n.mustApply(n.ids(), want)
+
+	for _, id := range n.ids() {
+		n.crash(id)
+	}
+	for _, id := range n.ids() {
+		n.restart(id)
+	}
+	lead = n.leader(1, 2, 3)
+	n.propose(lead, "c")
+	n.mustApply(n.ids(), append(want, "c"))
+}
+
+// TestLearnerReplicatesAndDoesNotVote runs two voters and a learner (an
+// observer): the learner applies everything, but with one voter down the
+// other cannot be elected, since the learner's vote does not count.
+func TestLearnerReplicatesAndDoesNotVote(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2}, []uint64{3})
+	lead := n.leader(1, 2, 3)
+	if lead == 3 {
+		t.Fatal("the learner became leader")
+	}
+	n.propose(lead, "x", "y")
+	n.mustApply([]uint64{1, 2, 3}, []string{"x", "y"})
+	other := uint64(3 - lead)
+	n.crash(lead)
+	n.tick(100)
+	if st := n.members[other].c.Status(); st.RaftState == raft.StateLeader {
+		t.Fatal("one voter and a learner elected a leader")
+	}
+	n.restart(lead)
+	lead = n.leader(1, 2, 3)
+	n.propose(lead, "z")
+	n.tick(5)
+	n.mustApply([]uint64{1, 2, 3}, []string{"x", "y", "z"})
+}
+
+func TestStorageRecordRoundTrip(t *testing.T) {
+	hs := &pb.HardState{Term: new(uint64(7)), Vote: new(uint64(2)), Commit: new(uint64(41))}
+	ents := []*pb.Entry{{Term: new(uint64(7)), Index: new(uint64(42)), Type: pb.EntryNormal.Enum(), Data: []byte("batch")},
+		{Term: new(uint64(7)), Index: new(uint64(43)), Type: pb.EntryNormal.Enum()}}
+	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(uint64(40)), Term: new(uint64(6)), ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}}}
+	b, err := appendReady(nil, hs, ents, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghs, gents, gsnap, err := decodeReady(b)
+	if err != nil || ghs.GetTerm() != 7 || ghs.GetCommit() != 41 || len(gents) != 2 || string(gents[0].GetData()) != "batch" ||
+		gents[1].GetIndex() != 43 || gsnap.GetMetadata().GetIndex() != 40 || len(gsnap.GetMetadata().GetConfState().GetVoters()) != 3 {
+		t.Fatalf("decoded %v %v %v %v", ghs, gents, gsnap, err)
+	}
+	for cut := 0; cut < len(b); cut++ {
+		if _, _, _, err := decodeReady(b[:cut]); err == nil {
+			t.Fatalf("a record cut to %d of %d bytes decoded", cut, len(b))
+		}
+	}
+}

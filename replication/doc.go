@@ -1,0 +1,43 @@
+// Package replication runs Meerkat's consensus: a go.etcd.io/raft/v3
+// RawNode, its log on the write-ahead log (package wal), and the Ready
+// contract between them. It is being built in steps (issue 9); this step
+// holds the raft log storage and the node core with its deterministic
+// tests. The peer transport, forwarding, sessions and the pipeline's use of
+// it come next.
+//
+// # The node core
+//
+// core owns one RawNode and is driven by its owner's goroutine, one call at
+// a time: Tick, Step (a message from a peer), Propose, and process, which
+// handles one Ready exactly as raft asks:
+//
+//  1. persist the entries, the HardState and any snapshot, in one wal record
+//     and one fdatasync (group commit: everything one Ready holds);
+//  2. then send the messages, since they may promise what was just made
+//     durable;
+//  3. then hand the committed entries to the applier, applying
+//     configuration changes to raft itself;
+//  4. Advance.
+//
+// Because nothing in the core reads a clock or starts a goroutine, tests
+// drive several cores over an in-process network with logical ticks; the
+// only thing that varies between runs is raft's own randomized election
+// timeout.
+//
+// # The log on the wal
+//
+// Each Ready that has something to persist becomes one wal record, indexed
+// by the raft index of its first entry (or, without entries, the last
+// index). Its payload:
+//
+//	+---------+-------------+-----------+-------------+-----------+----------+-----------------+
+//	| kind: 1 | hsLen: 4    | HardState | snapLen: 4  | Snapshot  | count: 4 | (len: 4, Entry) |
+//	| 'R'     |             | (proto)   |             | metadata  |          | ...             |
+//	+---------+-------------+-----------+-------------+-----------+----------+-----------------+
+//
+// A length of 0 means absent. Entries at an index the log already holds
+// replace that entry and everything after it, as raft requires when a new
+// leader overwrites an uncommitted tail; so on replay the last record to
+// write an index wins. Opening replays every record into a
+// raft.MemoryStorage, which serves raft's reads from memory.
+package replication

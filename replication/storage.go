@@ -1,0 +1,215 @@
+package replication
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meerkat-zk/meerkat/wal"
+)
+
+// readyRecord is the kind byte of a record that holds what one Ready asked
+// to persist.
+const readyRecord = 'R'
+
+// Storage is raft's log kept in a wal: raft reads it from memory (the
+// embedded raft.MemoryStorage), and every Save is one wal record and one
+// fdatasync before it reaches memory. It belongs to the node's goroutine.
+type Storage struct {
+	*raft.MemoryStorage
+	log *wal.WAL
+	buf []byte
+}
+
+// OpenStorage opens the raft log in dir, replaying every record into
+// memory. An empty log is bootstrapped with the membership boot, persisted
+// as a snapshot that holds only it (index 0), as raft v3.7 allows.
+func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, error) {
+	log, err := wal.Open(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Storage{MemoryStorage: raft.NewMemoryStorage(), log: log}
+	records := 0
+	err = log.Replay(func(index uint64, payload []byte) error {
+		records++
+		hs, ents, snap, err := decodeReady(payload)
+		if err != nil {
+			return fmt.Errorf("replication: raft log record at index %d: %w", index, err)
+		}
+		return s.remember(hs, ents, snap)
+	})
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	if records == 0 {
+		if err := s.Save(nil, nil, &pb.Snapshot{Metadata: &pb.SnapshotMetadata{ConfState: boot}}); err != nil {
+			log.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Save makes what one Ready holds durable, as one record, then serves it
+// from memory. Any of hs, ents and snap may be empty.
+func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) error {
+	if raft.IsEmptyHardState(hs) && len(ents) == 0 && raft.IsEmptySnap(snap) && !bootstrapSnap(snap) {
+		return nil
+	}
+	index, err := s.LastIndex()
+	if err != nil {
+		return err
+	}
+	if len(ents) > 0 {
+		index = ents[0].GetIndex()
+	}
+	if s.buf, err = appendReady(s.buf[:0], hs, ents, snap); err != nil {
+		return err
+	}
+	if err := s.log.Append(index, s.buf); err != nil {
+		return err
+	}
+	return s.remember(hs, ents, snap)
+}
+
+// remember applies a saved record to memory: the snapshot, the HardState,
+// then the entries (which replace any from their first index on).
+func (s *Storage) remember(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) error {
+	if snap != nil && (!raft.IsEmptySnap(snap) || bootstrapSnap(snap)) {
+		if err := s.ApplySnapshot(snap); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+			return err
+		}
+	}
+	if !raft.IsEmptyHardState(hs) {
+		if err := s.SetHardState(hs); err != nil {
+			return err
+		}
+	}
+	if len(ents) > 0 {
+		return s.Append(ents)
+	}
+	return nil
+}
+
+// Close closes the wal.
+func (s *Storage) Close() error { return s.log.Close() }
+
+// bootstrapSnap reports whether snap is the membership-only snapshot an
+// empty log starts with (raft.IsEmptySnap calls it empty).
+func bootstrapSnap(snap *pb.Snapshot) bool {
+	return snap != nil && snap.GetMetadata().GetConfState() != nil && snap.GetMetadata().GetIndex() == 0
+}
+
+// appendReady encodes a record (see the package doc).
+func appendReady(b []byte, hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) ([]byte, error) {
+	b = append(b, readyRecord)
+	var err error
+	if b, err = appendMessage(b, hs, !raft.IsEmptyHardState(hs)); err != nil {
+		return nil, err
+	}
+	var meta *pb.SnapshotMetadata
+	if snap != nil {
+		meta = snap.GetMetadata()
+	}
+	if b, err = appendMessage(b, meta, meta != nil); err != nil {
+		return nil, err
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ents)))
+	for _, e := range ents {
+		if b, err = appendMessage(b, e, true); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// appendMessage appends m with its length, or a length of 0 when !present.
+func appendMessage(b []byte, m proto.Message, present bool) ([]byte, error) {
+	if !present {
+		return binary.BigEndian.AppendUint32(b, 0), nil
+	}
+	start := len(b)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, m)
+	if err != nil {
+		return nil, fmt.Errorf("replication: encode %T: %w", m, err)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b, nil
+}
+
+// decodeReady reads a record written by appendReady.
+func decodeReady(b []byte) (hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, err error) {
+	if len(b) == 0 || b[0] != readyRecord {
+		return nil, nil, nil, errors.New("not a raft log record")
+	}
+	r := reader{b: b[1:]}
+	if m := r.message(); m != nil {
+		hs = &pb.HardState{}
+		r.unmarshal(m, hs)
+	}
+	if m := r.message(); m != nil {
+		meta := &pb.SnapshotMetadata{}
+		r.unmarshal(m, meta)
+		snap = &pb.Snapshot{Metadata: meta}
+	}
+	n := r.uint32()
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		e := &pb.Entry{}
+		r.unmarshal(r.message(), e)
+		ents = append(ents, e)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after the entries", len(r.b))
+	}
+	return hs, ents, snap, r.err
+}
+
+// reader reads a record's fields, keeping the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uint32() uint32 {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) < 4 {
+		r.err = errors.New("record truncated")
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.b)
+	r.b = r.b[4:]
+	return v
+}
+
+// message returns the next length-prefixed message's bytes, nil when its
+// length is 0.
+func (r *reader) message() []byte {
+	n := int(r.uint32())
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	if n > len(r.b) {
+		r.err = fmt.Errorf("a message of %d bytes in %d", n, len(r.b))
+		return nil
+	}
+	m := r.b[:n]
+	r.b = r.b[n:]
+	return m
+}
+
+func (r *reader) unmarshal(b []byte, m proto.Message) {
+	if r.err == nil {
+		if err := proto.Unmarshal(b, m); err != nil {
+			r.err = err
+		}
+	}
+}
