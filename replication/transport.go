@@ -1,0 +1,322 @@
+package replication
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// maxPeerFrame bounds one message on the peer port: raft's MaxSizePerMsg
+// (1 MiB) of entries plus room for the message around them.
+const maxPeerFrame = 8 << 20
+
+// TransportConfig configures a Transport.
+type TransportConfig struct {
+	// ID is this member's id.
+	ID uint64
+	// Listen is the peer address to listen on, host:port; port 0 takes a
+	// free one (Addr tells which).
+	Listen string
+	// Peers are the other members' peer addresses, by id; AddPeer adds
+	// more.
+	Peers map[uint64]string
+	// Receive is called with every message that arrives, from the
+	// connection's goroutine; it must not block for long.
+	Receive func(*pb.Message)
+	// Unreachable is called, from any goroutine, when a message to a peer
+	// was dropped because it could not be sent (raft's ReportUnreachable).
+	Unreachable func(id uint64)
+	// QueueSize bounds the batches waiting for each peer; 0 means 256.
+	QueueSize int
+	// Logger receives the transport's logs.
+	Logger *slog.Logger
+}
+
+// Transport carries raft messages between members over TCP on the peer
+// port: one outbound connection per peer, fed by a bounded queue that
+// never blocks the sender (a full queue drops the batch and reports the
+// peer unreachable, as etcd's rafthttp does), reconnecting with back-off;
+// and a listener that hands every inbound message to Receive.
+//
+// Each frame is a 4-byte big-endian length and a raftpb.Message; a
+// connection starts with an 8-byte hello naming the sender's id.
+type Transport struct {
+	cfg  TransportConfig
+	ln   net.Listener
+	wg   sync.WaitGroup
+	stop chan struct{}
+	once sync.Once
+
+	mu      sync.RWMutex // guards peers and inbound
+	peers   map[uint64]*peer
+	inbound map[net.Conn]struct{}
+}
+
+// peer is the outbound side towards one member.
+type peer struct {
+	id    uint64
+	addr  string
+	queue chan []*pb.Message
+}
+
+// NewTransport listens on cfg.Listen and starts a sender for every peer.
+func NewTransport(cfg TransportConfig) (*Transport, error) {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("replication: listen on the peer port: %w", err)
+	}
+	t := &Transport{cfg: cfg, ln: ln, peers: map[uint64]*peer{}, stop: make(chan struct{}), inbound: map[net.Conn]struct{}{}}
+	for id, addr := range cfg.Peers {
+		t.AddPeer(id, addr)
+	}
+	t.wg.Add(1)
+	go t.acceptLoop()
+	return t, nil
+}
+
+// AddPeer starts sending to member id at addr, and accepting its
+// connections; a member already known keeps its address.
+func (t *Transport) AddPeer(id uint64, addr string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.peers[id]; ok {
+		return
+	}
+	p := &peer{id: id, addr: addr, queue: make(chan []*pb.Message, t.cfg.QueueSize)}
+	t.peers[id] = p
+	t.wg.Add(1)
+	go t.sendLoop(p)
+}
+
+// peer returns the sender towards member id.
+func (t *Transport) peer(id uint64) (*peer, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	p, ok := t.peers[id]
+	return p, ok
+}
+
+// Addr returns the address the transport listens on.
+func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
+
+// Send queues msgs for their destinations; it never blocks.
+func (t *Transport) Send(msgs []*pb.Message) {
+	byPeer := map[uint64][]*pb.Message{}
+	for _, m := range msgs {
+		byPeer[m.GetTo()] = append(byPeer[m.GetTo()], m)
+	}
+	for id, batch := range byPeer {
+		p, ok := t.peer(id)
+		if !ok {
+			t.cfg.Logger.Warn("replication: message to an unknown member dropped", "to", id)
+			continue
+		}
+		select {
+		case p.queue <- batch:
+		default:
+			t.unreachable(id)
+		}
+	}
+}
+
+func (t *Transport) unreachable(id uint64) {
+	if t.cfg.Unreachable != nil {
+		t.cfg.Unreachable(id)
+	}
+}
+
+// Close stops the listener, the senders and the inbound connections, and
+// waits for their goroutines.
+func (t *Transport) Close() error {
+	t.once.Do(func() {
+		close(t.stop)
+		_ = t.ln.Close()
+		t.mu.Lock()
+		for c := range t.inbound {
+			_ = c.Close()
+		}
+		t.mu.Unlock()
+	})
+	t.wg.Wait()
+	return nil
+}
+
+// sendLoop keeps a connection to p and writes its queue to it, batch by
+// batch, reconnecting with back-off (50 ms, doubling to 1 s). A batch that
+// cannot be written is dropped and the peer reported unreachable: raft
+// sends again what matters.
+func (t *Transport) sendLoop(p *peer) {
+	defer t.wg.Done()
+	var conn net.Conn
+	var w *bufio.Writer
+	backoff := 50 * time.Millisecond
+	var buf []byte
+	defer func() {
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}()
+	for {
+		var batch []*pb.Message
+		select {
+		case <-t.stop:
+			return
+		case batch = <-p.queue:
+		}
+		if conn == nil {
+			c, err := net.DialTimeout("tcp", p.addr, time.Second)
+			if err != nil {
+				t.unreachable(p.id)
+				select {
+				case <-t.stop:
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(2*backoff, time.Second)
+				continue
+			}
+			backoff = 50 * time.Millisecond
+			conn, w = c, bufio.NewWriterSize(c, 64<<10)
+			var hello [8]byte
+			binary.BigEndian.PutUint64(hello[:], t.cfg.ID)
+			_, _ = w.Write(hello[:])
+		}
+		var err error
+		for _, m := range batch {
+			if buf, err = appendFrame(buf[:0], m); err != nil {
+				break
+			}
+			if _, err = w.Write(buf); err != nil {
+				break
+			}
+		}
+		// Write whatever else is queued before flushing, one flush a burst.
+		for err == nil && len(p.queue) > 0 {
+			for _, m := range <-p.queue {
+				if buf, err = appendFrame(buf[:0], m); err != nil {
+					break
+				}
+				if _, err = w.Write(buf); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil {
+			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			err = w.Flush()
+		}
+		if err != nil {
+			t.cfg.Logger.Debug("replication: send to peer failed", "peer", p.id, "err", err)
+			_ = conn.Close()
+			conn = nil
+			t.unreachable(p.id)
+		}
+	}
+}
+
+// appendFrame appends m with its length.
+func appendFrame(b []byte, m *pb.Message) ([]byte, error) {
+	start := len(b)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, m)
+	if err != nil {
+		return nil, fmt.Errorf("replication: encode message: %w", err)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b, nil
+}
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			select {
+			case <-t.stop:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.cfg.Logger.Warn("replication: accept on the peer port", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		t.mu.Lock()
+		select {
+		case <-t.stop:
+			t.mu.Unlock()
+			_ = c.Close()
+			return
+		default:
+		}
+		t.inbound[c] = struct{}{}
+		t.mu.Unlock()
+		t.wg.Add(1)
+		go t.receiveLoop(c)
+	}
+}
+
+// receiveLoop reads one inbound connection until it fails or carries
+// something that is not a message from a member: then it is closed, and
+// the member's sender connects again.
+func (t *Transport) receiveLoop(c net.Conn) {
+	defer t.wg.Done()
+	defer func() {
+		t.mu.Lock()
+		delete(t.inbound, c)
+		t.mu.Unlock()
+		_ = c.Close()
+	}()
+	r := bufio.NewReaderSize(c, 64<<10)
+	var hello [8]byte
+	if _, err := io.ReadFull(r, hello[:]); err != nil {
+		return
+	}
+	from := binary.BigEndian.Uint64(hello[:])
+	if _, ok := t.peer(from); !ok {
+		t.cfg.Logger.Warn("replication: a connection on the peer port from an unknown member", "id", from, "remote", c.RemoteAddr())
+		return
+	}
+	var head [4]byte
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(head[:])
+		if n > maxPeerFrame {
+			t.cfg.Logger.Warn("replication: a frame too large on the peer port", "from", from, "bytes", n)
+			return
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return
+		}
+		m := &pb.Message{}
+		if err := proto.Unmarshal(buf, m); err != nil || m.GetFrom() != from {
+			t.cfg.Logger.Warn("replication: a malformed message on the peer port", "from", from, "err", err)
+			return
+		}
+		t.cfg.Receive(m)
+	}
+}
