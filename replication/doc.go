@@ -1,9 +1,26 @@
 // Package replication runs Meerkat's consensus: a go.etcd.io/raft/v3
 // RawNode, its log on the write-ahead log (package wal), and the Ready
-// contract between them. It is being built in steps (issue 9); this step
-// holds the raft log storage and the node core with its deterministic
-// tests. The peer transport, forwarding, sessions and the pipeline's use of
+// contract between them. It is being built in steps (issue 9); it holds so
+// far the raft log storage, the node core with its deterministic tests, the
+// Node that runs a core on its own goroutine with a clock, and the TCP
+// transport between members. Forwarding, sessions and the pipeline's use of
 // it come next.
+//
+// # The transport
+//
+// Transport carries raft messages on the peer port: one outbound
+// connection per member, fed by a bounded queue that never blocks the node
+// (a full queue drops the batch and reports the member unreachable, as
+// etcd's rafthttp does), reconnecting with back-off from 50 ms to 1 s; a
+// listener hands every inbound message to the node. A connection starts
+// with an 8-byte hello naming the sender, then carries frames:
+//
+//	+-----------+----------------------------+
+//	| len: 4    | raftpb.Message (proto)     |
+//	+-----------+----------------------------+
+//
+// A connection from an unknown member, a frame over 8 MiB or one that is
+// not a message from the member that said hello is closed.
 //
 // # The node core
 //
