@@ -17,26 +17,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/meerkat-zk/meerkat/admin"
-	"github.com/meerkat-zk/meerkat/checkpoint"
 	"github.com/meerkat-zk/meerkat/config"
-	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/internal/gctune"
-	"github.com/meerkat-zk/meerkat/netpoll"
-	"github.com/meerkat-zk/meerkat/pipeline"
-	"github.com/meerkat-zk/meerkat/snapshot"
+	"github.com/meerkat-zk/meerkat/server"
 	"github.com/meerkat-zk/meerkat/tools"
-	"github.com/meerkat-zk/meerkat/wal"
 )
 
 func main() {
@@ -132,149 +124,25 @@ func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog
 	return cfg, logger, pos, nil
 }
 
-// policy is the engine.Policy this server stamps into the writes it accepts.
-func policy(cfg *config.Config) engine.Policy {
-	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
-		EnforceQuota: cfg.EnforceQuota}
-}
-
 func runServer(args []string) error {
 	cfg, logger, _, err := loadConfig("server", args, 0)
-	if err != nil {
-		return err
-	}
-	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
-	}
-
-	// Recovery: the checkpoint, then the log after it.
-	start := time.Now()
-	store, err := checkpoint.Open(cfg.CheckpointDir(), logger, nil)
-	if err != nil {
-		return err
-	}
-	closeStore := true
-	defer func() {
-		// Closing pebble waits for its flushes; after a final flush that did
-		// not finish, exit without it.
-		if closeStore {
-			_ = store.Close()
-		}
-	}()
-	state, err := store.Load()
-	if err != nil {
-		return err
-	}
-	checkpointZxid := int64(0)
-	if state != nil {
-		checkpointZxid = state.Zxid()
-	} else {
-		state = engine.NewState()
-	}
-	loaded := time.Since(start)
-	if !cfg.ForceSync {
-		logger.Warn("forceSync=no: acknowledged writes may be lost by a power failure")
-	}
-	log, err := wal.Open(cfg.WALDir(), wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	replayed, err := pipeline.Recover(state, log)
-	if err != nil {
-		return err
-	}
-	logger.Info("recovered", "zxid", fmt.Sprintf("0x%x", state.Zxid()), "checkpoint_zxid", fmt.Sprintf("0x%x", checkpointZxid),
-		"znodes", state.Publish().Tree.Count(), "log_entries_replayed", replayed,
-		"load_ms", loaded.Milliseconds(), "total_ms", time.Since(start).Milliseconds())
-
-	cp := checkpoint.NewCheckpointer(store, checkpointZxid,
-		checkpoint.Policy{Entries: int64(cfg.SnapCount), Every: 30 * time.Second}, logger)
-	pipe, err := pipeline.New(pipeline.Config{
-		ServerID:               cfg.ServerID,
-		Tick:                   cfg.TickTime,
-		ContainerCheckInterval: cfg.ContainerCheckInterval,
-		ContainerMaxPerMinute:  cfg.ContainerMaxPerMinute,
-		ContainerMaxNeverUsed:  cfg.ContainerMaxNeverUsed,
-		Policy:                 policy(cfg),
-		Log:                    log,
-		Checkpoints:            cp,
-		Logger:                 logger,
-	}, state)
-	if err != nil {
-		return err
-	}
-	srv, err := netpoll.New(netpoll.Config{
-		Addr:                  cfg.ClientAddr(),
-		MaxBuffer:             cfg.MaxBuffer,
-		Tick:                  cfg.TickTime,
-		MinSessionTimeout:     cfg.MinSessionTimeout,
-		MaxSessionTimeout:     cfg.MaxSessionTimeout,
-		MaxClientCnxns:        cfg.MaxClientCnxns,
-		MaxOutstanding:        cfg.GlobalOutstandingLimit,
-		OutboundThrottleBytes: cfg.ClientOutboundThrottleBytes,
-		SlowConsumerBytes:     cfg.ClientSlowConsumerBytes,
-		FourLetterWords:       cfg.FourLetterWords,
-		SuperDigest:           cfg.SuperDigest,
-		SkipACL:               cfg.SkipACL,
-		Info: netpoll.Info{
-			ClientPort: cfg.ClientPort,
-			DataDir:    cfg.DataDir,
-			DataLogDir: cfg.DataLogDir,
-			DirSize:    dirSize,
-		},
-		Logger: logger,
-	}, pipe)
 	if err != nil {
 		return err
 	}
 	tuneStop := make(chan struct{})
 	defer close(tuneStop)
 	gctune.Start(gctune.Default, tuneStop)
-	cp.Start()
-	pipe.Start()
-	var adm *admin.Server
-	if cfg.AdminEnabled {
-		adm, err = admin.Start(cfg.AdminAddr(), func(w io.Writer) (snapshot.Stats, error) {
-			v, sessions, err := pipe.Capture()
-			if err != nil {
-				return snapshot.Stats{}, err
-			}
-			return snapshot.Write(w, v, sessions, time.Now())
-		}, logger)
-		if err != nil {
-			pipe.Stop()
-			return err
-		}
-	}
-	if err := srv.Start(); err != nil {
-		pipe.Stop()
+	srv, err := server.Start(cfg, logger)
+	if err != nil {
 		return err
 	}
-	logger.Info("meerkat serving", "addr", srv.Addr().String(), "dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir)
-
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	s := <-sig
 	logger.Info("stopping", "signal", s.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = srv.Stop(ctx)
-	if adm != nil {
-		_ = adm.Stop(ctx)
-	}
-	pipe.Stop()
-	// A clean stop checkpoints everything so the next start replays nothing.
-	// If the checkpoint cannot finish (a full disk), the log keeps it all.
-	last := pipe.FinalDelta()
-	if closeStore = cp.Stop(&last, 10*time.Second); closeStore {
-		if rerr := log.RemoveThrough(uint64(cp.Durable())); rerr != nil {
-			logger.Warn("could not remove old log segments", "err", rerr)
-		}
-	}
-	return err
+	return srv.Stop(ctx)
 }
 
 func runSnapshot(args []string) error {
@@ -312,18 +180,4 @@ func runDump(args []string, dump func(io.Writer, string) error) error {
 		return fmt.Errorf("usage: meerkat dump-wal dir | dump-snapshot file")
 	}
 	return dump(os.Stdout, args[0])
-}
-
-// dirSize sums the sizes of the files under dir.
-func dirSize(dir string) int64 {
-	var total int64
-	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if info, err := d.Info(); err == nil {
-				total += info.Size()
-			}
-		}
-		return nil
-	})
-	return total
 }

@@ -1,0 +1,234 @@
+// Package server starts and stops a whole Meerkat server from a parsed
+// configuration: recovery (the checkpoint, then the log after it), the write
+// pipeline, the checkpointer, the client listener and the admin server. The
+// meerkat command is flags and signals around it; tests start servers in
+// process with it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/admin"
+	"github.com/meerkat-zk/meerkat/checkpoint"
+	"github.com/meerkat-zk/meerkat/config"
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/netpoll"
+	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/snapshot"
+	"github.com/meerkat-zk/meerkat/wal"
+)
+
+// Server is one running Meerkat server.
+type Server struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	store  *checkpoint.Store
+	log    *wal.WAL
+	cp     *checkpoint.Checkpointer
+	pipe   *pipeline.Pipeline
+	client *netpoll.Server
+	admin  *admin.Server
+
+	// running is set once the pipeline and checkpointer goroutines run.
+	running bool
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start recovers the state from cfg's data directories and starts serving.
+// cfg must have been validated (config.Config.Validate) and made absolute.
+func Start(cfg *config.Config, logger *slog.Logger) (*Server, error) {
+	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+	}
+	s := &Server{cfg: cfg, logger: logger}
+	if err := s.start(); err != nil {
+		s.abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start() error {
+	cfg, logger := s.cfg, s.logger
+	begin := time.Now()
+	var err error
+	if s.store, err = checkpoint.Open(cfg.CheckpointDir(), logger, nil); err != nil {
+		return err
+	}
+	state, err := s.store.Load()
+	if err != nil {
+		return err
+	}
+	checkpointZxid := int64(0)
+	if state != nil {
+		checkpointZxid = state.Zxid()
+	} else {
+		state = engine.NewState()
+	}
+	loaded := time.Since(begin)
+	if !cfg.ForceSync {
+		logger.Warn("forceSync=no: acknowledged writes may be lost by a power failure")
+	}
+	if s.log, err = wal.Open(cfg.WALDir(), wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: logger}); err != nil {
+		return err
+	}
+	replayed, err := pipeline.Recover(state, s.log)
+	if err != nil {
+		return err
+	}
+	logger.Info("recovered", "zxid", fmt.Sprintf("0x%x", state.Zxid()), "checkpoint_zxid", fmt.Sprintf("0x%x", checkpointZxid),
+		"znodes", state.Publish().Tree.Count(), "log_entries_replayed", replayed,
+		"load_ms", loaded.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
+
+	s.cp = checkpoint.NewCheckpointer(s.store, checkpointZxid,
+		checkpoint.Policy{Entries: int64(cfg.SnapCount), Every: 30 * time.Second}, logger)
+	if s.pipe, err = pipeline.New(pipeline.Config{
+		ServerID:               cfg.ServerID,
+		Tick:                   cfg.TickTime,
+		ContainerCheckInterval: cfg.ContainerCheckInterval,
+		ContainerMaxPerMinute:  cfg.ContainerMaxPerMinute,
+		ContainerMaxNeverUsed:  cfg.ContainerMaxNeverUsed,
+		Policy:                 Policy(cfg),
+		Log:                    s.log,
+		Checkpoints:            s.cp,
+		Logger:                 logger,
+	}, state); err != nil {
+		return err
+	}
+	if s.client, err = netpoll.New(netpoll.Config{
+		Addr:                  cfg.ClientAddr(),
+		MaxBuffer:             cfg.MaxBuffer,
+		Tick:                  cfg.TickTime,
+		MinSessionTimeout:     cfg.MinSessionTimeout,
+		MaxSessionTimeout:     cfg.MaxSessionTimeout,
+		MaxClientCnxns:        cfg.MaxClientCnxns,
+		MaxOutstanding:        cfg.GlobalOutstandingLimit,
+		OutboundThrottleBytes: cfg.ClientOutboundThrottleBytes,
+		SlowConsumerBytes:     cfg.ClientSlowConsumerBytes,
+		FourLetterWords:       cfg.FourLetterWords,
+		SuperDigest:           cfg.SuperDigest,
+		SkipACL:               cfg.SkipACL,
+		Info: netpoll.Info{
+			ClientPort: cfg.ClientPort,
+			DataDir:    cfg.DataDir,
+			DataLogDir: cfg.DataLogDir,
+			DirSize:    dirSize,
+		},
+		Logger: logger,
+	}, s.pipe); err != nil {
+		return err
+	}
+	s.cp.Start()
+	s.pipe.Start()
+	s.running = true
+	if cfg.AdminEnabled {
+		if s.admin, err = admin.Start(cfg.AdminAddr(), s.writeSnapshot, logger); err != nil {
+			return err
+		}
+	}
+	if err := s.client.Start(); err != nil {
+		return err
+	}
+	logger.Info("meerkat serving", "addr", s.client.Addr().String(), "dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir)
+	return nil
+}
+
+// writeSnapshot streams a snapshot of the current version to w.
+func (s *Server) writeSnapshot(w io.Writer) (snapshot.Stats, error) {
+	v, sessions, err := s.pipe.Capture()
+	if err != nil {
+		return snapshot.Stats{}, err
+	}
+	return snapshot.Write(w, v, sessions, time.Now())
+}
+
+// Addr is the client listener's address.
+func (s *Server) Addr() *net.TCPAddr { return s.client.Addr() }
+
+// AdminAddr is the admin server's address, nil when it is disabled.
+func (s *Server) AdminAddr() net.Addr {
+	if s.admin == nil {
+		return nil
+	}
+	return s.admin.Addr()
+}
+
+// Stop stops serving, waiting up to ctx for the clients' replies to go
+// out, and checkpoints everything applied so that the next start replays
+// nothing. If the checkpoint cannot finish (a full disk), the log keeps it
+// all. Stop is idempotent.
+func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		s.stopErr = s.client.Stop(ctx)
+		if s.admin != nil {
+			_ = s.admin.Stop(ctx)
+		}
+		s.pipe.Stop()
+		last := s.pipe.FinalDelta()
+		closeStore := s.cp.Stop(&last, 10*time.Second)
+		if closeStore {
+			if err := s.log.RemoveThrough(uint64(s.cp.Durable())); err != nil {
+				s.logger.Warn("could not remove old log segments", "err", err)
+			}
+		}
+		s.log.Close()
+		// Closing pebble waits for its flushes; after a final flush that
+		// did not finish, leave it open rather than hang.
+		if closeStore {
+			s.stopErr = errors.Join(s.stopErr, s.store.Close())
+		}
+	})
+	return s.stopErr
+}
+
+// abort releases what a failed start opened.
+func (s *Server) abort() {
+	if s.admin != nil {
+		_ = s.admin.Stop(context.Background())
+	}
+	if s.running {
+		s.pipe.Stop()
+		s.cp.Stop(nil, 10*time.Second)
+	}
+	if s.log != nil {
+		s.log.Close()
+	}
+	if s.store != nil {
+		_ = s.store.Close()
+	}
+}
+
+// Policy is the engine.Policy a server with cfg stamps into the writes it
+// accepts.
+func Policy(cfg *config.Config) engine.Policy {
+	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
+		EnforceQuota: cfg.EnforceQuota}
+}
+
+// dirSize sums the sizes of the files under dir.
+func dirSize(dir string) int64 {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
