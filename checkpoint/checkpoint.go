@@ -8,6 +8,7 @@
 // # Keys
 //
 //	"m" "zxid"                 -> int64, the last zxid the image covers
+//	"m" "applied"              -> uint64, the log index it covers (ensembles)
 //	"a" index(4, big-endian)   -> ACL list (jute vector of ACL)
 //	"s" session id(8, BE)      -> timeout (jute int)
 //	"n" parent "\x00" name     -> node (engine.AppendNode)
@@ -36,7 +37,10 @@ import (
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
-var keyZxid = []byte("mzxid")
+var (
+	keyZxid    = []byte("mzxid")
+	keyApplied = []byte("mapplied")
+)
 
 // Store is a checkpoint in pebble. Write and Flush are called from one
 // goroutine (the checkpointer); Load before it starts.
@@ -134,10 +138,10 @@ func sessionKey(b []byte, id int64) []byte {
 	return binary.BigEndian.AppendUint64(append(b, 's'), uint64(id))
 }
 
-// storedZxid returns the zxid the stored image covers; found is false when
-// the store has never been written.
-func (s *Store) storedZxid() (zxid int64, found bool, err error) {
-	v, closer, err := s.db.Get(keyZxid)
+// storedWord returns the 8-byte record at key; found is false when the
+// store has none.
+func (s *Store) storedWord(key []byte) (word uint64, found bool, err error) {
+	v, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, false, nil
 	}
@@ -146,9 +150,9 @@ func (s *Store) storedZxid() (zxid int64, found bool, err error) {
 	}
 	defer closer.Close()
 	if len(v) != 8 {
-		return 0, false, fmt.Errorf("checkpoint: malformed zxid record")
+		return 0, false, fmt.Errorf("checkpoint: malformed %s record", key[1:])
 	}
-	return int64(binary.BigEndian.Uint64(v)), true, nil
+	return binary.BigEndian.Uint64(v), true, nil
 }
 
 // Write applies a Delta in one pebble batch, with the zxid it leads to. It
@@ -191,6 +195,10 @@ func (s *Store) Write(d engine.Delta) error {
 	if err := b.Set(keyZxid, s.buf, nil); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
+	s.buf = binary.BigEndian.AppendUint64(s.buf[:0], d.View.Applied)
+	if err := b.Set(keyApplied, s.buf, nil); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -211,8 +219,12 @@ func (s *Store) Flush() error {
 // Load rebuilds the state from the store. It returns nil when the store is
 // empty (a new server).
 func (s *Store) Load() (*engine.State, error) {
-	zxid, found, err := s.storedZxid()
+	zxid, found, err := s.storedWord(keyZxid)
 	if err != nil || !found {
+		return nil, err
+	}
+	applied, _, err := s.storedWord(keyApplied)
+	if err != nil {
 		return nil, err
 	}
 	l := engine.NewLoader()
@@ -254,7 +266,12 @@ func (s *Store) Load() (*engine.State, error) {
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	return l.Finish(zxid)
+	st, err := l.Finish(int64(zxid))
+	if err != nil {
+		return nil, err
+	}
+	st.SetApplied(applied)
+	return st, nil
 }
 
 // Metrics returns pebble's view of the store (for operators).

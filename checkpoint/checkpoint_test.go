@@ -58,11 +58,13 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 			w.apply(jute.OpDelete, 7, (&jute.PathVersionRequest{Path: fmt.Sprintf("/a%d/b%d", i%20, i-3), Version: -1}).Append(nil))
 		}
 		if i%25 == 0 {
+			w.s.SetApplied(uint64(1000 + i))
 			if err := st.Write(w.s.TakeDelta(w.s.Publish())); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	w.s.SetApplied(5000)
 	if err := st.Write(w.s.TakeDelta(w.s.Publish())); err != nil {
 		t.Fatal(err)
 	}
@@ -80,6 +82,9 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 	loaded, err := st.Load()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if loaded.Applied() != 5000 || loaded.Zxid() != w.s.Zxid() {
+		t.Fatalf("loaded applied index %d zxid %#x, want 5000 and %#x", loaded.Applied(), loaded.Zxid(), w.s.Zxid())
 	}
 	if got := snapshotOf(loaded); !reflect.DeepEqual(got, want) {
 		for k, v := range want {

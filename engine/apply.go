@@ -51,7 +51,7 @@ type change struct {
 // Every entry consumes one zxid, failed ones included, as in ZooKeeper.
 func (s *State) Apply(e *Entry) Result {
 	s.policy = e.Policy
-	s.zxid++
+	s.zxid = NextZxid(s.zxid)
 	zxid := s.zxid
 	res := Result{Zxid: zxid}
 	switch e.Op {

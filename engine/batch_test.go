@@ -77,3 +77,53 @@ func TestReplayDecidesByTheLoggedPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestRefBatchRoundTrip: a replicated batch carries each entry's Ref, and
+// a standalone batch's entries decode with a zero Ref.
+func TestRefBatchRoundTrip(t *testing.T) {
+	policy := engine.Policy{SkipACL: true}
+	entries := enginetest.RandomEntries(5, 20, policy)
+	for i, e := range entries {
+		e.Ref = engine.Ref{Member: int32(1 + i%3), Request: 1<<62 + uint64(i)}
+	}
+	first, got, err := engine.DecodeBatch(engine.AppendRefBatch(nil, policy, entries))
+	if err != nil || first != 0 || len(got) != len(entries) {
+		t.Fatalf("decode: %v first %d n %d", err, first, len(got))
+	}
+	for i := range got {
+		if !reflect.DeepEqual(&got[i], entries[i]) {
+			t.Fatalf("entry %d: %+v != %+v", i, got[i], *entries[i])
+		}
+	}
+	_, plain, err := engine.DecodeBatch(engine.AppendBatch(nil, 9, policy, entries))
+	if err != nil || plain[0].Ref != (engine.Ref{}) {
+		t.Fatalf("a standalone batch: %v ref %+v", err, plain[0].Ref)
+	}
+}
+
+// TestZxidEpochs: a new epoch starts at counter 1 and the counter never
+// wraps: the entry after 0xfffffffe opens the next epoch.
+func TestZxidEpochs(t *testing.T) {
+	s := engine.NewState()
+	create := func(path string) engine.Result {
+		return s.Apply(&engine.Entry{Time: 1, Op: jute.OpCreate,
+			Body: (&jute.CreateRequest{Path: path, ACL: engine.OpenACL}).AppendCreate(nil, false)})
+	}
+	if r := create("/a"); r.Zxid != 1 {
+		t.Fatalf("first zxid %#x", r.Zxid)
+	}
+	s.NewEpoch()
+	if r := create("/b"); r.Zxid != 1<<32|1 {
+		t.Fatalf("first zxid of epoch 1: %#x", r.Zxid)
+	}
+	if got := engine.NextZxid(5<<32 | 0xfffffffd); got != 5<<32|0xfffffffe {
+		t.Fatalf("next of ...fffd: %#x", got)
+	}
+	if got := engine.NextZxid(5<<32 | 0xfffffffe); got != 6<<32|1 {
+		t.Fatalf("next of ...fffe: %#x, want the next epoch", got)
+	}
+	v := s.Publish()
+	if v.Zxid != 1<<32|1 {
+		t.Fatalf("published zxid %#x", v.Zxid)
+	}
+}

@@ -17,12 +17,14 @@ import (
 //
 // policy is policyMagic in its high 16 bits and one bit a setting below
 // (policyExtendedTypes, ...): a log written before batches carried their
-// policy fails to decode instead of being applied with a guessed one.
+// policy fails to decode instead of being applied with a guessed one. One
+// more bit, batchRefs, is about the format: the entries carry their Ref.
 //	entry  +---------+------------+--------+-------+------------------+----------+
 //	       | time: 8 | session: 8 | xid: 4 | op: 4 | identities: vec  | body:buf |
 //	       +---------+------------+--------+-------+------------------+----------+
 //
-// identities is a vector of jute Id records (scheme, id).
+// identities is a vector of jute Id records (scheme, id). With batchRefs,
+// each entry starts with its Ref: member (4) and request (8).
 
 // The policy word of a batch.
 const (
@@ -31,6 +33,8 @@ const (
 	policySkipACL         = 1 << 1
 	policyReconfigEnabled = 1 << 2
 	policyEnforceQuota    = 1 << 3
+	policySettings        = policyExtendedTypes | policySkipACL | policyReconfigEnabled | policyEnforceQuota
+	batchRefs             = 1 << 8
 )
 
 // word encodes p as a batch's policy word.
@@ -50,7 +54,7 @@ func (p Policy) word() int32 {
 
 // policyOf decodes a batch's policy word.
 func policyOf(w int32) (Policy, bool) {
-	if w&^0xffff != policyMagic || w&0xffff&^(policyExtendedTypes|policySkipACL|policyReconfigEnabled|policyEnforceQuota) != 0 {
+	if w&^0xffff != policyMagic || w&0xffff&^(policySettings|batchRefs) != 0 {
 		return Policy{}, false
 	}
 	return Policy{ExtendedTypes: w&policyExtendedTypes != 0, SkipACL: w&policySkipACL != 0,
@@ -60,10 +64,26 @@ func policyOf(w int32) (Policy, bool) {
 // AppendBatch appends the encoding of entries whose first zxid is
 // firstZxid, all applied with policy p.
 func AppendBatch(b []byte, firstZxid int64, p Policy, entries []*Entry) []byte {
+	return appendBatch(b, firstZxid, p.word(), entries)
+}
+
+// AppendRefBatch is AppendBatch for entries that carry their Ref: what a
+// replicated log holds, where entries are ordered before their zxids are
+// known (firstZxid is 0) and each server must find its own requests.
+func AppendRefBatch(b []byte, p Policy, entries []*Entry) []byte {
+	return appendBatch(b, 0, p.word()|batchRefs, entries)
+}
+
+func appendBatch(b []byte, firstZxid int64, word int32, entries []*Entry) []byte {
 	b = jute.AppendLong(b, firstZxid)
 	b = jute.AppendInt(b, int32(len(entries)))
-	b = jute.AppendInt(b, p.word())
+	b = jute.AppendInt(b, word)
+	refs := word&batchRefs != 0
 	for _, e := range entries {
+		if refs {
+			b = jute.AppendInt(b, e.Ref.Member)
+			b = jute.AppendLong(b, int64(e.Ref.Request))
+		}
 		b = jute.AppendLong(b, e.Time)
 		b = jute.AppendLong(b, e.Session)
 		b = jute.AppendInt(b, e.Xid)
@@ -93,13 +113,18 @@ func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
 	d.Reset(b, len(b))
 	firstZxid = d.Long()
 	n := d.VectorLen()
-	policy, ok := policyOf(d.Int())
+	word := d.Int()
+	policy, ok := policyOf(word)
 	if d.Err() == nil && !ok {
 		return 0, nil, fmt.Errorf("engine: batch at zxid %d has no policy word: a log written by an older Meerkat", firstZxid)
 	}
 	entries = make([]Entry, 0, n)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		e := Entry{Policy: policy}
+		if word&batchRefs != 0 {
+			e.Ref.Member = d.Int()
+			e.Ref.Request = uint64(d.Long())
+		}
 		e.Time = d.Long()
 		e.Session = d.Long()
 		e.Xid = d.Int()

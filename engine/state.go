@@ -47,6 +47,16 @@ type Entry struct {
 	Body []byte
 	// Policy is the accepting server's settings, which Apply decides by.
 	Policy Policy
+	// Ref names the request the entry came from, so that the server
+	// holding it can answer once the entry is applied. Apply ignores it.
+	Ref Ref
+}
+
+// Ref names a request across an ensemble: the member that accepted it (its
+// myid) and that member's number for it. A standalone log leaves it zero.
+type Ref struct {
+	Member  int32
+	Request uint64
 }
 
 // Result is what Apply made of an entry.
@@ -89,6 +99,8 @@ type View struct {
 	Tree Tree
 	// Zxid is the last zxid applied.
 	Zxid int64
+	// Applied is the index of the last log entry applied (LogIndex).
+	Applied uint64
 	acls [][]jute.ACL
 	// Changes holds the events that produced this version.
 	Changes *Changes
@@ -121,6 +133,7 @@ type State struct {
 	acls     *aclTable
 	sessions map[int64]*Session
 	zxid     int64
+	applied  uint64
 	// expiring holds the paths of containers and TTL nodes, for the sweep.
 	expiring map[string]struct{}
 	events   []Event
@@ -194,6 +207,31 @@ func (s *State) removePath(path string) {
 // Zxid returns the last zxid applied.
 func (s *State) Zxid() int64 { return s.zxid }
 
+// NextZxid returns the zxid that follows z: the next counter value, or,
+// when the counter's 32 bits are used up, the first of the next epoch.
+// ZooKeeper's leader forces an election at that point; Meerkat's log just
+// moves on, so a counter never wraps.
+func NextZxid(z int64) int64 {
+	if uint32(z+1) == 1<<32-1 {
+		return (z>>32+1)<<32 | 1
+	}
+	return z + 1
+}
+
+// NewEpoch starts the next epoch: the next zxid is (epoch+1)<<32 | 1. A
+// replicated log calls it where leadership changed, so zxids tell epochs
+// apart as ZooKeeper's do; epochs count leaderships, not raft terms, so
+// they stay far below 2^31.
+func (s *State) NewEpoch() { s.zxid = (s.zxid>>32 + 1) << 32 }
+
+// Applied returns the log index applied through (SetApplied).
+func (s *State) Applied() uint64 { return s.applied }
+
+// SetApplied records that the log is applied through index i: in an
+// ensemble, the raft index, which a checkpoint keeps so that a restart asks
+// raft only for the entries after it. A standalone log leaves it 0.
+func (s *State) SetApplied(i uint64) { s.applied = i }
+
 // Publish freezes the current version and returns it with the events
 // applied since the previous Publish, linked after that version's changes.
 func (s *State) Publish() *View {
@@ -201,7 +239,7 @@ func (s *State) Publish() *View {
 	s.events = nil
 	s.changes.next.Store(ch)
 	s.changes = ch
-	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, acls: s.acls.lists, Changes: ch}
+	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, Applied: s.applied, acls: s.acls.lists, Changes: ch}
 }
 
 // Session returns the session with id, if it is open.

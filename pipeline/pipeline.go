@@ -469,7 +469,7 @@ func (p *Pipeline) log(entries []*engine.Entry) bool {
 	if p.cfg.Log == nil || len(entries) == 0 {
 		return true
 	}
-	first := p.state.Zxid() + 1
+	first := engine.NextZxid(p.state.Zxid())
 	p.payload = engine.AppendBatch(p.payload[:0], first, p.cfg.Policy, entries)
 	start := time.Now()
 	err := p.cfg.Log.Append(uint64(first), p.payload)

@@ -19,7 +19,7 @@ func Recover(state *engine.State, log Replayer) (int, error) {
 	applied := 0
 	err := log.Replay(func(index uint64, payload []byte) error {
 		// A batch the checkpoint already covers is skipped on its header.
-		if first, count, ok := engine.BatchSpan(payload); ok && first+int64(count)-1 <= state.Zxid() {
+		if first, count, ok := engine.BatchSpan(payload); ok && count > 0 && lastZxid(first, count) <= state.Zxid() {
 			return nil
 		}
 		first, entries, err := engine.DecodeBatch(payload)
@@ -29,18 +29,30 @@ func Recover(state *engine.State, log Replayer) (int, error) {
 		if uint64(first) != index {
 			return fmt.Errorf("pipeline: log record indexed %d holds zxid %d", index, first)
 		}
+		zxid := first
 		for i := range entries {
-			zxid := first + int64(i)
-			if zxid <= state.Zxid() {
-				continue
+			if zxid > state.Zxid() {
+				if zxid != engine.NextZxid(state.Zxid()) {
+					return fmt.Errorf("pipeline: the log jumps from zxid %#x to %#x: records are missing", state.Zxid(), zxid)
+				}
+				state.Apply(&entries[i])
+				applied++
 			}
-			if zxid != state.Zxid()+1 {
-				return fmt.Errorf("pipeline: the log jumps from zxid %#x to %#x: records are missing", state.Zxid(), zxid)
-			}
-			state.Apply(&entries[i])
-			applied++
+			zxid = engine.NextZxid(zxid)
 		}
 		return nil
 	})
 	return applied, err
+}
+
+// lastZxid is the zxid of the last of count entries from first.
+func lastZxid(first int64, count int32) int64 {
+	if uint64(uint32(first))+uint64(count) < 1<<32-1 {
+		return first + int64(count) - 1
+	}
+	z := first
+	for range count - 1 {
+		z = engine.NextZxid(z)
+	}
+	return z
 }
