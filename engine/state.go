@@ -101,7 +101,7 @@ type View struct {
 	Zxid int64
 	// Applied is the index of the last log entry applied (LogIndex).
 	Applied uint64
-	acls [][]jute.ACL
+	acls    [][]jute.ACL
 	// Changes holds the events that produced this version.
 	Changes *Changes
 }
