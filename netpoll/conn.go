@@ -285,7 +285,7 @@ func (cn *conn) request(frame []byte) bool {
 		return true
 	}
 	it := &item{conn: cn, xid: xid, op: op, ids: cn.ids, recv: l.now}
-	if !isLocal(op) && cn.canSubmit() {
+	if !isLocal(op) && cn.canSubmit() && (!atHeadOnly(op) || len(cn.queue) == 0) {
 		cn.enqueue(it)
 		cn.submitOp(it, body)
 		return true
@@ -316,6 +316,12 @@ func isLocal(op jute.OpCode) bool {
 	}
 	return !op.IsWrite()
 }
+
+// atHeadOnly reports whether op goes to the pipeline only once every
+// request before it is answered: getEphemerals is answered from the state
+// the pipeline has applied, which in an ensemble may not hold this
+// connection's earlier writes until they are answered.
+func atHeadOnly(op jute.OpCode) bool { return op == jute.OpGetEphemerals }
 
 // canSubmit reports whether a new pipeline request may go to the pipeline
 // now: only when everything before it is already there and none of it is a
@@ -435,7 +441,7 @@ func (cn *conn) drain() {
 			if next.req != nil {
 				continue
 			}
-			if isLocal(next.op) {
+			if isLocal(next.op) || atHeadOnly(next.op) && next != cn.queue[0] {
 				break
 			}
 			if next.lateIDs {

@@ -14,7 +14,8 @@ import (
 // Config is the pipeline's part of the server configuration.
 type Config struct {
 	// ServerID goes into the high byte of session ids (1 in standalone, as
-	// ZooKeeper uses; at most 254 when extended types are on).
+	// ZooKeeper uses; at most 254 when extended types are on); in an
+	// ensemble it is also the member's id.
 	ServerID int64
 	// Tick is ZooKeeper's tickTime: the granularity of session expiry.
 	Tick time.Duration
@@ -30,7 +31,7 @@ type Config struct {
 	ContainerMaxNeverUsed time.Duration
 	// QueueSize bounds the requests waiting for the pipeline.
 	QueueSize int
-	// MaxBatch bounds how many requests one batch applies.
+	// MaxBatch bounds how many requests one step takes.
 	MaxBatch int
 	// CommitWait bounds how long a batch may wait for more writes when the
 	// previous batch showed concurrent writers (see gather); 0 means the
@@ -45,8 +46,23 @@ type Config struct {
 	// settings that decide what a write does (see engine.Policy).
 	Policy engine.Policy
 	// Log, when set, makes every batch durable before it is applied: a
-	// write is acknowledged only once its batch is on disk.
+	// write is acknowledged only once its batch is on disk. A standalone
+	// server has a Log; a member of an ensemble has a Replicator instead.
 	Log Log
+	// Replicator, when set, makes the pipeline a member of an ensemble:
+	// writes are ordered by consensus, and the pipeline applies what it
+	// commits (see Replicator).
+	Replicator Replicator
+	// SyncTimeout bounds how long a sync, or a session's revalidation,
+	// waits for the leader's answer before its connection is closed; 0
+	// means 10 s.
+	SyncTimeout time.Duration
+	// OnServing, when set, is told from the pipeline goroutine whether
+	// the member can serve clients: false while it knows no leader.
+	OnServing func(bool)
+	// OnFatal is called when the pipeline cannot go on (a committed entry
+	// it cannot decode); nil panics.
+	OnFatal func(error)
 	// Checkpoints, when set, receives the state's changes after every batch
 	// it is ready for, and tells how far they are durable, so that the log
 	// can be removed up to there.
@@ -82,6 +98,9 @@ func (c *Config) Validate() error {
 	if c.Tick <= 0 {
 		return errors.New("pipeline: tick must be positive")
 	}
+	if c.Log != nil && c.Replicator != nil {
+		return errors.New("pipeline: a pipeline has a Log or a Replicator, not both")
+	}
 	if c.ContainerCheckInterval <= 0 {
 		c.ContainerCheckInterval = time.Minute
 	}
@@ -96,6 +115,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CheckpointEvery <= 0 {
 		c.CheckpointEvery = 50 * time.Millisecond
+	}
+	if c.SyncTimeout <= 0 {
+		c.SyncTimeout = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -114,18 +136,23 @@ const (
 	KindCreateSession
 	// KindReopenSession resumes session Entry.Session with Passwd.
 	KindReopenSession
-	// KindSync is a barrier: it completes after every earlier write.
+	// KindSync is a barrier: it completes after every earlier write, and
+	// in an ensemble after everything the leader had committed when it
+	// arrived.
 	KindSync
 	// KindGetEphemerals lists the ephemerals of Entry.Session under Prefix.
 	KindGetEphemerals
 	// KindInspect runs Inspect on the pipeline goroutine, at the end of its
-	// batch, when the state is the published View.
+	// step, when the state is the published View.
 	KindInspect
 )
 
 // Completer receives completed requests. Complete is called from the
-// pipeline goroutine, once per batch per Completer, with requests in the
-// order they were submitted; it must not block.
+// pipeline goroutine, once per step per Completer; it must not block. A
+// Completer gets its requests in the order they were submitted, except
+// that in an ensemble a write, sync or reopen completes when its answer
+// comes, possibly after requests submitted behind it: a connection answers
+// in its own order (netpoll does).
 type Completer interface {
 	Complete(reqs []*Request)
 }
@@ -152,7 +179,8 @@ type Request struct {
 	From Completer
 
 	// Result is set on completion. For KindGetEphemerals its Body is the
-	// response record.
+	// response record. Err CONNECTIONLOSS means the outcome is unknown (the
+	// leader changed or could not be reached): the connection is closed.
 	Result engine.Result
 	// Session is the opened or reopened session; nil when reopening failed.
 	Session *Session
@@ -164,7 +192,7 @@ type Request struct {
 var ErrStopped = errors.New("pipeline: stopped")
 
 // Pipeline owns the state and applies writes. Create it with New, start it
-// with Start, stop it with Stop.
+// with Start, stop it with Stop; or drive it without a goroutine with Step.
 type Pipeline struct {
 	cfg      Config
 	state    *engine.State
@@ -173,6 +201,7 @@ type Pipeline struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	started  bool
 	// sessions and nextID are owned by the pipeline goroutine.
 	sessions map[int64]*Session
 	nextID   int64
@@ -180,9 +209,22 @@ type Pipeline struct {
 	// ZooKeeper's ContainerManager, it waits a minute / maxPerMinute after
 	// each deletion.
 	nextSweepDelete time.Time
-	// onBatch is called after each batch, from the pipeline goroutine.
+	// nextExpiry, nextSweep and nextPace are when the session expiry and
+	// the sweep run next (nextPace is zero unless the sweep paces itself).
+	nextExpiry, nextSweep, nextPace time.Time
+	// onBatch is called after each step that completed or published
+	// something, from the pipeline goroutine.
 	onBatch func(published bool)
-	// entries and payload are reused by every batch.
+
+	// What one step gathers: the requests it completes (in order), the
+	// inspections it runs and the connections it closes at its end, and
+	// whether it applied anything (then it publishes).
+	completed  []*Request
+	inspects   []*Request
+	closeAfter []Closer
+	applied    bool
+
+	// entries and payload are reused by every standalone batch.
 	entries []*engine.Entry
 	payload []byte
 	// removed is how far the log has been removed.
@@ -195,55 +237,9 @@ type Pipeline struct {
 	lastAppend time.Duration
 	// lastOffer is when the checkpointer last got a delta.
 	lastOffer time.Time
-}
 
-// commitSiblings is how many writes the previous batch must have carried
-// before a batch waits for more: a lone writer never waits.
-const commitSiblings = 4
-
-// logged reports whether r becomes a log entry.
-func logged(r *Request) bool { return r.Kind == KindWrite || r.Kind == KindCreateSession }
-
-// gather completes a batch of writes. Closed-loop writers that share the
-// log split into two groups that take turns: while one group's batch is
-// being synced, the other's requests queue up, and neither ever joins the
-// other. When the previous batch carried several writes and this one has
-// fewer, gather waits a little (at most the time of the last sync) for the
-// rest, so one sync carries them all; PostgreSQL's commit_delay and
-// commit_siblings do the same. A lone write never waits.
-func (p *Pipeline) gather(batch []*Request) []*Request {
-	if p.cfg.Log == nil || p.cfg.CommitWait < 0 || p.lastLogged < commitSiblings {
-		return batch
-	}
-	n := 0
-	for _, r := range batch {
-		if logged(r) {
-			n++
-		}
-	}
-	if n == 0 || n >= p.lastLogged {
-		return batch
-	}
-	wait := p.cfg.CommitWait
-	if wait == 0 {
-		wait = min(2*p.lastAppend, time.Millisecond)
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	for n < p.lastLogged && len(batch) < p.cfg.MaxBatch {
-		select {
-		case r := <-p.in:
-			batch = append(batch, r)
-			if logged(r) {
-				n++
-			}
-		case <-timer.C:
-			return batch
-		case <-p.stop:
-			return batch
-		}
-	}
-	return batch
+	// member is the ensemble side; nil for a standalone pipeline.
+	member *member
 }
 
 // New returns a pipeline over state (nil for a fresh one). The sessions of a
@@ -267,35 +263,50 @@ func New(cfg Config, state *engine.State) (*Pipeline, error) {
 		nextID:   sessionIDBase(cfg.ServerID, now.UnixMilli()),
 	}
 	for _, rec := range state.SessionRecords() {
-		s := &Session{ID: rec.ID, Timeout: rec.Timeout, Passwd: Password(rec.ID)}
-		s.Touch(now)
-		p.sessions[rec.ID] = s
-		// Never hand out an id this server gave before a restart.
-		if rec.ID>>56 == cfg.ServerID && rec.ID >= p.nextID {
-			p.nextID = rec.ID + 1
-		}
+		p.addSession(rec.ID, rec.Timeout, nil, now)
+	}
+	if cfg.Replicator != nil {
+		p.member = newMember(p, now)
 	}
 	p.view.Store(state.Publish())
 	return p, nil
 }
 
-// SetOnBatch sets the hook called after every batch, once its requests are
-// completed, with whether it published a new View; call it before Start.
-// The event loops use it to deliver watch events to idle connections and
-// to offer again what a full queue refused.
+// addSession starts tracking session id, owned by conn (nil when its
+// client is elsewhere), as heard from now.
+func (p *Pipeline) addSession(id int64, timeout int32, conn Closer, now time.Time) *Session {
+	s := &Session{ID: id, Timeout: timeout, Passwd: Password(id), owner: conn}
+	s.Touch(now)
+	p.sessions[id] = s
+	// Never hand out an id this server gave before a restart.
+	if id>>56 == p.cfg.ServerID && id >= p.nextID {
+		p.nextID = id + 1
+	}
+	return s
+}
+
+// SetOnBatch sets the hook called after every step that completed or
+// published something, with whether it published a new View; call it
+// before Start. The event loops use it to deliver watch events to idle
+// connections and to offer again what a full queue refused.
 func (p *Pipeline) SetOnBatch(fn func(published bool)) { p.onBatch = fn }
 
 // View returns the latest published version. Safe from any goroutine.
 func (p *Pipeline) View() *engine.View { return p.view.Load() }
 
 // Start runs the pipeline goroutine.
-func (p *Pipeline) Start() { go p.run() }
+func (p *Pipeline) Start() {
+	p.started = true
+	go p.run()
+}
 
-// Stop ends the pipeline goroutine after the batch in progress and waits
+// Stop ends the pipeline goroutine after the step in progress and waits
 // for it. Requests still queued are dropped with their connections.
 func (p *Pipeline) Stop() {
 	p.stopOnce.Do(func() { close(p.stop) })
-	<-p.done
+	if p.started {
+		<-p.done
+	}
 }
 
 // Submit queues r, waiting while the queue is full.
@@ -325,50 +336,113 @@ func (p *Pipeline) Offer(r *Request) (bool, error) {
 	}
 }
 
+// run is the pipeline goroutine: it sleeps until a request, an event from
+// the ensemble or a deadline, then takes a step.
 func (p *Pipeline) run() {
 	defer close(p.done)
-	// Sessions expire on tick boundaries (ZooKeeper's expiry buckets), so
-	// the check runs right at each boundary rather than up to a tick late.
-	expiry := time.NewTimer(p.untilNextTick(time.Now()))
-	defer expiry.Stop()
-	sweep := time.NewTicker(p.cfg.ContainerCheckInterval)
-	defer sweep.Stop()
-	// pace runs the sweep again when it has more to delete than its rate
-	// allows now; nil while it has not.
-	var pace <-chan time.Time
-	resweep := func(at time.Time) {
-		if !at.IsZero() && pace == nil {
-			pace = time.After(time.Until(at))
-		}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var events <-chan struct{}
+	if p.member != nil {
+		events = p.member.mail.ready
 	}
-	batch := make([]*Request, 0, p.cfg.MaxBatch)
 	for {
+		timer.Reset(time.Until(p.nextDeadline(time.Now())))
+		var first *Request
 		select {
-		case r := <-p.in:
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < p.cfg.MaxBatch {
-				select {
-				case r := <-p.in:
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			batch = p.gather(batch)
-			p.process(batch)
-			clear(batch)
-		case now := <-expiry.C:
-			p.expireSessions(now)
-			expiry.Reset(p.untilNextTick(time.Now()))
-		case now := <-sweep.C:
-			resweep(p.sweep(now))
-		case now := <-pace:
-			pace = nil
-			resweep(p.sweep(now))
+		case first = <-p.in:
+		case <-events:
+		case <-timer.C:
 		case <-p.stop:
 			return
 		}
+		p.step(time.Now(), first)
+	}
+}
+
+// Step takes one step at now without waiting: it handles the events from
+// the ensemble, the queued requests (up to MaxBatch) and the deadlines due
+// by now. Start calls it from the pipeline goroutine; a test that never
+// calls Start drives the pipeline with it, on a clock of its own.
+func (p *Pipeline) Step(now time.Time) { p.step(now, nil) }
+
+func (p *Pipeline) step(now time.Time, first *Request) {
+	if p.member != nil {
+		p.member.handleEvents(now)
+	}
+	var batch []*Request
+	if first != nil {
+		batch = append(batch, first)
+	}
+drain:
+	for len(batch) < p.cfg.MaxBatch {
+		select {
+		case r := <-p.in:
+			batch = append(batch, r)
+		default:
+			break drain
+		}
+	}
+	if len(batch) > 0 {
+		if p.member != nil {
+			p.member.admit(now, batch)
+		} else {
+			p.admit(now, p.gather(batch))
+		}
+	}
+	p.runDeadlines(now)
+	if p.member != nil {
+		p.member.flush(now)
+	}
+	p.finishStep()
+}
+
+// nextDeadline is when the pipeline must take a step even if nothing
+// arrives.
+func (p *Pipeline) nextDeadline(now time.Time) time.Time {
+	next := now.Add(time.Hour)
+	for _, t := range []time.Time{p.nextExpiry, p.nextSweep, p.nextPace} {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	if p.member != nil {
+		if t := p.member.nextDeadline(); !t.IsZero() && t.Before(next) {
+			next = t
+		}
+	}
+	return next
+}
+
+// runDeadlines runs what is due by now: session expiry on tick boundaries
+// (ZooKeeper's expiry buckets) and the sweep, on a standalone server or
+// the leader; the ensemble's own timers.
+func (p *Pipeline) runDeadlines(now time.Time) {
+	if p.nextExpiry.IsZero() {
+		p.nextExpiry = now.Add(p.untilNextTick(now))
+		p.nextSweep = now.Add(p.cfg.ContainerCheckInterval)
+	}
+	decides := p.member == nil || p.member.isLeader()
+	if !now.Before(p.nextExpiry) {
+		if decides {
+			p.expireSessions(now)
+		}
+		p.nextExpiry = now.Add(p.untilNextTick(now))
+	}
+	sweepNow := !now.Before(p.nextSweep)
+	if sweepNow {
+		p.nextSweep = now.Add(p.cfg.ContainerCheckInterval)
+	}
+	if !p.nextPace.IsZero() && !now.Before(p.nextPace) {
+		p.nextPace, sweepNow = time.Time{}, true
+	}
+	if sweepNow && decides {
+		if at := p.sweep(now); !at.IsZero() {
+			p.nextPace = at
+		}
+	}
+	if p.member != nil {
+		p.member.runDeadlines(now)
 	}
 }
 
@@ -379,83 +453,33 @@ func (p *Pipeline) untilNextTick(now time.Time) time.Duration {
 	return time.Duration((ms/tick+1)*tick-ms) * time.Millisecond
 }
 
-// process makes one batch durable (one log record, one sync), applies it,
-// publishes once and completes every request.
-func (p *Pipeline) process(batch []*Request) {
-	now := time.Now()
-	entries := p.entries[:0]
-	for _, r := range batch {
-		switch r.Kind {
-		case KindWrite:
-			if s, ok := p.sessions[r.Entry.Session]; ok && r.Conn != nil && s.owner != r.Conn {
-				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSessionMoved}
-				continue
-			}
-			r.Entry.Time, r.Entry.Policy = now.UnixMilli(), p.cfg.Policy
-			entries = append(entries, &r.Entry)
-		case KindCreateSession:
-			r.Entry = engine.Entry{Time: now.UnixMilli(), Session: p.allocSessionID(), Op: jute.OpCreateSession,
-				Body: jute.AppendInt(nil, r.Timeout), Policy: p.cfg.Policy}
-			entries = append(entries, &r.Entry)
-		}
-	}
-	p.entries = entries
-	logged := p.log(entries)
-	var closeAfter []Closer
-	for _, r := range batch {
-		switch r.Kind {
-		case KindWrite:
-			switch {
-			case r.Result.Err == jute.CodeSessionMoved: // refused before logging
-			case !logged:
-				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSystemError}
-			default:
-				r.Result = p.state.Apply(&r.Entry)
-				if r.Entry.Op == jute.OpCloseSession {
-					if s, ok := p.sessions[r.Entry.Session]; ok {
-						// An expiry closes the owner's connection; a client's
-						// own closeSession closes its connection itself.
-						if s.owner != nil && s.owner != r.Conn {
-							closeAfter = append(closeAfter, s.owner)
-						}
-						delete(p.sessions, r.Entry.Session)
-					}
-				}
-			}
-		case KindCreateSession:
-			if logged {
-				p.state.Apply(&r.Entry)
-				s := &Session{ID: r.Entry.Session, Timeout: r.Timeout, Passwd: Password(r.Entry.Session), owner: r.Conn}
-				s.Touch(now)
-				p.sessions[s.ID] = s
-				r.Session = s
-			}
-			r.Result.Zxid = p.state.Zxid()
-		case KindReopenSession:
-			r.Session, closeAfter = p.reopenSession(r, now, closeAfter)
-			r.Result.Zxid = p.state.Zxid()
-		case KindSync:
-			r.Result.Zxid = p.state.Zxid()
-		case KindGetEphemerals:
-			r.Result.Zxid = p.state.Zxid()
-			r.Result.Body = p.state.GetEphemerals(r.Entry.Session, r.Prefix, nil)
-		}
-	}
-	clear(p.entries)
-	published := logged && len(entries) > 0
+// finishStep publishes what the step applied, runs its inspections,
+// closes the connections it dropped and hands every Completer its
+// requests.
+func (p *Pipeline) finishStep() {
+	published := p.applied
 	if published {
 		p.publish()
+		p.applied = false
 	}
-	// Inspections see the batch's end state, which is also the View.
-	for _, r := range batch {
-		if r.Kind == KindInspect {
-			r.Inspect(p.state, p.sessions)
-		}
+	// Inspections see the step's end state, which is also the View.
+	for _, r := range p.inspects {
+		r.Inspect(p.state, p.sessions)
 	}
-	for _, c := range closeAfter {
+	p.completed = append(p.completed, p.inspects...)
+	clear(p.inspects)
+	p.inspects = p.inspects[:0]
+	for _, c := range p.closeAfter {
 		_ = c.Close()
 	}
-	p.complete(batch)
+	clear(p.closeAfter)
+	p.closeAfter = p.closeAfter[:0]
+	if len(p.completed) == 0 && !published {
+		return
+	}
+	p.complete(p.completed)
+	clear(p.completed)
+	p.completed = p.completed[:0]
 	// After the completions: a loop that gets completions catches up with
 	// the new View then, and this wake finds nothing more to do.
 	if p.onBatch != nil {
@@ -463,30 +487,63 @@ func (p *Pipeline) process(batch []*Request) {
 	}
 }
 
-// log makes entries durable as one record; false means they must not be
-// applied (the disk is full, or the log failed for good).
-func (p *Pipeline) log(entries []*engine.Entry) bool {
-	if p.cfg.Log == nil || len(entries) == 0 {
-		return true
+// finish completes r at the end of the step.
+func (p *Pipeline) finish(r *Request) {
+	if r.Kind == KindInspect {
+		p.inspects = append(p.inspects, r)
+		return
 	}
-	first := engine.NextZxid(p.state.Zxid())
-	p.payload = engine.AppendBatch(p.payload[:0], first, p.cfg.Policy, entries)
-	start := time.Now()
-	err := p.cfg.Log.Append(uint64(first), p.payload)
-	p.lastLogged, p.lastAppend = len(entries), time.Since(start)
-	if cap(p.payload) > 16<<20 {
-		p.payload = nil
+	p.completed = append(p.completed, r)
+}
+
+// lost completes r as a request whose outcome is unknown: its connection
+// is closed, and its client sees ConnectionLoss, as ZooKeeper's do when
+// their server loses the leader.
+func (p *Pipeline) lost(r *Request) {
+	r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeConnectionLoss}
+	r.Session = nil
+	if r.Conn != nil {
+		p.closeAfter = append(p.closeAfter, r.Conn)
 	}
-	if err == nil {
-		batchEntries.Update(float64(len(entries)))
-		return true
+	p.finish(r)
+}
+
+// applyEntry applies one ordered entry and keeps the session table in
+// step with it; r, when set, is the local request that waits for it.
+func (p *Pipeline) applyEntry(e *engine.Entry, r *Request, now time.Time) engine.Result {
+	res := p.state.Apply(e)
+	p.applied = true
+	switch e.Op {
+	case jute.OpCreateSession:
+		s, ok := p.sessions[e.Session]
+		if !ok {
+			var conn Closer
+			if r != nil {
+				conn = r.Conn
+			}
+			d := jute.NewDecoder(e.Body)
+			s = p.addSession(e.Session, d.Int(), conn, now)
+		}
+		if p.member != nil {
+			s.ownerMember = e.Ref.Member
+		}
+		if r != nil {
+			r.Session = s
+		}
+	case jute.OpCloseSession:
+		if s, ok := p.sessions[e.Session]; ok {
+			// An expiry closes the owner's connection; a client's own
+			// closeSession closes its connection itself.
+			if s.owner != nil && (r == nil || s.owner != r.Conn) {
+				p.closeAfter = append(p.closeAfter, s.owner)
+			}
+			delete(p.sessions, e.Session)
+		}
 	}
-	logFailures.Inc()
-	if time.Since(p.noSpace) > 10*time.Second {
-		p.noSpace = time.Now()
-		p.cfg.Logger.Error("writes are failing: the log could not be written; reads go on", "err", err)
+	if r != nil {
+		r.Result = res
 	}
-	return false
+	return res
 }
 
 // allocSessionID returns the next unused session id.
@@ -494,7 +551,9 @@ func (p *Pipeline) allocSessionID() int64 {
 	id := p.nextID
 	for {
 		if _, taken := p.state.Session(id); !taken && id != -1<<63 {
-			break
+			if _, tracked := p.sessions[id]; !tracked {
+				break
+			}
 		}
 		id++
 	}
@@ -502,16 +561,20 @@ func (p *Pipeline) allocSessionID() int64 {
 	return id
 }
 
-// Inspect runs fn on the pipeline goroutine, at the end of a batch when the
-// state is the published View, and waits for it. It must not be called from
-// a goroutine the pipeline waits on (an event loop's callback).
+// Inspect runs fn on the pipeline goroutine, at the end of a step when the
+// state is the published View, and waits for it. It must not be called
+// from a goroutine the pipeline waits on (an event loop's callback).
 func (p *Pipeline) Inspect(fn func(*engine.State, map[int64]*Session)) error {
 	done := make(doneCompleter, 1)
 	if err := p.Submit(&Request{Kind: KindInspect, Inspect: fn, From: done}); err != nil {
 		return err
 	}
-	<-done
-	return nil
+	select {
+	case <-done:
+		return nil
+	case <-p.stop:
+		return ErrStopped
+	}
 }
 
 type doneCompleter chan struct{}
@@ -573,42 +636,20 @@ func (p *Pipeline) complete(batch []*Request) {
 	}
 }
 
-// reopenSession resumes a session on a new connection. As in ZooKeeper, the
-// old connection is dropped before the password is checked.
-func (p *Pipeline) reopenSession(r *Request, now time.Time, closeAfter []Closer) (*Session, []Closer) {
-	s, ok := p.sessions[r.Entry.Session]
-	if !ok {
-		return nil, closeAfter
-	}
-	if s.owner != nil && s.owner != r.Conn {
-		closeAfter = append(closeAfter, s.owner)
-		s.owner = nil
-	}
-	// ZooKeeper compares the whole password: any other length is wrong.
-	if len(r.Passwd) != len(s.Passwd) || [16]byte(r.Passwd) != s.Passwd {
-		return nil, closeAfter
-	}
-	s.owner = r.Conn
-	s.Timeout = r.Timeout
-	s.Touch(now)
-	return s, closeAfter
-}
-
 // expireSessions closes every session not heard from within its timeout,
 // through a closeSession entry like a client's, and drops its connection.
 func (p *Pipeline) expireSessions(now time.Time) {
 	nowMs := now.UnixMilli()
 	tickMs := p.cfg.Tick.Milliseconds()
-	var batch []*Request
+	var expired []*engine.Entry
 	for _, s := range p.sessions {
-		if expiresAt(s.lastHeard.Load(), s.Timeout, tickMs) <= nowMs {
-			batch = append(batch, &Request{Kind: KindWrite, Entry: engine.Entry{Session: s.ID, Op: jute.OpCloseSession}})
+		if !s.closing && expiresAt(s.lastHeard.Load(), s.Timeout, tickMs) <= nowMs {
+			expired = append(expired, &engine.Entry{Session: s.ID, Op: jute.OpCloseSession})
+			s.closing = p.member != nil
 			p.cfg.Logger.Debug("session expired", "session", s.ID)
 		}
 	}
-	if len(batch) > 0 {
-		p.process(batch)
-	}
+	p.order(now, expired)
 }
 
 // sweep deletes empty containers that once had a child, containers never
@@ -644,10 +685,31 @@ func (p *Pipeline) sweep(now time.Time) time.Time {
 	if len(doomed) == 0 {
 		return time.Time{}
 	}
-	p.process([]*Request{{Kind: KindWrite, Entry: engine.Entry{Op: jute.OpDeleteContainer, Body: []byte(doomed[0])}}})
+	p.order(now, []*engine.Entry{{Op: jute.OpDeleteContainer, Body: []byte(doomed[0])}})
 	p.nextSweepDelete = now.Add(time.Minute / time.Duration(p.cfg.ContainerMaxPerMinute))
 	if len(doomed) == 1 {
 		return time.Time{}
 	}
 	return p.nextSweepDelete
+}
+
+// order hands entries the server decided on its own (expiries, sweeps) to
+// the log: a standalone server logs and applies them now; a leader
+// proposes them.
+func (p *Pipeline) order(now time.Time, entries []*engine.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	if p.member != nil {
+		p.member.propose(now, entries)
+		return
+	}
+	for _, e := range entries {
+		e.Time, e.Policy = now.UnixMilli(), p.cfg.Policy
+	}
+	if p.log(entries) {
+		for _, e := range entries {
+			p.applyEntry(e, nil, now)
+		}
+	}
 }

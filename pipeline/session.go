@@ -18,6 +18,13 @@ type Session struct {
 	// owner is the connection that owns the session; only the pipeline
 	// goroutine reads or writes it.
 	owner Closer
+	// In an ensemble: ownerMember is the member the leader knows as the
+	// session's home (0: not known yet); closing is set on the leader once
+	// it proposed the session's expiry; reported is the lastHeard a
+	// follower last reported to the leader.
+	ownerMember int32
+	closing     bool
+	reported    int64
 }
 
 // Touch records that a packet arrived on the session at now. Many packets

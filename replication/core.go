@@ -27,6 +27,12 @@ type coreConfig struct {
 	// Apply receives the committed entries in log order, configuration
 	// changes included (already applied to raft).
 	Apply func([]*pb.Entry)
+	// OnLeader, when set, is told the leader (0: none) and term whenever
+	// either changes, after the committed entries of the same Ready.
+	OnLeader func(leader, term uint64)
+	// OnReadIndex, when set, receives each answered ReadIndex: its ctx and
+	// the commit index to apply through before reading.
+	OnReadIndex func(ctx []byte, index uint64)
 	// Logger receives raft's logs.
 	Logger *slog.Logger
 }
@@ -34,10 +40,11 @@ type coreConfig struct {
 // core is one member's raft node and the Ready contract around it (see the
 // package doc). Its methods are called from one goroutine.
 type core struct {
+	cfg     coreConfig
 	rn      *raft.RawNode
 	storage *Storage
-	send    func([]*pb.Message)
-	apply   func([]*pb.Entry)
+	// leader and term are what OnLeader was last told.
+	leader, term uint64
 }
 
 func newCore(cfg coreConfig) (*core, error) {
@@ -73,7 +80,7 @@ func newCore(cfg coreConfig) (*core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	return &core{rn: rn, storage: cfg.Storage, send: cfg.Send, apply: cfg.Apply}, nil
+	return &core{cfg: cfg, rn: rn, storage: cfg.Storage}, nil
 }
 
 // Tick advances raft's logical clock by one tick.
@@ -84,6 +91,10 @@ func (c *core) Step(m *pb.Message) error { return c.rn.Step(m) }
 
 // Propose asks raft to replicate data; only the leader can.
 func (c *core) Propose(data []byte) error { return c.rn.Propose(data) }
+
+// ReadIndex asks for the commit index as of now, answered through
+// OnReadIndex with ctx once the leadership is confirmed.
+func (c *core) ReadIndex(ctx []byte) { c.rn.ReadIndex(ctx) }
 
 // Status returns raft's view of the member.
 func (c *core) Status() raft.BasicStatus { return c.rn.BasicStatus() }
@@ -102,7 +113,7 @@ func (c *core) process() (bool, error) {
 	}
 	// 2. Then the messages.
 	if len(rd.Messages) > 0 {
-		c.send(rd.Messages)
+		c.cfg.Send(rd.Messages)
 	}
 	// 3. Then the committed entries: configuration changes to raft first,
 	// in their place in the log, then the whole run to the applier.
@@ -112,7 +123,20 @@ func (c *core) process() (bool, error) {
 		}
 	}
 	if len(rd.CommittedEntries) > 0 {
-		c.apply(rd.CommittedEntries)
+		c.cfg.Apply(rd.CommittedEntries)
+	}
+	// Leadership and read indexes, after the entries committed with them.
+	if rd.SoftState != nil || !raft.IsEmptyHardState(rd.HardState) {
+		st := c.rn.BasicStatus()
+		if (st.Lead != c.leader || st.GetTerm() != c.term) && c.cfg.OnLeader != nil {
+			c.cfg.OnLeader(st.Lead, st.GetTerm())
+		}
+		c.leader, c.term = st.Lead, st.GetTerm()
+	}
+	if c.cfg.OnReadIndex != nil {
+		for _, rs := range rd.ReadStates {
+			c.cfg.OnReadIndex(rs.RequestCtx, rs.Index)
+		}
 	}
 	// 4. Done with this Ready.
 	c.rn.Advance(rd)

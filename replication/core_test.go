@@ -37,11 +37,25 @@ type network struct {
 	// crosses them, either way.
 	down map[uint64]bool
 	cut  map[[2]uint64]bool
+	// raftCut members exchange no raft messages with anyone (but the
+	// ensemble tests' members still exchange their own messages).
+	raftCut map[uint64]bool
+	// wire, when set, adjusts each core's configuration as it starts (the
+	// ensemble tests connect cores to pipelines with it).
+	wire func(*member, *coreConfig)
+	// also, when set, runs in every round of settle and reports whether it
+	// moved anything; onTick runs before every tick.
+	also   func() bool
+	onTick func()
 }
 
 func newNetwork(t *testing.T, voters, learners []uint64) *network {
+	return newWiredNetwork(t, voters, learners, nil)
+}
+
+func newWiredNetwork(t *testing.T, voters, learners []uint64, wire func(*member, *coreConfig)) *network {
 	n := &network{t: t, boot: &pb.ConfState{Voters: voters, Learners: learners},
-		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}}
+		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}, raftCut: map[uint64]bool{}, wire: wire}
 	dir := t.TempDir()
 	for _, id := range slices.Concat(voters, learners) {
 		n.start(&member{id: id, dir: filepath.Join(dir, fmt.Sprint(id))})
@@ -61,7 +75,7 @@ func (n *network) start(m *member) {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	c, err := newCore(coreConfig{ID: m.id, Storage: s, Logger: quiet,
+	cfg := coreConfig{ID: m.id, Storage: s, Logger: quiet,
 		Send: func(msgs []*pb.Message) { n.queue = append(n.queue, msgs...) },
 		Apply: func(ents []*pb.Entry) {
 			for _, e := range ents {
@@ -69,7 +83,11 @@ func (n *network) start(m *member) {
 					m.applied = append(m.applied, string(e.GetData()))
 				}
 			}
-		}})
+		}}
+	if n.wire != nil {
+		n.wire(m, &cfg)
+	}
+	c, err := newCore(cfg)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -125,10 +143,13 @@ func (n *network) settle() {
 		n.queue = nil
 		for _, msg := range queue {
 			to, from := msg.GetTo(), msg.GetFrom()
-			if n.down[to] || n.down[from] || n.cut[[2]uint64{from, to}] {
+			if n.down[to] || n.down[from] || n.cut[[2]uint64{from, to}] || n.raftCut[to] || n.raftCut[from] {
 				continue
 			}
 			_ = n.members[to].c.Step(msg)
+			moved = true
+		}
+		if n.also != nil && n.also() {
 			moved = true
 		}
 		if !moved {
@@ -140,6 +161,9 @@ func (n *network) settle() {
 // tick advances every live member's clock k times, settling after each.
 func (n *network) tick(k int) {
 	for range k {
+		if n.onTick != nil {
+			n.onTick()
+		}
 		for _, id := range n.ids() {
 			if !n.down[id] {
 				n.members[id].c.Tick()

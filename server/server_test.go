@@ -20,7 +20,7 @@ func testConfig(t *testing.T, dir string) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, v := range map[string]string{"clientPort": "0", "admin.enableServer": "false", "dataDir": dir} {
+	for k, v := range map[string]string{"clientPort": "0", "admin.enableServer": "false", "dataDir": dir, "dataLogDir": dir} {
 		if err := cfg.Set(k, v); err != nil {
 			t.Fatal(err)
 		}
