@@ -3,6 +3,7 @@ package replication
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -43,8 +44,20 @@ type core struct {
 	cfg     coreConfig
 	rn      *raft.RawNode
 	storage *Storage
-	// leader and term are what OnLeader was last told.
-	leader, term uint64
+	// leader and term are what OnLeader was last told; raftLead is raft's
+	// own idea of the leader (a learner may have given up on it).
+	leader, term, raftLead uint64
+	// voters and learner follow the membership: who may vote, and whether
+	// this member is a learner (an observer).
+	voters  []uint64
+	learner bool
+	// silent counts the ticks since the leader was last heard from; a
+	// learner, which never campaigns, takes the leader for lost after
+	// twice the election timeout of silence.
+	silent int
+	// suspect is a leader whose connection broke and that has not been
+	// heard from since (leaderLost).
+	suspect uint64
 }
 
 func newCore(cfg coreConfig) (*core, error) {
@@ -80,14 +93,70 @@ func newCore(cfg coreConfig) (*core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	return &core{cfg: cfg, rn: rn, storage: cfg.Storage}, nil
+	c := &core{cfg: cfg, rn: rn, storage: cfg.Storage}
+	_, cs, err := cfg.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	c.setMembership(cs)
+	return c, nil
+}
+
+// setMembership records the membership cs.
+func (c *core) setMembership(cs *pb.ConfState) {
+	c.voters = slices.Clone(cs.GetVoters())
+	c.learner = slices.Contains(cs.GetLearners(), c.cfg.ID)
 }
 
 // Tick advances raft's logical clock by one tick.
-func (c *core) Tick() { c.rn.Tick() }
+func (c *core) Tick() {
+	c.silent++
+	c.rn.Tick()
+}
 
 // Step hands raft a message from another member.
-func (c *core) Step(m *pb.Message) error { return c.rn.Step(m) }
+func (c *core) Step(m *pb.Message) error {
+	if m.GetFrom() == c.raftLead {
+		c.silent = 0
+	}
+	if m.GetFrom() == c.suspect {
+		c.suspect = 0
+	}
+	return c.rn.Step(m)
+}
+
+// leaderLost is told that the connection from member id broke. If id is
+// the leader, it probably died: this member stops trusting its lease (it
+// runs its election clock out), so that it grants pre-votes at once, and
+// reports whether it is the one to campaign first (the lowest id among
+// the other voters; the rest wait for their own timeouts, so that their
+// votes do not split). Pre-vote keeps a wrong guess harmless: while the
+// leader is alive the others are in its lease and refuse.
+func (c *core) leaderLost(id uint64) (campaign bool) {
+	if id == 0 || id != c.leader || c.learner || !slices.Contains(c.voters, c.cfg.ID) {
+		return false
+	}
+	c.suspect = id
+	for range c.cfg.ElectionTicks {
+		c.rn.Tick()
+	}
+	for _, v := range c.voters {
+		if v != id {
+			return v == c.cfg.ID
+		}
+	}
+	return false
+}
+
+// campaign starts an election (a pre-vote first) if the leader that
+// leaderLost was told of has still not been heard from and no other has
+// taken its place meanwhile.
+func (c *core) campaign() error {
+	if c.suspect == 0 || c.raftLead != 0 && c.raftLead != c.suspect {
+		return nil
+	}
+	return c.rn.Campaign()
+}
 
 // Propose asks raft to replicate data; only the leader can.
 func (c *core) Propose(data []byte) error { return c.rn.Propose(data) }
@@ -103,6 +172,7 @@ func (c *core) Status() raft.BasicStatus { return c.rn.BasicStatus() }
 // An error means the log could not be written: the member must stop.
 func (c *core) process() (bool, error) {
 	if !c.rn.HasReady() {
+		c.checkLeader()
 		return false, nil
 	}
 	rd := c.rn.Ready()
@@ -126,13 +196,7 @@ func (c *core) process() (bool, error) {
 		c.cfg.Apply(rd.CommittedEntries)
 	}
 	// Leadership and read indexes, after the entries committed with them.
-	if rd.SoftState != nil || !raft.IsEmptyHardState(rd.HardState) {
-		st := c.rn.BasicStatus()
-		if (st.Lead != c.leader || st.GetTerm() != c.term) && c.cfg.OnLeader != nil {
-			c.cfg.OnLeader(st.Lead, st.GetTerm())
-		}
-		c.leader, c.term = st.Lead, st.GetTerm()
-	}
+	c.checkLeader()
 	if c.cfg.OnReadIndex != nil {
 		for _, rs := range rd.ReadStates {
 			c.cfg.OnReadIndex(rs.RequestCtx, rs.Index)
@@ -141,6 +205,24 @@ func (c *core) process() (bool, error) {
 	// 4. Done with this Ready.
 	c.rn.Advance(rd)
 	return true, nil
+}
+
+// checkLeader reports a change of leader or term to OnLeader. A learner
+// that has not heard from its leader for twice the election timeout
+// reports none: raft never makes it look for another.
+func (c *core) checkLeader() {
+	st := c.rn.BasicStatus()
+	c.raftLead = st.Lead
+	lead := st.Lead
+	if c.learner && c.silent > 2*c.cfg.ElectionTicks {
+		lead = 0
+	}
+	if lead != c.leader || st.GetTerm() != c.term {
+		if c.cfg.OnLeader != nil {
+			c.cfg.OnLeader(lead, st.GetTerm())
+		}
+		c.leader, c.term = lead, st.GetTerm()
+	}
 }
 
 // applyConfChange applies a committed configuration change to raft.
@@ -162,6 +244,6 @@ func (c *core) applyConfChange(e *pb.Entry) error {
 	default:
 		return nil
 	}
-	c.rn.ApplyConfChange(cc)
+	c.setMembership(c.rn.ApplyConfChange(cc))
 	return nil
 }

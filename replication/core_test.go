@@ -390,3 +390,92 @@ func TestStorageRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaderLossElectsWithoutWaitingForTheTimeout crashes the leader and
+// tells the followers its connections broke, as the transport does when
+// its process dies: a new leader is elected without a single tick.
+func TestLeaderLossElectsWithoutWaitingForTheTimeout(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	old := n.leader(1, 2, 3)
+	n.propose(old, "a")
+	n.crash(old)
+	var first uint64
+	for _, id := range n.ids() {
+		if id != old && n.members[id].c.leaderLost(old) {
+			first = id
+		}
+	}
+	if first == 0 {
+		t.Fatal("no follower took itself for the first to campaign")
+	}
+	// The first campaigns a moment later (the Node waits campaignDelay),
+	// unless a leader came up meanwhile: another follower may have run
+	// into its own (randomized) timeout while leaving the lease.
+	n.settle()
+	if err := n.members[first].c.campaign(); err != nil {
+		t.Fatal(err)
+	}
+	n.settle()
+	var rest []uint64
+	var lead uint64
+	for _, id := range n.ids() {
+		if id != old {
+			rest = append(rest, id)
+			if n.members[id].c.Status().RaftState == raft.StateLeader {
+				lead = id
+			}
+		}
+	}
+	if lead == 0 {
+		t.Fatal("no leader right after the campaign")
+	}
+	n.propose(lead, "b")
+	n.mustApply(rest, []string{"a", "b"})
+}
+
+// TestWrongLeaderLossDoesNotDisrupt: a follower whose connection from a
+// live leader broke campaigns, but the other follower is in the leader's
+// lease: pre-vote fails, the leader and its term stay.
+func TestWrongLeaderLossDoesNotDisrupt(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	term := n.members[lead].c.Status().GetTerm()
+	for _, id := range n.ids() {
+		if id != lead && n.members[id].c.leaderLost(lead) {
+			if err := n.members[id].c.campaign(); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	n.settle()
+	n.tick(3)
+	if st := n.members[lead].c.Status(); st.RaftState != raft.StateLeader || st.GetTerm() != term {
+		t.Fatalf("the leader is %v in term %d, was leader in term %d", st.RaftState, st.GetTerm(), term)
+	}
+	n.propose(lead, "still")
+	n.mustApply(n.ids(), []string{"still"})
+}
+
+// TestLearnerGivesUpOnASilentLeader: raft never makes a learner look for
+// another leader, so the core reports none after twice the election
+// timeout without hearing from it, and the leader again once it is back.
+func TestLearnerGivesUpOnASilentLeader(t *testing.T) {
+	var reported []uint64
+	n := newWiredNetwork(t, []uint64{1, 2}, []uint64{3}, func(m *member, cfg *coreConfig) {
+		if m.id == 3 {
+			cfg.OnLeader = func(lead, _ uint64) { reported = append(reported, lead) }
+		}
+	})
+	lead := n.leader(1, 2, 3)
+	n.isolate(3)
+	n.tick(25)
+	if len(reported) == 0 || reported[len(reported)-1] != 0 {
+		t.Fatalf("the learner reported leaders %v after 25 silent ticks", reported)
+	}
+	n.heal()
+	n.tick(3)
+	if reported[len(reported)-1] != lead {
+		t.Fatalf("the learner reported leaders %v after healing, want %d last", reported, lead)
+	}
+}

@@ -1,26 +1,44 @@
 // Package replication runs Meerkat's consensus: a go.etcd.io/raft/v3
-// RawNode, its log on the write-ahead log (package wal), and the Ready
-// contract between them. It is being built in steps (issue 9); it holds so
-// far the raft log storage, the node core with its deterministic tests, the
-// Node that runs a core on its own goroutine with a clock, and the TCP
-// transport between members. Forwarding, sessions and the pipeline's use of
-// it come next.
+// RawNode, its log on the write-ahead log (package wal), the Ready
+// contract between them, and the TCP transport between members. A Node is
+// its member's pipeline.Replicator: the pipeline proposes and forwards
+// through it, and it feeds the pipeline (an Applier) what raft commits,
+// who leads, the read indexes and the other members' messages. What the
+// members say to each other beside raft (forwarded writes, session
+// liveness, revalidations) is the pipeline's business; the transport
+// carries it as opaque application messages.
 //
 // # The transport
 //
-// Transport carries raft messages on the peer port: one outbound
-// connection per member, fed by a bounded queue that never blocks the node
-// (a full queue drops the batch and reports the member unreachable, as
-// etcd's rafthttp does), reconnecting with back-off from 50 ms to 1 s; a
-// listener hands every inbound message to the node. A connection starts
-// with an 8-byte hello naming the sender, then carries frames:
+// Transport carries raft messages and application messages on the peer
+// port: one outbound connection per member, fed by a bounded queue that
+// never blocks the node (a full queue drops the batch and reports the
+// member unreachable, as etcd's rafthttp does), reconnecting with back-off
+// from 50 ms to 1 s; a listener hands every inbound message to the node. A
+// connection starts with an 8-byte hello naming the sender, then carries
+// frames:
 //
-//	+-----------+----------------------------+
-//	| len: 4    | raftpb.Message (proto)     |
-//	+-----------+----------------------------+
+//	+-----------+----------+------------------------------------------+
+//	| len: 4    | kind: 1  | 'r': raftpb.Message (proto)              |
+//	|           |          | 'a': an application message              |
+//	+-----------+----------+------------------------------------------+
 //
-// A connection from an unknown member, a frame over 8 MiB or one that is
-// not a message from the member that said hello is closed.
+// A connection from an unknown member, a frame over 8 MiB, one of an
+// unknown kind or a raft message not from the member that said hello is
+// closed. When an inbound connection ends, the node hears of it: if it
+// came from the leader, the leader probably died.
+//
+// # Losing the leader
+//
+// Raft notices a dead leader only after an election timeout (1-2 s at the
+// default 100 ms tick). A follower whose connection from the leader
+// breaks (a killed process resets it at once) leaves the leader's lease
+// right away, so it grants pre-votes, and the lowest-numbered other voter
+// campaigns 20 ms later. Pre-vote makes a wrong guess harmless: while the
+// leader lives, the other followers are in its lease and refuse. A
+// learner never campaigns and raft never makes it look for another
+// leader, so the core reports no leader to a learner that has not heard
+// from its leader for twice the election timeout.
 //
 // # The node core
 //

@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,9 +27,10 @@ type NodeConfig struct {
 	Tick time.Duration
 	// Applied is the index the state machine has applied through.
 	Applied uint64
-	// Apply receives the committed entries in log order, on the node's
-	// goroutine.
-	Apply func([]*pb.Entry)
+	// Applier receives the committed entries in log order, the changes of
+	// leader and the read indexes, from the node's goroutine, and the
+	// other members' application messages.
+	Applier Applier
 	// Logger receives the node's and raft's logs.
 	Logger *slog.Logger
 }
@@ -38,29 +38,31 @@ type NodeConfig struct {
 // Node runs a core on its own goroutine: it owns the RawNode, ticks it,
 // feeds it the transport's messages and the proposals, and handles its
 // Readys (see the package doc). Everything else talks to it through its
-// methods, which are safe from any goroutine.
+// methods, which are safe from any goroutine. It is the
+// pipeline.Replicator of its member.
 type Node struct {
 	cfg       NodeConfig
 	core      *core
 	inbound   chan *pb.Message
-	proposals chan proposal
+	proposals chan []byte
+	reads     chan uint64
 	status    chan chan raft.BasicStatus
 	unreach   chan uint64
+	lost      chan uint64
 	stop      chan struct{}
 	done      chan struct{}
 	once      sync.Once
 	err       error // why the node stopped on its own; read after done
 }
 
-// proposal is a Propose call waiting for raft's answer.
-type proposal struct {
-	data []byte
-	err  chan error
-}
+// campaignDelay is how long the first in line waits, after the leader's
+// connection broke, before it campaigns: long enough for the other
+// members to notice the same break and leave the leader's lease.
+const campaignDelay = 20 * time.Millisecond
 
 // StartNode makes the node and starts its goroutine. The transport's
-// Receive and Unreachable must lead to the node's Deliver and
-// ReportUnreachable.
+// callbacks must lead to the node's Deliver, DeliverApp,
+// ReportUnreachable and Disconnected.
 func StartNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Tick == 0 {
 		cfg.Tick = 100 * time.Millisecond
@@ -68,11 +70,12 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{cfg: cfg, inbound: make(chan *pb.Message, 4096), proposals: make(chan proposal),
-		status: make(chan chan raft.BasicStatus), unreach: make(chan uint64, 64),
-		stop: make(chan struct{}), done: make(chan struct{})}
-	c, err := newCore(coreConfig{ID: cfg.ID, Storage: cfg.Storage, Applied: cfg.Applied,
-		Send: cfg.Transport.Send, Apply: cfg.Apply, Logger: cfg.Logger})
+	n := &Node{cfg: cfg, inbound: make(chan *pb.Message, 4096), proposals: make(chan []byte, 256),
+		reads: make(chan uint64, 256), status: make(chan chan raft.BasicStatus), unreach: make(chan uint64, 64),
+		lost: make(chan uint64, 64), stop: make(chan struct{}), done: make(chan struct{})}
+	ccfg := coreConfig{ID: cfg.ID, Storage: cfg.Storage, Applied: cfg.Applied, Send: cfg.Transport.Send, Logger: cfg.Logger}
+	connect(&ccfg, cfg.Applier)
+	c, err := newCore(ccfg)
 	if err != nil {
 		return nil, err
 	}
@@ -81,8 +84,8 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	return n, nil
 }
 
-// Deliver hands the node a message from a peer; a node that cannot keep
-// up drops it (raft sends again).
+// Deliver hands the node a raft message from a peer; a node that cannot
+// keep up drops it (raft sends again).
 func (n *Node) Deliver(m *pb.Message) {
 	select {
 	case n.inbound <- m:
@@ -90,33 +93,50 @@ func (n *Node) Deliver(m *pb.Message) {
 	}
 }
 
-// ReportUnreachable tells raft a peer could not be reached.
+// DeliverApp hands the applier a message from a peer's applier.
+func (n *Node) DeliverApp(from uint64, data []byte) { n.cfg.Applier.Received(from, data) }
+
+// ReportUnreachable tells raft and the applier that a message to a peer
+// was dropped.
 func (n *Node) ReportUnreachable(id uint64) {
+	n.cfg.Applier.PeerLost(id)
 	select {
 	case n.unreach <- id:
 	default:
 	}
 }
 
-// Propose hands data to raft; it returns once raft took it (not once it
-// committed) or refused it, for example because this member is not the
-// leader.
-func (n *Node) Propose(ctx context.Context, data []byte) error {
-	p := proposal{data: data, err: make(chan error, 1)}
+// Disconnected tells the node that the connection from a peer broke; if
+// the peer is the leader, an election starts at once rather than after
+// the election timeout.
+func (n *Node) Disconnected(id uint64) {
 	select {
-	case n.proposals <- p:
-	case <-n.done:
-		return ErrStopped
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-p.err:
-		return err
-	case <-n.done:
-		return ErrStopped
+	case n.lost <- id:
+	default:
 	}
 }
+
+// Propose hands data to raft (see pipeline.Replicator). It waits only
+// while 256 proposals are already queued.
+func (n *Node) Propose(data []byte) {
+	select {
+	case n.proposals <- data:
+	case <-n.done:
+	}
+}
+
+// ReadIndex asks raft for a read index, answered through the applier's
+// ReadIndexDone (see pipeline.Replicator).
+func (n *Node) ReadIndex(ctx uint64) {
+	select {
+	case n.reads <- ctx:
+	case <-n.done:
+	}
+}
+
+// Send sends an application message to member to (see
+// pipeline.Replicator).
+func (n *Node) Send(to uint64, msg []byte) { n.cfg.Transport.SendApp(to, msg) }
 
 // Status returns a copy of raft's view of this member.
 func (n *Node) Status() (raft.BasicStatus, error) {
@@ -137,10 +157,25 @@ func (n *Node) Stop() error {
 	return n.err
 }
 
+// Done is closed once the node has stopped.
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Err is why the node stopped on its own (its log failed); nil while it
+// runs or after Stop.
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		return n.err
+	default:
+		return nil
+	}
+}
+
 func (n *Node) run() {
 	defer close(n.done)
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
+	var campaign <-chan time.Time
 	for {
 		select {
 		case <-n.stop:
@@ -151,10 +186,24 @@ func (n *Node) run() {
 			if err := n.core.Step(m); err != nil {
 				n.cfg.Logger.Debug("replication: step", "from", m.GetFrom(), "type", m.GetType(), "err", err)
 			}
-		case p := <-n.proposals:
-			p.err <- n.core.Propose(p.data)
+		case data := <-n.proposals:
+			if err := n.core.Propose(data); err != nil {
+				n.cfg.Logger.Debug("replication: proposal dropped", "err", err)
+			}
+		case ctx := <-n.reads:
+			n.core.ReadIndex(readCtx(ctx))
 		case id := <-n.unreach:
 			n.core.rn.ReportUnreachable(id)
+		case id := <-n.lost:
+			if n.core.leaderLost(id) {
+				n.cfg.Logger.Info("replication: the leader's connection broke; campaigning", "leader", id)
+				campaign = time.After(campaignDelay)
+			}
+		case <-campaign:
+			campaign = nil
+			if err := n.core.campaign(); err != nil {
+				n.cfg.Logger.Debug("replication: campaign", "err", err)
+			}
 		case c := <-n.status:
 			c <- n.core.Status()
 		}

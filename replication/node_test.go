@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
+	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/wal"
 )
 
@@ -23,12 +23,39 @@ type tcpMember struct {
 	storage *Storage
 	mu      sync.Mutex
 	applied []string
+	app     []string
+}
+
+// The tcpMember is its node's Applier: it keeps the payloads applied and
+// the application messages received.
+func (m *tcpMember) Committed(ents []pipeline.LogEntry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range ents {
+		if !e.Config && len(e.Data) > 0 {
+			m.applied = append(m.applied, string(e.Data))
+		}
+	}
+}
+func (m *tcpMember) LeaderChanged(uint64, uint64) {}
+func (m *tcpMember) ReadIndexDone(uint64, uint64) {}
+func (m *tcpMember) PeerLost(uint64)              {}
+func (m *tcpMember) Received(from uint64, msg []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.app = append(m.app, fmt.Sprintf("%d:%s", from, msg))
 }
 
 func (m *tcpMember) appliedNow() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.applied)
+}
+
+func (m *tcpMember) appNow() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.app)
 }
 
 func (m *tcpMember) stop() {
@@ -48,8 +75,10 @@ func startTCPEnsemble(t *testing.T) map[uint64]*tcpMember {
 		m := &tcpMember{}
 		members[id] = m
 		tr, err := NewTransport(TransportConfig{ID: id, Listen: "127.0.0.1:0", Logger: quiet,
-			Receive:     func(msg *pb.Message) { m.node.Deliver(msg) },
-			Unreachable: func(peer uint64) { m.node.ReportUnreachable(peer) }})
+			Receive:      func(msg *pb.Message) { m.node.Deliver(msg) },
+			ReceiveApp:   func(from uint64, data []byte) { m.node.DeliverApp(from, data) },
+			Unreachable:  func(peer uint64) { m.node.ReportUnreachable(peer) },
+			Disconnected: func(peer uint64) { m.node.Disconnected(peer) }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,16 +93,7 @@ func startTCPEnsemble(t *testing.T) map[uint64]*tcpMember {
 			t.Fatal(err)
 		}
 		m.storage = s
-		m.node, err = StartNode(NodeConfig{ID: id, Storage: s, Transport: m.tr, Tick: 10 * time.Millisecond, Logger: quiet,
-			Apply: func(ents []*pb.Entry) {
-				m.mu.Lock()
-				defer m.mu.Unlock()
-				for _, e := range ents {
-					if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
-						m.applied = append(m.applied, string(e.GetData()))
-					}
-				}
-			}})
+		m.node, err = StartNode(NodeConfig{ID: id, Storage: s, Transport: m.tr, Tick: 10 * time.Millisecond, Logger: quiet, Applier: m})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,11 +162,23 @@ func TestEnsembleOverTCP(t *testing.T) {
 	members := startTCPEnsemble(t)
 	lead := waitLeader(t, members)
 	for i := 0; i < 20; i++ {
-		if err := members[lead].node.Propose(context.Background(), []byte(fmt.Sprint("a", i))); err != nil {
-			t.Fatal(err)
-		}
+		members[lead].node.Propose([]byte(fmt.Sprint("a", i)))
 	}
 	waitApplied(t, members, seq("a", 0, 20))
+	// Application messages travel beside raft's.
+	for id, m := range members {
+		m.node.Send(id%3+1, []byte("hello"))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for id, m := range members {
+		from := (id+1)%3 + 1
+		for !slices.Equal(m.appNow(), []string{fmt.Sprintf("%d:hello", from)}) {
+			if time.Now().After(deadline) {
+				t.Fatalf("member %d received %q", id, m.appNow())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 
 	members[lead].stop()
 	rest := map[uint64]*tcpMember{}
@@ -159,9 +191,7 @@ func TestEnsembleOverTCP(t *testing.T) {
 	if next == lead {
 		t.Fatal("the stopped leader is still leader")
 	}
-	if err := rest[next].node.Propose(context.Background(), []byte("b")); err != nil {
-		t.Fatal(err)
-	}
+	rest[next].node.Propose([]byte("b"))
 	waitApplied(t, rest, append(seq("a", 0, 20), "b"))
 	delete(members, lead) // stopped already; the cleanup must not stop it twice
 }

@@ -29,25 +29,33 @@ type TransportConfig struct {
 	// Peers are the other members' peer addresses, by id; AddPeer adds
 	// more.
 	Peers map[uint64]string
-	// Receive is called with every message that arrives, from the
+	// Receive is called with every raft message that arrives, from the
 	// connection's goroutine; it must not block for long.
 	Receive func(*pb.Message)
+	// ReceiveApp, when set, is called likewise with every application
+	// message (what SendApp sent).
+	ReceiveApp func(from uint64, data []byte)
 	// Unreachable is called, from any goroutine, when a message to a peer
 	// was dropped because it could not be sent (raft's ReportUnreachable).
 	Unreachable func(id uint64)
+	// Disconnected, when set, is called when the connection from a peer
+	// ends: the first sign that the peer died.
+	Disconnected func(id uint64)
 	// QueueSize bounds the batches waiting for each peer; 0 means 256.
 	QueueSize int
 	// Logger receives the transport's logs.
 	Logger *slog.Logger
 }
 
-// Transport carries raft messages between members over TCP on the peer
-// port: one outbound connection per peer, fed by a bounded queue that
-// never blocks the sender (a full queue drops the batch and reports the
-// peer unreachable, as etcd's rafthttp does), reconnecting with back-off;
-// and a listener that hands every inbound message to Receive.
+// Transport carries raft messages and the members' own messages over TCP
+// on the peer port: one outbound connection per peer, fed by a bounded
+// queue that never blocks the sender (a full queue drops the batch and
+// reports the peer unreachable, as etcd's rafthttp does), reconnecting
+// with back-off; and a listener that hands every inbound message to
+// Receive or ReceiveApp.
 //
-// Each frame is a 4-byte big-endian length and a raftpb.Message; a
+// Each frame is a 4-byte big-endian length, a kind byte ('r': a
+// raftpb.Message follows; 'a': an application message) and the message; a
 // connection starts with an 8-byte hello naming the sender's id.
 type Transport struct {
 	cfg  TransportConfig
@@ -65,8 +73,20 @@ type Transport struct {
 type peer struct {
 	id    uint64
 	addr  string
-	queue chan []*pb.Message
+	queue chan outgoing
 }
+
+// outgoing is one queued batch: raft messages or one application message.
+type outgoing struct {
+	msgs []*pb.Message
+	app  []byte
+}
+
+// Frame kinds.
+const (
+	frameRaft = 'r'
+	frameApp  = 'a'
+)
 
 // NewTransport listens on cfg.Listen and starts a sender for every peer.
 func NewTransport(cfg TransportConfig) (*Transport, error) {
@@ -97,7 +117,7 @@ func (t *Transport) AddPeer(id uint64, addr string) {
 	if _, ok := t.peers[id]; ok {
 		return
 	}
-	p := &peer{id: id, addr: addr, queue: make(chan []*pb.Message, t.cfg.QueueSize)}
+	p := &peer{id: id, addr: addr, queue: make(chan outgoing, t.cfg.QueueSize)}
 	t.peers[id] = p
 	t.wg.Add(1)
 	go t.sendLoop(p)
@@ -121,16 +141,27 @@ func (t *Transport) Send(msgs []*pb.Message) {
 		byPeer[m.GetTo()] = append(byPeer[m.GetTo()], m)
 	}
 	for id, batch := range byPeer {
-		p, ok := t.peer(id)
-		if !ok {
-			t.cfg.Logger.Warn("replication: message to an unknown member dropped", "to", id)
-			continue
-		}
-		select {
-		case p.queue <- batch:
-		default:
-			t.unreachable(id)
-		}
+		t.enqueue(id, outgoing{msgs: batch})
+	}
+}
+
+// SendApp queues a copy of data for member to as an application message;
+// it never blocks. A message that cannot be queued or sent is reported
+// through Unreachable.
+func (t *Transport) SendApp(to uint64, data []byte) {
+	t.enqueue(to, outgoing{app: append([]byte(nil), data...)})
+}
+
+func (t *Transport) enqueue(id uint64, o outgoing) {
+	p, ok := t.peer(id)
+	if !ok {
+		t.cfg.Logger.Warn("replication: message to an unknown member dropped", "to", id)
+		return
+	}
+	select {
+	case p.queue <- o:
+	default:
+		t.unreachable(id)
 	}
 }
 
@@ -172,7 +203,7 @@ func (t *Transport) sendLoop(p *peer) {
 		}
 	}()
 	for {
-		var batch []*pb.Message
+		var batch outgoing
 		select {
 		case <-t.stop:
 			return
@@ -197,24 +228,10 @@ func (t *Transport) sendLoop(p *peer) {
 			_, _ = w.Write(hello[:])
 		}
 		var err error
-		for _, m := range batch {
-			if buf, err = appendFrame(buf[:0], m); err != nil {
-				break
-			}
-			if _, err = w.Write(buf); err != nil {
-				break
-			}
-		}
+		buf, err = writeBatch(w, buf, batch)
 		// Write whatever else is queued before flushing, one flush a burst.
 		for err == nil && len(p.queue) > 0 {
-			for _, m := range <-p.queue {
-				if buf, err = appendFrame(buf[:0], m); err != nil {
-					break
-				}
-				if _, err = w.Write(buf); err != nil {
-					break
-				}
-			}
+			buf, err = writeBatch(w, buf, <-p.queue)
 		}
 		if err == nil {
 			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -229,16 +246,42 @@ func (t *Transport) sendLoop(p *peer) {
 	}
 }
 
-// appendFrame appends m with its length.
+// writeBatch writes one queued batch as frames, with buf as scratch.
+func writeBatch(w *bufio.Writer, buf []byte, o outgoing) ([]byte, error) {
+	var err error
+	if o.app != nil {
+		buf = appendAppFrame(buf[:0], o.app)
+		_, err = w.Write(buf)
+		return buf, err
+	}
+	for _, m := range o.msgs {
+		if buf, err = appendFrame(buf[:0], m); err != nil {
+			return buf, err
+		}
+		if _, err = w.Write(buf); err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// appendFrame appends m as a raft frame.
 func appendFrame(b []byte, m *pb.Message) ([]byte, error) {
 	start := len(b)
 	b = binary.BigEndian.AppendUint32(b, 0)
+	b = append(b, frameRaft)
 	b, err := proto.MarshalOptions{}.MarshalAppend(b, m)
 	if err != nil {
 		return nil, fmt.Errorf("replication: encode message: %w", err)
 	}
 	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
 	return b, nil
+}
+
+// appendAppFrame appends data as an application frame.
+func appendAppFrame(b, data []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(data)+1))
+	return append(append(b, frameApp), data...)
 }
 
 func (t *Transport) acceptLoop() {
@@ -278,22 +321,31 @@ func (t *Transport) acceptLoop() {
 // the member's sender connects again.
 func (t *Transport) receiveLoop(c net.Conn) {
 	defer t.wg.Done()
+	var from uint64
 	defer func() {
 		t.mu.Lock()
 		delete(t.inbound, c)
 		t.mu.Unlock()
 		_ = c.Close()
+		select {
+		case <-t.stop:
+		default:
+			if from != 0 && t.cfg.Disconnected != nil {
+				t.cfg.Disconnected(from)
+			}
+		}
 	}()
 	r := bufio.NewReaderSize(c, 64<<10)
 	var hello [8]byte
 	if _, err := io.ReadFull(r, hello[:]); err != nil {
 		return
 	}
-	from := binary.BigEndian.Uint64(hello[:])
-	if _, ok := t.peer(from); !ok {
-		t.cfg.Logger.Warn("replication: a connection on the peer port from an unknown member", "id", from, "remote", c.RemoteAddr())
+	id := binary.BigEndian.Uint64(hello[:])
+	if _, ok := t.peer(id); !ok {
+		t.cfg.Logger.Warn("replication: a connection on the peer port from an unknown member", "id", id, "remote", c.RemoteAddr())
 		return
 	}
+	from = id
 	var head [4]byte
 	var buf []byte
 	for {
@@ -301,8 +353,8 @@ func (t *Transport) receiveLoop(c net.Conn) {
 			return
 		}
 		n := binary.BigEndian.Uint32(head[:])
-		if n > maxPeerFrame {
-			t.cfg.Logger.Warn("replication: a frame too large on the peer port", "from", from, "bytes", n)
+		if n == 0 || n > maxPeerFrame {
+			t.cfg.Logger.Warn("replication: a frame too large or empty on the peer port", "from", from, "bytes", n)
 			return
 		}
 		if cap(buf) < int(n) {
@@ -312,11 +364,22 @@ func (t *Transport) receiveLoop(c net.Conn) {
 		if _, err := io.ReadFull(r, buf); err != nil {
 			return
 		}
-		m := &pb.Message{}
-		if err := proto.Unmarshal(buf, m); err != nil || m.GetFrom() != from {
-			t.cfg.Logger.Warn("replication: a malformed message on the peer port", "from", from, "err", err)
+		switch buf[0] {
+		case frameApp:
+			if t.cfg.ReceiveApp != nil {
+				// The receiver may keep the message: it gets its own copy.
+				t.cfg.ReceiveApp(from, append([]byte(nil), buf[1:]...))
+			}
+		case frameRaft:
+			m := &pb.Message{}
+			if err := proto.Unmarshal(buf[1:], m); err != nil || m.GetFrom() != from {
+				t.cfg.Logger.Warn("replication: a malformed message on the peer port", "from", from, "err", err)
+				return
+			}
+			t.cfg.Receive(m)
+		default:
+			t.cfg.Logger.Warn("replication: a frame of an unknown kind on the peer port", "from", from, "kind", buf[0])
 			return
 		}
-		t.cfg.Receive(m)
 	}
 }
