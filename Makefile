@@ -1,5 +1,7 @@
 # Meerkat. `make run` starts a standalone server on 127.0.0.1:2181 (data
-# under ./data); `make test` installs what the tests need and runs them all.
+# under ./data); `make run-ensemble` a local three-server ensemble on
+# 127.0.0.1:2181-2183 (data under ./data/ensemble); `make test` installs what
+# the tests need and runs them all.
 
 GO        ?= go
 BIN       := bin/meerkat
@@ -7,7 +9,7 @@ BIN       := bin/meerkat
 # kazoo for the side-by-side and real-client tests.
 TEST_DEBS := zookeeper zookeeper-bin python3-kazoo
 
-.PHONY: all build run test test-deps vet fuzz clean bench bench-quick
+.PHONY: all build run run-ensemble test test-deps vet fuzz clean bench bench-quick
 
 all: build
 
@@ -16,6 +18,9 @@ build:
 
 run: build
 	./$(BIN)
+
+run-ensemble: build
+	./scripts/run-ensemble.sh
 
 # test-deps installs the Debian packages above when any is missing (as root
 # directly, otherwise through sudo).

@@ -113,9 +113,14 @@ type Config struct {
 	DynamicConfigFile string
 	// Unknown lists keys that were not recognised, for a warning.
 	Unknown []string
+	// Warnings are things the configuration got wrong that ZooKeeper
+	// tolerates, with what was done instead, for the log.
+	Warnings []string
 	// clientPortSet records that clientPort was given; dynamicRead that
 	// Members came from DynamicConfigFile.
 	clientPortSet, dynamicRead bool
+	// serverIDSet records that serverId was given (rather than a myid file).
+	serverIDSet bool
 }
 
 //go:embed default.cfg
@@ -219,6 +224,7 @@ func (c *Config) Set(key, value string) error {
 		var id int
 		id, err = integer(key, value)
 		c.ServerID = int64(id)
+		c.serverIDSet = true
 	case "zookeeper.forceSync":
 		c.ForceSync, err = boolean(key, value)
 	case "zookeeper.snapCount":
@@ -363,6 +369,10 @@ func (c *Config) CheckpointDir() string { return filepath.Join(c.DataDir, "check
 
 // WALDir is where the write-ahead log lives, under dataLogDir.
 func (c *Config) WALDir() string { return filepath.Join(c.DataLogDir, "wal") }
+
+// RaftDir is where a member of an ensemble keeps its raft log, under
+// dataLogDir.
+func (c *Config) RaftDir() string { return filepath.Join(c.DataLogDir, "raft") }
 
 // AdminAddr is the address of the HTTP admin server.
 func (c *Config) AdminAddr() string {

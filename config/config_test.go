@@ -97,7 +97,7 @@ func TestBadConfigsSayWhatIsWrong(t *testing.T) {
 		{"tickTime=2000\ndataDir=/d\nforceSync=maybe\n", []string{"zoo.cfg:3", "forceSync", "maybe"}},
 		{"tickTime=2000\ndataDir=/d\njute.maxbuffer=10\n", []string{"jute.maxbuffer"}},
 		{"tickTime=2000\ndataDir=/d\nmaxClientCnxns=-1\n", []string{"maxClientCnxns"}},
-		{"tickTime=2000\ndataDir=/d\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n", []string{"2 voting servers", "not supported yet"}},
+		{"tickTime=2000\ndataDir=/d\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n", []string{"/d/myid", "server.N"}},
 		{"tickTime=2000\ndataDir=/d\nsnapCount=0\n", []string{"snapCount"}},
 		{"tickTime=2000\ndataDir=/d\nglobalOutstandingLimit=-1\n", []string{"globalOutstandingLimit"}},
 		{"tickTime=2000\ndataDir=/d\npreAllocSize=16\n", []string{"preAllocSize"}},

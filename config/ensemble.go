@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -185,13 +186,34 @@ func (c *Config) validateEnsemble() error {
 	if len(c.Members) == 0 {
 		return nil
 	}
-	if c.Distributed() {
-		return fmt.Errorf("replicated ensembles are not supported yet (%d voting servers, standaloneEnabled=%v); run one server: one server.N line with standaloneEnabled=true, or none",
-			len(c.Voters()), c.StandaloneEnabled)
+	if !c.Distributed() {
+		// Standalone on the single voter's line, as ZooKeeper runs it.
+		return c.takeClientAddr(c.Voters()[0])
 	}
-	// Standalone on the single voter's line, as ZooKeeper runs it: its
-	// client address serves unless zoo.cfg names one, which must agree.
-	m := c.Voters()[0]
+	if !c.serverIDSet {
+		id, err := readMyID(c.DataDir)
+		if err != nil {
+			return err
+		}
+		c.ServerID = id
+	}
+	self, ok := c.Self()
+	if !ok {
+		return fmt.Errorf("this server's id is %d (dataDir/myid), but no server.%d line names it", c.ServerID, c.ServerID)
+	}
+	role := "participant"
+	if self.Observer {
+		role = "observer"
+	}
+	if c.PeerType != "" && c.PeerType != role {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("peerType=%s, but server.%d is a %s: the server line decides, as in ZooKeeper", c.PeerType, self.ID, role))
+	}
+	return c.takeClientAddr(self)
+}
+
+// takeClientAddr serves clients on the client address of m's line, unless
+// zoo.cfg names one, which must agree.
+func (c *Config) takeClientAddr(m Member) error {
 	if m.ClientAddr == "" {
 		return nil
 	}
@@ -211,4 +233,28 @@ func (c *Config) validateEnsemble() error {
 		c.ClientPortAddress = host
 	}
 	return nil
+}
+
+// readMyID reads dataDir/myid, which names this server in an ensemble.
+func readMyID(dataDir string) (int64, error) {
+	path := filepath.Join(dataDir, "myid")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("%s: every server of an ensemble needs its id (the N of its server.N line) in dataDir/myid: %w", path, err)
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || id < 1 || id > 254 {
+		return 0, fmt.Errorf("%s: %q is not a server id in [1, 254]", path, strings.TrimSpace(string(b)))
+	}
+	return id, nil
+}
+
+// Self returns this server's member line, in an ensemble.
+func (c *Config) Self() (Member, bool) {
+	for _, m := range c.Members {
+		if m.ID == c.ServerID {
+			return m, true
+		}
+	}
+	return Member{}, false
 }

@@ -77,8 +77,9 @@ server.1=localhost:2888:3888;2181
 
 func TestEnsembleConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
-		{"server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n", "3 voting servers"},
-		{"standaloneEnabled=false\nserver.1=a:2888:3888;2181\n", "standaloneEnabled=false"},
+		{"server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n", "/d/myid"},
+		{"standaloneEnabled=false\nserver.1=a:2888:3888;2181\n", "/d/myid"},
+		{"serverId=9\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n", "no server.9 line"},
 		{"server.1=a:2888:3888\nserver.1=b:2888:3888\n", "server.1 is given twice"},
 		{"clientPort=2182\nserver.1=a:2888:3888;2181\n", "clientPort 2182 differs"},
 		{"clientPortAddress=127.0.0.1\nserver.1=a:2888:3888;10.0.0.1:2181\n", "clientPortAddress 127.0.0.1 differs"},
@@ -117,5 +118,34 @@ func TestDynamicConfigFile(t *testing.T) {
 	_ = os.WriteFile(bad, []byte("server.1=a:1:2\ntickTime=2000\n"), 0o644)
 	if _, err := parse(t, "tickTime=2000\ndataDir=/d\ndynamicConfigFile="+bad+"\n"); err == nil || !strings.Contains(err.Error(), "tickTime does not belong") {
 		t.Fatalf("a static key in the dynamic file: %v", err)
+	}
+}
+
+// TestQuorumConfig reads a member's configuration as ZooKeeper does: its
+// id from dataDir/myid, its client address from its own line, its role
+// from the line even when peerType says otherwise (with a warning).
+func TestQuorumConfig(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse(t, "tickTime=2000\ndataDir="+dir+"\npeerType=participant\n"+
+		"server.1=127.0.0.1:2888:3888;127.0.0.1:2181\nserver.2=127.0.0.1:2889:3889;127.0.0.1:2182\n"+
+		"server.3=127.0.0.1:2890:3890:observer;127.0.0.1:2183\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, ok := c.Self()
+	if !c.Distributed() || !ok || self.ID != 3 || !self.Observer || c.ClientAddr() != "127.0.0.1:2183" {
+		t.Fatalf("distributed %v self %+v %v client %s", c.Distributed(), self, ok, c.ClientAddr())
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "server line decides") {
+		t.Fatalf("warnings %q", c.Warnings)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "myid"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parse(t, "tickTime=2000\ndataDir="+dir+"\nserver.1=a:1:2\nserver.2=b:1:2\n"); err == nil || !strings.Contains(err.Error(), "not a server id") {
+		t.Fatalf("a bad myid: %v", err)
 	}
 }

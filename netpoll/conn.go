@@ -220,6 +220,10 @@ func (cn *conn) connect(frame []byte) bool {
 		cn.loop.srv.cfg.Logger.Info("closing connection: malformed connect request", "remote", cn.ip, "err", d.Err())
 		return false
 	}
+	if !cn.loop.srv.serving() {
+		cn.loop.srv.cfg.Logger.Info("refusing session: this member has no leader", "remote", cn.ip)
+		return false
+	}
 	v := cn.loop.view()
 	if req.LastZxidSeen > v.Zxid {
 		cn.loop.srv.cfg.Logger.Info("refusing session: client has seen a later zxid",

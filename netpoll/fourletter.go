@@ -133,6 +133,21 @@ func (s *Server) report() []loopReport {
 
 func (s *Server) fourLetterText(word string, mask []byte) string {
 	var b strings.Builder
+	if !s.serving() {
+		// As ZooKeeper without a ZooKeeperServer: only these answer.
+		switch word {
+		case "ruok":
+			return "imok"
+		case "isro":
+			return "null"
+		case "gtmk":
+			return "306"
+		case "envi":
+			s.writeEnv(&b)
+			return b.String()
+		}
+		return notServing
+	}
 	switch word {
 	case "ruok":
 		return "imok"
@@ -241,7 +256,7 @@ func (s *Server) writeStat(b *strings.Builder, withClients bool) {
 	v := s.pipe.View()
 	fmt.Fprintf(b, "Latency min/avg/max: %s/%s/%s\n", lat[0], lat[1], lat[2])
 	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", received, sent, conns, outstanding)
-	fmt.Fprintf(b, "Zxid: 0x%s\nMode: standalone\nNode count: %d\n", hex(v.Zxid), nodeCount(v))
+	fmt.Fprintf(b, "Zxid: 0x%s\nMode: %s\nNode count: %d\n", hex(v.Zxid), s.Mode(), nodeCount(v))
 }
 
 // nodeCount is the node count ZooKeeper reports: its node map holds the
@@ -443,7 +458,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 	}
 	for _, kv := range [][2]any{
 		{"version", Version},
-		{"server_state", "standalone"},
+		{"server_state", s.Mode()},
 		{"ephemerals_count", ephemerals},
 		{"num_alive_connections", conns},
 		{"avg_latency", lat[1]},

@@ -153,7 +153,26 @@ type Server struct {
 	outstanding atomic.Int64
 	// throttleLog reports globalOutstandingLimit being reached.
 	throttleLog rateLimitedLog
+	// mode is what srvr reports as Mode (standalone, leader, follower,
+	// observer); "" while the server cannot serve (a member without a
+	// leader).
+	mode atomic.Pointer[string]
 }
+
+// Modes a server reports.
+const (
+	ModeStandalone = "standalone"
+	ModeLeader     = "leader"
+	ModeFollower   = "follower"
+	ModeObserver   = "observer"
+	// ModeNotServing is a member that knows no leader: it drops its
+	// clients and refuses new sessions until it has one again, so that
+	// clients move to the majority before their sessions expire there.
+	ModeNotServing = ""
+)
+
+// notServing is ZooKeeper's answer to most four-letter words meanwhile.
+const notServing = "This ZooKeeper instance is not currently serving requests\n"
 
 // New returns a server over pipe; Start runs it.
 func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
@@ -166,6 +185,8 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 		words: map[string]bool{},
 		perIP: map[string]int{},
 	}
+	standalone := ModeStandalone
+	s.mode.Store(&standalone)
 	s.throttleLog.logger, s.throttleLog.interval = cfg.Logger, 10*time.Second
 	for _, w := range cfg.FourLetterWords {
 		s.words[w] = true
@@ -200,6 +221,31 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	return s.rs.Stop(ctx)
 }
+
+// SetMode sets the mode the server reports; safe from any goroutine.
+// Entering ModeNotServing closes every client connection with a session.
+func (s *Server) SetMode(mode string) {
+	old := s.mode.Swap(&mode)
+	if mode != ModeNotServing || *old == ModeNotServing {
+		return
+	}
+	s.cfg.Logger.Info("no leader: closing every client connection until there is one")
+	for _, l := range s.allLoops() {
+		_ = l.rl.Execute(func() {
+			for cn := range l.conns {
+				if cn.state == stateConnecting || cn.state == stateOpen {
+					cn.rc.Close()
+				}
+			}
+		})
+	}
+}
+
+// Mode returns the mode the server reports.
+func (s *Server) Mode() string { return *s.mode.Load() }
+
+// serving reports whether the server takes sessions now.
+func (s *Server) serving() bool { return s.Mode() != ModeNotServing }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() *net.TCPAddr { return s.rs.Addr() }

@@ -155,9 +155,10 @@ type member struct {
 	deferred []revalidation
 	// nextReport is when a follower next reports its sessions' liveness.
 	nextReport time.Time
-	serving    bool
-	events     []event
-	buf        []byte
+	// told is the leader OnLeader was last told of.
+	told   uint64
+	events []event
+	buf    []byte
 }
 
 // waiter is a request in flight: sent to leader via at since.
@@ -376,7 +377,12 @@ func (m *member) flush(now time.Time) {
 	if len(m.proposal) > 0 {
 		m.proposeAll()
 	}
-	m.setServing(m.leader != 0)
+	if m.told != m.leader {
+		m.told = m.leader
+		if p.cfg.OnLeader != nil {
+			p.cfg.OnLeader(m.leader)
+		}
+	}
 }
 
 // maxProposal bounds the bytes of one proposal: a batch larger than raft's
@@ -421,17 +427,6 @@ func (m *member) send(to uint64, msg []byte) {
 		m.buf = nil
 	} else {
 		m.buf = msg[:0]
-	}
-}
-
-// setServing tells the server whether clients can be served.
-func (m *member) setServing(serving bool) {
-	if serving == m.serving {
-		return
-	}
-	m.serving = serving
-	if m.p.cfg.OnServing != nil {
-		m.p.cfg.OnServing(serving)
 	}
 }
 

@@ -57,9 +57,10 @@ type Config struct {
 	// waits for the leader's answer before its connection is closed; 0
 	// means 10 s.
 	SyncTimeout time.Duration
-	// OnServing, when set, is told from the pipeline goroutine whether
-	// the member can serve clients: false while it knows no leader.
-	OnServing func(bool)
+	// OnLeader, when set, is told from the pipeline goroutine who leads
+	// whenever that changes (0: no leader known, so no client can be
+	// served). A member starts without a leader.
+	OnLeader func(leader uint64)
 	// OnFatal is called when the pipeline cannot go on (a committed entry
 	// it cannot decode); nil panics.
 	OnFatal func(error)

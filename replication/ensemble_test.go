@@ -19,9 +19,10 @@ import (
 
 // site is one member of a test ensemble: the pipeline its core feeds.
 type site struct {
-	id      uint64
-	p       *pipeline.Pipeline
-	serving bool
+	id uint64
+	p  *pipeline.Pipeline
+	// leader is what the pipeline last reported through OnLeader.
+	leader uint64
 	// done maps each completed request to the zxid of the View it was
 	// completed with.
 	done map[*pipeline.Request]int64
@@ -84,7 +85,7 @@ func newEnsemble(t *testing.T, voters, learners []uint64) *ensemble {
 		s := &site{id: m.id, done: map[*pipeline.Request]int64{}}
 		var err error
 		s.p, err = pipeline.New(pipeline.Config{ServerID: int64(m.id), Tick: sessionTick, Replicator: repl{e, m.id},
-			OnServing: func(on bool) { s.serving = on }, Logger: quiet}, nil)
+			OnLeader: func(lead uint64) { s.leader = lead }, Logger: quiet}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -456,6 +457,9 @@ func TestObserverForwardsAndDoesNotVote(t *testing.T) {
 	if lead == 3 {
 		t.Fatal("the learner leads")
 	}
+	if e.sites[3].leader != lead {
+		t.Fatalf("the observer reports leader %d, want %d", e.sites[3].leader, lead)
+	}
 	s, c := e.openSession(3, 30000)
 	r := e.submit(3, createReq(s.ID, c, "/from-observer", 0))
 	e.settle()
@@ -473,6 +477,11 @@ func TestObserverForwardsAndDoesNotVote(t *testing.T) {
 	other := e.others(lead)[0]
 	if st := e.members[other].c.Status(); st.Lead != 0 {
 		t.Fatalf("member %d follows %d with one voter of two down", other, st.Lead)
+	}
+	// The observer's pipeline was told the leader is gone: its server
+	// drops its clients.
+	if e.sites[3].leader != 0 {
+		t.Fatalf("the observer still reports leader %d", e.sites[3].leader)
 	}
 }
 

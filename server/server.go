@@ -1,6 +1,7 @@
 // Package server starts and stops a whole Meerkat server from a parsed
 // configuration: recovery (the checkpoint, then the log after it), the write
-// pipeline, the checkpointer, the client listener and the admin server. The
+// pipeline, the checkpointer, the client listener and the admin server, and
+// for a member of an ensemble the raft node and the peer transport. The
 // meerkat command is flags and signals around it; tests start servers in
 // process with it.
 package server
@@ -33,11 +34,17 @@ type Server struct {
 	cfg    *config.Config
 	logger *slog.Logger
 	store  *checkpoint.Store
+	// log is a standalone server's; an ensemble member has member instead.
 	log    *wal.WAL
+	member *member
 	cp     *checkpoint.Checkpointer
 	pipe   *pipeline.Pipeline
 	client *netpoll.Server
 	admin  *admin.Server
+	// failed is closed, with failure set, when the server cannot go on.
+	failed   chan struct{}
+	failure  error
+	failOnce sync.Once
 
 	// running is set once the pipeline and checkpointer goroutines run.
 	running bool
@@ -54,7 +61,7 @@ func Start(cfg *config.Config, logger *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	s := &Server{cfg: cfg, logger: logger}
+	s := &Server{cfg: cfg, logger: logger, failed: make(chan struct{})}
 	if err := s.start(); err != nil {
 		s.abort()
 		return nil, err
@@ -83,30 +90,37 @@ func (s *Server) start() error {
 	if !cfg.ForceSync {
 		logger.Warn("forceSync=no: acknowledged writes may be lost by a power failure")
 	}
-	if s.log, err = wal.Open(cfg.WALDir(), wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: logger}); err != nil {
-		return err
-	}
-	replayed, err := pipeline.Recover(state, s.log)
-	if err != nil {
-		return err
-	}
-	logger.Info("recovered", "zxid", fmt.Sprintf("0x%x", state.Zxid()), "checkpoint_zxid", fmt.Sprintf("0x%x", checkpointZxid),
-		"znodes", state.Publish().Tree.Count(), "log_entries_replayed", replayed,
-		"load_ms", loaded.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
-
 	s.cp = checkpoint.NewCheckpointer(s.store, checkpointZxid,
 		checkpoint.Policy{Entries: int64(cfg.SnapCount), Every: 30 * time.Second}, logger)
-	if s.pipe, err = pipeline.New(pipeline.Config{
+	pcfg := pipeline.Config{
 		ServerID:               cfg.ServerID,
 		Tick:                   cfg.TickTime,
 		ContainerCheckInterval: cfg.ContainerCheckInterval,
 		ContainerMaxPerMinute:  cfg.ContainerMaxPerMinute,
 		ContainerMaxNeverUsed:  cfg.ContainerMaxNeverUsed,
 		Policy:                 Policy(cfg),
-		Log:                    s.log,
 		Checkpoints:            s.cp,
+		OnFatal:                s.fail,
 		Logger:                 logger,
-	}, state); err != nil {
+	}
+	if cfg.Distributed() {
+		if err := s.openMember(state, &pcfg); err != nil {
+			return err
+		}
+	} else {
+		if s.log, err = wal.Open(cfg.WALDir(), wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: logger}); err != nil {
+			return err
+		}
+		replayed, err := pipeline.Recover(state, s.log)
+		if err != nil {
+			return err
+		}
+		logger.Info("recovered", "zxid", fmt.Sprintf("0x%x", state.Zxid()), "checkpoint_zxid", fmt.Sprintf("0x%x", checkpointZxid),
+			"znodes", state.Publish().Tree.Count(), "log_entries_replayed", replayed,
+			"load_ms", loaded.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
+		pcfg.Log = s.log
+	}
+	if s.pipe, err = pipeline.New(pcfg, state); err != nil {
 		return err
 	}
 	if s.client, err = netpoll.New(netpoll.Config{
@@ -132,6 +146,12 @@ func (s *Server) start() error {
 	}, s.pipe); err != nil {
 		return err
 	}
+	if s.member != nil {
+		s.client.SetMode(netpoll.ModeNotServing)
+		if err := s.member.start(s); err != nil {
+			return err
+		}
+	}
 	s.cp.Start()
 	s.pipe.Start()
 	s.running = true
@@ -156,6 +176,10 @@ func (s *Server) writeSnapshot(w io.Writer) (snapshot.Stats, error) {
 	return snapshot.Write(w, v, sessions, time.Now())
 }
 
+// Mode is what the server reports as its mode: standalone, leader,
+// follower, observer, or "" while a member has no leader.
+func (s *Server) Mode() string { return s.client.Mode() }
+
 // Addr is the client listener's address.
 func (s *Server) Addr() *net.TCPAddr { return s.client.Addr() }
 
@@ -165,6 +189,29 @@ func (s *Server) AdminAddr() net.Addr {
 		return nil
 	}
 	return s.admin.Addr()
+}
+
+// Failed is closed when the server cannot go on (its log failed); Err
+// then says why. Stop it then.
+func (s *Server) Failed() <-chan struct{} { return s.failed }
+
+// Err is why the server failed, once Failed is closed.
+func (s *Server) Err() error {
+	select {
+	case <-s.failed:
+		return s.failure
+	default:
+		return nil
+	}
+}
+
+// fail records that the server cannot go on.
+func (s *Server) fail(err error) {
+	s.failOnce.Do(func() {
+		s.logger.Error("the server cannot go on", "err", err)
+		s.failure = err
+		close(s.failed)
+	})
 }
 
 // Stop stops serving, waiting up to ctx for the clients' replies to go
@@ -177,15 +224,23 @@ func (s *Server) Stop(ctx context.Context) error {
 		if s.admin != nil {
 			_ = s.admin.Stop(ctx)
 		}
+		if s.member != nil {
+			s.member.stop()
+		}
 		s.pipe.Stop()
 		last := s.pipe.FinalDelta()
 		closeStore := s.cp.Stop(&last, 10*time.Second)
-		if closeStore {
-			if err := s.log.RemoveThrough(uint64(s.cp.Durable())); err != nil {
-				s.logger.Warn("could not remove old log segments", "err", err)
+		if s.log != nil {
+			if closeStore {
+				if err := s.log.RemoveThrough(uint64(s.cp.Durable())); err != nil {
+					s.logger.Warn("could not remove old log segments", "err", err)
+				}
 			}
+			s.log.Close()
 		}
-		s.log.Close()
+		if s.member != nil {
+			s.member.close()
+		}
 		// Closing pebble waits for its flushes; after a final flush that
 		// did not finish, leave it open rather than hang.
 		if closeStore {
@@ -200,12 +255,18 @@ func (s *Server) abort() {
 	if s.admin != nil {
 		_ = s.admin.Stop(context.Background())
 	}
+	if s.member != nil {
+		s.member.stop()
+	}
 	if s.running {
 		s.pipe.Stop()
 		s.cp.Stop(nil, 10*time.Second)
 	}
 	if s.log != nil {
 		s.log.Close()
+	}
+	if s.member != nil {
+		s.member.close()
 	}
 	if s.store != nil {
 		_ = s.store.Close()

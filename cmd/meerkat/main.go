@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -121,6 +122,9 @@ func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog
 	for _, k := range cfg.Unknown {
 		logger.Warn("ignoring unknown configuration key", "key", k)
 	}
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
 	return cfg, logger, pos, nil
 }
 
@@ -138,11 +142,14 @@ func runServer(args []string) error {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	s := <-sig
-	logger.Info("stopping", "signal", s.String())
+	select {
+	case s := <-sig:
+		logger.Info("stopping", "signal", s.String())
+	case <-srv.Failed():
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return srv.Stop(ctx)
+	return errors.Join(srv.Err(), srv.Stop(ctx))
 }
 
 func runSnapshot(args []string) error {

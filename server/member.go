@@ -1,0 +1,135 @@
+package server
+
+import (
+	"fmt"
+	"os"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"github.com/meerkat-zk/meerkat/config"
+	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/netpoll"
+	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/replication"
+	"github.com/meerkat-zk/meerkat/wal"
+)
+
+// member is a server's part in an ensemble: its raft log, its raft node
+// and the peer transport.
+type member struct {
+	self      config.Member
+	storage   *replication.Storage
+	transport *replication.Transport
+	node      *replication.Node
+	// replicator is what the pipeline proposes through; its node is set
+	// once the pipeline it feeds exists.
+	replicator *replicator
+	// applied is the raft index the recovered state covers.
+	applied uint64
+}
+
+// replicator is a pipeline's Replicator: the node, which is made after the
+// pipeline it feeds (and which calls it only once started).
+type replicator struct{ *replication.Node }
+
+// openMember opens the raft log of a member and sets the pipeline up to
+// replicate through it.
+func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
+	cfg := s.cfg
+	if state.Zxid() > 0 && state.Applied() == 0 || hasFiles(cfg.WALDir()) {
+		return fmt.Errorf("%s holds the data of a standalone server: a member of an ensemble starts from an empty data directory (moving a standalone server's data into an ensemble is not supported yet)", cfg.DataDir)
+	}
+	self, _ := cfg.Self()
+	boot := &pb.ConfState{}
+	for _, m := range cfg.Members {
+		if m.Observer {
+			boot.Learners = append(boot.Learners, uint64(m.ID))
+		} else {
+			boot.Voters = append(boot.Voters, uint64(m.ID))
+		}
+	}
+	storage, err := replication.OpenStorage(cfg.RaftDir(),
+		wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: s.logger}, boot)
+	if err != nil {
+		return err
+	}
+	m := &member{self: self, storage: storage, replicator: &replicator{}, applied: state.Applied()}
+	s.member = m
+	pcfg.Replicator = m.replicator
+	pcfg.OnLeader = func(leader uint64) { s.client.SetMode(m.mode(leader)) }
+	s.logger.Info("recovered", "zxid", fmt.Sprintf("0x%x", state.Zxid()), "raft_applied", state.Applied(),
+		"znodes", state.Publish().Tree.Count(), "member", self.ID, "observer", self.Observer)
+	return nil
+}
+
+// mode is what the member reports when leader leads.
+func (m *member) mode(leader uint64) string {
+	switch {
+	case leader == 0:
+		return netpoll.ModeNotServing
+	case leader == uint64(m.self.ID):
+		return netpoll.ModeLeader
+	case m.self.Observer:
+		return netpoll.ModeObserver
+	}
+	return netpoll.ModeFollower
+}
+
+// start listens on the peer port and starts the raft node, feeding s's
+// pipeline.
+func (m *member) start(s *Server) error {
+	var err error
+	// The peers are added once the node exists: until then the transport
+	// refuses their connections, so nothing arrives for a node not yet
+	// there.
+	m.transport, err = replication.NewTransport(replication.TransportConfig{
+		ID:           uint64(m.self.ID),
+		Listen:       m.self.PeerAddr,
+		Receive:      func(msg *pb.Message) { m.node.Deliver(msg) },
+		ReceiveApp:   func(from uint64, data []byte) { m.node.DeliverApp(from, data) },
+		Unreachable:  func(id uint64) { m.node.ReportUnreachable(id) },
+		Disconnected: func(id uint64) { m.node.Disconnected(id) },
+		Logger:       s.logger,
+	})
+	if err != nil {
+		return err
+	}
+	m.node, err = replication.StartNode(replication.NodeConfig{ID: uint64(m.self.ID), Storage: m.storage,
+		Transport: m.transport, Applied: m.applied, Applier: s.pipe, Logger: s.logger})
+	if err != nil {
+		return err
+	}
+	m.replicator.Node = m.node
+	for _, peer := range s.cfg.Members {
+		if peer.ID != m.self.ID {
+			m.transport.AddPeer(uint64(peer.ID), peer.PeerAddr)
+		}
+	}
+	go func() {
+		<-m.node.Done()
+		if err := m.node.Err(); err != nil {
+			s.fail(err)
+		}
+	}()
+	s.logger.Info("ensemble member", "id", m.self.ID, "peer_addr", m.transport.Addr().String(), "members", len(s.cfg.Members))
+	return nil
+}
+
+// stop stops the node and the transport.
+func (m *member) stop() {
+	if m.node != nil {
+		_ = m.node.Stop()
+	}
+	if m.transport != nil {
+		_ = m.transport.Close()
+	}
+}
+
+// close closes the raft log; call it after stop.
+func (m *member) close() { _ = m.storage.Close() }
+
+// hasFiles reports whether dir exists and holds anything.
+func hasFiles(dir string) bool {
+	ents, err := os.ReadDir(dir)
+	return err == nil && len(ents) > 0
+}
