@@ -46,15 +46,11 @@ done
 # mode asks a server for its mode with the srvr four-letter word.
 mode() {
 	local out
-	if exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null; then
-		printf srvr >&3
-		out=$(cat <&3 || true)
-		exec 3<&-
-		out=$(sed -n 's/^Mode: //p' <<<"$out")
-		echo "${out:--}"
-	else
+	out=$( (exec 3<>"/dev/tcp/127.0.0.1/$1" && printf srvr >&3 && sed -n 's/^Mode: //p' <&3) 2>/dev/null) || {
 		echo down
-	fi
+		return
+	}
+	echo "${out:--}"
 }
 
 while sleep 3; do
