@@ -155,8 +155,15 @@ type member struct {
 	deferred []revalidation
 	// nextReport is when a follower next reports its sessions' liveness.
 	nextReport time.Time
-	// told is the leader OnLeader was last told of.
-	told   uint64
+	// told is the leader OnLeader was last told of; leaderless is since
+	// when no leader is known (zero while one is). For LeaderGrace after
+	// that, requests wait for the election rather than fail.
+	told       uint64
+	leaderless time.Time
+	// held are the reopens waiting for a leader to ask: they came while
+	// none was known, or their revalidation was lost with the old one
+	// (asking again is harmless).
+	held []*waiter
 	events []event
 	buf    []byte
 }
@@ -179,13 +186,19 @@ type readWait struct {
 
 func newMember(p *Pipeline, now time.Time) *member {
 	m := &member{p: p, id: uint64(p.cfg.ServerID), repl: p.cfg.Replicator,
-		mail: mailbox{ready: make(chan struct{}, 1)}, nextRef: uint64(now.UnixNano()),
+		mail: mailbox{ready: make(chan struct{}, 1)}, nextRef: uint64(now.UnixNano()), leaderless: now,
 		waiting: map[uint64]*waiter{}, accepted: map[int32]uint64{}, refused: map[int32][]refusal{},
 		reopens: map[uint64]*waiter{}}
 	return m
 }
 
 func (m *member) isLeader() bool { return m.leader == m.id }
+
+// gaveUp reports whether the member has been without a leader for longer
+// than LeaderGrace: then what waits for one fails.
+func (m *member) gaveUp(now time.Time) bool {
+	return m.leader == 0 && now.Sub(m.leaderless) >= m.p.cfg.LeaderGrace
+}
 
 func (m *member) newRef() uint64 {
 	m.nextRef++
@@ -210,7 +223,7 @@ func (m *member) admit(now time.Time, batch []*Request) {
 			m.enqueue(r, now)
 		case KindReopenSession:
 			if _, known := p.sessions[r.Entry.Session]; known {
-				m.reopen(r, now)
+				m.reopen(r, now, now)
 			} else {
 				// Perhaps created elsewhere and not applied here yet: look
 				// again once this member has caught up with the leader.
@@ -236,15 +249,18 @@ func (m *member) enqueue(r *Request, now time.Time) {
 }
 
 // reopen resumes a session known here: the local checks, then the leader's
-// revalidation (which also restarts the session's clock there).
-func (m *member) reopen(r *Request, now time.Time) {
+// revalidation (which also restarts the session's clock there). since is
+// when the client asked.
+func (m *member) reopen(r *Request, since, now time.Time) {
 	p := m.p
 	s := p.checkReopen(r)
 	switch {
 	case s == nil:
 		m.invalid(r)
-	case m.leader == 0:
+	case m.leader == 0 && m.gaveUp(now):
 		p.lost(r)
+	case m.leader == 0:
+		m.held = append(m.held, &waiter{r: r, since: since})
 	case m.isLeader():
 		if m.revalidate(int32(m.id), r.Entry.Session, r.Timeout, now) {
 			p.takeOver(s, r, now)
@@ -253,7 +269,7 @@ func (m *member) reopen(r *Request, now time.Time) {
 		p.finish(r)
 	default:
 		ref := m.newRef()
-		m.reopens[ref] = &waiter{r: r, via: m.leader, since: now}
+		m.reopens[ref] = &waiter{r: r, via: m.leader, since: since}
 		m.send(m.leader, appendRevalidate(m.buf[:0], revalidation{ref: ref, session: r.Entry.Session,
 			timeout: r.Timeout, index: p.state.Applied()}))
 	}
@@ -340,18 +356,18 @@ func (m *member) refuse(from int32, ref uint64, code jute.Code) {
 // proposal goes to raft.
 func (m *member) flush(now time.Time) {
 	p := m.p
-	if len(m.outbox) > 0 {
-		switch {
-		case m.leader == 0:
+	if m.leader == 0 && m.gaveUp(now) {
+		m.giveUp()
+	}
+	if len(m.outbox) > 0 && m.leader != 0 {
+		if m.isLeader() {
 			for _, e := range m.outbox {
 				if w, ok := m.waiting[e.Ref.Request]; ok {
-					delete(m.waiting, e.Ref.Request)
-					p.lost(w.r)
+					w.via = m.id
 				}
 			}
-		case m.isLeader():
 			m.accept(int32(m.id), m.outbox, now)
-		default:
+		} else {
 			for _, e := range m.outbox {
 				m.waiting[e.Ref.Request].via = m.leader
 			}
@@ -360,14 +376,21 @@ func (m *member) flush(now time.Time) {
 		clear(m.outbox)
 		m.outbox = m.outbox[:0]
 	}
+	if len(m.held) > 0 && m.leader != 0 {
+		held := m.held
+		m.held = nil
+		for _, w := range held {
+			m.reopen(w.r, w.since, now)
+		}
+	}
 	if len(m.syncs)+len(m.lookups) > 0 {
 		w := &readWait{syncs: m.syncs, lookups: m.lookups, since: now}
 		m.syncs, m.lookups = nil, nil
-		if m.leader == 0 {
-			m.failRead(w)
-		} else {
-			m.reads = append(m.reads, w)
+		m.reads = append(m.reads, w)
+		if m.leader != 0 {
 			m.ask(w, now)
+		} else if m.gaveUp(now) {
+			m.giveUp()
 		}
 	}
 	for from, rs := range m.refused {
@@ -377,12 +400,39 @@ func (m *member) flush(now time.Time) {
 	if len(m.proposal) > 0 {
 		m.proposeAll()
 	}
-	if m.told != m.leader {
-		m.told = m.leader
+	if tell := m.leader; tell != m.told && (tell != 0 || m.gaveUp(now)) {
+		m.told = tell
 		if p.cfg.OnLeader != nil {
-			p.cfg.OnLeader(m.leader)
+			p.cfg.OnLeader(tell)
 		}
 	}
+}
+
+// giveUp fails what waits for a leader: the writes not yet sent, the held
+// reopens, and the syncs and lookups not yet asked.
+func (m *member) giveUp() {
+	for _, e := range m.outbox {
+		if w, ok := m.waiting[e.Ref.Request]; ok {
+			delete(m.waiting, e.Ref.Request)
+			m.p.lost(w.r)
+		}
+	}
+	clear(m.outbox)
+	m.outbox = m.outbox[:0]
+	for _, w := range m.held {
+		m.p.lost(w.r)
+	}
+	m.held = nil
+	kept := m.reads[:0]
+	for _, w := range m.reads {
+		if w.index == 0 {
+			m.failRead(w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(m.reads[len(kept):])
+	m.reads = kept
 }
 
 // maxProposal bounds the bytes of one proposal: a batch larger than raft's
@@ -513,8 +563,14 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 		return
 	}
 	m.p.cfg.Logger.Info("leader changed", "leader", leader, "term", term, "member", m.id)
+	if leader == 0 && m.leader != 0 {
+		m.leaderless = now
+	}
 	m.leader, m.term = leader, term
-	m.failWaiting(func(*waiter) bool { return true })
+	// What was sent under the old leadership has an unknown outcome; what
+	// waits in the outbox goes to the new leader.
+	m.failWaiting(func(w *waiter) bool { return w.via != 0 })
+	m.askAgain(func(*waiter) bool { return true })
 	m.deferred = nil
 	for _, w := range m.reads {
 		if w.index == 0 && leader != 0 {
@@ -533,7 +589,7 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 	m.nextReport = time.Time{}
 }
 
-// failWaiting fails the writes and reopens in flight that match.
+// failWaiting fails the writes in flight that match.
 func (m *member) failWaiting(match func(*waiter) bool) {
 	for ref, w := range m.waiting {
 		if match(w) {
@@ -541,10 +597,15 @@ func (m *member) failWaiting(match func(*waiter) bool) {
 			m.p.lost(w.r)
 		}
 	}
+}
+
+// askAgain holds the revalidations that match for the next leader: the
+// answer may be lost, and asking twice is harmless.
+func (m *member) askAgain(match func(*waiter) bool) {
 	for ref, w := range m.reopens {
 		if match(w) {
 			delete(m.reopens, ref)
-			m.p.lost(w.r)
+			m.held = append(m.held, w)
 		}
 	}
 }
@@ -555,6 +616,7 @@ func (m *member) peerLost(id uint64) {
 		return
 	}
 	m.failWaiting(func(w *waiter) bool { return w.via == id })
+	m.askAgain(func(w *waiter) bool { return w.via == id })
 }
 
 // receive handles a message from member from.
@@ -629,7 +691,7 @@ func (m *member) caughtUp(now time.Time) {
 		}
 		for _, r := range w.lookups {
 			if _, known := m.p.sessions[r.Entry.Session]; known {
-				m.reopen(r, now)
+				m.reopen(r, w.since, now)
 			} else {
 				m.invalid(r)
 			}
@@ -677,9 +739,23 @@ func (m *member) runDeadlines(now time.Time) {
 	}
 	clear(m.reads[len(kept):])
 	m.reads = kept
-	m.failWaiting(func(w *waiter) bool {
-		return w.r.Kind == KindReopenSession && now.Sub(w.since) >= p.cfg.SyncTimeout
-	})
+	// Reopens the leader did not answer in time: their clients give up.
+	for ref, w := range m.reopens {
+		if now.Sub(w.since) >= p.cfg.SyncTimeout {
+			delete(m.reopens, ref)
+			p.lost(w.r)
+		}
+	}
+	held := m.held[:0]
+	for _, w := range m.held {
+		if now.Sub(w.since) >= p.cfg.SyncTimeout {
+			p.lost(w.r)
+		} else {
+			held = append(held, w)
+		}
+	}
+	clear(m.held[len(held):])
+	m.held = held
 }
 
 // report sends the leader the sessions owned here that were heard from
@@ -703,10 +779,15 @@ func (m *member) report() {
 // nextDeadline is when the member next has something to do on its own.
 func (m *member) nextDeadline() time.Time {
 	next := m.nextReport
+	if m.leader == 0 && (m.told != 0 || len(m.outbox)+len(m.held)+len(m.reads) > 0) {
+		if at := m.leaderless.Add(m.p.cfg.LeaderGrace); at.Before(next) {
+			next = at
+		}
+	}
 	for _, w := range m.reads {
 		at := w.since.Add(m.p.cfg.SyncTimeout)
-		if w.index == 0 {
-			at = w.asked.Add(readRetry)
+		if retry := w.asked.Add(readRetry); w.index == 0 && !w.asked.IsZero() && retry.Before(at) {
+			at = retry
 		}
 		if at.Before(next) {
 			next = at

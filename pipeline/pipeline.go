@@ -58,9 +58,14 @@ type Config struct {
 	// means 10 s.
 	SyncTimeout time.Duration
 	// OnLeader, when set, is told from the pipeline goroutine who leads
-	// whenever that changes (0: no leader known, so no client can be
-	// served). A member starts without a leader.
+	// whenever that changes; 0 once no leader has been known for
+	// LeaderGrace, when no client can be served. A member starts without
+	// a leader.
 	OnLeader func(leader uint64)
+	// LeaderGrace is how long a member without a leader holds its clients'
+	// requests, waiting for an election, before it gives up on them (and
+	// tells OnLeader); 0 means 1 s, raft's election timeout.
+	LeaderGrace time.Duration
 	// OnFatal is called when the pipeline cannot go on (a committed entry
 	// it cannot decode); nil panics.
 	OnFatal func(error)
@@ -119,6 +124,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SyncTimeout <= 0 {
 		c.SyncTimeout = 10 * time.Second
+	}
+	if c.LeaderGrace <= 0 {
+		c.LeaderGrace = time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

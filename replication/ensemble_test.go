@@ -21,8 +21,10 @@ import (
 type site struct {
 	id uint64
 	p  *pipeline.Pipeline
-	// leader is what the pipeline last reported through OnLeader.
-	leader uint64
+	// leader is what the pipeline last reported through OnLeader;
+	// reported is every report.
+	leader   uint64
+	reported []uint64
 	// done maps each completed request to the zxid of the View it was
 	// completed with.
 	done map[*pipeline.Request]int64
@@ -85,7 +87,7 @@ func newEnsemble(t *testing.T, voters, learners []uint64) *ensemble {
 		s := &site{id: m.id, done: map[*pipeline.Request]int64{}}
 		var err error
 		s.p, err = pipeline.New(pipeline.Config{ServerID: int64(m.id), Tick: sessionTick, Replicator: repl{e, m.id},
-			OnLeader: func(lead uint64) { s.leader = lead }, Logger: quiet}, nil)
+			OnLeader: func(lead uint64) { s.leader, s.reported = lead, append(s.reported, lead) }, Logger: quiet}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -569,5 +571,59 @@ func TestRestartAllReplaysTheSameState(t *testing.T) {
 	}
 	if v := e.sites[lead].p.View(); v.Zxid>>32 != 2 || v.Zxid&0xffffffff != 0 {
 		t.Fatalf("after the restart the zxid is %#x, want epoch 2 counter 0", v.Zxid)
+	}
+}
+
+// TestWritesWaitForTheElection submits a write on a follower that has
+// lost its leader and knows no new one yet: it waits for the election
+// instead of failing, and is applied by the new leader. The follower never
+// tells its server it has no leader (which would drop its clients): the
+// election took less than the grace.
+func TestWritesWaitForTheElection(t *testing.T) {
+	e := newEnsemble(t, []uint64{1, 2, 3}, nil)
+	lead := e.leader(1, 2, 3)
+	rest := e.others(lead)
+	sessions := map[uint64]*pipeline.Session{}
+	conns := map[uint64]*conn{}
+	for _, id := range rest {
+		sessions[id], conns[id] = e.openSession(id, 30000)
+	}
+	e.crash(lead)
+	// The followers cannot reach each other either for a while: each
+	// times out and knows no leader.
+	f, g := rest[0], rest[1]
+	e.cut[[2]uint64{f, g}], e.cut[[2]uint64{g, f}] = true, true
+	for range 100 {
+		e.tick(1)
+		if e.members[f].c.Status().Lead == 0 {
+			break
+		}
+	}
+	if e.members[f].c.Status().Lead != 0 {
+		t.Fatal("the follower never noticed the leader was gone")
+	}
+	s, c := sessions[f], conns[f]
+	r := e.submit(f, createReq(s.ID, c, "/during-election", 0))
+	e.settle()
+	if e.isDone(f, r) {
+		t.Fatalf("a write without a leader completed at once: %v", r.Result.Err)
+	}
+	e.heal()
+	if err := e.members[f].c.rn.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	e.settle()
+	for range 100 {
+		if e.isDone(f, r) {
+			break
+		}
+		e.tick(1)
+	}
+	if !e.isDone(f, r) || r.Result.Err != jute.CodeOK || c.closed {
+		t.Fatalf("a write during the election: done %v %v closed %v", e.isDone(f, r), r.Result.Err, c.closed)
+	}
+	e.mustAgree(rest...)
+	if slices.Contains(e.sites[f].reported, 0) {
+		t.Fatalf("the follower reported no leader during a short election: %v", e.sites[f].reported)
 	}
 }

@@ -170,6 +170,16 @@ func StartMeerkat(t TB, o Options) *Server {
 // when java or the package is missing: the side-by-side tests must not skip.
 func StartZooKeeper(t TB, o Options) *Server {
 	t.Helper()
+	java := findJava(t)
+	return startOnFreePort(t, "zookeeper", o, func(cfg string) []string {
+		return zooKeeperArgv(java, o, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+	})
+}
+
+// findJava returns java's path, and fails t, loudly, when java or the
+// ZooKeeper package is missing: the side-by-side tests must not skip.
+func findJava(t TB) string {
+	t.Helper()
 	java, err := exec.LookPath("java")
 	if err != nil {
 		t.Fatalf("zktest: java not found; install the reference server with `apt-get install -y zookeeper` (make test does): %v", err)
@@ -177,28 +187,32 @@ func StartZooKeeper(t TB, o Options) *Server {
 	if _, err := os.Stat(ZooKeeperJar); err != nil {
 		t.Fatalf("zktest: %s missing; install it with `apt-get install -y zookeeper` (make test does): %v", ZooKeeperJar, err)
 	}
+	return java
+}
+
+// zooKeeperArgv is the command line that runs ZooKeeper's main class on
+// the configuration file cfg.
+func zooKeeperArgv(java string, o Options, main, cfg string) []string {
 	cp := ZooKeeperJar
 	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
 		cp += ":/usr/share/java/slf4j-simple.jar"
 	}
-	return startOnFreePort(t, "zookeeper", o, func(cfg string) []string {
-		jvm := o.JVMArgs
-		if jvm == nil {
-			jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	jvm := o.JVMArgs
+	if jvm == nil {
+		jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	}
+	args := append([]string{java}, jvm...)
+	args = append(args, "-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
+	if o.ExtendedTypes {
+		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
+	}
+	for _, e := range o.Extra {
+		// ZooKeeper reads some settings only as system properties.
+		if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.")) {
+			args = append(args, "-D"+k+"="+v)
 		}
-		args := append([]string{java}, jvm...)
-		args = append(args, "-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
-		if o.ExtendedTypes {
-			args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
-		}
-		for _, e := range o.Extra {
-			// ZooKeeper reads some settings only as system properties.
-			if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.")) {
-				args = append(args, "-D"+k+"="+v)
-			}
-		}
-		return append(args, "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
-	})
+	}
+	return append(args, "-cp", cp, main, cfg)
 }
 
 // startOnFreePort starts a server on a port that was free a moment ago.
@@ -286,6 +300,16 @@ func (s *Server) failOnRace(t TB) {
 // reports of the incarnation it replaces fail t.
 func (s *Server) start(t TB) error {
 	t.Helper()
+	if err := s.launch(t); err != nil {
+		return err
+	}
+	return s.waitServing(time.Now().Add(60 * time.Second))
+}
+
+// launch runs the server process. The race reports of the incarnation it
+// replaces fail t.
+func (s *Server) launch(t TB) error {
+	t.Helper()
 	if s.log != nil {
 		s.failOnRace(t)
 	}
@@ -312,7 +336,14 @@ func (s *Server) start(t TB) error {
 			s.failOnRace(t)
 		})
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	return nil
+}
+
+// waitServing waits until the server sets up sessions, or deadline.
+func (s *Server) waitServing(deadline time.Time) error {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
 	for {
 		if serving(s.Addr) {
 			return nil

@@ -1,0 +1,7 @@
+// Package ensemble holds the end-to-end tests of replicated ensembles: three
+// (or more) Meerkat processes on loopback, their peer links through fault
+// proxies the tests control, clients from github.com/go-zookeeper/zk and
+// raw frames. They SIGKILL leaders under load, cut members off, restart
+// everyone, move sessions between servers and check that every
+// acknowledged write is on every server.
+package ensemble

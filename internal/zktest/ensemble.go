@@ -1,0 +1,260 @@
+package zktest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/internal/faultproxy"
+)
+
+// EnsembleOptions configures an ensemble started for a test.
+type EnsembleOptions struct {
+	Options
+	// Voters and Observers count the members (Voters 0 means 3); the
+	// observers come last.
+	Voters, Observers int
+	// Proxied puts a faultproxy on every peer link, so that the test can
+	// cut or slow links between members (Meerkat only: each member's
+	// zoo.cfg names the proxies as the others' peer addresses).
+	Proxied bool
+}
+
+// Ensemble is a replicated ensemble of server processes on loopback.
+type Ensemble struct {
+	// Members[i] is server.(i+1).
+	Members []*Server
+	// links[i][j] carries member i's connections to member j (Proxied).
+	links [][]*faultproxy.Proxy
+}
+
+// peerPorts are a member's peer and election ports.
+type peerPorts struct{ peer, election int }
+
+// StartMeerkatEnsemble starts a Meerkat ensemble and waits until every
+// member serves. The test's cleanup kills them.
+func StartMeerkatEnsemble(t TB, o EnsembleOptions) *Ensemble {
+	t.Helper()
+	bin := MeerkatBinary(t)
+	return startEnsemble(t, "meerkat", o, func(cfg string) []string { return []string{bin, cfg} })
+}
+
+// StartZooKeeperEnsemble starts an Apache ZooKeeper 3.8 ensemble
+// (QuorumPeerMain) and waits until every member serves.
+func StartZooKeeperEnsemble(t TB, o EnsembleOptions) *Ensemble {
+	t.Helper()
+	if o.Proxied {
+		t.Fatalf("zktest: a ZooKeeper ensemble cannot run behind proxies")
+	}
+	java := findJava(t)
+	return startEnsemble(t, "zookeeper", o, func(cfg string) []string {
+		return zooKeeperArgv(java, o.Options, "org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg)
+	})
+}
+
+func startEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []string) *Ensemble {
+	t.Helper()
+	if o.Voters == 0 {
+		o.Voters = 3
+	}
+	n := o.Voters + o.Observers
+	ports := make([]peerPorts, n)
+	for i := range ports {
+		ports[i] = peerPorts{FreePort(t), FreePort(t)}
+	}
+	e := &Ensemble{}
+	if o.Proxied {
+		e.links = make([][]*faultproxy.Proxy, n)
+		for i := range n {
+			e.links[i] = make([]*faultproxy.Proxy, n)
+			for j := range n {
+				if i == j {
+					continue
+				}
+				p, err := faultproxy.Start(fmt.Sprintf("127.0.0.1:%d", ports[j].peer))
+				if err != nil {
+					t.Fatalf("zktest: proxy: %v", err)
+				}
+				t.Cleanup(p.Close)
+				e.links[i][j] = p
+			}
+		}
+	}
+	for i := range n {
+		dir := t.TempDir()
+		port := FreePort(t)
+		cfg := e.writeMemberConfig(t, dir, i, port, ports, o)
+		s := &Server{Name: name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: argv(cfg)}
+		if err := s.launch(t); err != nil {
+			t.Fatalf("zktest: %v", err)
+		}
+		e.Members = append(e.Members, s)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for i, s := range e.Members {
+		if err := s.waitServing(deadline); err != nil {
+			t.Fatalf("zktest: %s member %d: %v\n%s", name, i+1, err, s.Log())
+		}
+	}
+	return e
+}
+
+// writeMemberConfig writes member i's zoo.cfg and myid.
+func (e *Ensemble) writeMemberConfig(t TB, dir string, i, clientPort int, ports []peerPorts, o EnsembleOptions) string {
+	t.Helper()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatalf("zktest: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "myid"), []byte(fmt.Sprintf("%d\n", i+1)), 0o644); err != nil {
+		t.Fatalf("zktest: %v", err)
+	}
+	tick := o.TickTime
+	if tick == 0 {
+		tick = 2000
+	}
+	lines := []string{
+		fmt.Sprintf("tickTime=%d", tick),
+		"initLimit=10",
+		"syncLimit=5",
+		"dataDir=" + data,
+		fmt.Sprintf("clientPort=%d", clientPort),
+		"clientPortAddress=127.0.0.1",
+		"4lw.commands.whitelist=*",
+		"admin.enableServer=false",
+	}
+	if i >= o.Voters {
+		lines = append(lines, "peerType=observer")
+	}
+	for j, p := range ports {
+		peer := p.peer
+		if e.links != nil && j != i {
+			peer = portOf(e.links[i][j].Addr())
+		}
+		line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", j+1, peer, p.election)
+		if j >= o.Voters {
+			line += ":observer"
+		}
+		lines = append(lines, line)
+	}
+	if o.ExtendedTypes {
+		lines = append(lines, "extendedTypesEnabled=true")
+	}
+	lines = append(lines, o.Extra...)
+	cfg := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatalf("zktest: %v", err)
+	}
+	return cfg
+}
+
+func portOf(addr string) int {
+	var port int
+	_, _ = fmt.Sscanf(addr[strings.LastIndexByte(addr, ':')+1:], "%d", &port)
+	return port
+}
+
+// ConnectString is every member's client address, comma-separated.
+func (e *Ensemble) ConnectString() string {
+	addrs := make([]string, len(e.Members))
+	for i, s := range e.Members {
+		addrs[i] = s.Addr
+	}
+	return strings.Join(addrs, ",")
+}
+
+// Mode returns what member i's srvr says its mode is: leader, follower,
+// observer, or "" when it does not serve or does not answer.
+func (e *Ensemble) Mode(i int) string {
+	out, err := FourLetter(e.Members[i].Addr, "srvr")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(line, "Mode: "); ok {
+			return m
+		}
+	}
+	return ""
+}
+
+// Leader waits until exactly one of the members in among (every member
+// when none is given) says it leads and all the others follow or observe,
+// and returns its index.
+func (e *Ensemble) Leader(t TB, among ...int) int {
+	t.Helper()
+	if len(among) == 0 {
+		for i := range e.Members {
+			among = append(among, i)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		lead, others := -1, 0
+		for _, i := range among {
+			switch e.Mode(i) {
+			case "leader":
+				lead = i
+			case "follower", "observer":
+				others++
+			}
+		}
+		if lead >= 0 && others == len(among)-1 {
+			return lead
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	modes := make([]string, len(among))
+	for k, i := range among {
+		modes[k] = fmt.Sprintf("%d:%q", i+1, e.Mode(i))
+	}
+	t.Fatalf("zktest: no single leader among members %v within 30 s: %s", among, strings.Join(modes, " "))
+	return -1
+}
+
+// RestartAll SIGKILLs every member at once and starts them all again on
+// their data: each waits for the others to serve.
+func (e *Ensemble) RestartAll(t TB) {
+	t.Helper()
+	for _, s := range e.Members {
+		s.Kill()
+	}
+	for i, s := range e.Members {
+		if err := s.launch(t); err != nil {
+			t.Fatalf("zktest: member %d: %v", i+1, err)
+		}
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for i, s := range e.Members {
+		if err := s.waitServing(deadline); err != nil {
+			t.Fatalf("zktest: member %d: %v\n%s", i+1, err, s.Log())
+		}
+	}
+}
+
+// Link is the proxy that carries member i's connections to member j.
+func (e *Ensemble) Link(i, j int) *faultproxy.Proxy { return e.links[i][j] }
+
+// Isolate drops everything between member i and the others, without
+// resetting the connections: a partition.
+func (e *Ensemble) Isolate(i int) {
+	for j := range e.Members {
+		if j != i {
+			e.links[i][j].Drop()
+			e.links[j][i].Drop()
+		}
+	}
+}
+
+// Heal restores every link.
+func (e *Ensemble) Heal() {
+	for i := range e.links {
+		for j, p := range e.links[i] {
+			if i != j {
+				p.Heal()
+			}
+		}
+	}
+}
