@@ -163,7 +163,7 @@ type member struct {
 	// held are the reopens waiting for a leader to ask: they came while
 	// none was known, or their revalidation was lost with the old one
 	// (asking again is harmless).
-	held []*waiter
+	held   []*waiter
 	events []event
 	buf    []byte
 }
