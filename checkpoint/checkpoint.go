@@ -9,6 +9,7 @@
 //
 //	"m" "zxid"                 -> int64, the last zxid the image covers
 //	"m" "applied"              -> uint64, the log index it covers (ensembles)
+//	"m" "term"                 -> uint64, the raft term it was applied through
 //	"a" index(4, big-endian)   -> ACL list (jute vector of ACL)
 //	"s" session id(8, BE)      -> timeout (jute int)
 //	"n" parent "\x00" name     -> node (engine.AppendNode)
@@ -40,6 +41,7 @@ import (
 var (
 	keyZxid    = []byte("mzxid")
 	keyApplied = []byte("mapplied")
+	keyTerm    = []byte("mterm")
 )
 
 // Store is a checkpoint in pebble. Write and Flush are called from one
@@ -160,6 +162,15 @@ func (s *Store) storedWord(key []byte) (word uint64, found bool, err error) {
 func (s *Store) Write(d engine.Delta) error {
 	b := s.db.NewBatch()
 	defer b.Close()
+	if d.Reset {
+		// Everything goes but the metadata, in the same batch as the image
+		// that replaces it.
+		for _, prefix := range []byte{'a', 'n', 's'} {
+			if err := b.DeleteRange([]byte{prefix}, []byte{prefix + 1}, nil); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+		}
+	}
 	for _, p := range d.Paths {
 		s.key = nodeKey(s.key[:0], p)
 		if n, ok := d.View.Tree.Get(p); ok {
@@ -195,9 +206,14 @@ func (s *Store) Write(d engine.Delta) error {
 	if err := b.Set(keyZxid, s.buf, nil); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	s.buf = binary.BigEndian.AppendUint64(s.buf[:0], d.View.Applied)
-	if err := b.Set(keyApplied, s.buf, nil); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+	for _, kv := range []struct {
+		key []byte
+		v   uint64
+	}{{keyApplied, d.View.Applied}, {keyTerm, d.View.Term}} {
+		s.buf = binary.BigEndian.AppendUint64(s.buf[:0], kv.v)
+		if err := b.Set(kv.key, s.buf, nil); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
@@ -224,6 +240,10 @@ func (s *Store) Load() (*engine.State, error) {
 		return nil, err
 	}
 	applied, _, err := s.storedWord(keyApplied)
+	if err != nil {
+		return nil, err
+	}
+	term, _, err := s.storedWord(keyTerm)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +291,7 @@ func (s *Store) Load() (*engine.State, error) {
 		return nil, err
 	}
 	st.SetApplied(applied)
+	st.SetTerm(term)
 	return st, nil
 }
 

@@ -65,6 +65,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 		}
 	}
 	w.s.SetApplied(5000)
+	w.s.SetTerm(9)
 	if err := st.Write(w.s.TakeDelta(w.s.Publish())); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestWriteFlushReopenLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loaded.Applied() != 5000 || loaded.Zxid() != w.s.Zxid() {
+	if loaded.Applied() != 5000 || loaded.Term() != 9 || loaded.Zxid() != w.s.Zxid() {
 		t.Fatalf("loaded applied index %d zxid %#x, want 5000 and %#x", loaded.Applied(), loaded.Zxid(), w.s.Zxid())
 	}
 	if got := snapshotOf(loaded); !reflect.DeepEqual(got, want) {
@@ -182,5 +183,45 @@ func TestBackgroundFailuresOtherThanAFullDiskAreFatal(t *testing.T) {
 	handle(fmt.Errorf("sync: %w", syscall.EIO))
 	if len(fatal) != 2 {
 		t.Fatalf("fatal errors: %v", fatal)
+	}
+}
+
+// TestResetReplacesTheImage writes one state, then a full image of
+// another marked Reset (a member installed from a snapshot): the store
+// then loads as exactly the second state, with none of the first's
+// znodes, sessions or ACLs left over.
+func TestResetReplacesTheImage(t *testing.T) {
+	st, err := Open(t.TempDir(), quiet, func(err error) { t.Error(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	old := &world{s: engine.NewState()}
+	old.apply(jute.OpCreateSession, 7, jute.AppendInt(nil, 4000))
+	secret := []jute.ACL{{Perms: jute.PermRead, ID: jute.ID{Scheme: "ip", ID: "10.0.0.1"}}}
+	for i := range 50 {
+		old.create(fmt.Sprintf("/old%d", i), int32(i%2), secret)
+	}
+	if err := st.Write(old.s.TakeDelta(old.s.Publish())); err != nil {
+		t.Fatal(err)
+	}
+	next := &world{s: engine.NewState()}
+	next.apply(jute.OpCreateSession, 9, jute.AppendInt(nil, 6000))
+	for i := range 5 {
+		next.create(fmt.Sprintf("/new%d", i), 0, engine.OpenACL)
+	}
+	next.s.SetApplied(1234)
+	if err := st.Write(next.s.FullDelta(next.s.Publish())); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := st.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := snapshotOf(loaded), snapshotOf(next.s); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a reset the store holds %d entries, want %d:\n%v", len(got), len(want), got)
+	}
+	if recs := loaded.SessionRecords(); len(recs) != 1 || recs[0].ID != 9 || loaded.Applied() != 1234 {
+		t.Fatalf("sessions %v applied %d", recs, loaded.Applied())
 	}
 }

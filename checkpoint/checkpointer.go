@@ -55,21 +55,25 @@ type Checkpointer struct {
 	logger *slog.Logger
 	in     chan engine.Delta
 	// durable is the zxid the store is durable through; applied is that of
-	// the last delta offered.
+	// the last delta offered. durableIndex is the log index it is durable
+	// through (an ensemble's raft index).
 	durable, applied atomic.Int64
+	durableIndex     atomic.Uint64
 	// failed is set when a write or flush failed; the checkpointer then
 	// stops advancing and the wal is kept whole.
 	failed atomic.Bool
-	// lastWritten is the zxid of the last delta written; owned by the
-	// checkpointer goroutine (and by Stop once it has ended).
+	// lastWritten and lastIndex are the zxid and log index of the last
+	// delta written; owned by the checkpointer goroutine (and by Stop once
+	// it has ended).
 	lastWritten int64
+	lastIndex   uint64
 	stop        chan struct{}
 	done        chan struct{}
 }
 
 // NewCheckpointer returns a checkpointer whose store is durable through
-// zxid (what Load found).
-func NewCheckpointer(store *Store, zxid int64, p Policy, logger *slog.Logger) *Checkpointer {
+// zxid and log index (what Load found).
+func NewCheckpointer(store *Store, zxid int64, index uint64, p Policy, logger *slog.Logger) *Checkpointer {
 	if p.Entries <= 0 {
 		p.Entries = 100_000
 	}
@@ -80,7 +84,8 @@ func NewCheckpointer(store *Store, zxid int64, p Policy, logger *slog.Logger) *C
 		in: make(chan engine.Delta, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	c.durable.Store(zxid)
 	c.applied.Store(zxid)
-	c.lastWritten = zxid
+	c.durableIndex.Store(index)
+	c.lastWritten, c.lastIndex = zxid, index
 	current.Store(c)
 	return c
 }
@@ -97,6 +102,17 @@ func (c *Checkpointer) Offer(d engine.Delta) {
 
 // Durable returns the zxid the checkpoint is durable through.
 func (c *Checkpointer) Durable() int64 { return c.durable.Load() }
+
+// DurableIndex returns the log index the checkpoint is durable through.
+func (c *Checkpointer) DurableIndex() uint64 { return c.durableIndex.Load() }
+
+// Reset hands over a full image (engine.State.FullDelta) that replaces the
+// checkpoint's content, waiting while a delta is queued; it is flushed as
+// soon as it is written (watch DurableIndex).
+func (c *Checkpointer) Reset(d engine.Delta) {
+	c.applied.Store(d.View.Zxid)
+	c.in <- d
+}
 
 // Start runs the checkpointer goroutine.
 func (c *Checkpointer) Start() { go c.run() }
@@ -138,7 +154,7 @@ func (c *Checkpointer) run() {
 		select {
 		case d := <-c.in:
 			c.write(d)
-			if c.lastWritten-c.Durable() >= c.policy.Entries {
+			if d.Reset || c.lastWritten-c.Durable() >= c.policy.Entries {
 				c.flush()
 				lastFlush = time.Now()
 			}
@@ -169,13 +185,13 @@ func (c *Checkpointer) write(d engine.Delta) {
 	}
 	writeDuration.UpdateDuration(start)
 	pathsWritten.Add(len(d.Paths))
-	c.lastWritten = d.View.Zxid
+	c.lastWritten, c.lastIndex = d.View.Zxid, d.View.Applied
 }
 
 // flush makes everything written durable, through c.lastWritten.
 func (c *Checkpointer) flush() {
-	zxid := c.lastWritten
-	if c.failed.Load() || zxid <= c.Durable() {
+	zxid, index := c.lastWritten, c.lastIndex
+	if c.failed.Load() || zxid == c.Durable() && index == c.DurableIndex() {
 		return
 	}
 	start := time.Now()
@@ -193,6 +209,7 @@ func (c *Checkpointer) flush() {
 	flushedBytes.Store(flushed)
 	compactedBytes.Store(compacted)
 	c.durable.Store(zxid)
+	c.durableIndex.Store(index)
 }
 
 // fail stops the checkpointer from advancing: the wal keeps everything, so

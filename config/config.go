@@ -51,6 +51,11 @@ type Config struct {
 	// unsent bytes, watch events included, past which a connection is
 	// closed as a slow consumer (0 means 64 MiB).
 	ClientSlowConsumerBytes int
+	// RaftKeepEntries is meerkat.raft.keepEntries: how many raft entries
+	// an ensemble member keeps before what its checkpoint covers, for
+	// members slightly behind; one further behind is sent a snapshot (0
+	// means 10000).
+	RaftKeepEntries uint64
 	// FourLetterWords is 4lw.commands.whitelist ("*" for all; default srvr).
 	FourLetterWords []string
 	// MaxBuffer is jute.maxbuffer in bytes.
@@ -195,6 +200,13 @@ func (c *Config) Set(key, value string) error {
 		c.ClientOutboundThrottleBytes, err = integer(key, value)
 	case "meerkat.client.slowConsumerBytes":
 		c.ClientSlowConsumerBytes, err = integer(key, value)
+	case "meerkat.raft.keepEntries":
+		var n int
+		n, err = integer(key, value)
+		if err == nil && n < 1 {
+			err = fmt.Errorf("%s: %d must be at least 1", key, n)
+		}
+		c.RaftKeepEntries = uint64(n)
 	case "4lw.commands.whitelist":
 		c.FourLetterWords = nil
 		for _, w := range strings.Split(value, ",") {

@@ -112,9 +112,15 @@ func TestZxidEpochs(t *testing.T) {
 	if r := create("/a"); r.Zxid != 1 {
 		t.Fatalf("first zxid %#x", r.Zxid)
 	}
-	s.NewEpoch()
+	s.EnterTerm(3)
 	if r := create("/b"); r.Zxid != 1<<32|1 {
 		t.Fatalf("first zxid of epoch 1: %#x", r.Zxid)
+	}
+	// Entries of the same or an older term stay in the epoch.
+	s.EnterTerm(3)
+	s.EnterTerm(2)
+	if r := create("/c"); r.Zxid != 1<<32|2 || s.Term() != 3 {
+		t.Fatalf("zxid %#x term %d after entries of terms 3 and 2", r.Zxid, s.Term())
 	}
 	if got := engine.NextZxid(5<<32 | 0xfffffffd); got != 5<<32|0xfffffffe {
 		t.Fatalf("next of ...fffd: %#x", got)
@@ -123,7 +129,7 @@ func TestZxidEpochs(t *testing.T) {
 		t.Fatalf("next of ...fffe: %#x, want the next epoch", got)
 	}
 	v := s.Publish()
-	if v.Zxid != 1<<32|1 {
-		t.Fatalf("published zxid %#x", v.Zxid)
+	if v.Zxid != 1<<32|2 || v.Term != 3 {
+		t.Fatalf("published zxid %#x term %d", v.Zxid, v.Term)
 	}
 }

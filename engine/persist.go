@@ -21,6 +21,9 @@ type Delta struct {
 	ACLFrom int
 	// Sessions are the sessions opened (Timeout > 0) or closed (Timeout 0).
 	Sessions []SessionRecord
+	// Reset marks a full image (FullDelta) that replaces everything the
+	// checkpoint holds: a member installed from a snapshot.
+	Reset bool
 }
 
 // SessionRecord is a session as checkpoints and snapshots store it.
@@ -196,9 +199,10 @@ func (l *Loader) Finish(zxid int64) (*State, error) {
 }
 
 // FullDelta returns a Delta that holds the whole of v and the state's
-// sessions: what a new checkpoint must write (a restore from a snapshot).
+// sessions: what a new checkpoint must write (a restore from a snapshot),
+// marked Reset.
 func (s *State) FullDelta(v *View) Delta {
-	d := Delta{View: v, ACLs: v.acls, Sessions: s.SessionRecords()}
+	d := Delta{View: v, ACLs: v.acls, Sessions: s.SessionRecords(), Reset: true}
 	v.Tree.All(func(n *Node) bool {
 		d.Paths = append(d.Paths, n.Path())
 		return true

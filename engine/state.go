@@ -99,8 +99,10 @@ type View struct {
 	Tree Tree
 	// Zxid is the last zxid applied.
 	Zxid int64
-	// Applied is the index of the last log entry applied (LogIndex).
+	// Applied is the index of the last log entry applied; Term is the
+	// raft term of the latest leadership applied (an ensemble's).
 	Applied uint64
+	Term    uint64
 	acls    [][]jute.ACL
 	// Changes holds the events that produced this version.
 	Changes *Changes
@@ -134,6 +136,7 @@ type State struct {
 	sessions map[int64]*Session
 	zxid     int64
 	applied  uint64
+	term     uint64
 	// expiring holds the paths of containers and TTL nodes, for the sweep.
 	expiring map[string]struct{}
 	events   []Event
@@ -218,11 +221,26 @@ func NextZxid(z int64) int64 {
 	return z + 1
 }
 
-// NewEpoch starts the next epoch: the next zxid is (epoch+1)<<32 | 1. A
-// replicated log calls it where leadership changed, so zxids tell epochs
-// apart as ZooKeeper's do; epochs count leaderships, not raft terms, so
-// they stay far below 2^31.
+// NewEpoch starts the next epoch: the next zxid is (epoch+1)<<32 | 1.
 func (s *State) NewEpoch() { s.zxid = (s.zxid>>32 + 1) << 32 }
+
+// EnterTerm is told the raft term of each entry of a replicated log before
+// it is applied: the first entry of a later term (a new leadership) opens
+// a new epoch, so zxids tell leaderships apart as ZooKeeper's do. Epochs
+// count leaderships that committed something, not raft terms (which also
+// rise with every failed campaign), so they stay far below 2^31.
+func (s *State) EnterTerm(term uint64) {
+	if term > s.term {
+		s.term = term
+		s.NewEpoch()
+	}
+}
+
+// Term returns the raft term of the latest leadership applied.
+func (s *State) Term() uint64 { return s.term }
+
+// SetTerm sets the term a loaded image was applied through.
+func (s *State) SetTerm(term uint64) { s.term = term }
 
 // Applied returns the log index applied through (SetApplied).
 func (s *State) Applied() uint64 { return s.applied }
@@ -239,8 +257,13 @@ func (s *State) Publish() *View {
 	s.events = nil
 	s.changes.next.Store(ch)
 	s.changes = ch
-	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, Applied: s.applied, acls: s.acls.lists, Changes: ch}
+	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, Applied: s.applied, Term: s.term, acls: s.acls.lists, Changes: ch}
 }
+
+// FollowChanges makes the changes of the state's next Publish follow those
+// of prev's last: a state that replaces prev (a member installed from a
+// snapshot) keeps the chain readers walk.
+func (s *State) FollowChanges(prev *State) { s.changes = prev.changes }
 
 // Session returns the session with id, if it is open.
 func (s *State) Session(id int64) (*Session, bool) {

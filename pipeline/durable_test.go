@@ -85,7 +85,7 @@ func open(t *testing.T, dir string, policy checkpoint.Policy) (*stores, *engine.
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := checkpoint.NewCheckpointer(store, cpZxid, policy, quiet)
+	cp := checkpoint.NewCheckpointer(store, cpZxid, 0, policy, quiet)
 	return &stores{dir: dir, log: log, store: store, cp: cp, checkpointZxid: cpZxid, replayed: replayed}, state
 }
 

@@ -28,10 +28,10 @@ type Replicator interface {
 
 // LogEntry is one committed raft entry.
 type LogEntry struct {
-	// Index is the entry's raft index.
-	Index uint64
+	// Index and Term are the entry's raft index and term.
+	Index, Term uint64
 	// Data is a proposal (engine.AppendRefBatch); empty for the entry a
-	// new leader opens its term with.
+	// new leader opens its term with (or a conf change raft refused).
 	Data []byte
 	// Config marks a membership change, which raft has applied itself.
 	Config bool
@@ -233,6 +233,9 @@ func (m *member) admit(now time.Time, batch []*Request) {
 			m.syncs = append(m.syncs, r)
 		case KindGetEphemerals:
 			p.getEphemerals(r)
+			p.finish(r)
+		case KindInstall:
+			m.install(r.Install, now)
 			p.finish(r)
 		default:
 			p.finish(r)
@@ -512,12 +515,17 @@ func (m *member) handleEvents(now time.Time) {
 func (m *member) apply(entries []LogEntry, now time.Time) {
 	p := m.p
 	for _, le := range entries {
-		switch {
-		case le.Config:
-		case len(le.Data) == 0:
-			// A new leader's first entry: a new epoch of zxids.
-			p.state.NewEpoch()
+		if le.Index <= p.state.Applied() {
+			// An installed image covers it already.
+			continue
+		}
+		if le.Term > p.state.Term() {
+			// A new leadership: a new epoch of zxids.
+			p.state.EnterTerm(le.Term)
 			p.applied = true
+		}
+		switch {
+		case le.Config || len(le.Data) == 0:
 		default:
 			_, batch, err := engine.DecodeBatch(le.Data)
 			if err != nil {
@@ -554,6 +562,36 @@ func (m *member) fatal(err error) {
 		return
 	}
 	panic(err)
+}
+
+// install replaces the state with an image from the leader (see
+// Pipeline.Install).
+func (m *member) install(state *engine.State, now time.Time) {
+	p := m.p
+	m.failWaiting(func(w *waiter) bool { return w.via != 0 })
+	old := p.sessions
+	for _, s := range old {
+		if s.owner != nil {
+			p.closeAfter = append(p.closeAfter, s.owner)
+		}
+	}
+	state.FollowChanges(p.state)
+	p.state = state
+	p.sessions = map[int64]*Session{}
+	for _, rec := range state.SessionRecords() {
+		s := p.addSession(rec.ID, rec.Timeout, nil, now)
+		if prev, ok := old[rec.ID]; ok {
+			s.ownerMember = prev.ownerMember
+		}
+	}
+	v := state.Publish()
+	p.view.Store(v)
+	if cp := p.cfg.Checkpoints; cp != nil {
+		cp.Reset(state.FullDelta(v))
+	}
+	p.cfg.Logger.Info("installed an image from the leader", "zxid", fmt.Sprintf("%#x", state.Zxid()), "applied", state.Applied(),
+		"znodes", v.Tree.Count(), "sessions", len(p.sessions))
+	p.applied = true
 }
 
 // leaderChanged takes a new view of the leadership. What was in flight

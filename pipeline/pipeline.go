@@ -94,6 +94,9 @@ type Checkpoints interface {
 	Offer(engine.Delta)
 	// Durable is the zxid the checkpoint is durable through.
 	Durable() int64
+	// Reset hands over a full image that replaces the checkpoint's
+	// content; it may wait for the checkpointer.
+	Reset(engine.Delta)
 }
 
 // Validate fills defaults and rejects impossible settings.
@@ -154,6 +157,9 @@ const (
 	// KindInspect runs Inspect on the pipeline goroutine, at the end of its
 	// step, when the state is the published View.
 	KindInspect
+	// KindInstall replaces a member's state with Install, an image its
+	// leader sent (see Pipeline.Install).
+	KindInstall
 )
 
 // Completer receives completed requests. Complete is called from the
@@ -184,6 +190,8 @@ type Request struct {
 	// Inspect is run by KindInspect with the state, on the pipeline
 	// goroutine; it must not keep the state or the map.
 	Inspect func(*engine.State, map[int64]*Session)
+	// Install is the state KindInstall installs.
+	Install *engine.State
 	// From receives the request when it completes.
 	From Completer
 
@@ -576,6 +584,29 @@ func (p *Pipeline) allocSessionID() int64 {
 func (p *Pipeline) Inspect(fn func(*engine.State, map[int64]*Session)) error {
 	done := make(doneCompleter, 1)
 	if err := p.Submit(&Request{Kind: KindInspect, Inspect: fn, From: done}); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-p.stop:
+		return ErrStopped
+	}
+}
+
+// Install replaces a member's state with state, an image of its leader's
+// that covers more of the log than this member has applied, and waits
+// until the pipeline took it. The writes this member had in flight fail
+// (their outcome is unknown), its clients are disconnected (their watches
+// are set again when they reconnect, against the new state), and the
+// checkpoint gets the whole image (Checkpoints.Reset). The entries raft
+// delivers afterwards up to the image's Applied are skipped.
+func (p *Pipeline) Install(state *engine.State) error {
+	if p.member == nil {
+		return errors.New("pipeline: only a member of an ensemble installs images")
+	}
+	done := make(doneCompleter, 1)
+	if err := p.Submit(&Request{Kind: KindInstall, Install: state, From: done}); err != nil {
 		return err
 	}
 	select {

@@ -42,7 +42,7 @@ func readCtx(ctx uint64) []byte { return binary.BigEndian.AppendUint64(nil, ctx)
 func logEntries(ents []*pb.Entry) []pipeline.LogEntry {
 	out := make([]pipeline.LogEntry, len(ents))
 	for i, e := range ents {
-		out[i] = pipeline.LogEntry{Index: e.GetIndex(), Data: e.GetData(), Config: e.GetType() != pb.EntryNormal}
+		out[i] = pipeline.LogEntry{Index: e.GetIndex(), Term: e.GetTerm(), Data: e.GetData(), Config: e.GetType() != pb.EntryNormal}
 	}
 	return out
 }

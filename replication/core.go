@@ -1,6 +1,8 @@
 package replication
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -58,6 +60,30 @@ type core struct {
 	// suspect is a leader whose connection broke and that has not been
 	// heard from since (leaderLost).
 	suspect uint64
+	// applied is the index of the last entry handed to Apply; confs the
+	// memberships from the log's first index on, each with the index it
+	// took effect at (what a compaction's snapshot must name).
+	applied uint64
+	confs   []confAt
+	// lostLog is set when the leader spoke of entries this member should
+	// have and has not: its data was wiped. It asks to rejoin (see
+	// rejoin).
+	lostLog bool
+	// rejoining are the members removed so that they can rejoin with a
+	// fresh log, and whether each was a learner; any leader adds them
+	// back when they ask.
+	rejoining map[uint64]bool
+	readd     []uint64
+}
+
+// rejoinContext marks the conf changes that remove and add back a member
+// whose log was lost.
+var rejoinContext = []byte("rejoin")
+
+// confAt is a membership and the index it took effect at.
+type confAt struct {
+	index uint64
+	cs    *pb.ConfState
 }
 
 func newCore(cfg coreConfig) (*core, error) {
@@ -93,12 +119,17 @@ func newCore(cfg coreConfig) (*core, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	c := &core{cfg: cfg, rn: rn, storage: cfg.Storage}
+	c := &core{cfg: cfg, rn: rn, storage: cfg.Storage, applied: cfg.Applied, rejoining: map[uint64]bool{}}
 	_, cs, err := cfg.Storage.InitialState()
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
+	snap, err := cfg.Storage.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
 	c.setMembership(cs)
+	c.confs = []confAt{{snap.GetMetadata().GetIndex(), cs}}
 	return c, nil
 }
 
@@ -122,7 +153,48 @@ func (c *core) Step(m *pb.Message) error {
 	if m.GetFrom() == c.suspect {
 		c.suspect = 0
 	}
+	if m.GetType() == pb.MsgHeartbeat {
+		// A heartbeat commits what the leader knows this member has; a
+		// member whose log was wiped has less, and raft would panic.
+		if last, _ := c.storage.LastIndex(); m.GetCommit() > last {
+			m.Commit = &last
+			c.lostLog = true
+		}
+	}
 	return c.rn.Step(m)
+}
+
+// rejoin is the leader's answer to member id asking to rejoin with a
+// fresh log: raft never lowers what it knows a member has, so the member
+// is removed and then added back, with a fresh progress (it then gets a
+// snapshot). Pre-vote and check-quorum stay safe meanwhile; the ensemble
+// runs one member short between the two changes.
+func (c *core) rejoin(id uint64) error {
+	if c.rn.BasicStatus().RaftState != raft.StateLeader || id == c.cfg.ID {
+		return nil
+	}
+	cur := c.confs[len(c.confs)-1].cs
+	member := slices.Contains(cur.GetVoters(), id) || slices.Contains(cur.GetLearners(), id)
+	learner, removed := c.rejoining[id]
+	switch {
+	case removed && !member:
+		t := pb.ConfChangeAddNode
+		if learner {
+			t = pb.ConfChangeAddLearnerNode
+		}
+		return c.proposeConfChange(t, id)
+	case member && !removed:
+		return c.proposeConfChange(pb.ConfChangeRemoveNode, id)
+	}
+	return nil
+}
+
+func (c *core) proposeConfChange(t pb.ConfChangeType, id uint64) error {
+	err := c.rn.ProposeConfChange(&pb.ConfChange{Type: t.Enum(), NodeId: &id, Context: rejoinContext})
+	if err != nil && !errors.Is(err, raft.ErrProposalDropped) {
+		return err
+	}
+	return nil
 }
 
 // leaderLost is told that the connection from member id broke. If id is
@@ -185,6 +257,12 @@ func (c *core) process() (bool, error) {
 	if len(rd.Messages) > 0 {
 		c.cfg.Send(rd.Messages)
 	}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		meta := rd.Snapshot.GetMetadata()
+		c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
+		c.setMembership(meta.GetConfState())
+		c.applied = max(c.applied, meta.GetIndex())
+	}
 	// 3. Then the committed entries: configuration changes to raft first,
 	// in their place in the log, then the whole run to the applier.
 	for _, e := range rd.CommittedEntries {
@@ -192,8 +270,9 @@ func (c *core) process() (bool, error) {
 			return true, err
 		}
 	}
-	if len(rd.CommittedEntries) > 0 {
+	if n := len(rd.CommittedEntries); n > 0 {
 		c.cfg.Apply(rd.CommittedEntries)
+		c.applied = rd.CommittedEntries[n-1].GetIndex()
 	}
 	// Leadership and read indexes, after the entries committed with them.
 	c.checkLeader()
@@ -204,6 +283,12 @@ func (c *core) process() (bool, error) {
 	}
 	// 4. Done with this Ready.
 	c.rn.Advance(rd)
+	for _, id := range c.readd {
+		if err := c.rejoin(id); err != nil {
+			return true, err
+		}
+	}
+	c.readd = c.readd[:0]
 	return true, nil
 }
 
@@ -244,6 +329,46 @@ func (c *core) applyConfChange(e *pb.Entry) error {
 	default:
 		return nil
 	}
-	c.setMembership(c.rn.ApplyConfChange(cc))
+	prev := c.confs[len(c.confs)-1].cs
+	cs := c.rn.ApplyConfChange(cc)
+	c.setMembership(cs)
+	c.confs = append(c.confs, confAt{e.GetIndex(), cs})
+	if v1, ok := cc.(*pb.ConfChange); ok && bytes.Equal(v1.GetContext(), rejoinContext) {
+		id := v1.GetNodeId()
+		switch v1.GetType() {
+		case pb.ConfChangeRemoveNode:
+			c.rejoining[id] = slices.Contains(prev.GetLearners(), id)
+			// The leader adds it back once this Ready is done (raft
+			// refuses a conf change while one is being applied).
+			c.readd = append(c.readd, id)
+		default:
+			delete(c.rejoining, id)
+		}
+	}
+	return nil
+}
+
+// compact drops the log through durable-keep: the state machine's
+// checkpoint is durable through durable, and the keep entries before it
+// stay for members slightly behind (further behind, they get a snapshot).
+func (c *core) compact(durable, keep uint64) error {
+	if durable <= keep {
+		return nil
+	}
+	target := min(durable-keep, c.applied)
+	first, err := c.storage.FirstIndex()
+	if err != nil || target < first {
+		return err
+	}
+	at := 0
+	for i, conf := range c.confs {
+		if conf.index <= target {
+			at = i
+		}
+	}
+	if err := c.storage.Compact(target, c.confs[at].cs); err != nil {
+		return err
+	}
+	c.confs = c.confs[at:]
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -375,7 +376,7 @@ func TestStorageRecordRoundTrip(t *testing.T) {
 	ents := []*pb.Entry{{Term: new(uint64(7)), Index: new(uint64(42)), Type: pb.EntryNormal.Enum(), Data: []byte("batch")},
 		{Term: new(uint64(7)), Index: new(uint64(43)), Type: pb.EntryNormal.Enum()}}
 	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(uint64(40)), Term: new(uint64(6)), ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}}}
-	b, err := appendReady(nil, hs, ents, snap)
+	b, err := appendRecord(nil, readyRecord, hs, ents, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,5 +478,111 @@ func TestLearnerGivesUpOnASilentLeader(t *testing.T) {
 	n.tick(3)
 	if reported[len(reported)-1] != lead {
 		t.Fatalf("the learner reported leaders %v after healing, want %d last", reported, lead)
+	}
+}
+
+// TestCompactionAndSnapshotCatchUp compacts the leader's log while a
+// follower is down: the follower, back, is sent a snapshot (raft's
+// MsgSnap) and then the entries after it. Both logs survive a restart:
+// the compaction record keeps the entries after it and the HardState.
+func TestCompactionAndSnapshotCatchUp(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	follower := n.ids()[0]
+	if follower == lead {
+		follower = n.ids()[1]
+	}
+	n.crash(follower)
+	n.propose(lead, seq("a", 0, 100)...)
+	l := n.members[lead]
+	if err := l.c.compact(l.c.applied, 10); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := l.storage.FirstIndex()
+	if want := l.c.applied - 10 + 1; first != want {
+		t.Fatalf("after compacting, the log starts at %d, want %d", first, want)
+	}
+	n.propose(lead, seq("b", 0, 5)...)
+	n.restart(follower)
+	n.tick(5)
+	f := n.members[follower]
+	snap, _ := f.storage.Snapshot()
+	if snap.GetMetadata().GetIndex() < first-1 {
+		t.Fatalf("the follower's log starts after index %d; the leader's at %d: no snapshot was installed", snap.GetMetadata().GetIndex(), first)
+	}
+	// The follower applied what came after the snapshot, in order.
+	if got := f.applied; len(got) == 0 || got[len(got)-1] != "b4" {
+		t.Fatalf("the follower applied %q", got)
+	}
+	// Restart both from their wals: the logs read back the same.
+	for _, id := range []uint64{lead, follower} {
+		m := n.members[id]
+		last, _ := m.storage.LastIndex()
+		firstBefore, _ := m.storage.FirstIndex()
+		hs, _, _ := m.storage.InitialState()
+		n.crash(id)
+		n.restart(id)
+		l2, _ := n.members[id].storage.LastIndex()
+		f2, _ := n.members[id].storage.FirstIndex()
+		hs2, _, _ := n.members[id].storage.InitialState()
+		if l2 != last || f2 != firstBefore || hs2.GetTerm() != hs.GetTerm() || hs2.GetCommit() < hs.GetCommit() {
+			t.Fatalf("member %d read back log [%d, %d] term %d commit %d; had [%d, %d] term %d commit %d",
+				id, f2, l2, hs2.GetTerm(), hs2.GetCommit(), firstBefore, last, hs.GetTerm(), hs.GetCommit())
+		}
+	}
+	lead = n.leader(1, 2, 3)
+	n.propose(lead, "c")
+	n.tick(3)
+	for _, id := range n.ids() {
+		if got := n.members[id].applied; got[len(got)-1] != "c" {
+			t.Fatalf("member %d applied %q last", id, got[len(got)-1])
+		}
+	}
+}
+
+// TestWipedMemberRejoins wipes a follower's log: back with an empty log,
+// it hears of entries it had acknowledged and does not have. It must not
+// panic (raft would, on the heartbeat's commit index); it asks to rejoin,
+// and the leader removes it and adds it back with a fresh progress, which
+// brings it a snapshot and the log after it.
+func TestWipedMemberRejoins(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	wiped := n.ids()[0]
+	if wiped == lead {
+		wiped = n.ids()[1]
+	}
+	n.propose(lead, seq("a", 0, 30)...)
+	l := n.members[lead]
+	if err := l.c.compact(l.c.applied, 5); err != nil {
+		t.Fatal(err)
+	}
+	n.crash(wiped)
+	if err := os.RemoveAll(n.members[wiped].dir); err != nil {
+		t.Fatal(err)
+	}
+	n.restart(wiped)
+	n.tick(3)
+	w := n.members[wiped]
+	if !w.c.lostLog {
+		t.Fatal("the wiped member did not notice it lost its log")
+	}
+	if err := l.c.rejoin(wiped); err != nil {
+		t.Fatal(err)
+	}
+	n.tick(10)
+	n.propose(lead, "after")
+	n.tick(3)
+	if got := w.applied; len(got) == 0 || got[len(got)-1] != "after" {
+		t.Fatalf("the wiped member applied %q", got)
+	}
+	snap, _ := w.storage.Snapshot()
+	if snap.GetMetadata().GetIndex() == 0 {
+		t.Fatal("the wiped member caught up without a snapshot")
+	}
+	for _, id := range n.ids() {
+		if cs := n.members[id].c.confs[len(n.members[id].c.confs)-1].cs; !slices.Contains(cs.GetVoters(), wiped) {
+			t.Fatalf("member %d's membership %v lacks the rejoined member", id, cs.GetVoters())
+		}
 	}
 }

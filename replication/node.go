@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -31,6 +32,20 @@ type NodeConfig struct {
 	// leader and the read indexes, from the node's goroutine, and the
 	// other members' application messages.
 	Applier Applier
+	// Durable, when set, tells how far the state machine's checkpoint is
+	// durable (a raft index); the log is compacted up to KeepEntries
+	// before it, about once a second.
+	Durable func() uint64
+	// KeepEntries is how many entries before the durable index the log
+	// keeps for members slightly behind; 0 means 10000.
+	KeepEntries uint64
+	// Snapshot, when set, streams the state machine's current image for a
+	// member too far behind for the log (snapshot.Write of a View whose
+	// Applied is at least the compacted index).
+	Snapshot func(io.Writer) error
+	// Install, when set, installs an image a leader sent: once it returns
+	// nil the state machine holds it durably, and raft is told.
+	Install func(io.Reader) error
 	// Logger receives the node's and raft's logs.
 	Logger *slog.Logger
 }
@@ -49,10 +64,18 @@ type Node struct {
 	status    chan chan raft.BasicStatus
 	unreach   chan uint64
 	lost      chan uint64
+	snapped   chan snapResult
+	rejoins   chan uint64
 	stop      chan struct{}
 	done      chan struct{}
 	once      sync.Once
 	err       error // why the node stopped on its own; read after done
+}
+
+// snapResult is how sending a snapshot to a member went.
+type snapResult struct {
+	to  uint64
+	err error
 }
 
 // campaignDelay is how long the first in line waits, after the leader's
@@ -70,10 +93,13 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.KeepEntries == 0 {
+		cfg.KeepEntries = 10000
+	}
 	n := &Node{cfg: cfg, inbound: make(chan *pb.Message, 4096), proposals: make(chan []byte, 256),
 		reads: make(chan uint64, 256), status: make(chan chan raft.BasicStatus), unreach: make(chan uint64, 64),
-		lost: make(chan uint64, 64), stop: make(chan struct{}), done: make(chan struct{})}
-	ccfg := coreConfig{ID: cfg.ID, Storage: cfg.Storage, Applied: cfg.Applied, Send: cfg.Transport.Send, Logger: cfg.Logger}
+		lost: make(chan uint64, 64), snapped: make(chan snapResult, 16), rejoins: make(chan uint64, 16), stop: make(chan struct{}), done: make(chan struct{})}
+	ccfg := coreConfig{ID: cfg.ID, Storage: cfg.Storage, Applied: cfg.Applied, Send: n.send, Logger: cfg.Logger}
 	connect(&ccfg, cfg.Applier)
 	c, err := newCore(ccfg)
 	if err != nil {
@@ -82,6 +108,63 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	n.core = c
 	go n.run()
 	return n, nil
+}
+
+// send hands raft's messages to the transport; a snapshot goes on its own
+// connection with the state machine's image, and raft hears how it went.
+func (n *Node) send(msgs []*pb.Message) {
+	if n.cfg.Snapshot == nil {
+		n.cfg.Transport.Send(msgs)
+		return
+	}
+	out := make([]*pb.Message, 0, len(msgs))
+	for _, m := range msgs {
+		if m.GetType() != pb.MsgSnap {
+			out = append(out, m)
+			continue
+		}
+		go func() {
+			err := n.cfg.Transport.SendSnapshot(m, n.cfg.Snapshot)
+			if err != nil {
+				n.cfg.Logger.Warn("replication: sending a snapshot failed", "to", m.GetTo(), "err", err)
+			} else {
+				n.cfg.Logger.Info("replication: a member caught up from a snapshot", "member", m.GetTo(), "index", m.GetSnapshot().GetMetadata().GetIndex())
+			}
+			select {
+			case n.snapped <- snapResult{m.GetTo(), err}:
+			case <-n.done:
+			}
+		}()
+	}
+	n.cfg.Transport.Send(out)
+}
+
+// ReceiveSnapshot installs the image a leader sent with its MsgSnap m,
+// then hands m to raft, which takes the log from there. It is called from
+// the transport's connection goroutine and takes as long as the install.
+func (n *Node) ReceiveSnapshot(m *pb.Message, image io.Reader) error {
+	if n.cfg.Install == nil {
+		return errors.New("replication: this member cannot install snapshots")
+	}
+	n.cfg.Logger.Info("replication: installing a snapshot from the leader", "from", m.GetFrom(), "index", m.GetSnapshot().GetMetadata().GetIndex())
+	if err := n.cfg.Install(image); err != nil {
+		return err
+	}
+	select {
+	case n.inbound <- m:
+		return nil
+	case <-n.done:
+		return ErrStopped
+	}
+}
+
+// Rejoin hands the node a member's request to rejoin with a fresh log
+// (see core.rejoin).
+func (n *Node) Rejoin(from uint64) {
+	select {
+	case n.rejoins <- from:
+	default:
+	}
 }
 
 // Deliver hands the node a raft message from a peer; a node that cannot
@@ -171,17 +254,47 @@ func (n *Node) Err() error {
 	}
 }
 
+// everySecond compacts the log up to what the checkpoint covers, and, on a
+// member whose log was wiped, asks the leader again to take it back.
+func (n *Node) everySecond() {
+	if n.cfg.Durable != nil {
+		if err := n.core.compact(n.cfg.Durable(), n.cfg.KeepEntries); err != nil {
+			n.cfg.Logger.Warn("replication: compacting the log failed", "err", err)
+		}
+	}
+	if n.core.lostLog && n.core.leader != 0 {
+		n.cfg.Logger.Warn("replication: the leader counts on entries this member does not have (its data was wiped?); asking to rejoin", "leader", n.core.leader)
+		n.cfg.Transport.RequestRejoin(n.core.leader)
+		n.core.lostLog = false
+	}
+}
+
 func (n *Node) run() {
 	defer close(n.done)
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	var campaign <-chan time.Time
+	ticks := 0
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-ticker.C:
 			n.core.Tick()
+			if ticks++; ticks%10 == 0 {
+				n.everySecond()
+			}
+		case id := <-n.rejoins:
+			n.cfg.Logger.Info("replication: a member lost its log and asks to rejoin", "member", id)
+			if err := n.core.rejoin(id); err != nil {
+				n.cfg.Logger.Warn("replication: rejoin", "member", id, "err", err)
+			}
+		case r := <-n.snapped:
+			status := raft.SnapshotFinish
+			if r.err != nil {
+				status = raft.SnapshotFailure
+			}
+			n.core.rn.ReportSnapshot(r.to, status)
 		case m := <-n.inbound:
 			if err := n.core.Step(m); err != nil {
 				n.cfg.Logger.Debug("replication: step", "from", m.GetFrom(), "type", m.GetType(), "err", err)

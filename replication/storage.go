@@ -12,9 +12,12 @@ import (
 	"github.com/meerkat-zk/meerkat/wal"
 )
 
-// readyRecord is the kind byte of a record that holds what one Ready asked
-// to persist.
-const readyRecord = 'R'
+// The kind byte of a record: what one Ready asked to persist, or a
+// compaction (the log dropped through a snapshot's index).
+const (
+	readyRecord   = 'R'
+	compactRecord = 'C'
+)
 
 // Storage is raft's log kept in a wal: raft reads it from memory (the
 // embedded raft.MemoryStorage), and every Save is one wal record and one
@@ -40,6 +43,9 @@ func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, er
 		hs, ents, snap, err := decodeReady(payload)
 		if err != nil {
 			return fmt.Errorf("replication: raft log record at index %d: %w", index, err)
+		}
+		if payload[0] == compactRecord {
+			return s.rememberCompaction(hs, snap)
 		}
 		return s.remember(hs, ents, snap)
 	})
@@ -69,7 +75,7 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) er
 	if len(ents) > 0 {
 		index = ents[0].GetIndex()
 	}
-	if s.buf, err = appendReady(s.buf[:0], hs, ents, snap); err != nil {
+	if s.buf, err = appendRecord(s.buf[:0], readyRecord, hs, ents, snap); err != nil {
 		return err
 	}
 	if err := s.log.Append(index, s.buf); err != nil {
@@ -97,6 +103,72 @@ func (s *Storage) remember(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot
 	return nil
 }
 
+// Compact drops the log through index, which the state machine's
+// checkpoint covers durably; cs is the membership at index. A member that
+// needs what was dropped gets a snapshot instead. The compaction is one
+// record (the snapshot's metadata and the HardState, which the removed
+// records carried), then the segments before it go.
+func (s *Storage) Compact(index uint64, cs *pb.ConfState) error {
+	first, err := s.FirstIndex()
+	if err != nil {
+		return err
+	}
+	if index < first {
+		return nil
+	}
+	snap, err := s.CreateSnapshot(index, cs, nil)
+	if err != nil {
+		return fmt.Errorf("replication: compact through %d: %w", index, err)
+	}
+	hs, _, err := s.InitialState()
+	if err != nil {
+		return err
+	}
+	last, err := s.LastIndex()
+	if err != nil {
+		return err
+	}
+	if s.buf, err = appendRecord(s.buf[:0], compactRecord, hs, nil, snap); err != nil {
+		return err
+	}
+	if err := s.log.Append(last, s.buf); err != nil {
+		return err
+	}
+	if err := s.MemoryStorage.Compact(index); err != nil {
+		return fmt.Errorf("replication: compact through %d: %w", index, err)
+	}
+	return s.log.RemoveThrough(index)
+}
+
+// rememberCompaction replays a compaction record: the entries after its
+// index stay (unlike a snapshot received from the leader, which replaces
+// the log).
+func (s *Storage) rememberCompaction(hs *pb.HardState, snap *pb.Snapshot) error {
+	meta := snap.GetMetadata()
+	last, err := s.LastIndex()
+	if err != nil {
+		return err
+	}
+	if first, _ := s.FirstIndex(); meta.GetIndex() < first || meta.GetIndex() > last {
+		// The entries it covers are gone already, or were never here: the
+		// snapshot stands for them.
+		if err := s.ApplySnapshot(snap); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+			return err
+		}
+	} else {
+		if _, err := s.CreateSnapshot(meta.GetIndex(), meta.GetConfState(), nil); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+			return err
+		}
+		if err := s.MemoryStorage.Compact(meta.GetIndex()); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return err
+		}
+	}
+	if !raft.IsEmptyHardState(hs) {
+		return s.SetHardState(hs)
+	}
+	return nil
+}
+
 // Close closes the wal.
 func (s *Storage) Close() error { return s.log.Close() }
 
@@ -106,9 +178,9 @@ func bootstrapSnap(snap *pb.Snapshot) bool {
 	return snap != nil && snap.GetMetadata().GetConfState() != nil && snap.GetMetadata().GetIndex() == 0
 }
 
-// appendReady encodes a record (see the package doc).
-func appendReady(b []byte, hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) ([]byte, error) {
-	b = append(b, readyRecord)
+// appendRecord encodes a record of kind (see the package doc).
+func appendRecord(b []byte, kind byte, hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) ([]byte, error) {
+	b = append(b, kind)
 	var err error
 	if b, err = appendMessage(b, hs, !raft.IsEmptyHardState(hs)); err != nil {
 		return nil, err
@@ -144,9 +216,9 @@ func appendMessage(b []byte, m proto.Message, present bool) ([]byte, error) {
 	return b, nil
 }
 
-// decodeReady reads a record written by appendReady.
+// decodeReady reads a record written by appendRecord.
 func decodeReady(b []byte) (hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot, err error) {
-	if len(b) == 0 || b[0] != readyRecord {
+	if len(b) == 0 || b[0] != readyRecord && b[0] != compactRecord {
 		return nil, nil, nil, errors.New("not a raft log record")
 	}
 	r := reader{b: b[1:]}

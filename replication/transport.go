@@ -41,6 +41,14 @@ type TransportConfig struct {
 	// Disconnected, when set, is called when the connection from a peer
 	// ends: the first sign that the peer died.
 	Disconnected func(id uint64)
+	// ReceiveSnapshot, when set, takes a snapshot a peer sends (see
+	// SendSnapshot): raft's MsgSnap and the state machine's image, which
+	// ends where the stream does. It may take as long as it needs; the
+	// sender learns it succeeded when it returns nil.
+	ReceiveSnapshot func(m *pb.Message, image io.Reader) error
+	// Rejoin, when set, is called with a member that lost its log and asks
+	// the leader to take it back (see RequestRejoin).
+	Rejoin func(from uint64)
 	// QueueSize bounds the batches waiting for each peer; 0 means 256.
 	QueueSize int
 	// Logger receives the transport's logs.
@@ -56,7 +64,8 @@ type TransportConfig struct {
 //
 // Each frame is a 4-byte big-endian length, a kind byte ('r': a
 // raftpb.Message follows; 'a': an application message) and the message; a
-// connection starts with an 8-byte hello naming the sender's id.
+// connection starts with an 8-byte hello naming the sender's id. A
+// snapshot travels on a connection of its own (SendSnapshot).
 type Transport struct {
 	cfg  TransportConfig
 	ln   net.Listener
@@ -76,17 +85,25 @@ type peer struct {
 	queue chan outgoing
 }
 
-// outgoing is one queued batch: raft messages or one application message.
+// outgoing is one queued batch: raft messages, one application message or
+// a rejoin request.
 type outgoing struct {
-	msgs []*pb.Message
-	app  []byte
+	msgs   []*pb.Message
+	app    []byte
+	rejoin bool
 }
 
 // Frame kinds.
 const (
-	frameRaft = 'r'
-	frameApp  = 'a'
+	frameRaft     = 'r'
+	frameApp      = 'a'
+	frameSnapshot = 's'
+	frameRejoin   = 'j'
 )
+
+// snapshotTimeout bounds a whole snapshot transfer and install: long, and
+// unrelated to raft's heartbeats.
+const snapshotTimeout = 10 * time.Minute
 
 // NewTransport listens on cfg.Listen and starts a sender for every peer.
 func NewTransport(cfg TransportConfig) (*Transport, error) {
@@ -144,6 +161,10 @@ func (t *Transport) Send(msgs []*pb.Message) {
 		t.enqueue(id, outgoing{msgs: batch})
 	}
 }
+
+// RequestRejoin asks member to (the leader) to take this member back with
+// a fresh log; it never blocks.
+func (t *Transport) RequestRejoin(to uint64) { t.enqueue(to, outgoing{rejoin: true}) }
 
 // SendApp queues a copy of data for member to as an application message;
 // it never blocks. A message that cannot be queued or sent is reported
@@ -249,6 +270,11 @@ func (t *Transport) sendLoop(p *peer) {
 // writeBatch writes one queued batch as frames, with buf as scratch.
 func writeBatch(w *bufio.Writer, buf []byte, o outgoing) ([]byte, error) {
 	var err error
+	if o.rejoin {
+		buf = append(binary.BigEndian.AppendUint32(buf[:0], 1), frameRejoin)
+		_, err = w.Write(buf)
+		return buf, err
+	}
 	if o.app != nil {
 		buf = appendAppFrame(buf[:0], o.app)
 		_, err = w.Write(buf)
@@ -282,6 +308,53 @@ func appendFrame(b []byte, m *pb.Message) ([]byte, error) {
 func appendAppFrame(b, data []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(data)+1))
 	return append(append(b, frameApp), data...)
+}
+
+// SendSnapshot sends raft's MsgSnap m with the state machine's image,
+// which write streams, on a connection of its own, and waits until the
+// peer has installed it (or failed to). m's Data is not sent: the image
+// stands for it.
+func (t *Transport) SendSnapshot(m *pb.Message, write func(io.Writer) error) error {
+	p, ok := t.peer(m.GetTo())
+	if !ok {
+		return fmt.Errorf("replication: snapshot for unknown member %d", m.GetTo())
+	}
+	c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("replication: snapshot to member %d: %w", p.id, err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(snapshotTimeout))
+	w := bufio.NewWriterSize(c, 256<<10)
+	var hello [8]byte
+	binary.BigEndian.PutUint64(hello[:], t.cfg.ID)
+	_, _ = w.Write(hello[:])
+	head := proto.Clone(m).(*pb.Message)
+	if head.Snapshot != nil {
+		head.Snapshot.Data = nil
+	}
+	frame, err := appendFrame(nil, head)
+	if err != nil {
+		return err
+	}
+	frame[4] = frameSnapshot
+	if _, err := w.Write(frame); err != nil {
+		return fmt.Errorf("replication: snapshot to member %d: %w", p.id, err)
+	}
+	if err := write(w); err != nil {
+		return fmt.Errorf("replication: snapshot to member %d: %w", p.id, err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("replication: snapshot to member %d: %w", p.id, err)
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	var ack [1]byte
+	if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != 'k' {
+		return fmt.Errorf("replication: member %d did not install the snapshot: %v", p.id, err)
+	}
+	return nil
 }
 
 func (t *Transport) acceptLoop() {
@@ -365,6 +438,27 @@ func (t *Transport) receiveLoop(c net.Conn) {
 			return
 		}
 		switch buf[0] {
+		case frameSnapshot:
+			// The rest of the connection is the image; the sender waits
+			// for the ack. Its end is no sign of the sender's death.
+			m := &pb.Message{}
+			if err := proto.Unmarshal(buf[1:], m); err != nil || m.GetFrom() != from || m.GetType() != pb.MsgSnap || t.cfg.ReceiveSnapshot == nil {
+				t.cfg.Logger.Warn("replication: a malformed snapshot on the peer port", "from", from, "err", err)
+				from = 0
+				return
+			}
+			id := from
+			from = 0
+			if err := t.cfg.ReceiveSnapshot(m, r); err != nil {
+				t.cfg.Logger.Error("replication: installing a snapshot failed", "from", id, "err", err)
+				return
+			}
+			_, _ = c.Write([]byte{'k'})
+			return
+		case frameRejoin:
+			if t.cfg.Rejoin != nil {
+				t.cfg.Rejoin(from)
+			}
 		case frameApp:
 			if t.cfg.ReceiveApp != nil {
 				// The receiver may keep the message: it gets its own copy.

@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/meerkat-zk/meerkat/netpoll"
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/replication"
+	"github.com/meerkat-zk/meerkat/snapshot"
 	"github.com/meerkat-zk/meerkat/wal"
 )
 
@@ -53,7 +56,15 @@ func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 	if err != nil {
 		return err
 	}
-	m := &member{self: self, storage: storage, replicator: &replicator{}, applied: state.Applied()}
+	// Raft hands over the committed entries after applied; the checkpoint
+	// may be ahead of the log (an image installed just before a crash),
+	// and the pipeline skips what it covers.
+	hs, _, err := storage.InitialState()
+	if err != nil {
+		storage.Close()
+		return err
+	}
+	m := &member{self: self, storage: storage, replicator: &replicator{}, applied: min(state.Applied(), hs.GetCommit())}
 	s.member = m
 	pcfg.Replicator = m.replicator
 	pcfg.OnLeader = func(leader uint64) { s.client.SetMode(m.mode(leader)) }
@@ -89,13 +100,19 @@ func (m *member) start(s *Server) error {
 		ReceiveApp:   func(from uint64, data []byte) { m.node.DeliverApp(from, data) },
 		Unreachable:  func(id uint64) { m.node.ReportUnreachable(id) },
 		Disconnected: func(id uint64) { m.node.Disconnected(id) },
-		Logger:       s.logger,
+		ReceiveSnapshot: func(msg *pb.Message, image io.Reader) error {
+			return m.node.ReceiveSnapshot(msg, image)
+		},
+		Rejoin: func(id uint64) { m.node.Rejoin(id) },
+		Logger: s.logger,
 	})
 	if err != nil {
 		return err
 	}
 	m.node, err = replication.StartNode(replication.NodeConfig{ID: uint64(m.self.ID), Storage: m.storage,
-		Transport: m.transport, Applied: m.applied, Applier: s.pipe, Logger: s.logger})
+		Transport: m.transport, Applied: m.applied, Applier: s.pipe, Logger: s.logger,
+		Durable: s.cp.DurableIndex, KeepEntries: s.cfg.RaftKeepEntries,
+		Snapshot: s.writeSnapshot, Install: s.install})
 	if err != nil {
 		return err
 	}
@@ -112,6 +129,34 @@ func (m *member) start(s *Server) error {
 		}
 	}()
 	s.logger.Info("ensemble member", "id", m.self.ID, "peer_addr", m.transport.Addr().String(), "members", len(s.cfg.Members))
+	return nil
+}
+
+// install is how a member takes an image its leader sent: it reads it,
+// hands it to the pipeline, and waits until the checkpoint holds it
+// durably, so that raft may drop the log it stands for.
+func (s *Server) install(image io.Reader) error {
+	l := engine.NewLoader()
+	st, err := snapshot.Read(image, l)
+	if err != nil {
+		return err
+	}
+	state, err := l.Finish(st.Zxid)
+	if err != nil {
+		return err
+	}
+	state.SetApplied(st.Applied)
+	state.SetTerm(st.Term)
+	if err := s.pipe.Install(state); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for s.cp.DurableIndex() < st.Applied {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the checkpoint did not take the image within 5 minutes")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	return nil
 }
 

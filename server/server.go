@@ -90,7 +90,7 @@ func (s *Server) start() error {
 	if !cfg.ForceSync {
 		logger.Warn("forceSync=no: acknowledged writes may be lost by a power failure")
 	}
-	s.cp = checkpoint.NewCheckpointer(s.store, checkpointZxid,
+	s.cp = checkpoint.NewCheckpointer(s.store, checkpointZxid, state.Applied(),
 		checkpoint.Policy{Entries: int64(cfg.SnapCount), Every: 30 * time.Second}, logger)
 	pcfg := pipeline.Config{
 		ServerID:               cfg.ServerID,
@@ -156,7 +156,7 @@ func (s *Server) start() error {
 	s.pipe.Start()
 	s.running = true
 	if cfg.AdminEnabled {
-		if s.admin, err = admin.Start(cfg.AdminAddr(), s.writeSnapshot, logger); err != nil {
+		if s.admin, err = admin.Start(cfg.AdminAddr(), s.snapshotTo, logger); err != nil {
 			return err
 		}
 	}
@@ -167,13 +167,21 @@ func (s *Server) start() error {
 	return nil
 }
 
-// writeSnapshot streams a snapshot of the current version to w.
-func (s *Server) writeSnapshot(w io.Writer) (snapshot.Stats, error) {
+// snapshotTo streams a snapshot of the current version to w (the admin
+// server's snapshot command).
+func (s *Server) snapshotTo(w io.Writer) (snapshot.Stats, error) {
 	v, sessions, err := s.pipe.Capture()
 	if err != nil {
 		return snapshot.Stats{}, err
 	}
 	return snapshot.Write(w, v, sessions, time.Now())
+}
+
+// writeSnapshot streams a snapshot of the current version to w, for a
+// member catching up.
+func (s *Server) writeSnapshot(w io.Writer) error {
+	_, err := s.snapshotTo(w)
+	return err
 }
 
 // Mode is what the server reports as its mode: standalone, leader,

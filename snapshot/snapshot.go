@@ -10,9 +10,9 @@
 // A zstd frame with a content checksum (Read refuses a frame without one),
 // whose content is:
 //
-//	+-------------+-------------+----------+----------+
-//	| "MKSNAP01"  | version: 4  | zxid: 8  | time: 8  |   header
-//	+-------------+-------------+----------+----------+
+//	+-------------+-------------+----------+-------------+----------+----------+
+//	| "MKSNAP01"  | version: 4  | zxid: 8  | applied: 8  | term: 8  | time: 8  |
+//	+-------------+-------------+----------+-------------+----------+----------+
 //	| acls: buffer holding an int count, then each a   |   reference i is the i-th
 //	|       jute vector<ACL>                            |
 //	+---------------------------------------------------+
@@ -28,7 +28,11 @@
 // content has no checksum of its own: zstd's frame checksum (XXH64 of the
 // content), which Read checks by reading the frame to its end, covers its
 // integrity. The node count guards against a list that ends early.
-// Version 1 had a CRC32C trailer and no length before the ACLs; Read
+// applied is the log index the state covers (engine.View.Applied): in an
+// ensemble, the raft index, which a member installed from the snapshot
+// goes on from; term is the raft term it was applied through (View.Term).
+// Version 2 had neither (Read takes them as 0);
+// version 1 had a CRC32C trailer and no length before the ACLs, and Read
 // refuses it.
 package snapshot
 
@@ -49,7 +53,7 @@ import (
 
 const (
 	magic   = "MKSNAP01"
-	version = 2
+	version = 3
 )
 
 // ErrCorrupt is wrapped by Read's errors for a damaged snapshot.
@@ -57,11 +61,14 @@ var ErrCorrupt = errors.New("snapshot: corrupt")
 
 // Stats describes a written or read snapshot.
 type Stats struct {
-	Zxid     int64
-	Time     time.Time
-	Nodes    int64
-	ACLs     int
-	Sessions int
+	Zxid int64
+	// Applied is the log index the state covers, Term the raft term it
+	// was applied through.
+	Applied, Term uint64
+	Time          time.Time
+	Nodes         int64
+	ACLs          int
+	Sessions      int
 	// Bytes is the uncompressed size.
 	Bytes int64
 }
@@ -85,11 +92,13 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 	}
 	cw := &countingWriter{w: enc}
 	bw := bufio.NewWriterSize(cw, 256<<10)
-	st := Stats{Zxid: v.Zxid, Time: now, ACLs: len(v.ACLTable()), Sessions: len(sessions)}
+	st := Stats{Zxid: v.Zxid, Applied: v.Applied, Term: v.Term, Time: now, ACLs: len(v.ACLTable()), Sessions: len(sessions)}
 	var b []byte
 	b = append(b, magic...)
 	b = jute.AppendInt(b, version)
 	b = jute.AppendLong(b, v.Zxid)
+	b = jute.AppendLong(b, int64(v.Applied))
+	b = jute.AppendLong(b, int64(v.Term))
 	b = jute.AppendLong(b, now.UnixMilli())
 	var acls []byte
 	acls = jute.AppendInt(acls, int32(len(v.ACLTable())))
@@ -272,7 +281,8 @@ func checkFrame(br *bufio.Reader) error {
 }
 
 // Read reads a snapshot into l and checks it whole; the caller finishes the
-// loader with the returned Stats.Zxid.
+// loader with the returned Stats.Zxid (and sets Stats.Applied and Term on
+// the state).
 func Read(in io.Reader, l *engine.Loader) (Stats, error) {
 	src := &source{r: in}
 	br := bufio.NewReader(src)
@@ -289,10 +299,15 @@ func Read(in io.Reader, l *engine.Loader) (Stats, error) {
 	if head := r.read(len(magic)); r.err == nil && string(head) != magic {
 		return st, fmt.Errorf("%w: not a Meerkat snapshot", ErrCorrupt)
 	}
-	if v := r.int(); r.err == nil && v != version {
-		return st, fmt.Errorf("%w: format version %d (this build reads version %d)", ErrCorrupt, v, version)
+	v := r.int()
+	if r.err == nil && v != version && v != 2 {
+		return st, fmt.Errorf("%w: format version %d (this build reads versions 2 and %d)", ErrCorrupt, v, version)
 	}
 	st.Zxid = r.long()
+	if v >= 3 {
+		st.Applied = uint64(r.long())
+		st.Term = uint64(r.long())
+	}
 	st.Time = time.UnixMilli(r.long())
 	if b, _ := r.buffer(nil); r.err == nil {
 		var d jute.Decoder

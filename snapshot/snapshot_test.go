@@ -50,6 +50,8 @@ func image(s *engine.State) map[string]string {
 
 func TestWriteReadRoundTrip(t *testing.T) {
 	s := sampleState(t, 2000)
+	s.SetApplied(77)
+	s.SetTerm(5)
 	var buf bytes.Buffer
 	ws, err := Write(&buf, s.Publish(), s.SessionRecords(), time.UnixMilli(1234))
 	if err != nil {
@@ -60,7 +62,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ws != rs {
+	if ws != rs || rs.Applied != 77 || rs.Term != 5 {
 		t.Fatalf("stats written %+v, read %+v", ws, rs)
 	}
 	got, err := l.Finish(rs.Zxid)
@@ -104,7 +106,7 @@ func TestDamageIsDetected(t *testing.T) {
 		return enc.EncodeAll(f(append([]byte(nil), plain...)), nil)
 	}
 	flip := func(i int) []byte { b := append([]byte(nil), good...); b[i] ^= 0x10; return b }
-	aclLen := len(magic) + 4 + 8 + 8 // where the ACL table's length is
+	aclLen := len(magic) + 4 + 8 + 8 + 8 + 8 // where the ACL table's length is
 	for _, tc := range []struct {
 		name string
 		data []byte
