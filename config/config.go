@@ -105,6 +105,9 @@ type Config struct {
 	// voter with StandaloneEnabled runs standalone on its client address;
 	// replicated ensembles are refused until Meerkat replicates.
 	Members []Member
+	// MembershipVersion is the version= of DynamicConfigFile (hex there),
+	// 0 for server.N lines in zoo.cfg, as in ZooKeeper.
+	MembershipVersion int64
 	// PeerType is peerType: participant (the default) or observer.
 	PeerType string
 	// InitLimit and SyncLimit are ZooKeeper's follower time limits, in

@@ -108,33 +108,65 @@ func port(s string) (int, error) {
 	return n, nil
 }
 
-// readDynamicConfig reads the server.N lines of a dynamicConfigFile (it may
-// also hold version=; nothing else).
-func readDynamicConfig(path string) ([]Member, error) {
+// readDynamicConfig reads the server.N lines of a dynamicConfigFile and
+// its version= (hex; nothing else may be there).
+func readDynamicConfig(path string) (members []Member, version int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("dynamicConfigFile: %w", err)
+		return nil, 0, fmt.Errorf("dynamicConfigFile: %w", err)
 	}
 	defer f.Close()
 	props, err := readProperties(f)
 	if err != nil {
-		return nil, fmt.Errorf("dynamicConfigFile %s: %w", path, err)
+		return nil, 0, fmt.Errorf("dynamicConfigFile %s: %w", path, err)
 	}
-	var members []Member
 	for _, p := range props {
 		switch {
 		case strings.HasPrefix(p.key, "server."):
 			m, err := parseMember(p.key, p.value)
 			if err != nil {
-				return nil, fmt.Errorf("dynamicConfigFile %s:%d: %w", path, p.line, err)
+				return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: %w", path, p.line, err)
 			}
 			members = append(members, m)
 		case p.key == "version":
+			if version, err = strconv.ParseInt(p.value, 16, 64); err != nil || version < 0 {
+				return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: version %q is not a hexadecimal zxid", path, p.line, p.value)
+			}
 		default:
-			return nil, fmt.Errorf("dynamicConfigFile %s:%d: %s does not belong in a dynamic configuration file", path, p.line, p.key)
+			return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: %s does not belong in a dynamic configuration file", path, p.line, p.key)
 		}
 	}
-	return members, nil
+	return members, version, nil
+}
+
+// Line is the member as ZooKeeper prints it in the membership (conf and
+// /zookeeper/config): server.N=host:peerPort:electionPort:role, then
+// ;clientHost:clientPort when the line names a client port (host 0.0.0.0
+// when it names none).
+func (m Member) Line() string {
+	_, election, _ := net.SplitHostPort(m.ElectionAddr)
+	role := "participant"
+	if m.Observer {
+		role = "observer"
+	}
+	line := fmt.Sprintf("server.%d=%s:%s:%s", m.ID, m.PeerAddr, election, role)
+	if client := m.ClientAddr; client != "" {
+		if !strings.Contains(client, ":") {
+			client = "0.0.0.0:" + client
+		}
+		line += ";" + client
+	}
+	return line
+}
+
+// Membership is the ensemble as ZooKeeper prints it: each member's Line,
+// then version= in hex.
+func (c *Config) Membership() []string {
+	var lines []string
+	for _, m := range c.Members {
+		lines = append(lines, m.Line())
+	}
+	return append(lines, fmt.Sprintf("version=%x", c.MembershipVersion))
 }
 
 // Voters returns the members that vote (not observers).
@@ -163,11 +195,11 @@ func (c *Config) validateEnsemble() error {
 		if len(c.Members) > 0 {
 			return errors.New("server.N lines belong in the dynamicConfigFile when one is given, not in zoo.cfg")
 		}
-		members, err := readDynamicConfig(c.DynamicConfigFile)
+		members, version, err := readDynamicConfig(c.DynamicConfigFile)
 		if err != nil {
 			return err
 		}
-		c.Members, c.dynamicRead = members, true
+		c.Members, c.MembershipVersion, c.dynamicRead = members, version, true
 	}
 	slices.SortFunc(c.Members, func(a, b Member) int { return int(a.ID - b.ID) })
 	for i := 1; i < len(c.Members); i++ {

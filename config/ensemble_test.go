@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -106,6 +107,9 @@ func TestDynamicConfigFile(t *testing.T) {
 	if err != nil || len(c.Members) != 1 || c.ClientAddr() != "127.0.0.1:2191" {
 		t.Fatalf("%v %+v", err, c)
 	}
+	if got := c.Membership(); !slices.Equal(got, []string{"server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2191", "version=100000000"}) {
+		t.Fatalf("membership %q", got)
+	}
 	// Validate runs again after flags: it must not read the file twice.
 	if err := c.Validate(); err != nil {
 		t.Fatalf("second Validate: %v", err)
@@ -114,10 +118,34 @@ func TestDynamicConfigFile(t *testing.T) {
 		!strings.Contains(err.Error(), "belong in the dynamicConfigFile") {
 		t.Fatalf("server lines beside a dynamic file: %v", err)
 	}
+	badVersion := filepath.Join(dir, "version.dynamic")
+	_ = os.WriteFile(badVersion, []byte("server.1=a:1:2\nversion=zz\n"), 0o644)
+	if _, err := parse(t, "tickTime=2000\ndataDir=/d\ndynamicConfigFile="+badVersion+"\n"); err == nil || !strings.Contains(err.Error(), "not a hexadecimal zxid") {
+		t.Fatalf("a version that is not hex: %v", err)
+	}
 	bad := filepath.Join(dir, "bad.dynamic")
 	_ = os.WriteFile(bad, []byte("server.1=a:1:2\ntickTime=2000\n"), 0o644)
 	if _, err := parse(t, "tickTime=2000\ndataDir=/d\ndynamicConfigFile="+bad+"\n"); err == nil || !strings.Contains(err.Error(), "tickTime does not belong") {
 		t.Fatalf("a static key in the dynamic file: %v", err)
+	}
+}
+
+// TestMembershipAsZooKeeperPrintsIt: conf and /zookeeper/config name the
+// role always, a client port without a host as 0.0.0.0, and version 0 for
+// server lines in zoo.cfg.
+func TestMembershipAsZooKeeperPrintsIt(t *testing.T) {
+	c, err := parse(t, "tickTime=2000\ndataDir=/d\nserverId=1\nstandaloneEnabled=false\nserver.2=b:1:2;2181\nserver.1=a:3:4\nserver.3=[::1]:5:6:OBSERVER;[::1]:2183\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"server.1=a:3:4:participant",
+		"server.2=b:1:2:participant;0.0.0.0:2181",
+		"server.3=[::1]:5:6:observer;[::1]:2183",
+		"version=0",
+	}
+	if got := c.Membership(); !slices.Equal(got, want) {
+		t.Fatalf("membership\n%q\nwant\n%q", got, want)
 	}
 }
 

@@ -182,6 +182,19 @@ func NewState() *State {
 	return s
 }
 
+// SetConfigNode sets /zookeeper/config to an ensemble's membership text,
+// as each ZooKeeper quorum member does by itself when it starts: outside
+// the log, with version -1 and mtime the member's clock.
+func (s *State) SetConfigNode(membership []byte, mtime int64) {
+	n, ok := s.get("/zookeeper/config")
+	if !ok {
+		return
+	}
+	c := n.withData(membership)
+	c.Version, c.Mtime = -1, mtime
+	s.putNode(c)
+}
+
 // emptyState returns a state without znodes or sessions over the ACL table
 // acls.
 func emptyState(acls *aclTable) *State {

@@ -256,7 +256,11 @@ func (s *Server) writeStat(b *strings.Builder, withClients bool) {
 	v := s.pipe.View()
 	fmt.Fprintf(b, "Latency min/avg/max: %s/%s/%s\n", lat[0], lat[1], lat[2])
 	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", received, sent, conns, outstanding)
-	fmt.Fprintf(b, "Zxid: 0x%s\nMode: %s\nNode count: %d\n", hex(v.Zxid), s.Mode(), nodeCount(v))
+	mode := s.Mode()
+	fmt.Fprintf(b, "Zxid: 0x%s\nMode: %s\nNode count: %d\n", hex(v.Zxid), mode, nodeCount(v))
+	if q, ok := s.quorum(); ok && mode == ModeLeader {
+		fmt.Fprintf(b, "Proposal sizes last/min/max: %d/%d/%d\n", q.ProposalLast, q.ProposalMin, q.ProposalMax)
+	}
 }
 
 // nodeCount is the node count ZooKeeper reports: its node map holds the
@@ -296,6 +300,9 @@ func (s *Server) writeConf(b *strings.Builder) {
 	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\n", c.Tick.Milliseconds(), c.MaxClientCnxns)
 	fmt.Fprintf(b, "minSessionTimeout=%d\nmaxSessionTimeout=%d\n", c.MinSessionTimeout.Milliseconds(), c.MaxSessionTimeout.Milliseconds())
 	fmt.Fprintf(b, "clientPortListenBacklog=-1\nserverId=%d\n", c.Info.ServerID)
+	if c.Info.Membership != nil {
+		writeMembership(b, c.Info.Membership)
+	}
 }
 
 // writeEnv lists the environment under ZooKeeper's keys; the java.* keys
@@ -456,9 +463,12 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		fds = len(ents)
 	}
-	for _, kv := range [][2]any{
-		{"version", Version},
-		{"server_state", s.Mode()},
+	mode := s.Mode()
+	kvs := [][2]any{{"version", Version}, {"server_state", mode}}
+	if q, ok := s.quorum(); ok {
+		kvs = append(kvs, monitorQuorum(mode, q)...)
+	}
+	for _, kv := range append(kvs, [][2]any{
 		{"ephemerals_count", ephemerals},
 		{"num_alive_connections", conns},
 		{"avg_latency", lat[1]},
@@ -483,7 +493,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 		{"outstanding_tls_handshake", 0},
 		{"min_client_response_size", -1},
 		{"non_mtls_local_conn_count", 0},
-	} {
+	}...) {
 		fmt.Fprintf(b, "zk_%s\t%v\n", kv[0], kv[1])
 	}
 }

@@ -59,6 +59,9 @@ type Config struct {
 	Loops int
 	// Info is what the conf, envi and dirs words report.
 	Info Info
+	// Quorum, set on an ensemble member, reports its view of the ensemble
+	// to srvr and mntr.
+	Quorum func() Quorum
 	// Logger receives the server's logs.
 	Logger *slog.Logger
 }
@@ -86,6 +89,8 @@ type Info struct {
 	DataDir    string
 	DataLogDir string
 	ServerID   int64
+	// Membership is set on an ensemble member.
+	Membership *Membership
 	// DirSize returns the bytes used under a directory (for dirs).
 	DirSize func(dir string) int64
 }

@@ -409,6 +409,11 @@ func (m *member) flush(now time.Time) {
 			p.cfg.OnLeader(tell)
 		}
 	}
+	syncs := 0
+	for _, w := range m.reads {
+		syncs += len(w.syncs)
+	}
+	p.pendingSyncs.Store(int64(syncs))
 }
 
 // giveUp fails what waits for a leader: the writes not yet sent, the held

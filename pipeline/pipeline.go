@@ -211,14 +211,17 @@ var ErrStopped = errors.New("pipeline: stopped")
 // Pipeline owns the state and applies writes. Create it with New, start it
 // with Start, stop it with Stop; or drive it without a goroutine with Step.
 type Pipeline struct {
-	cfg      Config
-	state    *engine.State
-	view     atomic.Pointer[engine.View]
-	in       chan *Request
-	stop     chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
-	started  bool
+	cfg   Config
+	state *engine.State
+	view  atomic.Pointer[engine.View]
+	// pendingSyncs counts the syncs waiting for a read index, as of the
+	// last step.
+	pendingSyncs atomic.Int64
+	in           chan *Request
+	stop         chan struct{}
+	done         chan struct{}
+	stopOnce     sync.Once
+	started      bool
 	// sessions and nextID are owned by the pipeline goroutine.
 	sessions map[int64]*Session
 	nextID   int64
@@ -310,6 +313,10 @@ func (p *Pipeline) SetOnBatch(fn func(published bool)) { p.onBatch = fn }
 
 // View returns the latest published version. Safe from any goroutine.
 func (p *Pipeline) View() *engine.View { return p.view.Load() }
+
+// PendingSyncs returns how many syncs wait for a read index or for the
+// state to be applied through it (mntr's zk_pending_syncs).
+func (p *Pipeline) PendingSyncs() int { return int(p.pendingSyncs.Load()) }
 
 // Start runs the pipeline goroutine.
 func (p *Pipeline) Start() {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -74,6 +76,10 @@ type core struct {
 	// back when they ask.
 	rejoining map[uint64]bool
 	readd     []uint64
+	// leaderSince is when this member last became leader (by the node's
+	// clock); proposals sums up the sizes of what it proposed since.
+	leaderSince time.Time
+	proposals   ProposalSizes
 }
 
 // rejoinContext marks the conf changes that remove and add back a member
@@ -231,11 +237,43 @@ func (c *core) campaign() error {
 }
 
 // Propose asks raft to replicate data; only the leader can.
-func (c *core) Propose(data []byte) error { return c.rn.Propose(data) }
+func (c *core) Propose(data []byte) error {
+	if err := c.rn.Propose(data); err != nil {
+		return err
+	}
+	c.proposals.add(len(data))
+	return nil
+}
 
 // ReadIndex asks for the commit index as of now, answered through
 // OnReadIndex with ctx once the leadership is confirmed.
 func (c *core) ReadIndex(ctx []byte) { c.rn.ReadIndex(ctx) }
+
+// Quorum returns what this member knows of its ensemble (see
+// QuorumStatus).
+func (c *core) Quorum() QuorumStatus {
+	q := QuorumStatus{Leader: c.leader, Voters: len(c.voters)}
+	if c.leader != c.cfg.ID {
+		return q
+	}
+	q.LeaderSince, q.Proposals = c.leaderSince, c.proposals
+	st := c.rn.Status()
+	for id, pr := range st.Progress {
+		if id == c.cfg.ID || !pr.RecentActive {
+			continue
+		}
+		q.Learners++
+		if pr.State != tracker.StateReplicate {
+			continue
+		}
+		if pr.IsLearner {
+			q.SyncedObservers++
+		} else {
+			q.SyncedFollowers++
+		}
+	}
+	return q
+}
 
 // Status returns raft's view of the member.
 func (c *core) Status() raft.BasicStatus { return c.rn.BasicStatus() }
@@ -305,6 +343,9 @@ func (c *core) checkLeader() {
 	if lead != c.leader || st.GetTerm() != c.term {
 		if c.cfg.OnLeader != nil {
 			c.cfg.OnLeader(lead, st.GetTerm())
+		}
+		if lead == c.cfg.ID && c.leader != lead {
+			c.leaderSince, c.proposals = time.Now(), ProposalSizes{}
 		}
 		c.leader, c.term = lead, st.GetTerm()
 	}

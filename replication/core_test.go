@@ -371,6 +371,38 @@ func TestLearnerReplicatesAndDoesNotVote(t *testing.T) {
 	n.mustApply([]uint64{1, 2, 3}, []string{"x", "y", "z"})
 }
 
+// TestQuorumStatus: the leader counts the members it hears from and those
+// it replicates to entry by entry, voters and learners apart, and the
+// sizes of its proposals; a member cut off drops out of both counts.
+func TestQuorumStatus(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, []uint64{4})
+	lead := n.leader(1, 2, 3, 4)
+	if q := n.members[lead].c.Quorum(); q.Voters != 3 || q.Proposals.Last() != -1 || q.Proposals.Max() != -1 {
+		t.Fatalf("before any proposal: %+v", q)
+	}
+	n.propose(lead, "xx", "y", "zzzz", "w")
+	n.tick(2)
+	q := n.members[lead].c.Quorum()
+	if q.Leader != lead || q.Voters != 3 || q.Learners != 3 || q.SyncedFollowers != 2 || q.SyncedObservers != 1 ||
+		q.Proposals.Last() != 1 || q.Proposals.Min() != 1 || q.Proposals.Max() != 4 || q.LeaderSince.IsZero() {
+		t.Fatalf("leader's quorum status %+v", q)
+	}
+	var follower uint64
+	for _, id := range []uint64{1, 2, 3} {
+		if id != lead {
+			follower = id
+		}
+	}
+	if q := n.members[follower].c.Quorum(); q.Leader != lead || q.Voters != 3 || q.Learners != 0 || !q.LeaderSince.IsZero() {
+		t.Fatalf("a follower's quorum status %+v", q)
+	}
+	n.isolate(follower)
+	n.tick(25)
+	if q := n.members[lead].c.Quorum(); q.Leader != lead || q.Learners != 2 || q.SyncedFollowers != 1 || q.SyncedObservers != 1 {
+		t.Fatalf("with member %d cut off: %+v", follower, q)
+	}
+}
+
 func TestStorageRecordRoundTrip(t *testing.T) {
 	hs := &pb.HardState{Term: new(uint64(7)), Vote: new(uint64(2)), Commit: new(uint64(41))}
 	ents := []*pb.Entry{{Term: new(uint64(7)), Index: new(uint64(42)), Type: pb.EntryNormal.Enum(), Data: []byte("batch")},

@@ -61,7 +61,7 @@ type Node struct {
 	inbound   chan *pb.Message
 	proposals chan []byte
 	reads     chan uint64
-	status    chan chan raft.BasicStatus
+	inspect   chan func(*core)
 	unreach   chan uint64
 	lost      chan uint64
 	snapped   chan snapResult
@@ -97,7 +97,7 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		cfg.KeepEntries = 10000
 	}
 	n := &Node{cfg: cfg, inbound: make(chan *pb.Message, 4096), proposals: make(chan []byte, 256),
-		reads: make(chan uint64, 256), status: make(chan chan raft.BasicStatus), unreach: make(chan uint64, 64),
+		reads: make(chan uint64, 256), inspect: make(chan func(*core)), unreach: make(chan uint64, 64),
 		lost: make(chan uint64, 64), snapped: make(chan snapResult, 16), rejoins: make(chan uint64, 16), stop: make(chan struct{}), done: make(chan struct{})}
 	ccfg := coreConfig{ID: cfg.ID, Storage: cfg.Storage, Applied: cfg.Applied, Send: n.send, Logger: cfg.Logger}
 	connect(&ccfg, cfg.Applier)
@@ -222,13 +222,26 @@ func (n *Node) ReadIndex(ctx uint64) {
 func (n *Node) Send(to uint64, msg []byte) { n.cfg.Transport.SendApp(to, msg) }
 
 // Status returns a copy of raft's view of this member.
-func (n *Node) Status() (raft.BasicStatus, error) {
-	c := make(chan raft.BasicStatus, 1)
+func (n *Node) Status() (st raft.BasicStatus, err error) {
+	err = n.do(func(c *core) { st = c.Status() })
+	return st, err
+}
+
+// Quorum returns what this member knows of its ensemble.
+func (n *Node) Quorum() (q QuorumStatus, err error) {
+	err = n.do(func(c *core) { q = c.Quorum() })
+	return q, err
+}
+
+// do runs fn on the node's goroutine and waits for it.
+func (n *Node) do(fn func(*core)) error {
+	done := make(chan struct{})
 	select {
-	case n.status <- c:
-		return <-c, nil
+	case n.inspect <- func(c *core) { fn(c); close(done) }:
+		<-done
+		return nil
 	case <-n.done:
-		return raft.BasicStatus{}, ErrStopped
+		return ErrStopped
 	}
 }
 
@@ -317,8 +330,8 @@ func (n *Node) run() {
 			if err := n.core.campaign(); err != nil {
 				n.cfg.Logger.Debug("replication: campaign", "err", err)
 			}
-		case c := <-n.status:
-			c <- n.core.Status()
+		case fn := <-n.inspect:
+			fn(n.core)
 		}
 		for {
 			did, err := n.core.process()

@@ -3,7 +3,10 @@ package server
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -64,6 +67,7 @@ func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 		storage.Close()
 		return err
 	}
+	state.SetConfigNode(membershipText(cfg), time.Now().UnixMilli())
 	m := &member{self: self, storage: storage, replicator: &replicator{}, applied: min(state.Applied(), hs.GetCommit())}
 	s.member = m
 	pcfg.Replicator = m.replicator
@@ -84,6 +88,45 @@ func (m *member) mode(leader uint64) string {
 		return netpoll.ModeObserver
 	}
 	return netpoll.ModeFollower
+}
+
+// membership is what conf says of the member and its ensemble.
+func (m *member) membership(cfg *config.Config) *netpoll.Membership {
+	return &netpoll.Membership{
+		InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
+		ElectionPort: portOf(m.self.ElectionAddr), QuorumPort: portOf(m.self.PeerAddr),
+		Observer: m.self.Observer, Lines: cfg.Membership(),
+	}
+}
+
+// membershipText is /zookeeper/config's data: the membership lines
+// without a final newline, as ZooKeeper writes them.
+func membershipText(cfg *config.Config) []byte {
+	return []byte(strings.Join(cfg.Membership(), "\n"))
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// quorum is the member's view of its ensemble for srvr and mntr.
+func (s *Server) quorum() netpoll.Quorum {
+	q, err := s.member.node.Quorum()
+	if err != nil {
+		return netpoll.Quorum{ProposalLast: -1, ProposalMin: -1, ProposalMax: -1}
+	}
+	nq := netpoll.Quorum{
+		Size: q.Voters, LeaderID: int64(q.Leader),
+		Learners: q.Learners, SyncedFollowers: q.SyncedFollowers, SyncedObservers: q.SyncedObservers,
+		PendingSyncs: s.pipe.PendingSyncs(),
+		ProposalLast: q.Proposals.Last(), ProposalMin: q.Proposals.Min(), ProposalMax: q.Proposals.Max(),
+	}
+	if !q.LeaderSince.IsZero() {
+		nq.LeaderUptime = time.Since(q.LeaderSince)
+	}
+	return nq
 }
 
 // start listens on the peer port and starts the raft node, feeding s's
@@ -147,6 +190,7 @@ func (s *Server) install(image io.Reader) error {
 	}
 	state.SetApplied(st.Applied)
 	state.SetTerm(st.Term)
+	state.SetConfigNode(membershipText(s.cfg), time.Now().UnixMilli())
 	if err := s.pipe.Install(state); err != nil {
 		return err
 	}

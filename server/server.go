@@ -123,7 +123,7 @@ func (s *Server) start() error {
 	if s.pipe, err = pipeline.New(pcfg, state); err != nil {
 		return err
 	}
-	if s.client, err = netpoll.New(netpoll.Config{
+	ncfg := netpoll.Config{
 		Addr:                  cfg.ClientAddr(),
 		MaxBuffer:             cfg.MaxBuffer,
 		Tick:                  cfg.TickTime,
@@ -143,7 +143,13 @@ func (s *Server) start() error {
 			DirSize:    dirSize,
 		},
 		Logger: logger,
-	}, s.pipe); err != nil {
+	}
+	if s.member != nil {
+		ncfg.Info.ServerID = cfg.ServerID
+		ncfg.Info.Membership = s.member.membership(cfg)
+		ncfg.Quorum = s.quorum
+	}
+	if s.client, err = netpoll.New(ncfg, s.pipe); err != nil {
 		return err
 	}
 	if s.member != nil {

@@ -1,0 +1,90 @@
+package netpoll
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Quorum is a member's view of its ensemble as srvr and mntr show it.
+type Quorum struct {
+	// Size counts the voting members (mntr's zk_quorum_size).
+	Size int
+	// LeaderID is the member followed (an observer's
+	// zk_observer_master_id).
+	LeaderID int64
+	// The rest is reported by the leader only: the other members it heard
+	// from lately (zk_learners), those of them caught up, voters and
+	// observers, the syncs it has not answered yet, and how long it has
+	// led.
+	Learners, SyncedFollowers, SyncedObservers, PendingSyncs int
+	LeaderUptime                                             time.Duration
+	// ProposalLast, ProposalMin and ProposalMax are the sizes in bytes of
+	// the leader's proposals, -1 before the first.
+	ProposalLast, ProposalMin, ProposalMax int
+}
+
+// Membership describes an ensemble member for conf.
+type Membership struct {
+	InitLimit, SyncLimit     int
+	ElectionPort, QuorumPort int
+	Observer                 bool
+	// Lines are the membership as ZooKeeper prints it: the server.N lines
+	// and version=.
+	Lines []string
+}
+
+// quorum asks the member for its view; ok is false on a standalone server.
+func (s *Server) quorum() (Quorum, bool) {
+	if s.cfg.Quorum == nil {
+		return Quorum{}, false
+	}
+	return s.cfg.Quorum(), true
+}
+
+// peerState is mntr's zk_peer_state for a member in mode (ZooKeeper adds
+// the phase of its sync with the leader; a serving member is past it).
+func peerState(mode string) string {
+	switch mode {
+	case ModeLeader:
+		return "leading - broadcast"
+	case ModeObserver:
+		return "observing - broadcast"
+	}
+	return "following - broadcast"
+}
+
+// monitorQuorum is what mntr adds for a member in mode: the keys of
+// ZooKeeper 3.8's QuorumZooKeeperServer and, on the leader, those of
+// LeaderZooKeeperServer.
+func monitorQuorum(mode string, q Quorum) [][2]any {
+	kv := [][2]any{{"peer_state", peerState(mode)}}
+	switch mode {
+	case ModeObserver:
+		kv = append(kv, [2]any{"observer_master_id", q.LeaderID})
+	case ModeLeader:
+		kv = append(kv,
+			[2]any{"synced_followers", q.SyncedFollowers},
+			[2]any{"synced_non_voting_followers", 0},
+			[2]any{"synced_observers", q.SyncedObservers},
+			[2]any{"last_proposal_size", q.ProposalLast},
+			[2]any{"pending_syncs", q.PendingSyncs},
+			[2]any{"leader_uptime", q.LeaderUptime.Milliseconds()},
+			[2]any{"learners", q.Learners},
+			[2]any{"max_proposal_size", q.ProposalMax},
+			[2]any{"min_proposal_size", q.ProposalMin})
+	}
+	return append(kv, [2]any{"quorum_size", q.Size})
+}
+
+// writeMembership is what conf adds for an ensemble member.
+func writeMembership(b *strings.Builder, m *Membership) {
+	peerType := 0
+	if m.Observer {
+		peerType = 1
+	}
+	fmt.Fprintf(b, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\nelectionPort=%d\nquorumPort=%d\npeerType=%d\n",
+		m.InitLimit, m.SyncLimit, m.ElectionPort, m.QuorumPort, peerType)
+	// ZooKeeper ends the membership without a newline.
+	b.WriteString("membership: \n" + strings.Join(m.Lines, "\n"))
+}
