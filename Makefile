@@ -9,7 +9,7 @@ BIN       := bin/meerkat
 # kazoo for the side-by-side and real-client tests.
 TEST_DEBS := zookeeper zookeeper-bin python3-kazoo
 
-.PHONY: all build run run-ensemble test test-deps vet fuzz clean bench bench-quick
+.PHONY: all build run run-ensemble test test-deps vet fuzz clean bench bench-quick bench-ensemble soak-ensemble
 
 all: build
 
@@ -46,6 +46,15 @@ test: test-deps vet
 	$(GO) build -race -o $(RACE_BIN) ./cmd/meerkat
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -count=1 -timeout 40m ./...
 
+# soak-ensemble SIGKILLs the leader of a five-server ensemble under writes
+# for SOAK_ROUNDS rounds (default 100), then checks every acknowledged
+# write on every member; the test log gives the failover times.
+SOAK_ROUNDS ?= 100
+soak-ensemble: test-deps
+	$(GO) build -race -o $(RACE_BIN) ./cmd/meerkat
+	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) MEERKAT_ENSEMBLE_ROUNDS=$(SOAK_ROUNDS) MEERKAT_ENSEMBLE_VOTERS=5 \
+		$(GO) test -race -count=1 -timeout 0 -run 'TestKillLeaderUnderWrites' -v ./ensemble
+
 # fuzz runs every fuzz target for FUZZTIME each. An input that widens
 # coverage is minimized for at most 1000 runs: with the default (60 s),
 # FuzzRead, whose inputs are whole snapshots, spent its time minimizing
@@ -68,6 +77,14 @@ clean:
 bench: test-deps
 	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench
 	./bin/meerkat-bench
+
+# bench-ensemble compares three-server ensembles (ENSEMBLE_PROFILE=full for
+# 10 s windows and 10^6 znodes to catch up) and regenerates BENCHMARKS.md
+# with the latest standalone results.
+ENSEMBLE_PROFILE ?= quick
+bench-ensemble: test-deps
+	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench
+	./bin/meerkat-bench ensemble $(if $(filter full,$(ENSEMBLE_PROFILE)),-full)
 
 bench-quick: test-deps
 	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench

@@ -1,6 +1,10 @@
 package ensemble
 
 import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,38 +29,63 @@ func setup(t *testing.T, o zktest.EnsembleOptions) *zktest.Ensemble {
 // TestKillLeaderUnderWrites SIGKILLs the leader while four sessions write
 // through the whole ensemble: the others elect a new leader and the
 // writes go on; once the old leader is back, every acknowledged write is
-// on every member.
+// on every member. MEERKAT_ENSEMBLE_ROUNDS repeats the kill (default 1)
+// and MEERKAT_ENSEMBLE_VOTERS sizes the ensemble (default 3); make
+// soak-ensemble runs many rounds on five servers.
 func TestKillLeaderUnderWrites(t *testing.T) {
-	e := setup(t, zktest.EnsembleOptions{})
-	lead := e.Leader(t)
-	w := startWriters(t, e.ConnectString(), 4, 2000)
+	rounds, voters := envInt(t, "MEERKAT_ENSEMBLE_ROUNDS", 1), envInt(t, "MEERKAT_ENSEMBLE_VOTERS", 3)
+	e := setup(t, zktest.EnsembleOptions{Voters: voters})
+	w := startWriters(t, e.ConnectString(), 4, 200*(rounds+1))
 	w.waitFor(t, 200)
-	// A session on the followers measures the failover: from the SIGKILL
-	// to its first acknowledged write.
-	var rest []string
-	for i, s := range e.Members {
-		if i != lead {
-			rest = append(rest, s.Addr)
+	var failovers []time.Duration
+	for round := range rounds {
+		lead := e.Leader(t)
+		// A session on the other members measures the failover: from the
+		// SIGKILL to its first acknowledged write.
+		var rest []string
+		for i, s := range e.Members {
+			if i != lead {
+				rest = append(rest, s.Addr)
+			}
 		}
+		probe := connect(t, strings.Join(rest, ","), 6*time.Second)
+		path := fmt.Sprintf("/w/probe-%d", round)
+		killed := time.Now()
+		e.Members[lead].Kill()
+		eventually(t, "a write after the leader's SIGKILL", func() error {
+			_, err := probe.Create(path, nil, 0, zk.WorldACL(zk.PermAll))
+			if err == zk.ErrNodeExists {
+				return nil
+			}
+			return err
+		})
+		failovers = append(failovers, time.Since(killed))
+		probe.Close()
+		before := w.count()
+		w.waitFor(t, before+100)
+		e.Members[lead].Restart(t)
+		w.waitFor(t, before+200)
 	}
-	probe := connect(t, strings.Join(rest, ","), 6*time.Second)
-	killed := time.Now()
-	e.Members[lead].Kill()
-	eventually(t, "a write after the leader's SIGKILL", func() error {
-		_, err := probe.Create("/w/probe", nil, 0, zk.WorldACL(zk.PermAll))
-		if err == zk.ErrNodeExists {
-			return nil
-		}
-		return err
-	})
-	t.Logf("first write acknowledged %v after the leader's SIGKILL", time.Since(killed).Round(time.Millisecond))
-	before := w.count()
-	w.waitFor(t, before+200)
-	e.Members[lead].Restart(t)
-	w.waitFor(t, before+300)
 	acked := w.finish()
 	e.Leader(t)
 	mustHaveEverywhere(t, e, acked)
+	slices.Sort(failovers)
+	t.Logf("%d voters, %d rounds, %d writes acknowledged; first write after the leader's SIGKILL: min %v, median %v, max %v",
+		voters, rounds, len(acked), failovers[0].Round(time.Millisecond), failovers[len(failovers)/2].Round(time.Millisecond),
+		failovers[len(failovers)-1].Round(time.Millisecond))
+}
+
+// envInt reads a positive count from the environment, def when unset.
+func envInt(t *testing.T, key string, def int) int {
+	v := os.Getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive count", key, v)
+	}
+	return n
 }
 
 // TestRestartAllAtOnce SIGKILLs every member at once and starts them
