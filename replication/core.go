@@ -286,14 +286,21 @@ func (c *core) process() (bool, error) {
 		return false, nil
 	}
 	rd := c.rn.Ready()
-	// 1. Durable first: the messages may promise these entries (a vote, an
-	// append acknowledgement) and the HardState (a term, a vote).
+	// 1. The messages that promise nothing about this member's disk
+	// (appends, heartbeats, votes asked for) go out at once, so that the
+	// followers write in parallel with the leader (raft thesis §10.2.1;
+	// the leader counts its own entries only after Advance). The answers
+	// that vouch for entries or a vote wait until they are durable.
+	early, late := splitByDurability(rd.Messages)
+	if len(early) > 0 {
+		c.cfg.Send(early)
+	}
 	if err := c.storage.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
 		return true, err
 	}
-	// 2. Then the messages.
-	if len(rd.Messages) > 0 {
-		c.cfg.Send(rd.Messages)
+	// 2. Then the answers.
+	if len(late) > 0 {
+		c.cfg.Send(late)
 	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		meta := rd.Snapshot.GetMetadata()
@@ -328,6 +335,21 @@ func (c *core) process() (bool, error) {
 	}
 	c.readd = c.readd[:0]
 	return true, nil
+}
+
+// splitByDurability splits msgs into those that may be sent before the
+// Ready's state is durable and the acknowledgements and votes that may
+// not (raft keeps the same distinction with asynchronous storage writes).
+func splitByDurability(msgs []*pb.Message) (early, late []*pb.Message) {
+	for _, m := range msgs {
+		switch m.GetType() {
+		case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
+			late = append(late, m)
+		default:
+			early = append(early, m)
+		}
+	}
+	return early, late
 }
 
 // checkLeader reports a change of leader or term to OnLeader. A learner

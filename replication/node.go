@@ -282,6 +282,40 @@ func (n *Node) everySecond() {
 	}
 }
 
+// maxDrain bounds how many queued messages, proposals and read requests
+// one Ready may gather.
+const maxDrain = 1024
+
+// drain hands raft whatever else is queued (messages, proposals, read
+// requests) so that one Ready, and one fsync, covers all of it: taking
+// one at a time would cost an fsync each while the rest waited.
+func (n *Node) drain() {
+	for range maxDrain {
+		select {
+		case m := <-n.inbound:
+			n.step(m)
+		case data := <-n.proposals:
+			n.propose(data)
+		case ctx := <-n.reads:
+			n.core.ReadIndex(readCtx(ctx))
+		default:
+			return
+		}
+	}
+}
+
+func (n *Node) step(m *pb.Message) {
+	if err := n.core.Step(m); err != nil {
+		n.cfg.Logger.Debug("replication: step", "from", m.GetFrom(), "type", m.GetType(), "err", err)
+	}
+}
+
+func (n *Node) propose(data []byte) {
+	if err := n.core.Propose(data); err != nil {
+		n.cfg.Logger.Debug("replication: proposal dropped", "err", err)
+	}
+}
+
 func (n *Node) run() {
 	defer close(n.done)
 	ticker := time.NewTicker(n.cfg.Tick)
@@ -309,15 +343,14 @@ func (n *Node) run() {
 			}
 			n.core.rn.ReportSnapshot(r.to, status)
 		case m := <-n.inbound:
-			if err := n.core.Step(m); err != nil {
-				n.cfg.Logger.Debug("replication: step", "from", m.GetFrom(), "type", m.GetType(), "err", err)
-			}
+			n.step(m)
+			n.drain()
 		case data := <-n.proposals:
-			if err := n.core.Propose(data); err != nil {
-				n.cfg.Logger.Debug("replication: proposal dropped", "err", err)
-			}
+			n.propose(data)
+			n.drain()
 		case ctx := <-n.reads:
 			n.core.ReadIndex(readCtx(ctx))
+			n.drain()
 		case id := <-n.unreach:
 			n.core.rn.ReportUnreachable(id)
 		case id := <-n.lost:

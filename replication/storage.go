@@ -78,7 +78,18 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) er
 	if s.buf, err = appendRecord(s.buf[:0], readyRecord, hs, ents, snap); err != nil {
 		return err
 	}
-	if err := s.log.Append(index, s.buf); err != nil {
+	// A Ready that only moves the commit index need not wait for the
+	// disk (raft.MustSync): a crash may lose it, and raft learns the
+	// commit again from the leader.
+	prev, _, err := s.InitialState()
+	if err != nil {
+		return err
+	}
+	write := s.log.Append
+	if !raft.MustSync(hs, prev, len(ents)) && raft.IsEmptySnap(snap) && !bootstrapSnap(snap) {
+		write = s.log.AppendUnsynced
+	}
+	if err := write(index, s.buf); err != nil {
 		return err
 	}
 	return s.remember(hs, ents, snap)

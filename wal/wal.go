@@ -64,8 +64,11 @@ type WAL struct {
 	lastIndex uint64
 	buf       []byte
 	failed    bool
-	prealloc  chan preallocated
-	preN      int
+	// unsynced says the current segment's last record was written by
+	// AppendUnsynced and is not known to be durable.
+	unsynced bool
+	prealloc chan preallocated
+	preN     int
 }
 
 type preallocated struct {
@@ -513,7 +516,17 @@ func (w *WAL) Replay(fn func(index uint64, payload []byte) error) error {
 // Append writes one record and, unless NoSync, syncs it before returning:
 // when Append returns nil the record is durable. One record is one batch;
 // index is the caller's (it must not decrease).
-func (w *WAL) Append(index uint64, payload []byte) error {
+func (w *WAL) Append(index uint64, payload []byte) error { return w.write(index, payload, true) }
+
+// AppendUnsynced writes one record without waiting for it to be durable:
+// the next Append's sync (or a new segment's, or Close) covers it. It is
+// for records a crash may lose without harm, such as a new raft commit
+// index alone; a later record never survives one that was lost.
+func (w *WAL) AppendUnsynced(index uint64, payload []byte) error {
+	return w.write(index, payload, false)
+}
+
+func (w *WAL) write(index uint64, payload []byte, sync bool) error {
 	if w.failed {
 		return ErrFailed
 	}
@@ -535,8 +548,11 @@ func (w *WAL) Append(index uint64, payload []byte) error {
 		}
 		return w.fail(fmt.Errorf("wal: write to segment %s at offset %d: %w", seg.name, seg.end, err))
 	}
-	if err := w.sync(w.cur); err != nil {
-		return w.fail(fmt.Errorf("wal: sync segment %s: %w", seg.name, err))
+	w.unsynced = !sync
+	if sync {
+		if err := w.sync(w.cur); err != nil {
+			return w.fail(fmt.Errorf("wal: sync segment %s: %w", seg.name, err))
+		}
 	}
 	seg.end += size
 	w.lastCRC, w.lastIndex = crc, index
@@ -603,8 +619,9 @@ func (w *WAL) rotate(index uint64) error {
 			return w.fail(fmt.Errorf("wal: sync directory after creating %s: %w", name, err))
 		}
 	}
-	if w.cur != nil {
-		_ = w.cur.Close()
+	if err := w.closeCurrent(); err != nil {
+		f.Close()
+		return w.fail(fmt.Errorf("wal: sync segment %s before %s: %w", w.tail().name, name, err))
 	}
 	w.cur = f
 	w.segments = append(w.segments, segment{name: name, hdr: hdr, end: segmentHeaderSize})
@@ -685,10 +702,23 @@ func (w *WAL) Close() error {
 		}
 		w.prealloc = nil
 	}
-	if w.cur != nil {
-		err := w.cur.Close()
-		w.cur = nil
-		return err
+	return w.closeCurrent()
+}
+
+// closeCurrent syncs what AppendUnsynced left in the current segment and
+// closes it.
+func (w *WAL) closeCurrent() error {
+	if w.cur == nil {
+		return nil
 	}
-	return nil
+	var err error
+	if w.unsynced {
+		err = w.sync(w.cur)
+		w.unsynced = false
+	}
+	if cerr := w.cur.Close(); err == nil {
+		err = cerr
+	}
+	w.cur = nil
+	return err
 }

@@ -484,3 +484,32 @@ func TestScanReturnsFnErrorAndFailsOnAMissingDir(t *testing.T) {
 		t.Fatal("Scan created the directory")
 	}
 }
+
+// TestUnsyncedRecordsAreSyncedLater: AppendUnsynced does not wait for the
+// disk; Close syncs what it left (as a new segment does, through the same
+// closeCurrent).
+func TestUnsyncedRecordsAreSyncedLater(t *testing.T) {
+	dir := t.TempDir()
+	efs := walfs.NewFaulty(OSFS)
+	open := func() *WAL {
+		w, err := Open(dir, Options{FS: efs, SegmentSize: 4096, Logger: discard, OnSyncError: func(error) {}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	w := open()
+	appendAll(t, w, testRecords(2))
+	efs.SetBroken(true)
+	if err := w.AppendUnsynced(100, []byte("commit")); err != nil {
+		t.Fatalf("an unsynced append waited for the disk: %v", err)
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close left an unsynced record unsynced")
+	}
+	efs.SetBroken(false)
+	w = open()
+	if got := replay(t, w); len(got) != 3 || got[2] != (rec{100, "commit"}) {
+		t.Fatalf("replayed %v", got)
+	}
+}
