@@ -148,9 +148,14 @@ func closeAll(conns []*conn) {
 // setupCall sends one request on c and waits for its reply, which must be
 // OK or the given alternative code.
 func setupCall(c *conn, op jute.OpCode, body []byte, alt jute.Code) error {
+	return setupCallBy(c, op, body, alt, time.Now().Add(30*time.Second))
+}
+
+// setupCallBy is setupCall with a deadline for the reply.
+func setupCallBy(c *conn, op jute.OpCode, body []byte, alt jute.Code, deadline time.Time) error {
 	xid := int32(time.Now().UnixNano() & 0x3fffffff)
 	c.appendRequest(xid, op, body)
-	_ = c.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	_ = c.nc.SetDeadline(deadline)
 	defer c.nc.SetDeadline(time.Time{})
 	if err := c.flush(); err != nil {
 		return err

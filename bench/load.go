@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,8 @@ type Stream interface {
 
 // Options configures one load run.
 type Options struct {
-	// Addr is the server, host:port.
+	// Addr is the server, host:port, or several, comma-separated, which
+	// take the connections in turn.
 	Addr string
 	// Conns is the number of connections, each with its own session.
 	Conns int
@@ -233,8 +235,10 @@ func Load(o Options, newStream func(conn int) Stream) (*Result, error) {
 	return res, nil
 }
 
-// dialAll opens n sessions, 32 handshakes at a time.
+// dialAll opens n sessions, 32 handshakes at a time; addr may list several
+// servers, comma-separated, which take the connections in turn.
 func dialAll(addr string, n int, timeout time.Duration) ([]*conn, error) {
+	addrs := strings.Split(addr, ",")
 	conns := make([]*conn, n)
 	errs := make([]error, n)
 	sem := make(chan struct{}, 32)
@@ -246,7 +250,7 @@ func dialAll(addr string, n int, timeout time.Duration) ([]*conn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			conns[i], errs[i] = dial(addr, timeout, deadline)
+			conns[i], errs[i] = dial(addrs[i%len(addrs)], timeout, deadline)
 		}()
 	}
 	wg.Wait()

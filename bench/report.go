@@ -36,7 +36,13 @@ func WriteReport(rep *Report, md string, others ...*Report) error {
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
-	return os.WriteFile(md, []byte(markdown(rep, others, string(notes))), 0o644)
+	// The ensemble comparison is a run of its own (make bench-ensemble);
+	// its latest results are carried too.
+	ens, err := readEnsembleJSON(filepath.Join(dir, "bench", "results", "ensemble.json"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(md, []byte(markdown(rep, others, string(notes), ens)), 0o644)
 }
 
 func (rep *Report) headLabel() string { return loadLabel(rep.Settings.Conns, rep.Settings.Depth) }
@@ -246,7 +252,7 @@ func (rep *Report) targets() []target {
 }
 
 // markdown renders the whole report.
-func markdown(rep *Report, others []*Report, notes string) string {
+func markdown(rep *Report, others []*Report, notes string, ens *EnsembleReport) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	profile, target := "full", "make bench"
@@ -261,7 +267,8 @@ func markdown(rep *Report, others []*Report, notes string) string {
 
 	p("## How to run\n\n")
 	p("    make bench-quick   # every scenario, 1 s warm-up + 3 s windows, 10^5 znodes: about 4 minutes\n")
-	p("    make bench         # 3 s warm-up + 10 s windows, wider sweep, 10^6 znodes: about 15 minutes\n\n")
+	p("    make bench         # 3 s warm-up + 10 s windows, wider sweep, 10^6 znodes: about 15 minutes\n")
+	p("    make bench-ensemble  # three servers of each beside each other (ENSEMBLE_PROFILE=full: 10 s windows, 10^6 znodes)\n\n")
 	p("Both need the Debian packages of `make test` (ZooKeeper, Java) and an otherwise idle machine; they rewrite this file, its charts and `bench/results/`. ")
 	p("`bin/meerkat-bench load -addr HOST:PORT` drives one running server with the same generator.\n\n")
 	p("## Targets\n\n| target | measured (Meerkat vs ZooKeeper) | |\n|---|---|---|\n")
@@ -285,6 +292,9 @@ func markdown(rep *Report, others []*Report, notes string) string {
 
 	if notes != "" {
 		p("%s\n\n", strings.TrimSpace(notes))
+	}
+	if ens != nil {
+		b.WriteString(ensembleMarkdown(ens))
 	}
 
 	m := rep.Machine

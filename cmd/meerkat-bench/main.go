@@ -5,6 +5,8 @@
 //
 //	meerkat-bench [-quick] [-json FILE] [-md FILE]   run everything
 //	meerkat-bench report -json FILE [-md FILE]       regenerate the report
+//	meerkat-bench ensemble [-full] [-md FILE]        three servers of each,
+//	                                                  then regenerate the report
 //	meerkat-bench load -addr HOST:PORT [flags]       one load run against a
 //	                                                  running server, as JSON
 //
@@ -34,6 +36,8 @@ func main() {
 			err = runReport(os.Args[2:])
 		case "load":
 			err = runLoad(os.Args[2:])
+		case "ensemble":
+			err = runEnsemble(os.Args[2:])
 		default:
 			err = runSuite(os.Args[1:])
 		}
@@ -68,9 +72,7 @@ func runSuite(args []string) error {
 	}
 	cfg.Self = self
 	cfg.Command = "meerkat-bench " + strings.Join(args, " ")
-	cfg.Logf = func(format string, a ...any) {
-		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
-	}
+	cfg.Logf = logf
 	rep := bench.RunSuite(cfg)
 	if err := rep.WriteJSON(*jsonOut); err != nil {
 		return err
@@ -105,6 +107,36 @@ func runReport(args []string) error {
 		return err
 	}
 	return bench.WriteReport(rep, *md, otherProfile(*in)...)
+}
+
+// runEnsemble compares three-server ensembles, writes
+// bench/results/ensemble.json and regenerates the report from the latest
+// standalone results with it.
+func runEnsemble(args []string) error {
+	fl := flag.NewFlagSet("ensemble", flag.ContinueOnError)
+	full := fl.Bool("full", false, "10 s windows, 10^6 znodes to catch up (default: 3 s, 10^5)")
+	md := fl.String("md", "BENCHMARKS.md", "report to regenerate")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	cfg := bench.QuickEnsembleConfig()
+	if *full {
+		cfg = bench.FullEnsembleConfig()
+	}
+	cfg.Command = strings.TrimSpace("meerkat-bench ensemble " + strings.Join(args, " "))
+	cfg.Logf = logf
+	rep := bench.RunEnsembles(cfg)
+	out := filepath.Join(filepath.Dir(*md), "bench", "results", "ensemble.json")
+	if err := rep.WriteJSON(out); err != nil {
+		return err
+	}
+	cfg.Logf("wrote %s (%.0f s)", out, rep.Seconds)
+	return runReport([]string{"-json", filepath.Join(filepath.Dir(*md), "bench", "results", "full.json"), "-md", *md})
+}
+
+// logf prints a progress line with the time.
+func logf(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, a...))
 }
 
 func runLoad(args []string) error {

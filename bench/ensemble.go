@@ -1,0 +1,348 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meerkat-zk/meerkat/internal/zktest"
+	"github.com/meerkat-zk/meerkat/jute"
+)
+
+// EnsembleConfig is the three-server comparison (meerkat-bench ensemble):
+// the same loads as the standalone suite with connections spread over
+// every member, the failover after the leader's SIGKILL, and the catch-up
+// of a wiped follower.
+type EnsembleConfig struct {
+	// Warmup and Duration are each load's warm-up and measured window.
+	Warmup, Duration time.Duration
+	// Keys and ValueSize are the hot set.
+	Keys, ValueSize int
+	// Conns and Depth are the read and mixed loads; Writers the
+	// connections of the setData load (depth 1 each).
+	Conns, Depth, Writers int
+	// FailoverRounds is how many times the leader is SIGKILLed.
+	FailoverRounds int
+	// CatchUpZnodes (of CatchUpValue bytes) are loaded before a follower
+	// is wiped and restarted.
+	CatchUpZnodes, CatchUpValue int
+	// JVM is ZooKeeper's JVM flags.
+	JVM []string
+	// Command is the command line, recorded in the results.
+	Command string
+	// Logf receives progress lines.
+	Logf func(format string, args ...any) `json:"-"`
+}
+
+// QuickEnsembleConfig is the short profile: 3 s windows, 10^5 znodes.
+func QuickEnsembleConfig() EnsembleConfig {
+	return EnsembleConfig{Warmup: time.Second, Duration: 3 * time.Second, Keys: 1000, ValueSize: 128,
+		Conns: 64, Depth: 8, Writers: 64, FailoverRounds: 3, CatchUpZnodes: 100_000, CatchUpValue: 100, JVM: DefaultJVM}
+}
+
+// FullEnsembleConfig is the long profile: 10 s windows, 10^6 znodes.
+func FullEnsembleConfig() EnsembleConfig {
+	c := QuickEnsembleConfig()
+	c.Warmup, c.Duration, c.FailoverRounds, c.CatchUpZnodes = 3*time.Second, 10*time.Second, 5, 1_000_000
+	return c
+}
+
+// EnsembleReport is a whole ensemble run, as bench/results/ensemble.json
+// keeps it.
+type EnsembleReport struct {
+	Started time.Time        `json:"started"`
+	Seconds float64          `json:"seconds"`
+	Command string           `json:"command"`
+	Machine Machine          `json:"machine"`
+	Config  EnsembleConfig   `json:"config"`
+	Systems []EnsembleResult `json:"systems"`
+}
+
+// EnsembleResult is what one system's ensemble measured.
+type EnsembleResult struct {
+	System string `json:"system"`
+	// Reads, Mixed (10 % setData) and Writes (setData only) are the loads.
+	Reads, Mixed, Writes *Result
+	// FailoverMs are, per round, the time from the leader's SIGKILL to
+	// the first acknowledged write through a surviving member (a new
+	// session, then setData).
+	FailoverMs []float64 `json:"failover_ms"`
+	// CatchUpMs is the time from restarting a wiped follower to its
+	// reporting the leader's zxid.
+	CatchUpMs float64 `json:"catch_up_ms"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// RunEnsembles measures a ZooKeeper ensemble, then a Meerkat ensemble.
+func RunEnsembles(c EnsembleConfig) *EnsembleReport {
+	rep := &EnsembleReport{Started: time.Now(), Command: c.Command, Machine: describeMachine(), Config: c}
+	for _, system := range []string{ZooKeeper, Meerkat} {
+		c.Logf("%s: three servers", system)
+		res := EnsembleResult{System: system}
+		tb := &runnerTB{}
+		res.Error = errString(guard(func() error { return c.measure(tb, system, &res) }))
+		tb.close()
+		if res.Error != "" {
+			c.Logf("%s: %s", system, res.Error)
+		}
+		rep.Systems = append(rep.Systems, res)
+	}
+	rep.Seconds = time.Since(rep.Started).Seconds()
+	return rep
+}
+
+func (c *EnsembleConfig) measure(tb *runnerTB, system string, res *EnsembleResult) error {
+	o := zktest.EnsembleOptions{Options: zktest.Options{JVMArgs: c.JVM, Extra: []string{"forceSync=yes", "maxClientCnxns=0"}}}
+	var e *zktest.Ensemble
+	if system == ZooKeeper {
+		e = zktest.StartZooKeeperEnsemble(tb, o)
+	} else {
+		e = zktest.StartMeerkatEnsemble(tb, o)
+	}
+	lead := e.Leader(tb)
+	all := e.ConnectString()
+	if err := CreateHotSet(e.Members[lead].Addr, c.Keys, c.ValueSize, time.Minute); err != nil {
+		return err
+	}
+	var err error
+	for _, l := range []struct {
+		into         **Result
+		conns, depth int
+		writePercent int
+		name         string
+	}{
+		{&res.Reads, c.Conns, c.Depth, 0, "getData"},
+		{&res.Mixed, c.Conns, c.Depth, 10, "mixed-90-10"},
+		{&res.Writes, c.Writers, 1, 100, "setData"},
+	} {
+		o := Options{Addr: all, Conns: l.conns, Depth: l.depth, Warmup: c.Warmup, Duration: c.Duration}
+		if *l.into, err = Load(o, Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: l.writePercent, Read: jute.OpGetData}.Streams()); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
+		if n := (*l.into).Failures(); n > 0 {
+			return fmt.Errorf("%s: %d failed checks: %v %v", l.name, n, (*l.into).Unexpected, (*l.into).ConnErrors)
+		}
+		c.Logf("%s %s: %.0f ops/s", system, l.name, (*l.into).Throughput)
+	}
+	for round := range c.FailoverRounds {
+		d, err := failover(tb, e)
+		if err != nil {
+			return fmt.Errorf("failover round %d: %w", round+1, err)
+		}
+		res.FailoverMs = append(res.FailoverMs, ms(d))
+		c.Logf("%s failover %d: %.0f ms", system, round+1, ms(d))
+	}
+	if res.CatchUpMs, err = c.catchUp(tb, e); err != nil {
+		return fmt.Errorf("catch-up: %w", err)
+	}
+	c.Logf("%s catch-up of %d znodes: %.0f ms", system, c.CatchUpZnodes, res.CatchUpMs)
+	return nil
+}
+
+// failover SIGKILLs the leader and returns how long it took until a write
+// through another member was acknowledged; then it restarts the old
+// leader and waits until all three serve under one leader again.
+func failover(tb *runnerTB, e *zktest.Ensemble) (time.Duration, error) {
+	lead := e.Leader(tb)
+	var rest []string
+	for i, m := range e.Members {
+		if i != lead {
+			rest = append(rest, m.Addr)
+		}
+	}
+	body := (&jute.SetDataRequest{Path: KeyPath(0), Data: []byte("failover"), Version: -1}).Append(nil)
+	killed := time.Now()
+	e.Members[lead].Kill()
+	var took time.Duration
+	for attempt := 0; took == 0; attempt++ {
+		if time.Since(killed) > time.Minute {
+			return 0, fmt.Errorf("no write acknowledged within a minute of the leader's SIGKILL")
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		c, err := dial(rest[attempt%len(rest)], 10*time.Second, deadline)
+		if err != nil {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		if err := setupCallBy(c, jute.OpSetData, body, jute.CodeOK, deadline); err == nil {
+			took = time.Since(killed)
+		}
+		c.close(1<<30, 100*time.Millisecond)
+	}
+	e.Members[lead].Restart(tb)
+	e.Leader(tb)
+	return took, nil
+}
+
+// catchUp loads CatchUpZnodes, then SIGKILLs a follower, wipes its data
+// (all but myid) and starts it again, and returns the milliseconds until
+// its srvr shows the leader's zxid.
+func (c *EnsembleConfig) catchUp(tb *runnerTB, e *zktest.Ensemble) (float64, error) {
+	lead := e.Leader(tb)
+	parents := (c.CatchUpZnodes + 999) / 1000
+	steps := []Creates{
+		{Paths: func(int) string { return "/tree" }, Count: 1},
+		{Paths: func(i int) string { return fmt.Sprintf("/tree/p%04d", i) }, Count: parents},
+		{Paths: treePath, Count: c.CatchUpZnodes, ValueSize: c.CatchUpValue},
+	}
+	if _, err := createAll(e.Members[lead].Addr, steps, 30*time.Minute); err != nil {
+		return 0, err
+	}
+	follower := (lead + 1) % len(e.Members)
+	// The sessions of the load may still be closing: whatever the leader
+	// shows now, the wiped member must reach it.
+	want, err := strconv.ParseInt(strings.TrimPrefix(srvrField(e.Members[lead].Addr, "Zxid"), "0x"), 16, 64)
+	if err != nil {
+		return 0, fmt.Errorf("the leader's zxid: %w", err)
+	}
+	f := e.Members[follower]
+	f.Kill()
+	data := filepath.Join(f.Dir, "data")
+	ents, err := os.ReadDir(data)
+	if err != nil {
+		return 0, err
+	}
+	for _, ent := range ents {
+		if ent.Name() != "myid" {
+			if err := os.RemoveAll(filepath.Join(data, ent.Name())); err != nil {
+				return 0, err
+			}
+		}
+	}
+	start := time.Now()
+	f.Restart(tb)
+	for time.Since(start) < 10*time.Minute {
+		zxid, err := strconv.ParseInt(strings.TrimPrefix(srvrField(f.Addr, "Zxid"), "0x"), 16, 64)
+		if err == nil && zxid >= want && srvrField(f.Addr, "Mode") == "follower" {
+			return ms(time.Since(start)), nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("the wiped follower did not reach zxid 0x%x within 10 minutes", want)
+}
+
+// srvrField returns a field of srvr's answer ("" when it does not answer).
+func srvrField(addr, field string) string {
+	out, err := zktest.FourLetter(addr, "srvr")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// WriteJSON writes the report to path.
+func (rep *EnsembleReport) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// readEnsembleJSON reads what WriteJSON wrote; nil when there is none.
+func readEnsembleJSON(path string) (*EnsembleReport, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep := &EnsembleReport{}
+	return rep, json.Unmarshal(b, rep)
+}
+
+// ensembleMarkdown is the report's section on three-server ensembles.
+func ensembleMarkdown(rep *EnsembleReport) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("## Ensembles of three servers\n\n")
+	p("Three Meerkat servers beside three Apache ZooKeeper 3.8 servers on this machine (all on loopback, so the six JVM or Go processes and the generator share its %d cores), ", rep.Machine.Cores)
+	p("measured by `make bench-ensemble` (`%s`) on %s in %.0f s; raw results: `bench/results/ensemble.json`. ", rep.Command, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Seconds)
+	p("Connections are spread over the three servers in turn; writes are forwarded to the leader and fsync'd by a majority (forceSync=yes). ")
+	p("Failover is the time from the leader's SIGKILL to the first acknowledged write through a surviving server (a new session, then setData), over %d rounds; ", rep.Config.FailoverRounds)
+	p("catch-up is the time from restarting a follower whose data directory was wiped (all but myid) to its srvr showing the leader's zxid, with %s znodes of %d bytes in the tree.\n\n", num(float64(rep.Config.CatchUpZnodes)), rep.Config.CatchUpValue)
+	var zk, mk *EnsembleResult
+	for i := range rep.Systems {
+		switch rep.Systems[i].System {
+		case ZooKeeper:
+			zk = &rep.Systems[i]
+		case Meerkat:
+			mk = &rep.Systems[i]
+		}
+	}
+	if zk == nil || mk == nil {
+		p("(incomplete run)\n\n")
+		return b.String()
+	}
+	p("| | ZooKeeper | Meerkat | Meerkat / ZooKeeper | target |\n|---|---:|---:|---:|---|\n")
+	row := func(name string, z, m *Result, target string) {
+		if z == nil || m == nil {
+			p("| %s | – | – | – | %s |\n", name, target)
+			return
+		}
+		p("| %s ops/s | %s | %s | %.2f× | %s |\n", name, num(z.Throughput), num(m.Throughput), m.Throughput/z.Throughput, target)
+		zl, ml := z.heavier(), m.heavier()
+		p("| %s p50 / p99 | %s / %s | %s / %s | | |\n", name, us(zl.P50), us(zl.P99), us(ml.P50), us(ml.P99))
+	}
+	c := rep.Config
+	row(fmt.Sprintf("getData (%s)", loadLabel(c.Conns, c.Depth)), zk.Reads, mk.Reads, "≥ 4×")
+	row(fmt.Sprintf("mixed 90/10 (%s)", loadLabel(c.Conns, c.Depth)), zk.Mixed, mk.Mixed, "")
+	row(fmt.Sprintf("setData (%s)", loadLabel(c.Writers, 1)), zk.Writes, mk.Writes, "≥ 2×")
+	p("| failover after SIGKILL, median (all rounds) | %s | %s | %s | no slower; aim ⅓ |\n",
+		msList(zk.FailoverMs), msList(mk.FailoverMs), ratio(median(mk.FailoverMs), median(zk.FailoverMs)))
+	p("| catch-up of a wiped follower | %s | %s | %s | |\n\n", msText(zk.CatchUpMs), msText(mk.CatchUpMs), ratio(mk.CatchUpMs, zk.CatchUpMs))
+	for _, r := range []*EnsembleResult{zk, mk} {
+		if r.Error != "" {
+			p("%s failed: `%s`\n\n", r.System, truncate(r.Error, 400))
+		}
+	}
+	return b.String()
+}
+
+// heavier returns the latencies of the requests the run sent more of,
+// reads or writes.
+func (r *Result) heavier() Latency {
+	if r.Writes.Count > r.Reads.Count {
+		return r.Writes
+	}
+	return r.Reads
+}
+
+func msText(v float64) string {
+	if v == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+func msList(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.0f ms (%s)", median(v), strings.Join(parts, ", "))
+}
+
+// median returns the middle of v (the upper one of an even count), 0 for
+// none.
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(v))
+	return s[len(s)/2]
+}
