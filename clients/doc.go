@@ -13,6 +13,12 @@
 //   - TestCClient: cli_mt, a command at a time, checking every completion.
 //   - TestZkCliSameOutputAsZooKeeper, TestCClientChildrenMatchZooKeeper:
 //     the same script against both servers, outputs compared.
+//   - TestFailover: kazoo (testdata/kazoo_failover.py), zkCli and cli_mt
+//     against a three-server ensemble through the multi-host connect
+//     string; the member each one is connected to is SIGKILLed mid-run,
+//     and the session must carry on: its ephemerals and kazoo's lock stay,
+//     its watches fire for a change made through another member, it reads
+//     what it wrote and writes on.
 //
 // The package has no code of its own; run it with
 //

@@ -54,11 +54,32 @@ func StartZooKeeperEnsemble(t TB, o EnsembleOptions) *Ensemble {
 	})
 }
 
+// startEnsemble starts the members and waits until each serves. Each
+// member's ports are picked free a moment before it binds them, so another
+// process (a parallel test, a client's outgoing connection) can take one in
+// between and the member exits during its start: then the whole ensemble
+// starts again on new ports, three attempts at most.
 func startEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []string) *Ensemble {
 	t.Helper()
 	if o.Voters == 0 {
 		o.Voters = 3
 	}
+	for attempt := 1; ; attempt++ {
+		e, err := tryEnsemble(t, name, o, argv)
+		if err == nil {
+			return e
+		}
+		e.abandon()
+		if attempt == 3 {
+			t.Fatalf("zktest: %s ensemble did not start: %v", name, err)
+		}
+	}
+}
+
+// tryEnsemble is one attempt of startEnsemble; on error, the returned
+// ensemble holds what was started, for abandon.
+func tryEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []string) (*Ensemble, error) {
+	t.Helper()
 	n := o.Voters + o.Observers
 	ports := make([]peerPorts, n)
 	for i := range ports {
@@ -75,7 +96,7 @@ func startEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) [
 				}
 				p, err := faultproxy.Start(fmt.Sprintf("127.0.0.1:%d", ports[j].peer))
 				if err != nil {
-					t.Fatalf("zktest: proxy: %v", err)
+					return e, fmt.Errorf("proxy: %w", err)
 				}
 				t.Cleanup(p.Close)
 				e.links[i][j] = p
@@ -88,17 +109,34 @@ func startEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) [
 		cfg := e.writeMemberConfig(t, dir, i, port, ports, o)
 		s := &Server{Name: name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: argv(cfg)}
 		if err := s.launch(t); err != nil {
-			t.Fatalf("zktest: %v", err)
+			return e, err
 		}
 		e.Members = append(e.Members, s)
 	}
 	deadline := time.Now().Add(90 * time.Second)
 	for i, s := range e.Members {
 		if err := s.waitServing(deadline); err != nil {
-			t.Fatalf("zktest: %s member %d: %v\n%s", name, i+1, err, s.Log())
+			return e, fmt.Errorf("member %d: %v\n%s", i+1, err, s.Log())
+		}
+		if owns, err := ownsListener(s.Pid(), s.Port); err != nil || !owns {
+			return e, fmt.Errorf("member %d: another process listens on port %d (%v)", i+1, s.Port, err)
 		}
 	}
-	return e
+	return e, nil
+}
+
+// abandon kills the members of a failed start and closes its proxies.
+func (e *Ensemble) abandon() {
+	for _, s := range e.Members {
+		s.Kill()
+	}
+	for _, row := range e.links {
+		for _, p := range row {
+			if p != nil {
+				p.Close()
+			}
+		}
+	}
 }
 
 // writeMemberConfig writes member i's zoo.cfg and myid.
