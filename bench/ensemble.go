@@ -196,7 +196,7 @@ func (c *EnsembleConfig) catchUp(tb *runnerTB, e *zktest.Ensemble) (float64, err
 	follower := (lead + 1) % len(e.Members)
 	// The sessions of the load may still be closing: whatever the leader
 	// shows now, the wiped member must reach it.
-	want, err := strconv.ParseInt(strings.TrimPrefix(srvrField(e.Members[lead].Addr, "Zxid"), "0x"), 16, 64)
+	want, err := strconv.ParseInt(strings.TrimPrefix(zktest.SrvrField(e.Members[lead].Addr, "Zxid"), "0x"), 16, 64)
 	if err != nil {
 		return 0, fmt.Errorf("the leader's zxid: %w", err)
 	}
@@ -217,27 +217,13 @@ func (c *EnsembleConfig) catchUp(tb *runnerTB, e *zktest.Ensemble) (float64, err
 	start := time.Now()
 	f.Restart(tb)
 	for time.Since(start) < 10*time.Minute {
-		zxid, err := strconv.ParseInt(strings.TrimPrefix(srvrField(f.Addr, "Zxid"), "0x"), 16, 64)
-		if err == nil && zxid >= want && srvrField(f.Addr, "Mode") == "follower" {
+		zxid, err := strconv.ParseInt(strings.TrimPrefix(zktest.SrvrField(f.Addr, "Zxid"), "0x"), 16, 64)
+		if err == nil && zxid >= want && zktest.SrvrField(f.Addr, "Mode") == "follower" {
 			return ms(time.Since(start)), nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("the wiped follower did not reach zxid 0x%x within 10 minutes", want)
-}
-
-// srvrField returns a field of srvr's answer ("" when it does not answer).
-func srvrField(addr, field string) string {
-	out, err := zktest.FourLetter(addr, "srvr")
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(line, field+": "); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // WriteJSON writes the report to path.

@@ -205,14 +205,18 @@ func (e *Ensemble) ConnectString() string {
 
 // Mode returns what member i's srvr says its mode is: leader, follower,
 // observer, or "" when it does not serve or does not answer.
-func (e *Ensemble) Mode(i int) string {
-	out, err := FourLetter(e.Members[i].Addr, "srvr")
+func (e *Ensemble) Mode(i int) string { return SrvrField(e.Members[i].Addr, "Mode") }
+
+// SrvrField returns a field of the srvr four-letter word's answer ("Mode",
+// "Zxid", ...), "" when the server does not answer or has no such line.
+func SrvrField(addr, field string) string {
+	out, err := FourLetter(addr, "srvr")
 	if err != nil {
 		return ""
 	}
 	for _, line := range strings.Split(out, "\n") {
-		if m, ok := strings.CutPrefix(line, "Mode: "); ok {
-			return m
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
+			return v
 		}
 	}
 	return ""
