@@ -3,6 +3,7 @@ package netpoll
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -359,10 +360,12 @@ func (s *Server) writeDump(b *strings.Builder) {
 		paths []string
 	}
 	total := 0
+	timeouts := map[int64]int32{}
 	_ = s.pipe.Inspect(func(st *engine.State, sessions map[int64]*pipeline.Session) {
 		for id, ss := range sessions {
 			at := pipeline.ExpiresAt(ss, tick)
 			buckets[at] = append(buckets[at], id)
+			timeouts[id] = ss.Timeout
 			total++
 		}
 		st.Sessions(func(ss *engine.Session) {
@@ -375,16 +378,20 @@ func (s *Server) writeDump(b *strings.Builder) {
 		})
 	})
 	b.WriteString("SessionTracker dump:\n")
-	fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(buckets), total)
-	times := make([]int64, 0, len(buckets))
-	for t := range buckets {
-		times = append(times, t)
-	}
-	slices.Sort(times)
-	for _, t := range times {
-		fmt.Fprintf(b, "%d expire at %s:\n", len(buckets[t]), javaDate(time.UnixMilli(t)))
-		for _, id := range buckets[t] {
-			fmt.Fprintf(b, "\t0x%s\n", hex(id))
+	if mode := s.Mode(); mode == ModeFollower || mode == ModeObserver {
+		// A learner does not expire sessions: ZooKeeper's
+		// LearnerSessionTracker lists each with its timeout, by id.
+		fmt.Fprintf(b, "Global Sessions(%d):\n", len(timeouts))
+		for _, id := range slices.Sorted(maps.Keys(timeouts)) {
+			fmt.Fprintf(b, "0x%s\t%dms\n", hex(id), timeouts[id])
+		}
+	} else {
+		fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(buckets), total)
+		for _, t := range slices.Sorted(maps.Keys(buckets)) {
+			fmt.Fprintf(b, "%d expire at %s:\n", len(buckets[t]), javaDate(time.UnixMilli(t)))
+			for _, id := range buckets[t] {
+				fmt.Fprintf(b, "\t0x%s\n", hex(id))
+			}
 		}
 	}
 	b.WriteString("ephemeral nodes dump:\n")
