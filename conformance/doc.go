@@ -23,6 +23,15 @@
 // configuration (short tickTime, fast container sweeps, a 4lw whitelist, a
 // fresh tree) start their own pair and run in parallel with the rest.
 //
+// TestConformanceOnFollowers plays the same scenarios (those that need no
+// zoo.cfg of their own) against a follower of a 3-voter ZooKeeper ensemble
+// and a follower of a 3-voter Meerkat ensemble: the harness's target says
+// which. On followers the four-letter words compare mode for mode, each
+// transcript records the zxid epoch, and conf's ports and serverId are
+// checked to be the member's own; the few other allowances are commented
+// where they are made (grep ensembleFollower), and the scenarios that
+// break ZooKeeper's ensemble itself are skipped with a reason.
+//
 // Run it with
 //
 //	go test ./conformance/ -count=1 -race

@@ -2,6 +2,8 @@ package conformance
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,6 +19,11 @@ var (
 	reSession = regexp.MustCompile(`0x[0-9a-f]+`)
 	reDate    = regexp.MustCompile(`[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d [A-Z]+ \d{4}`)
 	reConn    = regexp.MustCompile(`^ /127\.0\.0\.1:\d+\[(\d+)\]\((.*)\)$`)
+	rePort    = regexp.MustCompile(`:\d+`)
+	// reLearnerSession is a session line of a follower's dump.
+	reLearnerSession = regexp.MustCompile(`^(0x[0-9a-f]+)\t(\d+)ms$`)
+	// reDigestLog is hash's answer: one "zxid: digest" line per 128 zxids.
+	reDigestLog = regexp.MustCompile(`^([0-9a-f]+: \d+\n)*$`)
 )
 
 // shape reduces a value to its form: N for an integer, F for a decimal,
@@ -185,6 +192,28 @@ func (e *env) mntrWord() {
 			e.logf("  %s\t%s", k, shape(v))
 		}
 	}
+	if e.target != ensembleFollower {
+		return
+	}
+	// An ensemble member adds its role's quorum keys; a follower's
+	// (zk_peer_state, zk_quorum_size) follow from the ensemble's shape and
+	// are compared as they are, the leader's must be missing.
+	for _, k := range mntrQuorum {
+		if v, ok := got[k]; ok {
+			e.logf("  %s\t%s", k, v)
+		} else {
+			e.logf("  %s missing", k)
+		}
+	}
+}
+
+// mntrQuorum are the mntr keys a ZooKeeper 3.8 ensemble member adds for
+// its role: the first two on every member, zk_observer_master_id on an
+// observer, the others on the leader only.
+var mntrQuorum = []string{
+	"zk_peer_state", "zk_quorum_size", "zk_learners", "zk_synced_followers",
+	"zk_synced_non_voting_followers", "zk_synced_observers", "zk_pending_syncs", "zk_leader_uptime",
+	"zk_last_proposal_size", "zk_min_proposal_size", "zk_max_proposal_size", "zk_observer_master_id",
 }
 
 // fourLetterScenarios run on the fresh pair (every word whitelisted), after
@@ -203,14 +232,44 @@ var fourLetterScenarios = []scenario{
 		e.statWord()
 	}},
 	{"4lw_conf", func(e *env) {
-		e.logWord("conf", e.fourLetter("conf"), func(l string) string {
+		out := e.fourLetter("conf")
+		conf := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				conf[k] = v
+			}
+		}
+		e.logWord("conf", out, func(l string) string {
+			if l == "membership: " {
+				// An ensemble member's conf ends with its membership.
+				return l
+			}
 			k, v, ok := strings.Cut(l, "=")
 			if !ok {
 				return "?" + l
 			}
-			switch k {
-			case "clientPort":
+			switch {
+			case k == "clientPort":
 				return fmt.Sprintf("%s=port:%v", k, v == strconv.Itoa(e.srv.Port))
+			case k == "serverId" && e.target == ensembleFollower:
+				// Which member follows is the election's choice: the id
+				// must be the member's own (its myid).
+				myid, err := os.ReadFile(filepath.Join(e.srv.Dir, "data", "myid"))
+				return fmt.Sprintf("%s=myid:%v", k, err == nil && strings.TrimSpace(string(myid)) == v)
+			case k == "quorumPort", k == "electionPort":
+				// An ensemble member's peer ports are free ports picked
+				// for each run: they must be those of its own server.N
+				// line (serverId is its myid).
+				self := conf["server."+conf["serverId"]]
+				own := conf["quorumPort"] != "" && conf["electionPort"] != "" &&
+					strings.Contains(self, ":"+conf["quorumPort"]+":"+conf["electionPort"]+":")
+				return fmt.Sprintf("%s=own:%v", k, own)
+			case strings.HasPrefix(k, "server."):
+				// The membership lines: the ports differ between any two
+				// ensembles; the ids, hosts and roles must not.
+				return k + "=" + rePort.ReplaceAllString(v, ":P")
+			}
+			switch k {
 			case "dataDir", "dataLogDir":
 				// Deliberate difference: ZooKeeper reports its snapshot
 				// directory <dataDir>/version-2, a layout Meerkat does not
@@ -300,7 +359,25 @@ var fourLetterScenarios = []scenario{
 		})
 		e.exactWord("isro")
 		e.exactWord("gtmk")
-		e.exactWord("hash")
+		if e.target != ensembleFollower {
+			e.exactWord("hash")
+			return
+		}
+		// Known difference on followers: a ZooKeeper 3.8 ensemble member
+		// keeps a digest of its tree every 128 zxids (ZOOKEEPER-3114;
+		// a standalone server keeps none) and hash lists them; the values
+		// hash ZooKeeper's own node encoding, times included. Meerkat keeps
+		// no digest and answers as ZooKeeper does with
+		// zookeeper.digest.enabled=false: nothing. Harmless: the digests
+		// only let ZooKeeper's members check one another. Both sides are
+		// asserted separately.
+		out := e.fourLetter("hash")
+		if e.isZK {
+			e.expect(reDigestLog.MatchString(out), "zookeeper's follower lists its digests, got %q", out)
+		} else {
+			e.expect(out == "", "meerkat's follower answers hash with nothing, got %q", out)
+		}
+		e.logf("4lw hash: known difference on followers (zookeeper: its digest log; meerkat: empty, as zookeeper with zookeeper.digest.enabled=false)")
 	}},
 	{"4lw_unknown_word", func(e *env) {
 		e.exactWord("xxxx")
@@ -382,6 +459,12 @@ func (e *env) dumpWord() {
 		case "SessionTracker dump:":
 			if strings.HasPrefix(l, "\t") {
 				sessions = append(sessions, e.hexSession(strings.TrimSpace(l)))
+			} else if m := reLearnerSession.FindStringSubmatch(l); m != nil {
+				// A follower's tracker (ZooKeeper's LearnerSessionTracker)
+				// lists every global session with its timeout under
+				// "Global Sessions(N):", not in expiry buckets: only the
+				// leader expires sessions.
+				sessions = append(sessions, e.hexSession(m[1])+" timeout="+m[2]+"ms")
 			} else {
 				other = append(other, "tracker: "+reDigits.ReplaceAllString(reDate.ReplaceAllString(l, "DATE"), "N"))
 			}

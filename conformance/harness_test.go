@@ -20,19 +20,73 @@ type scenario struct {
 	run  func(e *env)
 }
 
-// pair is a ZooKeeper and a Meerkat started with the same options.
+// target is what the two servers of a pair are.
+type target int
+
+const (
+	// standalone: one standalone ZooKeeper, one standalone Meerkat.
+	standalone target = iota
+	// ensembleFollower: a follower (never the leader) of a 3-voter
+	// ZooKeeper ensemble and one of a 3-voter Meerkat ensemble. Reads are
+	// served by the follower itself, writes, session creation and expiry
+	// and syncs go through its leader.
+	ensembleFollower
+)
+
+// pair is a ZooKeeper and a Meerkat started with the same options, as
+// target says.
 type pair struct {
 	zk, mk *zktest.Server
 	opts   zktest.Options
+	target target
+	// zkEns and mkEns are the ensembles zk and mk belong to
+	// (ensembleFollower only).
+	zkEns, mkEns *zktest.Ensemble
 }
 
-// startPair starts Meerkat and ZooKeeper with the same options; zktest
-// returns each once it sets up a session. Both stop in t's cleanup.
-func startPair(t testing.TB, o zktest.Options) *pair {
+// startPair starts Meerkat and ZooKeeper with the same options, as target
+// says; zktest returns each once it sets up a session (on an ensemble,
+// once every member does). Everything stops in t's cleanup.
+func startPair(t testing.TB, o zktest.Options, tg target) *pair {
 	t.Helper()
-	mk := zktest.StartMeerkat(t, o)
-	zk := zktest.StartZooKeeper(t, o)
-	return &pair{zk: zk, mk: mk, opts: o}
+	p := &pair{opts: o, target: tg}
+	switch tg {
+	case standalone:
+		p.mk = zktest.StartMeerkat(t, o)
+		p.zk = zktest.StartZooKeeper(t, o)
+	case ensembleFollower:
+		eo := zktest.EnsembleOptions{Options: o, Voters: 3}
+		p.mkEns = zktest.StartMeerkatEnsemble(t, eo)
+		p.zkEns = zktest.StartZooKeeperEnsemble(t, eo)
+		p.mk = follower(t, p.mkEns)
+		p.zk = follower(t, p.zkEns)
+	default:
+		t.Fatalf("unknown target %d", tg)
+	}
+	return p
+}
+
+// follower waits until e has a leader and returns the first member that
+// is not it.
+func follower(t testing.TB, e *zktest.Ensemble) *zktest.Server {
+	t.Helper()
+	lead := e.Leader(t)
+	for i, s := range e.Members {
+		if i != lead && e.Mode(i) == "follower" {
+			return s
+		}
+	}
+	t.Fatalf("%s ensemble: no follower beside leader %d", e.Members[0].Name, lead+1)
+	return nil
+}
+
+// servers are every process of the pair: the two servers, or every
+// member of the two ensembles.
+func (p *pair) servers() []*zktest.Server {
+	if p.target == ensembleFollower {
+		return append(append([]*zktest.Server(nil), p.zkEns.Members...), p.mkEns.Members...)
+	}
+	return []*zktest.Server{p.zk, p.mk}
 }
 
 // errAbort is the panic value an env uses to stop a scenario early.
@@ -40,10 +94,11 @@ type errAbort struct{ msg string }
 
 // env is one scenario run against one server.
 type env struct {
-	srv   *zktest.Server
-	isZK  bool
-	root  string
-	start time.Time
+	srv    *zktest.Server
+	target target
+	isZK   bool
+	root   string
+	start  time.Time
 
 	lines []string
 	fails []string
@@ -73,9 +128,10 @@ type client struct {
 	dropped bool
 }
 
-func newEnv(srv *zktest.Server, name string) *env {
+func newEnv(srv *zktest.Server, tg target, name string) *env {
 	return &env{
 		srv:      srv,
+		target:   tg,
 		isZK:     srv.Name == "zookeeper",
 		root:     "/" + name,
 		start:    time.Now(),
@@ -109,10 +165,11 @@ func (e *env) fatalf(format string, args ...any) {
 	panic(errAbort{fmt.Sprintf(format, args...)})
 }
 
-// runEnv plays sc against srv and returns the env; a panic other than
-// errAbort is recorded as a failure, not propagated.
-func runEnv(srv *zktest.Server, sc scenario) (e *env) {
-	e = newEnv(srv, sc.name)
+// runEnv plays sc against srv, a server of target tg, and returns the
+// env; a panic other than errAbort is recorded as a failure, not
+// propagated.
+func runEnv(srv *zktest.Server, tg target, sc scenario) (e *env) {
+	e = newEnv(srv, tg, sc.name)
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -178,6 +235,10 @@ func runPair(t *testing.T, p *pair, list []scenario) {
 			t.Fatalf("duplicate scenario name %q", sc.name)
 		}
 		seen[sc.name] = true
+		if why, ok := notOnFollowers[sc.name]; ok && p.target == ensembleFollower {
+			t.Run(sc.name, func(st *testing.T) { st.Skip("not played on ensemble followers: " + why) })
+			continue
+		}
 		t.Run(sc.name, func(st *testing.T) { compare(st, t, p, sc) })
 	}
 }
@@ -198,8 +259,8 @@ func compare(t, parent *testing.T, p *pair, sc scenario) {
 	var zk, mk *env
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); zk = runEnv(p.zk, sc) }()
-	go func() { defer wg.Done(); mk = runEnv(p.mk, sc) }()
+	go func() { defer wg.Done(); zk = runEnv(p.zk, p.target, sc) }()
+	go func() { defer wg.Done(); mk = runEnv(p.mk, p.target, sc) }()
 	wg.Wait()
 	for _, f := range zk.fails {
 		t.Errorf("zookeeper: expectation failed (the scenario is wrong about ZooKeeper): %s", f)
@@ -214,23 +275,66 @@ func compare(t, parent *testing.T, p *pair, sc scenario) {
 		t.Logf("zookeeper transcript:\n%s", strings.Join(zk.lines, "\n"))
 	}
 	// A server that died takes its tree with it: report it and go on with
-	// a new pair, so that later scenarios compare like with like.
+	// a new pair, so that later scenarios compare like with like. On an
+	// ensemble, a member that died or a follower that no longer follows
+	// (a new election: zxids move to a new epoch) is reported the same
+	// way.
 	dead := false
-	for _, srv := range []*zktest.Server{p.zk, p.mk} {
+	for _, srv := range p.servers() {
 		if _, err := zktest.FourLetter(srv.Addr, "srvr"); err != nil {
 			log := srv.Log()
 			if len(log) > 4000 {
 				log = "..." + log[len(log)-4000:]
 			}
-			t.Errorf("%s died during this scenario (%v); the remaining scenarios run on a new pair. Log tail:\n%s", srv.Name, err, log)
+			t.Errorf("%s (%s) died during this scenario (%v); the remaining scenarios run on a new pair. Log tail:\n%s", srv.Name, srv.Addr, err, log)
 			dead = true
 		}
 	}
-	if dead {
-		p.zk.Kill()
-		p.mk.Kill()
-		*p = *startPair(cleanupOn{t, parent}, p.opts)
+	if p.target == ensembleFollower && !dead {
+		for _, srv := range []*zktest.Server{p.zk, p.mk} {
+			if m := zktest.SrvrField(srv.Addr, "Mode"); m != "follower" {
+				t.Errorf("%s's follower (%s) says mode %q after this scenario; the remaining scenarios run on a new pair", srv.Name, srv.Addr, m)
+				dead = true
+			} else if err := setsUpSession(srv); err != nil {
+				// A follower may answer srvr while its request pipeline
+				// is stuck.
+				t.Errorf("%s's follower (%s) sets up no session after this scenario (%v); the remaining scenarios run on a new pair", srv.Name, srv.Addr, err)
+				dead = true
+			}
+		}
 	}
+	if dead {
+		for _, srv := range p.servers() {
+			srv.Kill()
+		}
+		*p = *startPair(cleanupOn{t, parent}, p.opts, p.target)
+	}
+}
+
+// setsUpSession opens a session on srv and closes it again.
+func setsUpSession(srv *zktest.Server) error {
+	nc, err := dialRaw(srv.Addr)
+	if err != nil {
+		return err
+	}
+	rc, res, err := handshake(nc, connectOpts{timeout: defaultTimeout})
+	switch {
+	case err != nil:
+		return err
+	case res.noResponse != "":
+		return errors.New("connect: " + res.noResponse)
+	case rc == nil:
+		return errors.New("connect: session refused")
+	}
+	defer rc.close()
+	if err := rc.send(1, jute.OpCloseSession, nil); err != nil {
+		return err
+	}
+	f, err := rc.reply(replyTimeout)
+	if err == nil && f.hdr.Err != jute.CodeOK {
+		err = fmt.Errorf("closeSession: %s", f.hdr.Err.String())
+	}
+	return err
 }
 
 // Connections.
@@ -284,6 +388,13 @@ func (e *env) tryConnect(label string, o connectOpts) (*client, bool) {
 	if !e.hasBase {
 		f := c.mustCall(jute.XidPing, jute.OpPing, nil)
 		e.base, e.hasBase = f.hdr.Zxid, true
+		if e.target == ensembleFollower {
+			// zxids are shown as offsets from the base; an ensemble's
+			// epoch (the high 32 bits) is compared once here. Both
+			// ensembles elect their first leader in epoch 1 and keep it
+			// (compare restarts them after an election).
+			e.logf("zxid epoch %d", e.base>>32)
+		}
 	}
 	e.logf("%s: connect timeout=%d -> proto=%d timeout=%d session=%s passwd=%dB readOnly=%v/%v",
 		label, o.timeout, r.ProtocolVersion, r.TimeOut, e.sess(r.SessionID), len(r.Passwd), r.ReadOnly, r.HasReadOnly)

@@ -14,7 +14,7 @@ import (
 // nodes' initial stats) or extended types off, then the four-letter words.
 func TestFreshServer(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{})
+	p := startPair(t, zktest.Options{}, standalone)
 	runPair(t, p, slices.Concat(freshScenarios, fourLetterScenarios, halfClosedFourLetterScenarios()))
 }
 
@@ -61,7 +61,7 @@ var freshScenarios = []scenario{
 // TestFourLetterWhitelist checks words outside 4lw.commands.whitelist.
 func TestFourLetterWhitelist(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{Extra: []string{"4lw.commands.whitelist=ruok,srvr"}})
+	p := startPair(t, zktest.Options{Extra: []string{"4lw.commands.whitelist=ruok,srvr"}}, standalone)
 	runPair(t, p, []scenario{
 		{"4lw_whitelist_allows_srvr", func(e *env) {
 			e.logWord("srvr", e.fourLetter("srvr"), e.srvrLine)
@@ -85,7 +85,7 @@ const expiryTick = 1000
 // 2 s.
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{TickTime: expiryTick})
+	p := startPair(t, zktest.Options{TickTime: expiryTick}, standalone)
 	runPair(t, p, expiryScenarios)
 }
 
@@ -165,7 +165,7 @@ var expiryScenarios = []scenario{
 // TestContainerSweep runs with a container/TTL sweep every 500 ms.
 func TestContainerSweep(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{ExtendedTypes: true, Extra: []string{"znode.container.checkIntervalMs=500"}})
+	p := startPair(t, zktest.Options{ExtendedTypes: true, Extra: []string{"znode.container.checkIntervalMs=500"}}, standalone)
 	runPair(t, p, sweepScenarios)
 }
 
@@ -292,7 +292,7 @@ var sweepScenarios = []scenario{
 // quota's hard limits fail QUOTAEXCEEDED, soft limits never do.
 func TestEnforcedQuota(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{Extra: []string{"zookeeper.enforceQuota=true"}})
+	p := startPair(t, zktest.Options{Extra: []string{"zookeeper.enforceQuota=true"}}, standalone)
 	runPair(t, p, enforcedQuotaScenarios)
 }
 
@@ -395,7 +395,7 @@ var enforcedQuotaScenarios = []scenario{
 // whatever the node's; the ACLs are still stored and reported.
 func TestSkipACL(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{ExtendedTypes: true, Extra: []string{"zookeeper.skipACL=yes"}})
+	p := startPair(t, zktest.Options{ExtendedTypes: true, Extra: []string{"zookeeper.skipACL=yes"}}, standalone)
 	runPair(t, p, []scenario{
 		permScenario("skipacl_perm_none", 0),
 		permScenario("skipacl_perm_read", jute.PermRead),
@@ -420,7 +420,7 @@ const smallMaxBuffer = 4096
 // closes the connection, as ZooKeeper does.
 func TestSmallMaxBuffer(t *testing.T) {
 	t.Parallel()
-	p := startPair(t, zktest.Options{Extra: []string{fmt.Sprintf("jute.maxbuffer=%d", smallMaxBuffer)}})
+	p := startPair(t, zktest.Options{Extra: []string{fmt.Sprintf("jute.maxbuffer=%d", smallMaxBuffer)}}, standalone)
 	runPair(t, p, []scenario{
 		{"maxbuffer_request_within", func(e *env) {
 			a := e.connect("A")
@@ -450,7 +450,7 @@ func TestSmallMaxBuffer(t *testing.T) {
 func TestContainerSettings(t *testing.T) {
 	t.Parallel()
 	p := startPair(t, zktest.Options{Extra: []string{"znode.container.checkIntervalMs=500",
-		"znode.container.maxNeverUsedIntervalMs=1000", "znode.container.maxPerMinute=120"}})
+		"znode.container.maxNeverUsedIntervalMs=1000", "znode.container.maxPerMinute=120"}}, standalone)
 	runPair(t, p, []scenario{
 		{"container_never_used_deleted_after_interval", func(e *env) {
 			a := e.connect("A")

@@ -59,7 +59,9 @@ func TestKillLeaderUnderWrites(t *testing.T) {
 			}
 			return err
 		})
-		failovers = append(failovers, time.Since(killed))
+		took := time.Since(killed)
+		failovers = append(failovers, took)
+		t.Logf("round %d: member %d was leader; first write after %v", round+1, lead+1, took.Round(time.Millisecond))
 		probe.Close()
 		before := w.count()
 		w.waitFor(t, before+100)
