@@ -35,7 +35,7 @@ func setup(t *testing.T, o zktest.EnsembleOptions) *zktest.Ensemble {
 func TestKillLeaderUnderWrites(t *testing.T) {
 	rounds, voters := envInt(t, "MEERKAT_ENSEMBLE_ROUNDS", 1), envInt(t, "MEERKAT_ENSEMBLE_VOTERS", 3)
 	e := setup(t, zktest.EnsembleOptions{Voters: voters})
-	w := startWriters(t, e.ConnectString(), 4, 200*(rounds+1))
+	w := startWriters(t, e.ConnectString(), 4, 400*(rounds+1))
 	w.waitFor(t, 200)
 	var failovers []time.Duration
 	for round := range rounds {

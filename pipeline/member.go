@@ -168,11 +168,12 @@ type member struct {
 	buf    []byte
 }
 
-// waiter is a request in flight: sent to leader via at since.
+// waiter is a request in flight: sent to leader via at since (a reopen
+// last asked at asked).
 type waiter struct {
-	r     *Request
-	via   uint64
-	since time.Time
+	r            *Request
+	via          uint64
+	since, asked time.Time
 }
 
 // readWait is a group of requests waiting for one read index.
@@ -272,10 +273,19 @@ func (m *member) reopen(r *Request, since, now time.Time) {
 		p.finish(r)
 	default:
 		ref := m.newRef()
-		m.reopens[ref] = &waiter{r: r, via: m.leader, since: since}
-		m.send(m.leader, appendRevalidate(m.buf[:0], revalidation{ref: ref, session: r.Entry.Session,
-			timeout: r.Timeout, index: p.state.Applied()}))
+		w := &waiter{r: r, since: since}
+		m.reopens[ref] = w
+		m.askRevalidation(ref, w, now)
 	}
+}
+
+// askRevalidation asks the leader whether w's session may resume here. It
+// is asked again every readRetry until answered (the message may be lost
+// on a connection that broke; the leader answers each ask the same way).
+func (m *member) askRevalidation(ref uint64, w *waiter, now time.Time) {
+	w.via, w.asked = m.leader, now
+	m.send(m.leader, appendRevalidate(m.buf[:0], revalidation{ref: ref, session: w.r.Entry.Session,
+		timeout: w.r.Timeout, index: m.p.state.Applied()}))
 }
 
 // invalid completes a reopen that failed: the client is told its session
@@ -782,11 +792,15 @@ func (m *member) runDeadlines(now time.Time) {
 	}
 	clear(m.reads[len(kept):])
 	m.reads = kept
-	// Reopens the leader did not answer in time: their clients give up.
+	// Reopens the leader did not answer in time: their clients give up;
+	// the others are asked again now and then.
 	for ref, w := range m.reopens {
-		if now.Sub(w.since) >= p.cfg.SyncTimeout {
+		switch {
+		case now.Sub(w.since) >= p.cfg.SyncTimeout:
 			delete(m.reopens, ref)
 			p.lost(w.r)
+		case now.Sub(w.asked) >= readRetry && m.leader != 0:
+			m.askRevalidation(ref, w, now)
 		}
 	}
 	held := m.held[:0]
@@ -837,7 +851,11 @@ func (m *member) nextDeadline() time.Time {
 		}
 	}
 	for _, w := range m.reopens {
-		if at := w.since.Add(m.p.cfg.SyncTimeout); at.Before(next) {
+		at := w.since.Add(m.p.cfg.SyncTimeout)
+		if retry := w.asked.Add(readRetry); retry.Before(at) {
+			at = retry
+		}
+		if at.Before(next) {
 			next = at
 		}
 	}

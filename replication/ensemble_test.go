@@ -54,7 +54,10 @@ type ensemble struct {
 	app   []appMsg
 	// dupForwards delivers every forwarded batch twice.
 	dupForwards bool
-	moved       bool
+	// lose counts, by kind (the first byte), application messages to lose
+	// without a sign, as on a connection whose peer restarted.
+	lose  map[byte]int
+	moved bool
 }
 
 // repl is a site's pipeline.Replicator: its core, and the test network for
@@ -107,6 +110,10 @@ func (e *ensemble) round() bool {
 	e.app = nil
 	for _, m := range msgs {
 		if e.down[m.from] {
+			continue
+		}
+		if e.lose[m.data[0]] > 0 {
+			e.lose[m.data[0]]--
 			continue
 		}
 		if e.down[m.to] || e.cut[[2]uint64{m.from, m.to}] {
@@ -540,6 +547,28 @@ func TestSessionMovesBetweenMembers(t *testing.T) {
 	}
 	if late.Session == nil || late.Session.ID != s2.ID {
 		t.Fatalf("reopen of a session created elsewhere: done %v session %v", e.isDone(f2, late), late.Session)
+	}
+}
+
+// TestLostRevalidationIsAskedAgain: a revalidation lost without a sign is
+// asked again, and the client resumes its session long before the sync
+// timeout would close its connection.
+func TestLostRevalidationIsAskedAgain(t *testing.T) {
+	e := newEnsemble(t, []uint64{1, 2, 3}, nil)
+	lead := e.leader(1, 2, 3)
+	f1, f2 := e.others(lead)[0], e.others(lead)[1]
+	s, _ := e.openSession(f1, 30000)
+	e.lose = map[byte]int{'V': 1}
+	reopen := e.submit(f2, &pipeline.Request{Kind: pipeline.KindReopenSession, Timeout: 20000,
+		Passwd: s.Passwd[:], Entry: engine.Entry{Session: s.ID}})
+	for range 30 {
+		if e.isDone(f2, reopen) {
+			break
+		}
+		e.tick(1)
+	}
+	if e.lose['V'] != 0 || reopen.Session == nil || reopen.Session.ID != s.ID {
+		t.Fatalf("after 3 s with the first revalidation lost: lost %v, done %v, session %v", e.lose['V'] == 0, e.isDone(f2, reopen), reopen.Session)
 	}
 }
 

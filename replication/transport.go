@@ -211,11 +211,15 @@ func (t *Transport) Close() error {
 // sendLoop keeps a connection to p and writes its queue to it, batch by
 // batch, reconnecting with back-off (50 ms, doubling to 1 s). A batch that
 // cannot be written is dropped and the peer reported unreachable: raft
-// sends again what matters.
+// sends again what matters. The peer never writes on this connection, so
+// a read that returns means it closed (the peer died or restarted): the
+// next batch then goes on a new connection rather than into a socket whose
+// other end is gone, where the kernel would take it and lose it.
 func (t *Transport) sendLoop(p *peer) {
 	defer t.wg.Done()
 	var conn net.Conn
 	var w *bufio.Writer
+	var closed chan struct{}
 	backoff := 50 * time.Millisecond
 	var buf []byte
 	defer func() {
@@ -230,6 +234,14 @@ func (t *Transport) sendLoop(p *peer) {
 			return
 		case batch = <-p.queue:
 		}
+		if conn != nil {
+			select {
+			case <-closed:
+				_ = conn.Close()
+				conn = nil
+			default:
+			}
+		}
 		if conn == nil {
 			c, err := net.DialTimeout("tcp", p.addr, time.Second)
 			if err != nil {
@@ -243,7 +255,15 @@ func (t *Transport) sendLoop(p *peer) {
 				continue
 			}
 			backoff = 50 * time.Millisecond
-			conn, w = c, bufio.NewWriterSize(c, 64<<10)
+			gone := make(chan struct{})
+			conn, w, closed = c, bufio.NewWriterSize(c, 64<<10), gone
+			t.wg.Add(1)
+			go func() {
+				defer t.wg.Done()
+				var b [1]byte
+				_, _ = c.Read(b[:])
+				close(gone)
+			}()
 			var hello [8]byte
 			binary.BigEndian.PutUint64(hello[:], t.cfg.ID)
 			_, _ = w.Write(hello[:])
