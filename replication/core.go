@@ -206,24 +206,30 @@ func (c *core) proposeConfChange(t pb.ConfChangeType, id uint64) error {
 // leaderLost is told that the connection from member id broke. If id is
 // the leader, it probably died: this member stops trusting its lease (it
 // runs its election clock out), so that it grants pre-votes at once, and
-// reports whether it is the one to campaign first (the lowest id among
-// the other voters; the rest wait for their own timeouts, so that their
-// votes do not split). Pre-vote keeps a wrong guess harmless: while the
-// leader is alive the others are in its lease and refuse.
-func (c *core) leaderLost(id uint64) (campaign bool) {
+// returns its place in line to campaign: 0 for the lowest id among the
+// other voters, 1 for the next, and so on (ok false when it is not a
+// candidate). The Node staggers the campaigns by place, so that the first
+// usually wins alone and the next tries only if it could not (its log was
+// behind, say). Pre-vote keeps a wrong guess harmless: while the leader is
+// alive the others are in its lease and refuse.
+func (c *core) leaderLost(id uint64) (place int, ok bool) {
 	if id == 0 || id != c.leader || c.learner || !slices.Contains(c.voters, c.cfg.ID) {
-		return false
+		return 0, false
 	}
 	c.suspect = id
 	for range c.cfg.ElectionTicks {
 		c.rn.Tick()
 	}
 	for _, v := range c.voters {
-		if v != id {
-			return v == c.cfg.ID
+		switch v {
+		case id:
+		case c.cfg.ID:
+			return place, true
+		default:
+			place++
 		}
 	}
-	return false
+	return 0, false
 }
 
 // campaign starts an election (a pre-vote first) if the leader that
@@ -298,7 +304,7 @@ func (c *core) process() (bool, error) {
 	if err := c.storage.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
 		return true, err
 	}
-	// 2. Then the answers.
+	// 2. Then the answers that vouch for what was written.
 	if len(late) > 0 {
 		c.cfg.Send(late)
 	}
@@ -308,16 +314,9 @@ func (c *core) process() (bool, error) {
 		c.setMembership(meta.GetConfState())
 		c.applied = max(c.applied, meta.GetIndex())
 	}
-	// 3. Then the committed entries: configuration changes to raft first,
-	// in their place in the log, then the whole run to the applier.
-	for _, e := range rd.CommittedEntries {
-		if err := c.applyConfChange(e); err != nil {
-			return true, err
-		}
-	}
-	if n := len(rd.CommittedEntries); n > 0 {
-		c.cfg.Apply(rd.CommittedEntries)
-		c.applied = rd.CommittedEntries[n-1].GetIndex()
+	// 3. Then the committed entries.
+	if err := c.apply(rd.CommittedEntries); err != nil {
+		return true, err
 	}
 	// Leadership and read indexes, after the entries committed with them.
 	c.checkLeader()
@@ -335,6 +334,22 @@ func (c *core) process() (bool, error) {
 	}
 	c.readd = c.readd[:0]
 	return true, nil
+}
+
+// apply hands committed entries to the applier, configuration changes to
+// raft first, in their place in the log.
+func (c *core) apply(ents []*pb.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	for _, e := range ents {
+		if err := c.applyConfChange(e); err != nil {
+			return err
+		}
+	}
+	c.cfg.Apply(ents)
+	c.applied = ents[len(ents)-1].GetIndex()
+	return nil
 }
 
 // splitByDurability splits msgs into those that may be sent before the

@@ -433,8 +433,17 @@ func TestLeaderLossElectsWithoutWaitingForTheTimeout(t *testing.T) {
 	n.propose(old, "a")
 	n.crash(old)
 	var first uint64
+	places := map[int]bool{}
 	for _, id := range n.ids() {
-		if id != old && n.members[id].c.leaderLost(old) {
+		if id == old {
+			continue
+		}
+		place, ok := n.members[id].c.leaderLost(old)
+		if !ok || places[place] {
+			t.Fatalf("member %d: place %d in line (ok %v) after %v", id, place, ok, places)
+		}
+		places[place] = true
+		if place == 0 {
 			first = id
 		}
 	}
@@ -474,7 +483,10 @@ func TestWrongLeaderLossDoesNotDisrupt(t *testing.T) {
 	lead := n.leader(1, 2, 3)
 	term := n.members[lead].c.Status().GetTerm()
 	for _, id := range n.ids() {
-		if id != lead && n.members[id].c.leaderLost(lead) {
+		if id == lead {
+			continue
+		}
+		if place, ok := n.members[id].c.leaderLost(lead); ok && place == 0 {
 			if err := n.members[id].c.campaign(); err != nil {
 				t.Fatal(err)
 			}

@@ -80,8 +80,13 @@ type snapResult struct {
 
 // campaignDelay is how long the first in line waits, after the leader's
 // connection broke, before it campaigns: long enough for the other
-// members to notice the same break and leave the leader's lease.
-const campaignDelay = 20 * time.Millisecond
+// members to notice the same break and leave the leader's lease. Each
+// next in line waits campaignStagger more, time enough for the one before
+// to win (a pre-vote and a vote round) and be heard from.
+const (
+	campaignDelay   = 20 * time.Millisecond
+	campaignStagger = 150 * time.Millisecond
+)
 
 // StartNode makes the node and starts its goroutine. The transport's
 // callbacks must lead to the node's Deliver, DeliverApp,
@@ -354,9 +359,11 @@ func (n *Node) run() {
 		case id := <-n.unreach:
 			n.core.rn.ReportUnreachable(id)
 		case id := <-n.lost:
-			if n.core.leaderLost(id) {
-				n.cfg.Logger.Info("replication: the leader's connection broke; campaigning", "leader", id)
-				campaign = time.After(campaignDelay)
+			if place, ok := n.core.leaderLost(id); ok {
+				delay := campaignDelay + time.Duration(place)*campaignStagger
+				n.cfg.Logger.Info("replication: the leader's connection broke; campaigning unless another leads first",
+					"leader", id, "in", delay)
+				campaign = time.After(delay)
 			}
 		case <-campaign:
 			campaign = nil
