@@ -56,20 +56,22 @@ type NodeConfig struct {
 // methods, which are safe from any goroutine. It is the
 // pipeline.Replicator of its member.
 type Node struct {
-	cfg       NodeConfig
-	core      *core
-	inbound   chan *pb.Message
-	proposals chan []byte
-	reads     chan uint64
-	inspect   chan func(*core)
-	unreach   chan uint64
-	lost      chan uint64
-	snapped   chan snapResult
-	rejoins   chan uint64
-	stop      chan struct{}
-	done      chan struct{}
-	once      sync.Once
-	err       error // why the node stopped on its own; read after done
+	cfg  NodeConfig
+	core *core
+	// rejoinAsked is when this member last asked to rejoin (askToRejoin).
+	rejoinAsked time.Time
+	inbound     chan *pb.Message
+	proposals   chan []byte
+	reads       chan uint64
+	inspect     chan func(*core)
+	unreach     chan uint64
+	lost        chan uint64
+	snapped     chan snapResult
+	rejoins     chan uint64
+	stop        chan struct{}
+	done        chan struct{}
+	once        sync.Once
+	err         error // why the node stopped on its own; read after done
 }
 
 // snapResult is how sending a snapshot to a member went.
@@ -272,19 +274,28 @@ func (n *Node) Err() error {
 	}
 }
 
-// everySecond compacts the log up to what the checkpoint covers, and, on a
-// member whose log was wiped, asks the leader again to take it back.
+// everySecond compacts the log up to what the checkpoint covers.
 func (n *Node) everySecond() {
 	if n.cfg.Durable != nil {
 		if err := n.core.compact(n.cfg.Durable(), n.cfg.KeepEntries); err != nil {
 			n.cfg.Logger.Warn("replication: compacting the log failed", "err", err)
 		}
 	}
-	if n.core.lostLog && n.core.leader != 0 {
-		n.cfg.Logger.Warn("replication: the leader counts on entries this member does not have (its data was wiped?); asking to rejoin", "leader", n.core.leader)
-		n.cfg.Transport.RequestRejoin(n.core.leader)
-		n.core.lostLog = false
+}
+
+// rejoinEvery is how often a member whose log was wiped asks the leader to
+// take it back while the leader still counts on what it lost.
+const rejoinEvery = time.Second
+
+// askToRejoin asks the leader to take this member back once it learns its
+// log was wiped: at once, then at most every rejoinEvery.
+func (n *Node) askToRejoin(now time.Time) {
+	if !n.core.lostLog || n.core.leader == 0 || now.Sub(n.rejoinAsked) < rejoinEvery {
+		return
 	}
+	n.cfg.Logger.Warn("replication: the leader counts on entries this member does not have (its data was wiped?); asking to rejoin", "leader", n.core.leader)
+	n.cfg.Transport.RequestRejoin(n.core.leader)
+	n.core.lostLog, n.rejoinAsked = false, now
 }
 
 // maxDrain bounds how many queued messages, proposals and read requests
@@ -384,5 +395,6 @@ func (n *Node) run() {
 				break
 			}
 		}
+		n.askToRejoin(time.Now())
 	}
 }

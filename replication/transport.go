@@ -83,6 +83,9 @@ type peer struct {
 	id    uint64
 	addr  string
 	queue chan outgoing
+	// back is signalled when the peer connects to us: it is up again, so
+	// a sender waiting out its back-off dials at once.
+	back chan struct{}
 }
 
 // outgoing is one queued batch: raft messages, one application message or
@@ -134,7 +137,7 @@ func (t *Transport) AddPeer(id uint64, addr string) {
 	if _, ok := t.peers[id]; ok {
 		return
 	}
-	p := &peer{id: id, addr: addr, queue: make(chan outgoing, t.cfg.QueueSize)}
+	p := &peer{id: id, addr: addr, queue: make(chan outgoing, t.cfg.QueueSize), back: make(chan struct{}, 1)}
 	t.peers[id] = p
 	t.wg.Add(1)
 	go t.sendLoop(p)
@@ -209,22 +212,19 @@ func (t *Transport) Close() error {
 }
 
 // sendLoop keeps a connection to p and writes its queue to it, batch by
-// batch, reconnecting with back-off (50 ms, doubling to 1 s). A batch that
-// cannot be written is dropped and the peer reported unreachable: raft
-// sends again what matters. The peer never writes on this connection, so
-// a read that returns means it closed (the peer died or restarted): the
-// next batch then goes on a new connection rather than into a socket whose
-// other end is gone, where the kernel would take it and lose it.
+// batch, reconnecting with back-off (50 ms, doubling to 1 s, cut short
+// when the peer connects to us). A batch that cannot be written is dropped
+// and the peer reported unreachable: raft sends again what matters.
 func (t *Transport) sendLoop(p *peer) {
 	defer t.wg.Done()
-	var conn net.Conn
-	var w *bufio.Writer
-	var closed chan struct{}
 	backoff := 50 * time.Millisecond
 	var buf []byte
+	// Dial at once, with nothing to send yet: the hello tells the peer
+	// this member is up (see peer.back).
+	out, _ := t.dial(p)
 	defer func() {
-		if conn != nil {
-			_ = conn.Close()
+		if out != nil {
+			_ = out.c.Close()
 		}
 	}()
 	for {
@@ -234,57 +234,82 @@ func (t *Transport) sendLoop(p *peer) {
 			return
 		case batch = <-p.queue:
 		}
-		if conn != nil {
+		if out != nil {
 			select {
-			case <-closed:
-				_ = conn.Close()
-				conn = nil
+			case <-out.closed:
+				_ = out.c.Close()
+				out = nil
 			default:
 			}
 		}
-		if conn == nil {
-			c, err := net.DialTimeout("tcp", p.addr, time.Second)
-			if err != nil {
+		if out == nil {
+			var err error
+			if out, err = t.dial(p); err != nil {
 				t.unreachable(p.id)
 				select {
 				case <-t.stop:
 					return
 				case <-time.After(backoff):
+				case <-p.back:
 				}
 				backoff = min(2*backoff, time.Second)
 				continue
 			}
 			backoff = 50 * time.Millisecond
-			gone := make(chan struct{})
-			conn, w, closed = c, bufio.NewWriterSize(c, 64<<10), gone
-			t.wg.Add(1)
-			go func() {
-				defer t.wg.Done()
-				var b [1]byte
-				_, _ = c.Read(b[:])
-				close(gone)
-			}()
-			var hello [8]byte
-			binary.BigEndian.PutUint64(hello[:], t.cfg.ID)
-			_, _ = w.Write(hello[:])
 		}
 		var err error
-		buf, err = writeBatch(w, buf, batch)
+		buf, err = writeBatch(out.w, buf, batch)
 		// Write whatever else is queued before flushing, one flush a burst.
 		for err == nil && len(p.queue) > 0 {
-			buf, err = writeBatch(w, buf, <-p.queue)
+			buf, err = writeBatch(out.w, buf, <-p.queue)
 		}
 		if err == nil {
-			_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			err = w.Flush()
+			_ = out.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			err = out.w.Flush()
 		}
 		if err != nil {
 			t.cfg.Logger.Debug("replication: send to peer failed", "peer", p.id, "err", err)
-			_ = conn.Close()
-			conn = nil
+			_ = out.c.Close()
+			out = nil
 			t.unreachable(p.id)
 		}
 	}
+}
+
+// outConn is a connection to a peer: its buffered writer, and closed, which
+// is closed when the peer closes its end.
+type outConn struct {
+	c      net.Conn
+	w      *bufio.Writer
+	closed chan struct{}
+}
+
+// dial connects to p and writes (without flushing) the hello. The peer
+// never writes on this connection, so a read that returns means it closed
+// (the peer died or restarted): the next batch then goes on a new
+// connection rather than into a socket whose other end is gone, where the
+// kernel would take it and lose it.
+func (t *Transport) dial(p *peer) (*outConn, error) {
+	c, err := net.DialTimeout("tcp", p.addr, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	out := &outConn{c: c, w: bufio.NewWriterSize(c, 64<<10), closed: make(chan struct{})}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		var b [1]byte
+		_, _ = c.Read(b[:])
+		close(out.closed)
+	}()
+	var hello [8]byte
+	binary.BigEndian.PutUint64(hello[:], t.cfg.ID)
+	_, _ = out.w.Write(hello[:])
+	if err := out.w.Flush(); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return out, nil
 }
 
 // writeBatch writes one queued batch as frames, with buf as scratch.
@@ -434,9 +459,14 @@ func (t *Transport) receiveLoop(c net.Conn) {
 		return
 	}
 	id := binary.BigEndian.Uint64(hello[:])
-	if _, ok := t.peer(id); !ok {
+	p, ok := t.peer(id)
+	if !ok {
 		t.cfg.Logger.Warn("replication: a connection on the peer port from an unknown member", "id", id, "remote", c.RemoteAddr())
 		return
+	}
+	select {
+	case p.back <- struct{}{}:
+	default:
 	}
 	from = id
 	var head [4]byte

@@ -179,11 +179,13 @@ func (m *member) start(s *Server) error {
 // hands it to the pipeline, and waits until the checkpoint holds it
 // durably, so that raft may drop the log it stands for.
 func (s *Server) install(image io.Reader) error {
+	begin := time.Now()
 	l := engine.NewLoader()
 	st, err := snapshot.Read(image, l)
 	if err != nil {
 		return err
 	}
+	read := time.Since(begin)
 	state, err := l.Finish(st.Zxid)
 	if err != nil {
 		return err
@@ -194,6 +196,7 @@ func (s *Server) install(image io.Reader) error {
 	if err := s.pipe.Install(state); err != nil {
 		return err
 	}
+	installed := time.Since(begin)
 	deadline := time.Now().Add(5 * time.Minute)
 	for s.cp.DurableIndex() < st.Applied {
 		if time.Now().After(deadline) {
@@ -201,6 +204,9 @@ func (s *Server) install(image io.Reader) error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	s.logger.Info("installed the leader's snapshot", "zxid", fmt.Sprintf("0x%x", st.Zxid), "znodes", st.Nodes,
+		"receive_ms", read.Milliseconds(), "install_ms", (installed - read).Milliseconds(),
+		"checkpoint_ms", (time.Since(begin) - installed).Milliseconds())
 	return nil
 }
 

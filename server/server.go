@@ -186,7 +186,12 @@ func (s *Server) snapshotTo(w io.Writer) (snapshot.Stats, error) {
 // writeSnapshot streams a snapshot of the current version to w, for a
 // member catching up.
 func (s *Server) writeSnapshot(w io.Writer) error {
-	_, err := s.snapshotTo(w)
+	begin := time.Now()
+	st, err := s.snapshotTo(w)
+	if err == nil {
+		s.logger.Info("sent a snapshot to a member catching up", "zxid", fmt.Sprintf("0x%x", st.Zxid),
+			"znodes", st.Nodes, "ms", time.Since(begin).Milliseconds())
+	}
 	return err
 }
 
