@@ -494,3 +494,20 @@ func TestContainerSettings(t *testing.T) {
 		}},
 	})
 }
+
+// TestApproximateDataSize: mntr's zk_approximate_data_size counts each
+// path as Java counts a String (UTF-16 units), so names beyond ASCII count
+// less than their UTF-8 bytes (and a character beyond the BMP counts two).
+func TestApproximateDataSize(t *testing.T) {
+	t.Parallel()
+	p := startPair(t, zktest.Options{}, standalone)
+	runPair(t, p, []scenario{
+		{"approximate_data_size_of_non_ascii_names", func(e *env) {
+			a := e.connect("A")
+			for _, name := range []string{"/plain", "/é", "/\u200b", "/\ufeff", "/\U0001F600"} {
+				a.create(name, []byte("data"), 0)
+			}
+			e.mntrWord()
+		}},
+	})
+}

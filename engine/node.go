@@ -2,6 +2,8 @@ package engine
 
 import (
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/meerkat-zk/meerkat/jute"
 )
@@ -86,8 +88,27 @@ func (n *Node) parent() string {
 	return n.kv[:n.nameOff-1]
 }
 
-// size is the znode's path and data length together.
-func (n *Node) size() int64 { return int64(len(n.kv)) }
+// size is what the znode counts for in ZooKeeper's approximate data size:
+// its path's length as Java counts a String (UTF-16 units) and its data's
+// length in bytes.
+func (n *Node) size() int64 {
+	path := n.Path()
+	return int64(utf16Len(path) + len(n.kv) - len(path))
+}
+
+// utf16Len is the length of s in UTF-16 code units, Java's String.length.
+func utf16Len(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			n := 0
+			for _, r := range s {
+				n += max(utf16.RuneLen(r), 1)
+			}
+			return n
+		}
+	}
+	return len(s)
+}
 
 // Data returns the znode's data as a string that shares the node's memory.
 func (n *Node) Data() string { return n.kv[n.pathLen&^dataNullBit:] }

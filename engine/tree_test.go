@@ -137,3 +137,22 @@ func TestTreeSequentialAppendsFillPages(t *testing.T) {
 		t.Errorf("leaf fill after sequential appends %.2f, want >= 0.9", fill)
 	}
 }
+
+// TestDataSizeCountsPathsAsJavaDoes: ZooKeeper's approximate data size
+// adds each path's String.length (UTF-16 units) to its data's bytes.
+func TestDataSizeCountsPathsAsJavaDoes(t *testing.T) {
+	for _, c := range []struct {
+		path string
+		want int
+	}{
+		{"/plain", 6},
+		{"/é", 2},          // two bytes in UTF-8, one unit in Java
+		{"/\u200b", 2},     // three bytes, one unit
+		{"/\U0001F600", 3}, // four bytes, a surrogate pair
+	} {
+		n := newNode(c.path, []byte("data"))
+		if got := n.size(); got != int64(c.want+4) {
+			t.Errorf("%q counts %d, want %d", c.path, got, c.want+4)
+		}
+	}
+}
