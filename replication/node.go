@@ -349,6 +349,13 @@ func (n *Node) run() {
 			}
 		case id := <-n.rejoins:
 			n.cfg.Logger.Info("replication: a member lost its log and asks to rejoin", "member", id)
+			// It needs everything: a snapshot of what the checkpoint holds
+			// is cheaper than replaying the log kept behind it.
+			if n.cfg.Durable != nil {
+				if err := n.core.compact(n.cfg.Durable(), 0); err != nil {
+					n.cfg.Logger.Warn("replication: compacting the log failed", "err", err)
+				}
+			}
 			if err := n.core.rejoin(id); err != nil {
 				n.cfg.Logger.Warn("replication: rejoin", "member", id, "err", err)
 			}
