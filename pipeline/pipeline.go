@@ -589,16 +589,7 @@ func (p *Pipeline) allocSessionID() int64 {
 // state is the published View, and waits for it. It must not be called
 // from a goroutine the pipeline waits on (an event loop's callback).
 func (p *Pipeline) Inspect(fn func(*engine.State, map[int64]*Session)) error {
-	done := make(doneCompleter, 1)
-	if err := p.Submit(&Request{Kind: KindInspect, Inspect: fn, From: done}); err != nil {
-		return err
-	}
-	select {
-	case <-done:
-		return nil
-	case <-p.stop:
-		return ErrStopped
-	}
+	return p.await(&Request{Kind: KindInspect, Inspect: fn})
 }
 
 // Install replaces a member's state with state, an image of its leader's
@@ -612,8 +603,14 @@ func (p *Pipeline) Install(state *engine.State) error {
 	if p.member == nil {
 		return errors.New("pipeline: only a member of an ensemble installs images")
 	}
+	return p.await(&Request{Kind: KindInstall, Install: state})
+}
+
+// await submits r and waits until the pipeline has completed it.
+func (p *Pipeline) await(r *Request) error {
 	done := make(doneCompleter, 1)
-	if err := p.Submit(&Request{Kind: KindInstall, Install: state, From: done}); err != nil {
+	r.From = done
+	if err := p.Submit(r); err != nil {
 		return err
 	}
 	select {
