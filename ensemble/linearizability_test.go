@@ -425,8 +425,17 @@ func (c *linClient) meta(leaderAtCall bool, err error) linMeta {
 	return m
 }
 
-// unknown gives the client a new id: its operation stays pending forever.
-func (c *linClient) unknown() { c.id = c.rec.newClient() }
+// record adds an operation to the history and reports whether its outcome
+// is unknown; then the client goes on under a new id, as the operation
+// stays pending forever.
+func (c *linClient) record(in linInput, out linOutput, call, ret int64, lead bool, err error) (unknown bool) {
+	c.rec.add(c.id, in, out, call, ret, c.meta(lead, err))
+	if out.Outcome != linUnknown {
+		return false
+	}
+	c.id = c.rec.newClient()
+	return true
+}
 
 // set runs a setData with the version the client last saw. It reports
 // whether the outcome is unknown.
@@ -449,12 +458,7 @@ func (c *linClient) set(key string) bool {
 	default:
 		out.Outcome, ret = linUnknown, math.MaxInt64
 	}
-	c.rec.add(c.id, in, out, call, ret, c.meta(lead, err))
-	if out.Outcome == linUnknown {
-		c.unknown()
-		return true
-	}
-	return false
+	return c.record(in, out, call, ret, lead, err)
 }
 
 // read runs sync(syncPath) then getData(key) as one operation. A read
@@ -483,8 +487,7 @@ func (c *linClient) read(key, syncPath string) bool {
 		c.rec.dropped.Add(1)
 		return true
 	}
-	c.rec.add(c.id, in, out, call, ret, c.meta(lead, err))
-	return false
+	return c.record(in, out, call, ret, lead, err)
 }
 
 // once races the other clients to create this round's znode, or reads the
@@ -516,12 +519,7 @@ func (c *linClient) create(key string) bool {
 	default:
 		out.Outcome, ret = linUnknown, math.MaxInt64
 	}
-	c.rec.add(c.id, in, out, call, ret, c.meta(lead, err))
-	if out.Outcome == linUnknown {
-		c.unknown()
-		return true
-	}
-	return false
+	return c.record(in, out, call, ret, lead, err)
 }
 
 // TestLinearizableUnderFaults records concurrent versioned setData,

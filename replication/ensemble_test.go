@@ -153,6 +153,16 @@ func (e *ensemble) isDone(id uint64, r *pipeline.Request) bool {
 	return ok
 }
 
+// tickUntilDone ticks up to ticks times until member id has completed r.
+func (e *ensemble) tickUntilDone(id uint64, r *pipeline.Request, ticks int) {
+	for range ticks {
+		if e.isDone(id, r) {
+			return
+		}
+		e.tick(1)
+	}
+}
+
 // openSession creates a session through member id.
 func (e *ensemble) openSession(id uint64, timeout int32) (*pipeline.Session, *conn) {
 	e.t.Helper()
@@ -383,12 +393,7 @@ func TestLeaderChangeFailsWritesInFlight(t *testing.T) {
 	if e.isDone(f, r) {
 		t.Fatalf("a write the leader could not replicate completed: %+v", r.Result)
 	}
-	for range 100 {
-		e.tick(1)
-		if e.isDone(f, r) {
-			break
-		}
-	}
+	e.tickUntilDone(f, r, 100)
 	if !e.isDone(f, r) || r.Result.Err != jute.CodeConnectionLoss || !c.closed {
 		t.Fatalf("after the leader changed: done %v, %v, connection closed %v", e.isDone(f, r), r.Result.Err, c.closed)
 	}
@@ -427,12 +432,7 @@ func TestSyncWaitsForTheLeadersCommitIndex(t *testing.T) {
 	}
 	delete(e.raftCut, f)
 	e.heal()
-	for range 30 {
-		if e.isDone(f, sync) {
-			break
-		}
-		e.tick(1)
-	}
+	e.tickUntilDone(f, sync, 30)
 	if !e.isDone(f, sync) {
 		t.Fatal("the sync did not complete after healing")
 	}
@@ -539,12 +539,7 @@ func TestSessionMovesBetweenMembers(t *testing.T) {
 	}
 	delete(e.raftCut, f2)
 	e.heal()
-	for range 30 {
-		if e.isDone(f2, late) {
-			break
-		}
-		e.tick(1)
-	}
+	e.tickUntilDone(f2, late, 30)
 	if late.Session == nil || late.Session.ID != s2.ID {
 		t.Fatalf("reopen of a session created elsewhere: done %v session %v", e.isDone(f2, late), late.Session)
 	}
@@ -561,12 +556,7 @@ func TestLostRevalidationIsAskedAgain(t *testing.T) {
 	e.lose = map[byte]int{'V': 1}
 	reopen := e.submit(f2, &pipeline.Request{Kind: pipeline.KindReopenSession, Timeout: 20000,
 		Passwd: s.Passwd[:], Entry: engine.Entry{Session: s.ID}})
-	for range 30 {
-		if e.isDone(f2, reopen) {
-			break
-		}
-		e.tick(1)
-	}
+	e.tickUntilDone(f2, reopen, 30)
 	if e.lose['V'] != 0 || reopen.Session == nil || reopen.Session.ID != s.ID {
 		t.Fatalf("after 3 s with the first revalidation lost: lost %v, done %v, session %v", e.lose['V'] == 0, e.isDone(f2, reopen), reopen.Session)
 	}
@@ -642,12 +632,7 @@ func TestWritesWaitForTheElection(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.settle()
-	for range 100 {
-		if e.isDone(f, r) {
-			break
-		}
-		e.tick(1)
-	}
+	e.tickUntilDone(f, r, 100)
 	if !e.isDone(f, r) || r.Result.Err != jute.CodeOK || c.closed {
 		t.Fatalf("a write during the election: done %v %v closed %v", e.isDone(f, r), r.Result.Err, c.closed)
 	}
