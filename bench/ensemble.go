@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -184,13 +183,7 @@ func failover(tb *runnerTB, e *zktest.Ensemble) (time.Duration, error) {
 // its srvr shows the leader's zxid.
 func (c *EnsembleConfig) catchUp(tb *runnerTB, e *zktest.Ensemble) (float64, error) {
 	lead := e.Leader(tb)
-	parents := (c.CatchUpZnodes + 999) / 1000
-	steps := []Creates{
-		{Paths: func(int) string { return "/tree" }, Count: 1},
-		{Paths: func(i int) string { return fmt.Sprintf("/tree/p%04d", i) }, Count: parents},
-		{Paths: treePath, Count: c.CatchUpZnodes, ValueSize: c.CatchUpValue},
-	}
-	if _, err := createAll(e.Members[lead].Addr, steps, 30*time.Minute); err != nil {
+	if _, err := createAll(e.Members[lead].Addr, treeSteps(c.CatchUpZnodes, c.CatchUpValue), 30*time.Minute); err != nil {
 		return 0, err
 	}
 	follower := (lead + 1) % len(e.Members)
@@ -321,14 +314,4 @@ func msList(v []float64) string {
 		parts[i] = fmt.Sprintf("%.0f", x)
 	}
 	return fmt.Sprintf("%.0f ms (%s)", median(v), strings.Join(parts, ", "))
-}
-
-// median returns the middle of v (the upper one of an even count), 0 for
-// none.
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(v))
-	return s[len(s)/2]
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,9 +95,7 @@ func Fanout(addr, path string, sessions, rounds int, wait time.Duration) (*Fanou
 		}
 	}
 	res.Delivery, res.SetData = delivery.Summary(), setData.Summary()
-	sorted := append([]float64(nil), res.AllMs...)
-	sort.Float64s(sorted)
-	res.MedianAllMs = sorted[len(sorted)/2]
+	res.MedianAllMs = median(res.AllMs)
 	if n := delivery.Count(); n > 0 {
 		res.GenCPUPerEv = float64(cpu) / 1e3 / float64(n)
 	}

@@ -49,6 +49,16 @@ type TreeResult struct {
 // treePath is znode i of the large tree: 1,000 children per parent.
 func treePath(i int) string { return fmt.Sprintf("/tree/p%04d/n%07d", i/1000, i) }
 
+// treeSteps creates the large tree of znodes znodes of value bytes each:
+// /tree, the parents, then the znodes.
+func treeSteps(znodes, value int) []Creates {
+	return []Creates{
+		{Paths: func(int) string { return "/tree" }, Count: 1},
+		{Paths: func(i int) string { return fmt.Sprintf("/tree/p%04d", i) }, Count: (znodes + 999) / 1000},
+		{Paths: treePath, Count: znodes, ValueSize: value},
+	}
+}
+
 // treeScenario loads the large tree into a fresh server and measures its
 // memory and restart times.
 func (c *Config) treeScenario(system string) Run {
@@ -66,13 +76,7 @@ func (c *Config) treeScenario(system string) Run {
 		if res.RSSEmpty, err = ProcessRSS(srv.Pid()); err != nil {
 			return err
 		}
-		parents := (c.TreeZnodes + 999) / 1000
-		steps := []Creates{
-			{Paths: func(int) string { return "/tree" }, Count: 1},
-			{Paths: func(i int) string { return fmt.Sprintf("/tree/p%04d", i) }, Count: parents},
-			{Paths: treePath, Count: c.TreeZnodes, ValueSize: c.TreeValue},
-		}
-		if res.LoadRate, err = createAll(srv.Addr, steps, 30*time.Minute); err != nil {
+		if res.LoadRate, err = createAll(srv.Addr, treeSteps(c.TreeZnodes, c.TreeValue), 30*time.Minute); err != nil {
 			return err
 		}
 		time.Sleep(2 * time.Second)
