@@ -119,6 +119,18 @@ type Config struct {
 	// DynamicConfigFile is dynamicConfigFile: a file holding the server.N
 	// lines instead of zoo.cfg.
 	DynamicConfigFile string
+	// LocalSessions is localSessionsEnabled: a member opens new sessions
+	// on its own, without a log entry; they live on that member only, own
+	// no ephemerals and cannot move to another member.
+	LocalSessions bool
+	// LocalSessionsUpgrading is localSessionsUpgradingEnabled: a local
+	// session that creates an ephemeral becomes a global one first (else
+	// the create fails EPHEMERALONLOCALSESSION).
+	LocalSessionsUpgrading bool
+	// ReadOnlyMode is readonlymode.enabled (a JVM system property for
+	// ZooKeeper; a zoo.cfg key here): a member cut off from its quorum
+	// serves read-only clients instead of none.
+	ReadOnlyMode bool
 	// Unknown lists keys that were not recognised, for a warning.
 	Unknown []string
 	// Warnings are things the configuration got wrong that ZooKeeper
@@ -264,6 +276,12 @@ func (c *Config) Set(key, value string) error {
 		c.PeerType = strings.ToLower(value)
 	case "dynamicConfigFile":
 		c.DynamicConfigFile = value
+	case "localSessionsEnabled":
+		c.LocalSessions, err = boolean(key, value)
+	case "localSessionsUpgradingEnabled":
+		c.LocalSessionsUpgrading, err = boolean(key, value)
+	case "readonlymode.enabled":
+		c.ReadOnlyMode, err = boolean(key, value)
 	case "autopurge.snapRetainCount", "autopurge.purgeInterval",
 		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
 		"zookeeper.commitLogCount",

@@ -215,6 +215,16 @@ func (c *Config) validateEnsemble() error {
 	if c.InitLimit < 0 || c.SyncLimit < 0 {
 		return errors.New("initLimit and syncLimit must not be negative")
 	}
+	if !c.Distributed() {
+		for _, w := range []struct {
+			on  bool
+			key string
+		}{{c.LocalSessions, "localSessionsEnabled"}, {c.LocalSessionsUpgrading, "localSessionsUpgradingEnabled"}, {c.ReadOnlyMode, "readonlymode.enabled"}} {
+			if w.on {
+				c.Warnings = append(c.Warnings, w.key+" has no effect on a standalone server, as in ZooKeeper")
+			}
+		}
+	}
 	if len(c.Members) == 0 {
 		return nil
 	}
@@ -236,6 +246,11 @@ func (c *Config) validateEnsemble() error {
 	role := "participant"
 	if self.Observer {
 		role = "observer"
+	}
+	if c.ReadOnlyMode && !slices.Contains(c.FourLetterWords, "isro") {
+		// As ZooKeeper, which whitelists isro with read-only mode: clients
+		// connected read-only ask with it for a read-write server.
+		c.FourLetterWords = append(c.FourLetterWords, "isro")
 	}
 	if c.PeerType != "" && c.PeerType != role {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("peerType=%s, but server.%d is a %s: the server line decides, as in ZooKeeper", c.PeerType, self.ID, role))

@@ -78,7 +78,7 @@ func (s *State) Apply(e *Entry) Result {
 		switch {
 		case !s.policy.ReconfigEnabled:
 			res.Err = jute.CodeReconfigDisabled
-		case s.checkSession(e.Session) != jute.CodeOK:
+		case s.checkSession(e) != jute.CodeOK:
 			res.Err = jute.CodeSessionExpired
 		default:
 			res.Err = jute.CodeUnimplemented
@@ -192,11 +192,33 @@ func (s *State) exec(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	return opResult{}, jute.CodeUnimplemented
 }
 
-func (s *State) checkSession(id int64) jute.Code {
-	if _, ok := s.sessions[id]; !ok {
-		return jute.CodeSessionExpired
+// checkSession reports whether e's session may write: an open session,
+// or a local session of the member that accepted e (see
+// Policy.LocalSessions).
+func (s *State) checkSession(e *Entry) jute.Code {
+	if _, ok := s.sessions[e.Session]; ok || s.fromLocalSession(e) {
+		return jute.CodeOK
 	}
-	return jute.CodeOK
+	return jute.CodeSessionExpired
+}
+
+// checkOwner reports whether e's session may own an ephemeral: only an
+// open (global) session may.
+func (s *State) checkOwner(e *Entry) jute.Code {
+	switch _, ok := s.sessions[e.Session]; {
+	case ok:
+		return jute.CodeOK
+	case s.fromLocalSession(e):
+		return jute.CodeEphemeralOnLocalSession
+	}
+	return jute.CodeSessionExpired
+}
+
+// fromLocalSession reports whether e, from a session the log does not
+// know, comes from a local session of the member that accepted it: its
+// id carries that member's id in its high byte.
+func (s *State) fromLocalSession(e *Entry) bool {
+	return s.policy.LocalSessions && e.Ref.Member > 0 && uint64(e.Session)>>56 == uint64(e.Ref.Member)
 }
 
 func (s *State) allowed(n *Node, perm int32, ids []jute.ID) bool {
@@ -224,7 +246,11 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	} else if o.ttl >= 0 {
 		return opResult{}, jute.CodeBadArguments
 	}
-	if c := s.checkSession(e.Session); c != jute.CodeOK {
+	check := s.checkSession
+	if ephemeralMode(o.flags) {
+		check = s.checkOwner
+	}
+	if c := check(e); c != jute.CodeOK {
 		return opResult{}, c
 	}
 	parentPath, ok := parentOf(o.path)
@@ -298,7 +324,7 @@ func isSpecialPath(p string) bool {
 }
 
 func (s *State) delete(o *op, e *Entry, zxid int64) jute.Code {
-	if c := s.checkSession(e.Session); c != jute.CodeOK {
+	if c := s.checkSession(e); c != jute.CodeOK {
 		return c
 	}
 	parentPath, ok := parentOf(o.path)
@@ -379,7 +405,7 @@ func checkVersion(o *op, n *Node) jute.Code {
 // permitted finds the node at o.path after the session, path, existence
 // and permission checks.
 func (s *State) permitted(o *op, e *Entry, perm int32) (*Node, jute.Code) {
-	if c := s.checkSession(e.Session); c != jute.CodeOK {
+	if c := s.checkSession(e); c != jute.CodeOK {
 		return nil, c
 	}
 	if !ValidPath(o.path) {
@@ -420,7 +446,7 @@ func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 }
 
 func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
-	if c := s.checkSession(e.Session); c != jute.CodeOK {
+	if c := s.checkSession(e); c != jute.CodeOK {
 		return opResult{}, c
 	}
 	if !ValidPath(o.path) {

@@ -462,3 +462,55 @@ func TestQuotaStatsFollowTheSubtree(t *testing.T) {
 		t.Fatalf("stats track round trip: %v %q", ok, parsed.String())
 	}
 }
+
+// TestLocalSessionWrites checks the rule that lets a member's local
+// sessions write through the log without being in it: with LocalSessions,
+// a session the log does not know may write if its id names the member
+// that accepted the entry, but not own an ephemeral (ZooKeeper answers
+// EPHEMERALONLOCALSESSION and consumes the zxid); any other unknown session
+// is expired, and without LocalSessions every unknown one is.
+func TestLocalSessionWrites(t *testing.T) {
+	const member = 2
+	local := int64(member)<<56 | 5
+	write := func(policy Policy, session int64, ref int32, path string, flags int32) Result {
+		s := NewState()
+		before := s.Publish().Tree.Count()
+		req := jute.CreateRequest{Path: path, Data: []byte("d"), ACL: openACL, Flags: flags}
+		res := s.Apply(&Entry{Time: 1, Session: session, Op: jute.OpCreate, Body: req.AppendCreate(nil, false),
+			Policy: policy, Ref: Ref{Member: ref, Request: 1}})
+		if res.Zxid != 1 {
+			t.Errorf("create %s: zxid %#x, want the entry to consume zxid 1", path, res.Zxid)
+		}
+		if created := s.Publish().Tree.Count() > before; created != (res.Err == jute.CodeOK) {
+			t.Errorf("create %s answered %v but created=%v", path, res.Err, created)
+		}
+		return res
+	}
+	on := Policy{LocalSessions: true}
+	for _, tc := range []struct {
+		name    string
+		policy  Policy
+		session int64
+		ref     int32
+		flags   int32
+		want    jute.Code
+	}{
+		{"persistent from a local session", on, local, member, 0, jute.CodeOK},
+		{"sequential from a local session", on, local, member, 2, jute.CodeOK},
+		{"ephemeral from a local session", on, local, member, 1, jute.CodeEphemeralOnLocalSession},
+		{"ephemeral sequential from a local session", on, local, member, 3, jute.CodeEphemeralOnLocalSession},
+		{"session of another member", on, local, member + 1, 0, jute.CodeSessionExpired},
+		{"entry without a member", on, local, 0, 0, jute.CodeSessionExpired},
+		{"local sessions off", Policy{}, local, member, 0, jute.CodeSessionExpired},
+		{"ephemeral, local sessions off", Policy{}, local, member, 1, jute.CodeSessionExpired},
+	} {
+		if got := write(tc.policy, tc.session, tc.ref, "/n", tc.flags).Err; got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	// A policy word carries the bit through the log.
+	b := AppendRefBatch(nil, on, []*Entry{{Op: jute.OpCreate, Session: local, Ref: Ref{Member: member, Request: 1}}})
+	if _, es, err := DecodeBatch(b); err != nil || len(es) != 1 || !es[0].Policy.LocalSessions {
+		t.Fatalf("decoded %+v (%v), want an entry with LocalSessions", es, err)
+	}
+}

@@ -33,7 +33,8 @@ const (
 	policySkipACL         = 1 << 1
 	policyReconfigEnabled = 1 << 2
 	policyEnforceQuota    = 1 << 3
-	policySettings        = policyExtendedTypes | policySkipACL | policyReconfigEnabled | policyEnforceQuota
+	policyLocalSessions   = 1 << 4
+	policySettings        = policyExtendedTypes | policySkipACL | policyReconfigEnabled | policyEnforceQuota | policyLocalSessions
 	batchRefs             = 1 << 8
 )
 
@@ -44,7 +45,8 @@ func (p Policy) word() int32 {
 		on  bool
 		bit int32
 	}{{p.ExtendedTypes, policyExtendedTypes}, {p.SkipACL, policySkipACL},
-		{p.ReconfigEnabled, policyReconfigEnabled}, {p.EnforceQuota, policyEnforceQuota}} {
+		{p.ReconfigEnabled, policyReconfigEnabled}, {p.EnforceQuota, policyEnforceQuota},
+		{p.LocalSessions, policyLocalSessions}} {
 		if f.on {
 			w |= f.bit
 		}
@@ -58,7 +60,8 @@ func policyOf(w int32) (Policy, bool) {
 		return Policy{}, false
 	}
 	return Policy{ExtendedTypes: w&policyExtendedTypes != 0, SkipACL: w&policySkipACL != 0,
-		ReconfigEnabled: w&policyReconfigEnabled != 0, EnforceQuota: w&policyEnforceQuota != 0}, true
+		ReconfigEnabled: w&policyReconfigEnabled != 0, EnforceQuota: w&policyEnforceQuota != 0,
+		LocalSessions: w&policyLocalSessions != 0}, true
 }
 
 // AppendBatch appends the encoding of entries whose first zxid is

@@ -131,3 +131,25 @@ func appendOpResult(b []byte, code jute.OpCode, r *opResult) []byte {
 	// delete and check carry no body.
 	return (&jute.MultiHeader{Type: code}).Append(b)
 }
+
+// CreatesEphemeral reports whether a write request creates an ephemeral
+// node: a create or create2 in an ephemeral mode, or a multi holding one.
+// ZooKeeper upgrades a local session to a global one before such a write.
+func CreatesEphemeral(code jute.OpCode, body []byte) bool {
+	switch code {
+	case jute.OpCreate, jute.OpCreate2:
+		o, err := decodeOp(code, body)
+		return err == nil && ephemeralMode(o.flags)
+	case jute.OpMulti:
+		ops, err := decodeMulti(body)
+		if err != nil {
+			return false
+		}
+		for _, m := range ops {
+			if m.code == jute.OpCreate && ephemeralMode(m.flags) {
+				return true
+			}
+		}
+	}
+	return false
+}

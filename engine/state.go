@@ -22,6 +22,12 @@ type Policy struct {
 	// EnforceQuota makes a create or setData that would take a quota root
 	// past a hard limit fail QUOTAEXCEEDED (zookeeper.enforceQuota).
 	EnforceQuota bool
+	// LocalSessions is localSessionsEnabled: a write from a session the
+	// log does not know is taken as one from a local session of the
+	// member that accepted it, if the session's id names that member
+	// (local sessions never reach the log and never move). It may write,
+	// but not own an ephemeral: that fails EPHEMERALONLOCALSESSION.
+	LocalSessions bool
 }
 
 // Entry is one write request as the log carries it: the client's request

@@ -58,6 +58,9 @@ type conn struct {
 	sessionID   int64
 	timeout     int32
 	hasReadOnly bool
+	// readOnly marks a session opened in read-only mode: the
+	// ConnectResponse says so.
+	readOnly bool
 	// ids are the connection's identities in ZooKeeper's set order; the
 	// slice is replaced, never changed, so queued requests keep theirs.
 	ids []jute.ID
@@ -220,9 +223,16 @@ func (cn *conn) connect(frame []byte) bool {
 		cn.loop.srv.cfg.Logger.Info("closing connection: malformed connect request", "remote", cn.ip, "err", d.Err())
 		return false
 	}
-	if !cn.loop.srv.serving() {
+	switch cn.loop.srv.Mode() {
+	case ModeNotServing:
 		cn.loop.srv.cfg.Logger.Info("refusing session: this member has no leader", "remote", cn.ip)
 		return false
+	case ModeReadOnly:
+		if !req.ReadOnly {
+			cn.loop.srv.cfg.Logger.Info("refusing session: not a read-only client, and this member is read-only", "remote", cn.ip)
+			return false
+		}
+		cn.readOnly = true
 	}
 	v := cn.loop.view()
 	if req.LastZxidSeen > v.Zxid {
@@ -606,6 +616,10 @@ func (cn *conn) finish(it *item) {
 	}
 	switch it.op {
 	case jute.OpSync:
+		if r.Result.Err != jute.CodeOK {
+			cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: r.Result.Zxid, Err: r.Result.Err}, nil)
+			return
+		}
 		cn.reply(jute.ReplyHeader{Xid: it.xid, Zxid: cn.loop.view().Zxid},
 			func(b []byte) []byte { return append(b, it.body...) })
 	case jute.OpCreateSession:
@@ -658,7 +672,8 @@ func (cn *conn) finishConnect(r *pipeline.Request) {
 // writeConnectResponse appends a ConnectResponse frame, with the readOnly
 // byte only if the client sent one.
 func (cn *conn) writeConnectResponse(timeout int32, session int64, passwd []byte) {
-	resp := jute.ConnectResponse{TimeOut: timeout, SessionID: session, Passwd: passwd, HasReadOnly: cn.hasReadOnly}
+	resp := jute.ConnectResponse{TimeOut: timeout, SessionID: session, Passwd: passwd, HasReadOnly: cn.hasReadOnly,
+		ReadOnly: cn.readOnly}
 	b, start := jute.BeginFrame(cn.out)
 	cn.out = jute.EndFrame(resp.Append(b), start)
 	cn.loop.markDirty(cn)

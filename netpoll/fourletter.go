@@ -153,6 +153,9 @@ func (s *Server) fourLetterText(word string, mask []byte) string {
 	case "ruok":
 		return "imok"
 	case "isro":
+		if s.Mode() == ModeReadOnly {
+			return "ro"
+		}
 		return "rw"
 	case "gtmk":
 		return "306"
@@ -243,6 +246,9 @@ func javaDouble(v float64) string {
 
 func (s *Server) writeStat(b *strings.Builder, withClients bool) {
 	b.WriteString("Zookeeper version: " + Version + "\n")
+	if s.Mode() == ModeReadOnly {
+		b.WriteString("READ-ONLY mode; serving only read-only clients\n")
+	}
 	if withClients {
 		b.WriteString("Clients:\n")
 		for _, r := range s.report() {
@@ -349,24 +355,47 @@ func kernelVersion() string {
 	return strings.TrimSpace(string(b))
 }
 
+// sessionSets are session ids by the time they expire.
+type sessionSets map[int64][]int64
+
+func (ss sessionSets) add(at, id int64) { ss[at] = append(ss[at], id) }
+
+// write prints the sets under title, as ZooKeeper's ExpiryQueue.dump.
+func (ss sessionSets) write(b *strings.Builder, title string) {
+	total := 0
+	for _, ids := range ss {
+		total += len(ids)
+	}
+	fmt.Fprintf(b, "%s (%d)/(%d):\n", title, len(ss), total)
+	for _, t := range slices.Sorted(maps.Keys(ss)) {
+		fmt.Fprintf(b, "%d expire at %s:\n", len(ss[t]), javaDate(time.UnixMilli(t)))
+		for _, id := range ss[t] {
+			fmt.Fprintf(b, "\t0x%s\n", hex(id))
+		}
+	}
+}
+
 // javaDate formats t as java.util.Date.toString.
 func javaDate(t time.Time) string { return t.Format("Mon Jan 02 15:04:05 MST 2006") }
 
 func (s *Server) writeDump(b *strings.Builder) {
 	tick := s.cfg.Tick.Milliseconds()
-	buckets := map[int64][]int64{}
+	// Expiry buckets of the global and the local sessions, as ZooKeeper's
+	// session trackers print them.
+	global, local := sessionSets{}, sessionSets{}
 	var eph []struct {
 		id    int64
 		paths []string
 	}
-	total := 0
 	timeouts := map[int64]int32{}
 	_ = s.pipe.Inspect(func(st *engine.State, sessions map[int64]*pipeline.Session) {
 		for id, ss := range sessions {
-			at := pipeline.ExpiresAt(ss, tick)
-			buckets[at] = append(buckets[at], id)
+			if ss.Local() {
+				local.add(pipeline.ExpiresAt(ss, tick), id)
+				continue
+			}
+			global.add(pipeline.ExpiresAt(ss, tick), id)
 			timeouts[id] = ss.Timeout
-			total++
 		}
 		st.Sessions(func(ss *engine.Session) {
 			if ss.EphemeralCount() > 0 {
@@ -378,21 +407,21 @@ func (s *Server) writeDump(b *strings.Builder) {
 		})
 	})
 	b.WriteString("SessionTracker dump:\n")
-	if mode := s.Mode(); mode == ModeFollower || mode == ModeObserver {
-		// A learner does not expire sessions: ZooKeeper's
+	if s.cfg.LocalSessions {
+		local.write(b, "Local Session Sets")
+	}
+	switch mode := s.Mode(); {
+	case mode == ModeFollower || mode == ModeObserver:
+		// A learner does not expire global sessions: ZooKeeper's
 		// LearnerSessionTracker lists each with its timeout, by id.
 		fmt.Fprintf(b, "Global Sessions(%d):\n", len(timeouts))
 		for _, id := range slices.Sorted(maps.Keys(timeouts)) {
 			fmt.Fprintf(b, "0x%s\t%dms\n", hex(id), timeouts[id])
 		}
-	} else {
-		fmt.Fprintf(b, "Session Sets (%d)/(%d):\n", len(buckets), total)
-		for _, t := range slices.Sorted(maps.Keys(buckets)) {
-			fmt.Fprintf(b, "%d expire at %s:\n", len(buckets[t]), javaDate(time.UnixMilli(t)))
-			for _, id := range buckets[t] {
-				fmt.Fprintf(b, "\t0x%s\n", hex(id))
-			}
-		}
+	case s.cfg.LocalSessions:
+		global.write(b, "Global Session Sets")
+	default:
+		global.write(b, "Session Sets")
 	}
 	b.WriteString("ephemeral nodes dump:\n")
 	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
@@ -460,9 +489,14 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 	for _, r := range s.report() {
 		watches += r.watches
 	}
-	var ephemerals, sessions int
+	var ephemerals, sessions, locals int
 	_ = s.pipe.Inspect(func(st *engine.State, ss map[int64]*pipeline.Session) {
-		sessions = len(ss)
+		for _, s := range ss {
+			if s.Local() {
+				locals++
+			}
+		}
+		sessions = len(ss) - locals
 		st.Sessions(func(s *engine.Session) { ephemerals += s.EphemeralCount() })
 	})
 	v := s.pipe.View()
@@ -472,7 +506,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 	}
 	mode := s.Mode()
 	kvs := [][2]any{{"version", Version}, {"server_state", mode}}
-	if q, ok := s.quorum(); ok {
+	if q, ok := s.quorum(); ok && mode != ModeReadOnly {
 		kvs = append(kvs, monitorQuorum(mode, q)...)
 	}
 	for _, kv := range append(kvs, [][2]any{
@@ -494,7 +528,7 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 		{"max_file_descriptor_count", maxFDs()},
 		{"approximate_data_size", v.Tree.DataSize()},
 		{"open_file_descriptor_count", fds},
-		{"local_sessions", 0},
+		{"local_sessions", locals},
 		{"uptime", time.Since(s.started).Milliseconds()},
 		{"max_latency", lat[2]},
 		{"outstanding_tls_handshake", 0},

@@ -38,6 +38,9 @@ type Config struct {
 	SuperDigest string
 	// SkipACL turns every ACL check off (zookeeper.skipACL).
 	SkipACL bool
+	// LocalSessions is localSessionsEnabled on a member: dump lists the
+	// local sessions apart.
+	LocalSessions bool
 	// MaxOutstanding is globalOutstandingLimit: past this many requests
 	// read and not yet answered, over every connection, a connection with
 	// a request of its own outstanding reads nothing more until its
@@ -170,6 +173,10 @@ const (
 	ModeLeader     = "leader"
 	ModeFollower   = "follower"
 	ModeObserver   = "observer"
+	// ModeReadOnly is a member without a leader that serves read-only
+	// clients (readonlymode.enabled): reads from its state, NOTREADONLY to
+	// writes and syncs, local sessions only.
+	ModeReadOnly = "read-only"
 	// ModeNotServing is a member that knows no leader: it drops its
 	// clients and refuses new sessions until it has one again, so that
 	// clients move to the majority before their sessions expire there.
@@ -228,13 +235,20 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 // SetMode sets the mode the server reports; safe from any goroutine.
-// Entering ModeNotServing closes every client connection with a session.
+// Entering ModeNotServing closes every client connection with a session,
+// and so does leaving ModeReadOnly (its sessions end with it).
 func (s *Server) SetMode(mode string) {
-	old := s.mode.Swap(&mode)
-	if mode != ModeNotServing || *old == ModeNotServing {
+	old := *s.mode.Swap(&mode)
+	switch {
+	case mode == old:
+		return
+	case mode == ModeNotServing:
+		s.cfg.Logger.Info("no leader: closing every client connection until there is one")
+	case old == ModeReadOnly:
+		s.cfg.Logger.Info("leaving read-only mode: closing the read-only clients' connections")
+	default:
 		return
 	}
-	s.cfg.Logger.Info("no leader: closing every client connection until there is one")
 	for _, l := range s.allLoops() {
 		_ = l.rl.Execute(func() {
 			for cn := range l.conns {

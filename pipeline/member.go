@@ -155,11 +155,13 @@ type member struct {
 	deferred []revalidation
 	// nextReport is when a follower next reports its sessions' liveness.
 	nextReport time.Time
-	// told is the leader OnLeader was last told of; leaderless is since
-	// when no leader is known (zero while one is). For LeaderGrace after
-	// that, requests wait for the election rather than fail.
-	told       uint64
+	// told is the role OnRole was last told of; leaderless is since when
+	// no leader is known (zero while one is). For LeaderGrace after that,
+	// requests wait for the election rather than fail; after ReadOnlyAfter
+	// the member is readOnly until it has a leader again.
+	told       role
 	leaderless time.Time
+	readOnly   bool
 	// held are the reopens waiting for a leader to ask: they came while
 	// none was known, or their revalidation was lost with the old one
 	// (asking again is harmless).
@@ -213,24 +215,22 @@ func (m *member) admit(now time.Time, batch []*Request) {
 	for _, r := range batch {
 		switch r.Kind {
 		case KindWrite:
+			if m.answerLocally(r, now) {
+				continue
+			}
 			if p.movedAway(r) {
 				r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeSessionMoved}
 				p.finish(r)
 				continue
 			}
 			m.enqueue(r, now)
-		case KindCreateSession:
-			r.Entry = engine.Entry{Session: p.allocSessionID(), Op: jute.OpCreateSession, Body: jute.AppendInt(nil, r.Timeout)}
-			m.enqueue(r, now)
-		case KindReopenSession:
-			if _, known := p.sessions[r.Entry.Session]; known {
-				m.reopen(r, now, now)
-			} else {
-				// Perhaps created elsewhere and not applied here yet: look
-				// again once this member has caught up with the leader.
-				m.lookups = append(m.lookups, r)
-			}
+		case KindCreateSession, KindReopenSession:
+			m.admitSession(r, now)
 		case KindSync:
+			if m.readOnly {
+				m.notReadOnly(r)
+				continue
+			}
 			m.syncs = append(m.syncs, r)
 		case KindGetEphemerals:
 			p.getEphemerals(r)
@@ -301,7 +301,7 @@ func (m *member) invalid(r *Request) {
 // belongs to that member and its clock restarts.
 func (m *member) revalidate(from int32, session int64, timeout int32, now time.Time) bool {
 	s, ok := m.p.sessions[session]
-	if !ok || s.closing {
+	if !ok || s.closing || s.local {
 		return false
 	}
 	s.ownerMember = from
@@ -413,10 +413,14 @@ func (m *member) flush(now time.Time) {
 	if len(m.proposal) > 0 {
 		m.proposeAll()
 	}
-	if tell := m.leader; tell != m.told && (tell != 0 || m.gaveUp(now)) {
+	m.checkReadOnly(now)
+	if tell := (role{m.leader, m.readOnly}); tell != m.told && (tell.leader != 0 || m.gaveUp(now)) {
+		if tell == (role{}) {
+			m.dropLocals()
+		}
 		m.told = tell
-		if p.cfg.OnLeader != nil {
-			p.cfg.OnLeader(tell)
+		if p.cfg.OnRole != nil {
+			p.cfg.OnRole(tell.leader, tell.readOnly)
 		}
 	}
 	syncs := 0
@@ -619,6 +623,9 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 	if leader == 0 && m.leader != 0 {
 		m.leaderless = now
 	}
+	if leader != 0 {
+		m.leaveReadOnly()
+	}
 	m.leader, m.term = leader, term
 	// What was sent under the old leadership has an unknown outcome; what
 	// waits in the outbox goes to the new leader.
@@ -820,7 +827,7 @@ func (m *member) runDeadlines(now time.Time) {
 func (m *member) report() {
 	var ids []int64
 	for id, s := range m.p.sessions {
-		if s.owner == nil {
+		if s.owner == nil || s.local {
 			continue
 		}
 		if h := s.lastHeard.Load(); h > s.reported {
@@ -836,8 +843,13 @@ func (m *member) report() {
 // nextDeadline is when the member next has something to do on its own.
 func (m *member) nextDeadline() time.Time {
 	next := m.nextReport
-	if m.leader == 0 && (m.told != 0 || len(m.outbox)+len(m.held)+len(m.reads) > 0) {
+	if m.leader == 0 && (m.told.leader != 0 || len(m.outbox)+len(m.held)+len(m.reads) > 0) {
 		if at := m.leaderless.Add(m.p.cfg.LeaderGrace); at.Before(next) {
+			next = at
+		}
+	}
+	if m.leader == 0 && !m.readOnly && m.p.cfg.ReadOnlyAfter > 0 {
+		if at := m.leaderless.Add(m.p.cfg.ReadOnlyAfter); at.Before(next) {
 			next = at
 		}
 	}

@@ -57,15 +57,26 @@ type Config struct {
 	// waits for the leader's answer before its connection is closed; 0
 	// means 10 s.
 	SyncTimeout time.Duration
-	// OnLeader, when set, is told from the pipeline goroutine who leads
-	// whenever that changes; 0 once no leader has been known for
-	// LeaderGrace, when no client can be served. A member starts without
-	// a leader.
-	OnLeader func(leader uint64)
+	// OnRole, when set, is told from the pipeline goroutine who leads
+	// whenever that changes: 0 once no leader has been known for
+	// LeaderGrace, when no client can be served, and then readOnly once
+	// the member serves read-only clients (ReadOnlyAfter). A member starts
+	// without a leader.
+	OnRole func(leader uint64, readOnly bool)
 	// LeaderGrace is how long a member without a leader holds its clients'
 	// requests, waiting for an election, before it gives up on them (and
-	// tells OnLeader); 0 means 1 s, raft's election timeout.
+	// tells OnRole); 0 means 1 s, raft's election timeout.
 	LeaderGrace time.Duration
+	// ReadOnlyAfter, when positive, is readonlymode.enabled: a member that
+	// has been without a leader this long serves read-only clients (reads,
+	// and NOTREADONLY to writes and syncs) until it has one again. Only
+	// local sessions can be opened meanwhile (Policy.LocalSessions);
+	// ZooKeeper waits max(2 s, tickTime).
+	ReadOnlyAfter time.Duration
+	// UpgradeLocalSessions is localSessionsUpgradingEnabled: a local
+	// session's first ephemeral create makes it global first; without it
+	// that create fails EPHEMERALONLOCALSESSION.
+	UpgradeLocalSessions bool
 	// OnFatal is called when the pipeline cannot go on (a committed entry
 	// it cannot decode); nil panics.
 	OnFatal func(error)
@@ -203,6 +214,9 @@ type Request struct {
 	Session *Session
 	// Tag is the submitter's own bookkeeping, untouched by the pipeline.
 	Tag any
+	// upgrades is the local session a createSession made by the member
+	// makes global.
+	upgrades *Session
 }
 
 // ErrStopped is returned by Submit and Offer after Stop.
@@ -448,9 +462,7 @@ func (p *Pipeline) runDeadlines(now time.Time) {
 	}
 	decides := p.member == nil || p.member.isLeader()
 	if !now.Before(p.nextExpiry) {
-		if decides {
-			p.expireSessions(now)
-		}
+		p.expireSessions(now, decides)
 		p.nextExpiry = now.Add(p.untilNextTick(now))
 	}
 	sweepNow := !now.Before(p.nextSweep)
@@ -524,6 +536,9 @@ func (p *Pipeline) finish(r *Request) {
 // is closed, and its client sees ConnectionLoss, as ZooKeeper's do when
 // their server loses the leader.
 func (p *Pipeline) lost(r *Request) {
+	if r.upgrades != nil {
+		r.upgrades.upgrading = false
+	}
 	r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeConnectionLoss}
 	r.Session = nil
 	if r.Conn != nil {
@@ -540,6 +555,11 @@ func (p *Pipeline) applyEntry(e *engine.Entry, r *Request, now time.Time) engine
 	switch e.Op {
 	case jute.OpCreateSession:
 		s, ok := p.sessions[e.Session]
+		if ok && s.local {
+			// The upgrade of a local session: the same Session, which its
+			// connection touches, is now global.
+			s.local, s.upgrading = false, false
+		}
 		if !ok {
 			var conn Closer
 			if r != nil {
@@ -680,20 +700,38 @@ func (p *Pipeline) complete(batch []*Request) {
 	}
 }
 
-// expireSessions closes every session not heard from within its timeout,
-// through a closeSession entry like a client's, and drops its connection.
-func (p *Pipeline) expireSessions(now time.Time) {
+// expireSessions closes every session not heard from within its timeout
+// and drops its connection: a local session here and now, a global one,
+// where the server decides (standalone, or the leader), through a
+// closeSession entry like a client's.
+func (p *Pipeline) expireSessions(now time.Time, decides bool) {
 	nowMs := now.UnixMilli()
 	tickMs := p.cfg.Tick.Milliseconds()
 	var expired []*engine.Entry
 	for _, s := range p.sessions {
-		if !s.closing && expiresAt(s.lastHeard.Load(), s.Timeout, tickMs) <= nowMs {
+		if s.closing || expiresAt(s.lastHeard.Load(), s.Timeout, tickMs) > nowMs {
+			continue
+		}
+		switch {
+		case s.local:
+			p.dropLocal(s)
+		case decides:
 			expired = append(expired, &engine.Entry{Session: s.ID, Op: jute.OpCloseSession})
 			s.closing = p.member != nil
-			p.cfg.Logger.Debug("session expired", "session", s.ID)
+		default:
+			continue
 		}
+		p.cfg.Logger.Debug("session expired", "session", s.ID, "local", s.local)
 	}
 	p.order(now, expired)
+}
+
+// dropLocal forgets local session s and closes its connection.
+func (p *Pipeline) dropLocal(s *Session) {
+	delete(p.sessions, s.ID)
+	if s.owner != nil {
+		p.closeAfter = append(p.closeAfter, s.owner)
+	}
 }
 
 // sweep deletes empty containers that once had a child, containers never

@@ -25,7 +25,15 @@ type Session struct {
 	ownerMember int32
 	closing     bool
 	reported    int64
+	// local marks a local session (localSessionsEnabled): known to this
+	// member only, never in the log, expired here. upgrading is set while
+	// the createSession that makes it global is on its way.
+	local, upgrading bool
 }
+
+// Local reports whether s is a local session; call it from the pipeline
+// goroutine (an Inspect function).
+func (s *Session) Local() bool { return s.local }
 
 // Touch records that a packet arrived on the session at now. Many packets
 // share a millisecond; only a new one is stored (a store is a full memory

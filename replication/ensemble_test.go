@@ -21,9 +21,10 @@ import (
 type site struct {
 	id uint64
 	p  *pipeline.Pipeline
-	// leader is what the pipeline last reported through OnLeader;
-	// reported is every report.
+	// leader and readOnly are what the pipeline last reported through
+	// OnRole; reported is every leader reported.
 	leader   uint64
+	readOnly bool
 	reported []uint64
 	// done maps each completed request to the zxid of the View it was
 	// completed with.
@@ -85,12 +86,24 @@ func (r repl) Send(to uint64, msg []byte) {
 const sessionTick = 2 * time.Second
 
 func newEnsemble(t *testing.T, voters, learners []uint64) *ensemble {
+	return newEnsembleWith(t, voters, learners, nil)
+}
+
+// newEnsembleWith is newEnsemble with every member's pipeline
+// configuration changed by configure.
+func newEnsembleWith(t *testing.T, voters, learners []uint64, configure func(*pipeline.Config)) *ensemble {
 	e := &ensemble{now: time.Unix(1_800_000_000, 0), sites: map[uint64]*site{}}
 	e.network = newWiredNetwork(t, voters, learners, func(m *member, cfg *coreConfig) {
 		s := &site{id: m.id, done: map[*pipeline.Request]int64{}}
+		pcfg := pipeline.Config{ServerID: int64(m.id), Tick: sessionTick, Replicator: repl{e, m.id},
+			OnRole: func(lead uint64, readOnly bool) {
+				s.leader, s.readOnly, s.reported = lead, readOnly, append(s.reported, lead)
+			}, Logger: quiet}
+		if configure != nil {
+			configure(&pcfg)
+		}
 		var err error
-		s.p, err = pipeline.New(pipeline.Config{ServerID: int64(m.id), Tick: sessionTick, Replicator: repl{e, m.id},
-			OnLeader: func(lead uint64) { s.leader, s.reported = lead, append(s.reported, lead) }, Logger: quiet}, nil)
+		s.p, err = pipeline.New(pcfg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -71,15 +71,22 @@ func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 	m := &member{self: self, storage: storage, replicator: &replicator{}, applied: min(state.Applied(), hs.GetCommit())}
 	s.member = m
 	pcfg.Replicator = m.replicator
-	pcfg.OnLeader = func(leader uint64) { s.client.SetMode(m.mode(leader)) }
+	pcfg.OnRole = func(leader uint64, readOnly bool) { s.client.SetMode(m.mode(leader, readOnly)) }
+	pcfg.UpgradeLocalSessions = cfg.LocalSessionsUpgrading
+	if cfg.ReadOnlyMode {
+		pcfg.ReadOnlyAfter = max(2*time.Second, cfg.TickTime)
+	}
 	s.logger.Info("recovered", "zxid", fmt.Sprintf("0x%x", state.Zxid()), "raft_applied", state.Applied(),
 		"znodes", state.Publish().Tree.Count(), "member", self.ID, "observer", self.Observer)
 	return nil
 }
 
-// mode is what the member reports when leader leads.
-func (m *member) mode(leader uint64) string {
+// mode is what the member reports when leader leads (0: none, and then
+// whether it serves read-only clients).
+func (m *member) mode(leader uint64, readOnly bool) string {
 	switch {
+	case leader == 0 && readOnly:
+		return netpoll.ModeReadOnly
 	case leader == 0:
 		return netpoll.ModeNotServing
 	case leader == uint64(m.self.ID):

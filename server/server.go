@@ -148,6 +148,7 @@ func (s *Server) start() error {
 		ncfg.Info.ServerID = cfg.ServerID
 		ncfg.Info.Membership = s.member.membership(cfg)
 		ncfg.Quorum = s.quorum
+		ncfg.LocalSessions = cfg.LocalSessions
 	}
 	if s.client, err = netpoll.New(ncfg, s.pipe); err != nil {
 		return err
@@ -296,7 +297,7 @@ func (s *Server) abort() {
 // accepts.
 func Policy(cfg *config.Config) engine.Policy {
 	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
-		EnforceQuota: cfg.EnforceQuota}
+		EnforceQuota: cfg.EnforceQuota, LocalSessions: cfg.LocalSessions && cfg.Distributed()}
 }
 
 // dirSize sums the sizes of the files under dir.

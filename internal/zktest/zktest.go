@@ -208,7 +208,7 @@ func zooKeeperArgv(java string, o Options, main, cfg string) []string {
 	}
 	for _, e := range o.Extra {
 		// ZooKeeper reads some settings only as system properties.
-		if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.")) {
+		if k, v, ok := strings.Cut(e, "="); ok && (strings.HasPrefix(k, "znode.") || strings.HasPrefix(k, "jute.") || strings.HasPrefix(k, "zookeeper.") || strings.HasPrefix(k, "readonlymode.")) {
 			args = append(args, "-D"+k+"="+v)
 		}
 	}
