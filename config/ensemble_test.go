@@ -177,3 +177,32 @@ func TestQuorumConfig(t *testing.T) {
 		t.Fatalf("a bad myid: %v", err)
 	}
 }
+
+// TestLocalSessionsAndReadOnlyMode reads localSessionsEnabled,
+// localSessionsUpgradingEnabled and readonlymode.enabled: on a member
+// read-only mode whitelists isro, as ZooKeeper does; on a standalone
+// server the three have no effect, which a warning says.
+func TestLocalSessionsAndReadOnlyMode(t *testing.T) {
+	const keys = "localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\nreadonlymode.enabled=true\n"
+	c, err := parse(t, "tickTime=2000\ndataDir=/d\nserverId=1\n"+keys+
+		"server.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.1:2889:3889;2182\nserver.3=127.0.0.1:2890:3890;2183\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.LocalSessions || !c.LocalSessionsUpgrading || !c.ReadOnlyMode || len(c.Warnings) != 0 {
+		t.Fatalf("local %v upgrading %v read-only %v warnings %q", c.LocalSessions, c.LocalSessionsUpgrading, c.ReadOnlyMode, c.Warnings)
+	}
+	if !slices.Equal(c.FourLetterWords, []string{"srvr", "isro"}) {
+		t.Fatalf("whitelist %q, want srvr and isro", c.FourLetterWords)
+	}
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\n"+keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Warnings) != 3 || !strings.Contains(c.Warnings[0], "no effect on a standalone server") {
+		t.Fatalf("standalone warnings %q", c.Warnings)
+	}
+	if _, err := parse(t, "tickTime=2000\ndataDir=/d\nreadonlymode.enabled=maybe\n"); err == nil {
+		t.Fatal("readonlymode.enabled=maybe accepted")
+	}
+}
