@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meerkat-zk/meerkat/membership"
 )
 
 // Config is the whole server configuration.
@@ -291,7 +293,7 @@ func (c *Config) Set(key, value string) error {
 		switch {
 		case strings.HasPrefix(key, "server."):
 			var m Member
-			if m, err = parseMember(key, value); err == nil {
+			if m, err = membership.ParseServer(key, value); err == nil {
 				c.Members = append(c.Members, m)
 			}
 		case strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight."):

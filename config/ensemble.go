@@ -9,104 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/meerkat-zk/meerkat/membership"
 )
 
 // Member is one server.N line of zoo.cfg: a server of the ensemble.
-//
-//	server.N=host:peerPort:electionPort[:participant|:observer][;[clientAddr:]clientPort]
-type Member struct {
-	// ID is N, the server's myid.
-	ID int64
-	// PeerAddr is host:peerPort, where the servers talk to each other.
-	PeerAddr string
-	// ElectionAddr is host:electionPort. ZooKeeper elects over it; Meerkat
-	// elects over the peer port and only checks it parses.
-	ElectionAddr string
-	// Observer marks a member that replicates and serves clients but never
-	// votes (":observer").
-	Observer bool
-	// ClientAddr is the client address after ';' ([clientAddr:]clientPort,
-	// the host empty when only a port is given), "" when the line has none.
-	ClientAddr string
-}
-
-// parseMember reads the value of key server.N.
-func parseMember(key, value string) (Member, error) {
-	id, err := strconv.ParseInt(strings.TrimPrefix(key, "server."), 10, 64)
-	if err != nil || id < 1 || id > 254 {
-		return Member{}, fmt.Errorf("%s: the server id must be a number in [1, 254]", key)
-	}
-	m := Member{ID: id}
-	addrs, client, hasClient := strings.Cut(value, ";")
-	if strings.Contains(addrs, "|") {
-		return Member{}, fmt.Errorf("%s: several addresses for one server (multiAddress) are not supported", key)
-	}
-	host, rest, err := splitHost(addrs)
-	if err != nil {
-		return Member{}, fmt.Errorf("%s: %q: %w", key, value, err)
-	}
-	parts := strings.Split(rest, ":")
-	if len(parts) < 2 || len(parts) > 3 {
-		return Member{}, fmt.Errorf("%s: %q: want host:peerPort:electionPort[:participant|:observer]", key, value)
-	}
-	for i, p := range parts[:2] {
-		if _, err := port(p); err != nil {
-			return Member{}, fmt.Errorf("%s: %q: %s port: %w", key, value, []string{"peer", "election"}[i], err)
-		}
-	}
-	m.PeerAddr, m.ElectionAddr = net.JoinHostPort(host, parts[0]), net.JoinHostPort(host, parts[1])
-	if len(parts) == 3 {
-		switch strings.ToLower(parts[2]) {
-		case "participant":
-		case "observer":
-			m.Observer = true
-		default:
-			return Member{}, fmt.Errorf("%s: %q: the role must be participant or observer", key, value)
-		}
-	}
-	if hasClient {
-		client = strings.TrimSpace(client)
-		chost, cport := "", client
-		if i := strings.LastIndexByte(client, ':'); i >= 0 {
-			var err error
-			if chost, cport, err = net.SplitHostPort(client); err != nil {
-				return Member{}, fmt.Errorf("%s: client address %q: %w", key, client, err)
-			}
-		}
-		if _, err := port(cport); err != nil {
-			return Member{}, fmt.Errorf("%s: client port %q: %w", key, cport, err)
-		}
-		m.ClientAddr = net.JoinHostPort(chost, cport)
-		if chost == "" {
-			m.ClientAddr = cport
-		}
-	}
-	return m, nil
-}
-
-// splitHost splits "host:rest" or "[v6host]:rest".
-func splitHost(s string) (host, rest string, err error) {
-	if strings.HasPrefix(s, "[") {
-		end := strings.IndexByte(s, ']')
-		if end < 0 || end+1 >= len(s) || s[end+1] != ':' {
-			return "", "", errors.New("an IPv6 address in brackets must be followed by :ports")
-		}
-		return s[1:end], s[end+2:], nil
-	}
-	host, rest, ok := strings.Cut(s, ":")
-	if !ok || host == "" {
-		return "", "", errors.New("want host:peerPort:electionPort")
-	}
-	return host, rest, nil
-}
-
-func port(s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 65535 {
-		return 0, fmt.Errorf("%q is not a port", s)
-	}
-	return n, nil
-}
+type Member = membership.Server
 
 // readDynamicConfig reads the server.N lines of a dynamicConfigFile and
 // its version= (hex; nothing else may be there).
@@ -123,7 +31,7 @@ func readDynamicConfig(path string) (members []Member, version int64, err error)
 	for _, p := range props {
 		switch {
 		case strings.HasPrefix(p.key, "server."):
-			m, err := parseMember(p.key, p.value)
+			m, err := membership.ParseServer(p.key, p.value)
 			if err != nil {
 				return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: %w", path, p.line, err)
 			}
@@ -139,34 +47,10 @@ func readDynamicConfig(path string) (members []Member, version int64, err error)
 	return members, version, nil
 }
 
-// Line is the member as ZooKeeper prints it in the membership (conf and
-// /zookeeper/config): server.N=host:peerPort:electionPort:role, then
-// ;clientHost:clientPort when the line names a client port (host 0.0.0.0
-// when it names none).
-func (m Member) Line() string {
-	_, election, _ := net.SplitHostPort(m.ElectionAddr)
-	role := "participant"
-	if m.Observer {
-		role = "observer"
-	}
-	line := fmt.Sprintf("server.%d=%s:%s:%s", m.ID, m.PeerAddr, election, role)
-	if client := m.ClientAddr; client != "" {
-		if !strings.Contains(client, ":") {
-			client = "0.0.0.0:" + client
-		}
-		line += ";" + client
-	}
-	return line
-}
-
 // Membership is the ensemble as ZooKeeper prints it: each member's Line,
 // then version= in hex.
 func (c *Config) Membership() []string {
-	var lines []string
-	for _, m := range c.Members {
-		lines = append(lines, m.Line())
-	}
-	return append(lines, fmt.Sprintf("version=%x", c.MembershipVersion))
+	return membership.Config{Servers: c.Members, Version: c.MembershipVersion}.Lines()
 }
 
 // Voters returns the members that vote (not observers).
@@ -268,7 +152,7 @@ func (c *Config) takeClientAddr(m Member) error {
 	if strings.Contains(m.ClientAddr, ":") {
 		host, p, _ = net.SplitHostPort(m.ClientAddr)
 	}
-	cport, _ := port(p)
+	cport, _ := membership.Port(p)
 	switch {
 	case c.clientPortSet && c.ClientPort != cport:
 		return fmt.Errorf("clientPort %d differs from the client port %d of server.%d", c.ClientPort, cport, m.ID)

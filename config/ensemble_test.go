@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/meerkat-zk/meerkat/membership"
 )
 
 func TestServerLines(t *testing.T) {
@@ -19,7 +21,7 @@ func TestServerLines(t *testing.T) {
 		{"server.3", "zk3:2888:3888:Observer;0.0.0.0:2182", Member{ID: 3, PeerAddr: "zk3:2888", ElectionAddr: "zk3:3888", Observer: true, ClientAddr: "0.0.0.0:2182"}},
 		{"server.4", "[::1]:2888:3888;[::1]:2181", Member{ID: 4, PeerAddr: "[::1]:2888", ElectionAddr: "[::1]:3888", ClientAddr: "[::1]:2181"}},
 	} {
-		got, err := parseMember(tc.key, tc.value)
+		got, err := membership.ParseServer(tc.key, tc.value)
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s=%s: %+v %v, want %+v", tc.key, tc.value, got, err, tc.want)
 		}
@@ -35,7 +37,7 @@ func TestServerLines(t *testing.T) {
 		{"server.1", "a:2888:3888|b:2888:3888", "multiAddress"},
 		{"server.1", "[::1:2888:3888", "IPv6"},
 	} {
-		if _, err := parseMember(bad.key, bad.value); err == nil || !strings.Contains(err.Error(), bad.want) {
+		if _, err := membership.ParseServer(bad.key, bad.value); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s=%s: %v, want an error about %q", bad.key, bad.value, err, bad.want)
 		}
 	}
