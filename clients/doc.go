@@ -19,6 +19,10 @@
 //     and the session must carry on: its ephemerals and kazoo's lock stay,
 //     its watches fire for a change made through another member, it reads
 //     what it wrote and writes on.
+//   - TestKazooReadOnly: kazoo with read_only=True against the last member
+//     of a three-server ensemble (readonlymode.enabled, local sessions):
+//     it connects read-only, reads, gets NotReadOnlyCallError on writes,
+//     and moves to a read-write server when a killed member comes back.
 //
 // The package has no code of its own; run it with
 //
