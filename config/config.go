@@ -133,6 +133,9 @@ type Config struct {
 	// ZooKeeper; a zoo.cfg key here): a member cut off from its quorum
 	// serves read-only clients instead of none.
 	ReadOnlyMode bool
+	// Path is the zoo.cfg the configuration was loaded from ("" for the
+	// embedded default): a reconfig rewrites it (WriteMembership).
+	Path string
 	// Unknown lists keys that were not recognised, for a warning.
 	Unknown []string
 	// Warnings are things the configuration got wrong that ZooKeeper
@@ -166,7 +169,11 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	defer f.Close()
-	return Parse(f, path)
+	c, err := Parse(f, path)
+	if c != nil {
+		c.Path = path
+	}
+	return c, err
 }
 
 // Parse reads a zoo.cfg from r; name is used in errors.

@@ -189,3 +189,62 @@ func (c *Config) Self() (Member, bool) {
 	}
 	return Member{}, false
 }
+
+// WriteMembership records a membership a reconfig made, as ZooKeeper does:
+// a new dynamic configuration file next to zoo.cfg,
+// <zoo.cfg>.dynamic.<version in hex>, and zoo.cfg pointing to it with
+// dynamicConfigFile= (its server.N lines, if it had them, move there). It
+// returns the new file's path; a configuration not loaded from a file
+// writes nothing.
+func (c *Config) WriteMembership(m membership.Config) (string, error) {
+	if c.Path == "" {
+		return "", nil
+	}
+	dynamic := fmt.Sprintf("%s.dynamic.%x", c.Path, m.Version)
+	if err := writeFileAtomic(dynamic, []byte(strings.Join(m.Lines(), "\n")+"\n")); err != nil {
+		return "", err
+	}
+	static, err := os.ReadFile(c.Path)
+	if err != nil {
+		return "", fmt.Errorf("config: %w", err)
+	}
+	var lines []string
+	for _, line := range strings.Split(strings.TrimRight(string(static), "\n"), "\n") {
+		key, _, _ := strings.Cut(strings.TrimSpace(line), "=")
+		key = strings.TrimSpace(key)
+		if strings.HasPrefix(key, "server.") || key == "dynamicConfigFile" {
+			continue
+		}
+		lines = append(lines, line)
+	}
+	lines = append(lines, "dynamicConfigFile="+dynamic)
+	if err := writeFileAtomic(c.Path, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
+		return "", err
+	}
+	c.DynamicConfigFile, c.Members, c.MembershipVersion = dynamic, m.Servers, m.Version
+	return dynamic, nil
+}
+
+// writeFileAtomic replaces path with data: a synced temporary file renamed
+// over it, so that a crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}

@@ -208,3 +208,46 @@ func TestLocalSessionsAndReadOnlyMode(t *testing.T) {
 		t.Fatal("readonlymode.enabled=maybe accepted")
 	}
 }
+
+// TestWriteMembership rewrites a member's configuration after a reconfig
+// as ZooKeeper does, and the rewritten files load back to the new
+// membership.
+func TestWriteMembership(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "zoo.cfg")
+	text := "tickTime=2000\ndataDir=" + dir + "\nserverId=1\n" +
+		"server.1=127.0.0.1:2888:3888;2181\nserver.2=127.0.0.1:2889:3889;2182\nserver.3=127.0.0.1:2890:3890;2183\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := membership.Config{Servers: c.Members[:2], Version: 0x100000005}
+	dynamic, err := c.WriteMembership(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dynamic != path+".dynamic.100000005" {
+		t.Fatalf("dynamic file %s", dynamic)
+	}
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.DynamicConfigFile != dynamic || again.MembershipVersion != 0x100000005 || len(again.Members) != 2 || again.ServerID != 1 {
+		t.Fatalf("reloaded: dynamic %s version %x members %v", again.DynamicConfigFile, again.MembershipVersion, again.Members)
+	}
+	if got := strings.Join(again.Membership(), "\n"); got != next.Text() {
+		t.Fatalf("reloaded membership\n%s\nwant\n%s", got, next.Text())
+	}
+	// A second reconfig replaces the pointer, not adds one.
+	if _, err := again.WriteMembership(membership.Config{Servers: c.Members, Version: 0x100000009}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if n := strings.Count(string(b), "dynamicConfigFile="); n != 1 || strings.Contains(string(b), "server.") {
+		t.Fatalf("zoo.cfg after two reconfigs:\n%s", b)
+	}
+}

@@ -74,14 +74,18 @@ func (s *State) Apply(e *Entry) Result {
 		res.Body, res.Err = s.applyMulti(e, zxid)
 	case jute.OpReconfig:
 		// Reconfig needs reconfigEnabled and a quorum: ZooKeeper answers
-		// RECONFIGDISABLED without the first and, standalone, UNIMPLEMENTED.
+		// RECONFIGDISABLED without the first and, standalone, UNIMPLEMENTED;
+		// an ensemble's entry carries its leader's verdict (reconfig.go).
 		switch {
 		case !s.policy.ReconfigEnabled:
 			res.Err = jute.CodeReconfigDisabled
 		case s.checkSession(e) != jute.CodeOK:
 			res.Err = jute.CodeSessionExpired
-		default:
+		case e.Ref.Member == 0:
+			// A standalone server's: it has no quorum to change.
 			res.Err = jute.CodeUnimplemented
+		default:
+			res.Body, res.Err = s.reconfig(e, zxid)
 		}
 	case jute.OpDeleteContainer:
 		res.Err = s.deleteContainer(string(e.Body), zxid)

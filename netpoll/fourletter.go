@@ -308,7 +308,11 @@ func (s *Server) writeConf(b *strings.Builder) {
 	fmt.Fprintf(b, "minSessionTimeout=%d\nmaxSessionTimeout=%d\n", c.MinSessionTimeout.Milliseconds(), c.MaxSessionTimeout.Milliseconds())
 	fmt.Fprintf(b, "clientPortListenBacklog=-1\nserverId=%d\n", c.Info.ServerID)
 	if c.Info.Membership != nil {
-		writeMembership(b, c.Info.Membership)
+		var text string
+		if n, ok := s.pipe.View().Tree.Get(engine.ConfigNodePath); ok {
+			text = string(n.Data())
+		}
+		writeMembership(b, c.Info.Membership, text)
 	}
 }
 

@@ -29,9 +29,6 @@ type Membership struct {
 	InitLimit, SyncLimit     int
 	ElectionPort, QuorumPort int
 	Observer                 bool
-	// Lines are the membership as ZooKeeper prints it: the server.N lines
-	// and version=.
-	Lines []string
 }
 
 // quorum asks the member for its view; ok is false on a standalone server.
@@ -77,8 +74,9 @@ func monitorQuorum(mode string, q Quorum) [][2]any {
 	return append(kv, [2]any{"quorum_size", q.Size})
 }
 
-// writeMembership is what conf adds for an ensemble member.
-func writeMembership(b *strings.Builder, m *Membership) {
+// writeMembership is what conf adds for an ensemble member; text is the
+// membership as /zookeeper/config holds it (which reconfigs change).
+func writeMembership(b *strings.Builder, m *Membership, text string) {
 	peerType := 0
 	if m.Observer {
 		peerType = 1
@@ -86,5 +84,5 @@ func writeMembership(b *strings.Builder, m *Membership) {
 	fmt.Fprintf(b, "initLimit=%d\nsyncLimit=%d\nelectionAlg=3\nelectionPort=%d\nquorumPort=%d\npeerType=%d\n",
 		m.InitLimit, m.SyncLimit, m.ElectionPort, m.QuorumPort, peerType)
 	// ZooKeeper ends the membership without a newline.
-	b.WriteString("membership: \n" + strings.Join(m.Lines, "\n"))
+	b.WriteString("membership: \n" + text)
 }

@@ -24,6 +24,12 @@ type Replicator interface {
 	// Send sends msg to member to; a message that cannot be delivered is
 	// reported with PeerLost.
 	Send(to uint64, msg []byte)
+	// Synced reports, on the leader, whether member id is connected and
+	// caught up with the log (ZooKeeper's synced learner).
+	Synced(id uint64) bool
+	// Reconfiguring reports whether raft's membership has yet to follow
+	// the last one applied (see Config.OnMembership).
+	Reconfiguring() bool
 }
 
 // LogEntry is one committed raft entry.
@@ -162,6 +168,9 @@ type member struct {
 	told       role
 	leaderless time.Time
 	readOnly   bool
+	// reconfiguring is set on the leader from proposing a reconfig that
+	// passed its checks until it is applied: one at a time.
+	reconfiguring bool
 	// held are the reopens waiting for a leader to ask: they came while
 	// none was known, or their revalidation was lost with the old one
 	// (asking again is harmless).
@@ -347,6 +356,9 @@ func (m *member) accept(from int32, entries []*engine.Entry, now time.Time) {
 			}
 		}
 		m.stamp(e, now)
+		if e.Op == jute.OpReconfig {
+			m.stampReconfig(e)
+		}
 		m.proposal = append(m.proposal, e)
 	}
 }
@@ -540,7 +552,9 @@ func (m *member) apply(entries []LogEntry, now time.Time) {
 		}
 		if le.Term > p.state.Term() {
 			// A new leadership: a new epoch of zxids.
-			p.state.EnterTerm(le.Term)
+			if p.state.EnterTerm(le.Term, p.cfg.Policy.ReconfigEnabled) {
+				p.membershipChanged()
+			}
 			p.applied = true
 		}
 		switch {
@@ -564,7 +578,12 @@ func (m *member) apply(entries []LogEntry, now time.Time) {
 				if e.Ref.Request > m.accepted[e.Ref.Member] {
 					m.accepted[e.Ref.Member] = e.Ref.Request
 				}
-				p.applyEntry(e, r, now)
+				if e.Op == jute.OpReconfig {
+					m.reconfiguring = false
+				}
+				if p.applyEntry(e, r, now).Err == jute.CodeOK && e.Op == jute.OpReconfig {
+					p.membershipChanged()
+				}
 				if r != nil {
 					p.finish(r)
 				}
@@ -608,6 +627,7 @@ func (m *member) install(state *engine.State, now time.Time) {
 	if cp := p.cfg.Checkpoints; cp != nil {
 		cp.Reset(state.FullDelta(v))
 	}
+	p.membershipChanged()
 	p.cfg.Logger.Info("installed an image from the leader", "zxid", fmt.Sprintf("%#x", state.Zxid()), "applied", state.Applied(),
 		"znodes", v.Tree.Count(), "sessions", len(p.sessions))
 	p.applied = true
@@ -627,6 +647,7 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 		m.leaveReadOnly()
 	}
 	m.leader, m.term = leader, term
+	m.reconfiguring = false
 	// What was sent under the old leadership has an unknown outcome; what
 	// waits in the outbox goes to the new leader.
 	m.failWaiting(func(w *waiter) bool { return w.via != 0 })

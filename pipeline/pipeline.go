@@ -9,6 +9,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/membership"
 )
 
 // Config is the pipeline's part of the server configuration.
@@ -73,6 +74,13 @@ type Config struct {
 	// local sessions can be opened meanwhile (Policy.LocalSessions);
 	// ZooKeeper waits max(2 s, tickTime).
 	ReadOnlyAfter time.Duration
+	// ReconfigMinVoters is the fewest voters a reconfig may leave: 2 with
+	// standaloneEnabled (a single voter would run standalone), else 1.
+	ReconfigMinVoters int
+	// OnMembership, when set, is told from the pipeline goroutine the
+	// membership /zookeeper/config holds whenever a reconfig changed it,
+	// or an installed image brought another.
+	OnMembership func(membership.Config)
 	// UpgradeLocalSessions is localSessionsUpgradingEnabled: a local
 	// session's first ephemeral create makes it global first; without it
 	// that create fails EPHEMERALONLOCALSESSION.
@@ -138,6 +146,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SyncTimeout <= 0 {
 		c.SyncTimeout = 10 * time.Second
+	}
+	if c.ReconfigMinVoters <= 0 {
+		c.ReconfigMinVoters = 1
 	}
 	if c.LeaderGrace <= 0 {
 		c.LeaderGrace = time.Second

@@ -80,6 +80,157 @@ type core struct {
 	// clock); proposals sums up the sizes of what it proposed since.
 	leaderSince time.Time
 	proposals   ProposalSizes
+	// want is the membership /zookeeper/config asks for (nil until told);
+	// a leader moves raft's towards it one change at a time (reconcile),
+	// the last proposed at index changing.
+	want     *pb.ConfState
+	changing uint64
+	// ticks counts Tick calls; heard is the tick each member was last
+	// heard from at.
+	ticks uint64
+	heard map[uint64]uint64
+}
+
+// reconfigContext marks the conf changes that make raft's membership
+// follow the one a reconfig wrote into /zookeeper/config.
+var reconfigContext = []byte("reconfig")
+
+// promoteSlack is how far behind the leader's commit index a learner may
+// be and still be promoted to voter: close enough that it will not hold
+// the new quorum back.
+const promoteSlack = 256
+
+// nextChange is the next step from raft's membership towards want, if
+// one is due: new members join as learners, learners that are to vote
+// are promoted once caught up, voters that are to observe are demoted,
+// members no longer wanted leave. Members rejoining with a fresh log are
+// left to rejoin.
+func (c *core) nextChange() (pb.ConfChangeType, uint64, bool) {
+	if c.want == nil {
+		return 0, 0, false
+	}
+	cur := c.confs[len(c.confs)-1].cs
+	voter := func(cs *pb.ConfState, id uint64) bool { return slices.Contains(cs.GetVoters(), id) }
+	learner := func(cs *pb.ConfState, id uint64) bool { return slices.Contains(cs.GetLearners(), id) }
+	wanted := slices.Sorted(slices.Values(append(slices.Clone(c.want.GetVoters()), c.want.GetLearners()...)))
+	for _, id := range wanted {
+		if _, back := c.rejoining[id]; !back && !voter(cur, id) && !learner(cur, id) {
+			return pb.ConfChangeAddLearnerNode, id, true
+		}
+	}
+	var st raft.Status
+	for _, id := range c.want.GetVoters() {
+		if !learner(cur, id) {
+			continue
+		}
+		if st.Progress == nil {
+			st = c.rn.Status()
+		}
+		if c.caughtUp(id, st) {
+			return pb.ConfChangeAddNode, id, true
+		}
+	}
+	for _, id := range c.want.GetLearners() {
+		if voter(cur, id) {
+			return pb.ConfChangeAddLearnerNode, id, true
+		}
+	}
+	for _, id := range append(slices.Clone(cur.GetVoters()), cur.GetLearners()...) {
+		if _, back := c.rejoining[id]; !back && !slices.Contains(wanted, id) {
+			return pb.ConfChangeRemoveNode, id, true
+		}
+	}
+	return 0, 0, false
+}
+
+// reconciling reports whether raft's membership has yet to reach want.
+func (c *core) reconciling() bool {
+	if c.changing > c.applied {
+		return true
+	}
+	return c.want != nil && !sameConf(c.confs[len(c.confs)-1].cs, c.want)
+}
+
+// sameConf reports whether a and b have the same voters and learners.
+func sameConf(a, b *pb.ConfState) bool {
+	return sameMembers(a.GetVoters(), b.GetVoters()) && sameMembers(a.GetLearners(), b.GetLearners())
+}
+
+func sameMembers(a, b []uint64) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+// reconcile has the leader propose the next change towards want, unless
+// one is still on its way.
+func (c *core) reconcile() error {
+	if c.leader != c.cfg.ID || c.changing > c.applied {
+		return nil
+	}
+	t, id, ok := c.nextChange()
+	if !ok {
+		return nil
+	}
+	if id == c.cfg.ID && t != pb.ConfChangeAddNode {
+		// This leader is to leave (or stop voting): it hands the
+		// leadership to a caught-up voter that stays, which then makes the
+		// change, rather than step down and leave the others to elect.
+		c.transferLeadership()
+		return nil
+	}
+	c.cfg.Logger.Info("replication: membership change", "change", t.String(), "member", id)
+	err := c.rn.ProposeConfChange(&pb.ConfChange{Type: t.Enum(), NodeId: &id, Context: reconfigContext})
+	if err != nil && !errors.Is(err, raft.ErrProposalDropped) {
+		return err
+	}
+	if err == nil {
+		c.changing = c.rn.Status().Progress[c.cfg.ID].Match
+	}
+	return nil
+}
+
+// transferLeadership hands the leadership to the most caught-up voter
+// of want, once one is caught up.
+func (c *core) transferLeadership() {
+	st := c.rn.Status()
+	if st.LeadTransferee != 0 {
+		return
+	}
+	var best uint64
+	for _, id := range c.want.GetVoters() {
+		if id != c.cfg.ID && c.caughtUp(id, st) && (best == 0 || st.Progress[id].Match > st.Progress[best].Match) {
+			best = id
+		}
+	}
+	if best != 0 {
+		c.cfg.Logger.Info("replication: handing the leadership over before leaving", "to", best)
+		c.rn.TransferLeader(best)
+	}
+}
+
+// synced returns, on the leader, the members connected and caught up.
+func (c *core) synced() map[uint64]bool {
+	out := map[uint64]bool{}
+	if c.leader != c.cfg.ID {
+		return out
+	}
+	st := c.rn.Status()
+	for id := range st.Progress {
+		if id != c.cfg.ID && c.caughtUp(id, st) {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// caughtUp reports, on the leader whose status is st, whether member id
+// was heard from within an election timeout (raft's RecentActive is
+// cleared by every check-quorum), is replicated to, and is close to the
+// commit index.
+func (c *core) caughtUp(id uint64, st raft.Status) bool {
+	pr, ok := st.Progress[id]
+	heard, seen := c.heard[id]
+	return ok && seen && c.ticks-heard <= uint64(c.cfg.ElectionTicks) &&
+		pr.State == tracker.StateReplicate && pr.Match+promoteSlack >= st.HardState.GetCommit()
 }
 
 // rejoinContext marks the conf changes that remove and add back a member
@@ -120,12 +271,14 @@ func newCore(cfg coreConfig) (*core, error) {
 		MaxInflightMsgs:           256,
 		MaxUncommittedEntriesSize: 1 << 30,
 		ReadOnlyOption:            raft.ReadOnlySafe,
-		Logger:                    raftLogger{cfg.Logger},
+		// A leader a reconfig removes hands over at once.
+		StepDownOnRemoval: true,
+		Logger:            raftLogger{cfg.Logger},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
 	}
-	c := &core{cfg: cfg, rn: rn, storage: cfg.Storage, applied: cfg.Applied, rejoining: map[uint64]bool{}}
+	c := &core{cfg: cfg, rn: rn, storage: cfg.Storage, applied: cfg.Applied, rejoining: map[uint64]bool{}, heard: map[uint64]uint64{}}
 	_, cs, err := cfg.Storage.InitialState()
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
@@ -139,6 +292,12 @@ func newCore(cfg coreConfig) (*core, error) {
 	return c, nil
 }
 
+// removed reports whether a membership change took this member out of
+// the ensemble (a member that never had a membership is not removed).
+func (c *core) removed() bool {
+	return len(c.confs) > 1 && !c.learner && !slices.Contains(c.voters, c.cfg.ID)
+}
+
 // setMembership records the membership cs.
 func (c *core) setMembership(cs *pb.ConfState) {
 	c.voters = slices.Clone(cs.GetVoters())
@@ -148,11 +307,13 @@ func (c *core) setMembership(cs *pb.ConfState) {
 // Tick advances raft's logical clock by one tick.
 func (c *core) Tick() {
 	c.silent++
+	c.ticks++
 	c.rn.Tick()
 }
 
 // Step hands raft a message from another member.
 func (c *core) Step(m *pb.Message) error {
+	c.heard[m.GetFrom()] = c.ticks
 	if m.GetFrom() == c.raftLead {
 		c.silent = 0
 	}
@@ -374,7 +535,9 @@ func (c *core) checkLeader() {
 	st := c.rn.BasicStatus()
 	c.raftLead = st.Lead
 	lead := st.Lead
-	if c.learner && c.silent > 2*c.cfg.ElectionTicks {
+	if c.learner && c.silent > 2*c.cfg.ElectionTicks || c.removed() {
+		// A learner's leader gone silent; or this member was removed from
+		// the ensemble, and no leader will talk to it again.
 		lead = 0
 	}
 	if lead != c.leader || st.GetTerm() != c.term {

@@ -168,6 +168,9 @@ func (n *network) tick(k int) {
 		for _, id := range n.ids() {
 			if !n.down[id] {
 				n.members[id].c.Tick()
+				if err := n.members[id].c.reconcile(); err != nil {
+					n.t.Fatal(err)
+				}
 			}
 		}
 		n.settle()

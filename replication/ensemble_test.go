@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	pb "go.etcd.io/raft/v3/raftpb"
+
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/membership"
 	"github.com/meerkat-zk/meerkat/pipeline"
 )
 
@@ -78,6 +81,10 @@ func (r repl) ReadIndex(ctx uint64) {
 	r.e.members[r.id].c.ReadIndex(readCtx(ctx))
 }
 
+func (r repl) Synced(id uint64) bool { return r.e.members[r.id].c.synced()[id] }
+
+func (r repl) Reconfiguring() bool { return r.e.members[r.id].c.reconciling() }
+
 func (r repl) Send(to uint64, msg []byte) {
 	r.e.moved = true
 	r.e.app = append(r.e.app, appMsg{from: r.id, to: to, data: bytes.Clone(msg)})
@@ -98,12 +105,25 @@ func newEnsembleWith(t *testing.T, voters, learners []uint64, configure func(*pi
 		pcfg := pipeline.Config{ServerID: int64(m.id), Tick: sessionTick, Replicator: repl{e, m.id},
 			OnRole: func(lead uint64, readOnly bool) {
 				s.leader, s.readOnly, s.reported = lead, readOnly, append(s.reported, lead)
+			},
+			OnMembership: func(c membership.Config) {
+				var want pb.ConfState
+				for _, srv := range c.Servers {
+					if srv.Observer {
+						want.Learners = append(want.Learners, uint64(srv.ID))
+					} else {
+						want.Voters = append(want.Voters, uint64(srv.ID))
+					}
+				}
+				m.c.want = &want
 			}, Logger: quiet}
 		if configure != nil {
 			configure(&pcfg)
 		}
+		state := engine.NewState()
+		state.SetConfigNode([]byte(testMembership(voters, learners).Text()), 0)
 		var err error
-		s.p, err = pipeline.New(pcfg, nil)
+		s.p, err = pipeline.New(pcfg, state)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,6 +133,22 @@ func newEnsembleWith(t *testing.T, voters, learners []uint64, configure func(*pi
 	e.also = e.round
 	e.onTick = func() { e.now = e.now.Add(100 * time.Millisecond) }
 	return e
+}
+
+// testMembership is the membership of a test ensemble, as
+// /zookeeper/config holds it: member N's ports are 2000+N (peer),
+// 3000+N (election) and 4000+N (client).
+func testMembership(voters, learners []uint64) membership.Config {
+	var c membership.Config
+	for _, id := range slices.Sorted(slices.Values(slices.Concat(voters, learners))) {
+		c.Servers = append(c.Servers, testServer(id, slices.Contains(learners, id)))
+	}
+	return c
+}
+
+func testServer(id uint64, observer bool) membership.Server {
+	return membership.Server{ID: int64(id), PeerAddr: fmt.Sprintf("127.0.0.1:%d", 2000+id),
+		ElectionAddr: fmt.Sprintf("127.0.0.1:%d", 3000+id), ClientAddr: fmt.Sprint(4000 + id), Observer: observer}
 }
 
 // round delivers the members' messages to each other and steps every

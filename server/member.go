@@ -7,12 +7,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/meerkat-zk/meerkat/config"
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/membership"
 	"github.com/meerkat-zk/meerkat/netpoll"
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/replication"
@@ -32,6 +34,62 @@ type member struct {
 	replicator *replicator
 	// applied is the raft index the recovered state covers.
 	applied uint64
+	// initial is what /zookeeper/config held at start; observer is
+	// whether the latest membership makes this member an observer.
+	initial  membership.Config
+	observer atomic.Bool
+}
+
+// keepMembership gives a state without a membership (a new member's) the
+// one zoo.cfg names, as each ZooKeeper member writes /zookeeper/config
+// when it starts; afterwards the replicated one, which reconfigs change,
+// stands.
+func keepMembership(state *engine.State, cfg *config.Config) {
+	if mc, err := state.Membership(); err == nil && len(mc.Servers) > 0 {
+		return
+	}
+	state.SetConfigNode(membershipText(cfg), time.Now().UnixMilli())
+}
+
+// wantedMembers splits a membership into raft's voters and learners.
+func wantedMembers(c membership.Config) (voters, learners []uint64) {
+	for _, srv := range c.Servers {
+		if srv.Observer {
+			learners = append(learners, uint64(srv.ID))
+		} else {
+			voters = append(voters, uint64(srv.ID))
+		}
+	}
+	return voters, learners
+}
+
+// membershipChanged follows a membership a reconfig (or an image from
+// the leader) brought: the peers to talk to, raft's membership (which
+// the leader changes one step at a time), this member's role, and the
+// dynamic configuration file, rewritten as ZooKeeper does.
+func (s *Server) membershipChanged(c membership.Config) {
+	m := s.member
+	self, in := c.Server(m.self.ID)
+	m.observer.Store(in && self.Observer)
+	if m.transport != nil {
+		for _, srv := range c.Servers {
+			if srv.ID != m.self.ID {
+				m.transport.AddPeer(uint64(srv.ID), srv.PeerAddr)
+			}
+		}
+	}
+	if m.node != nil {
+		m.node.SetMembership(wantedMembers(c))
+	}
+	cfg := *s.cfg
+	path, err := cfg.WriteMembership(c)
+	switch {
+	case err != nil:
+		s.logger.Warn("could not record the new membership in the configuration files", "err", err)
+	case path != "":
+		s.logger.Info("membership changed", "version", fmt.Sprintf("%x", c.Version), "dynamic_config", path,
+			"members", len(c.Servers), "in", in)
+	}
 }
 
 // replicator is a pipeline's Replicator: the node, which is made after the
@@ -67,10 +125,21 @@ func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 		storage.Close()
 		return err
 	}
-	state.SetConfigNode(membershipText(cfg), time.Now().UnixMilli())
+	keepMembership(state, cfg)
 	m := &member{self: self, storage: storage, replicator: &replicator{}, applied: min(state.Applied(), hs.GetCommit())}
+	m.observer.Store(self.Observer)
+	if mc, err := state.Membership(); err == nil {
+		m.initial = mc
+	}
 	s.member = m
 	pcfg.Replicator = m.replicator
+	pcfg.OnMembership = s.membershipChanged
+	pcfg.ReconfigMinVoters = 1
+	if cfg.StandaloneEnabled {
+		// A reconfig may not leave a single voter, which would then run
+		// standalone, as ZooKeeper refuses it.
+		pcfg.ReconfigMinVoters = 2
+	}
 	pcfg.OnRole = func(leader uint64, readOnly bool) { s.client.SetMode(m.mode(leader, readOnly)) }
 	pcfg.UpgradeLocalSessions = cfg.LocalSessionsUpgrading
 	if cfg.ReadOnlyMode {
@@ -91,7 +160,7 @@ func (m *member) mode(leader uint64, readOnly bool) string {
 		return netpoll.ModeNotServing
 	case leader == uint64(m.self.ID):
 		return netpoll.ModeLeader
-	case m.self.Observer:
+	case m.observer.Load():
 		return netpoll.ModeObserver
 	}
 	return netpoll.ModeFollower
@@ -102,7 +171,7 @@ func (m *member) membership(cfg *config.Config) *netpoll.Membership {
 	return &netpoll.Membership{
 		InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
 		ElectionPort: portOf(m.self.ElectionAddr), QuorumPort: portOf(m.self.PeerAddr),
-		Observer: m.self.Observer, Lines: cfg.Membership(),
+		Observer: m.self.Observer,
 	}
 }
 
@@ -172,6 +241,12 @@ func (m *member) start(s *Server) error {
 			m.transport.AddPeer(uint64(peer.ID), peer.PeerAddr)
 		}
 	}
+	for _, peer := range m.initial.Servers {
+		if peer.ID != m.self.ID {
+			m.transport.AddPeer(uint64(peer.ID), peer.PeerAddr)
+		}
+	}
+	m.node.SetMembership(wantedMembers(m.initial))
 	go func() {
 		<-m.node.Done()
 		if err := m.node.Err(); err != nil {
@@ -199,7 +274,7 @@ func (s *Server) install(image io.Reader) error {
 	}
 	state.SetApplied(st.Applied)
 	state.SetTerm(st.Term)
-	state.SetConfigNode(membershipText(s.cfg), time.Now().UnixMilli())
+	keepMembership(state, s.cfg)
 	if err := s.pipe.Install(state); err != nil {
 		return err
 	}

@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/membership"
+)
+
+// An ensemble's reconfig entry carries, before the client's request, the
+// leader's verdict: the outcome of the checks ZooKeeper's leader makes
+// against its own view (a reconfig already in progress, the version, the
+// new membership's validity, a synced quorum in it). Apply makes the
+// checks every replica can (session, ACL) in ZooKeeper's order around it.
+
+// ReconfigBody returns the body of an ensemble's reconfig entry: the
+// leader's verdict, then the request as the client sent it.
+func ReconfigBody(verdict jute.Code, request []byte) []byte {
+	return append(jute.AppendInt(nil, int32(verdict)), request...)
+}
+
+// ReconfigRequest decodes a reconfig request's membership part and the
+// version it asks to start from (-1: any); a null newMembers is an
+// incremental request, an empty one a whole (empty) membership.
+func ReconfigRequest(body []byte) (membership.Request, int64, error) {
+	d := jute.NewDecoder(body)
+	joining, leaving, newMembers := d.StringBytes(), d.StringBytes(), d.StringBytes()
+	from := d.Long()
+	if d.Err() != nil {
+		return membership.Request{}, 0, d.Err()
+	}
+	req := membership.Request{Joining: string(joining), Leaving: string(leaving)}
+	if newMembers != nil {
+		s := string(newMembers)
+		req.NewMembers = &s
+	}
+	return req, from, nil
+}
+
+// ConfigNodePath is the znode holding the ensemble's membership.
+const ConfigNodePath = "/zookeeper/config"
+
+// Membership returns the membership /zookeeper/config holds.
+func (s *State) Membership() (membership.Config, error) {
+	n, ok := s.get(ConfigNodePath)
+	if !ok {
+		return membership.Config{}, errors.New("engine: no " + ConfigNodePath)
+	}
+	return membership.Parse(string(n.Data()))
+}
+
+// reconfig applies an ensemble's reconfig entry (see ReconfigBody): on
+// success /zookeeper/config holds the new membership, versioned with
+// zxid, and the reply is its data and stat, as ZooKeeper's.
+func (s *State) reconfig(e *Entry, zxid int64) ([]byte, jute.Code) {
+	d := jute.NewDecoder(e.Body)
+	verdict := jute.Code(d.Int())
+	req, _, err := ReconfigRequest(e.Body[min(4, len(e.Body)):])
+	if d.Err() != nil || err != nil {
+		return nil, jute.CodeMarshallingError
+	}
+	if verdict != jute.CodeOK {
+		return nil, verdict
+	}
+	n, _ := s.get(ConfigNodePath)
+	if !s.allowed(n, jute.PermWrite, e.Identities) {
+		return nil, jute.CodeNoAuth
+	}
+	cur, err := membership.Parse(string(n.Data()))
+	if err != nil {
+		return nil, jute.CodeBadArguments
+	}
+	next, err := membership.Next(cur, req, 1)
+	if err != nil {
+		return nil, jute.CodeBadArguments
+	}
+	next.Version = zxid
+	data := []byte(next.Text())
+	u := n.withData(data)
+	u.Version, u.Mtime, u.Mzxid = -1, e.Time, zxid
+	s.putNode(u)
+	s.pending = append(s.pending, change{kind: jute.EventNodeDataChanged, path: ConfigNodePath, acl: u.acl})
+	s.commitChanges()
+	st := u.Stat()
+	return st.Append(jute.AppendBuffer(nil, data)), jute.CodeOK
+}
+
+// versionMembership gives a membership still at version 0 the current
+// zxid as its version (see EnterTerm); the node's stat does not change,
+// as in ZooKeeper, where this happens outside the log.
+func (s *State) versionMembership() bool {
+	n, ok := s.get(ConfigNodePath)
+	if !ok {
+		return false
+	}
+	c, err := membership.Parse(string(n.Data()))
+	if err != nil || len(c.Servers) == 0 || c.Version != 0 {
+		return false
+	}
+	c.Version = s.zxid
+	u := n.withData([]byte(c.Text()))
+	s.putNode(u)
+	return true
+}
