@@ -17,7 +17,8 @@ import (
 type Member = membership.Server
 
 // readDynamicConfig reads the server.N lines of a dynamicConfigFile and
-// its version= (hex; nothing else may be there).
+// its version: version= (hex) if the file has one, else the hex suffix of
+// its name (zoo.cfg.dynamic.100000000); nothing else may be there.
 func readDynamicConfig(path string) (members []Member, version int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -42,6 +43,15 @@ func readDynamicConfig(path string) (members []Member, version int64, err error)
 			}
 		default:
 			return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: %s does not belong in a dynamic configuration file", path, p.line, p.key)
+		}
+	}
+	if version == 0 {
+		// ZooKeeper names the file after its version and writes no
+		// version= into it.
+		if i := strings.LastIndex(path, ".dynamic."); i >= 0 {
+			if v, err := strconv.ParseInt(path[i+len(".dynamic."):], 16, 64); err == nil && v > 0 {
+				version = v
+			}
 		}
 	}
 	return members, version, nil
@@ -201,7 +211,9 @@ func (c *Config) WriteMembership(m membership.Config) (string, error) {
 		return "", nil
 	}
 	dynamic := fmt.Sprintf("%s.dynamic.%x", c.Path, m.Version)
-	if err := writeFileAtomic(dynamic, []byte(strings.Join(m.Lines(), "\n")+"\n")); err != nil {
+	// The server lines only: the version is in the name, as ZooKeeper
+	// writes it.
+	if err := writeFileAtomic(dynamic, []byte(strings.Join(m.Lines()[:len(m.Servers)], "\n")+"\n")); err != nil {
 		return "", err
 	}
 	static, err := os.ReadFile(c.Path)
@@ -209,13 +221,22 @@ func (c *Config) WriteMembership(m membership.Config) (string, error) {
 		return "", fmt.Errorf("config: %w", err)
 	}
 	var lines []string
+	hadServers := false
 	for _, line := range strings.Split(strings.TrimRight(string(static), "\n"), "\n") {
 		key, _, _ := strings.Cut(strings.TrimSpace(line), "=")
 		key = strings.TrimSpace(key)
+		hadServers = hadServers || strings.HasPrefix(key, "server.")
 		if strings.HasPrefix(key, "server.") || key == "dynamicConfigFile" {
 			continue
 		}
 		lines = append(lines, line)
+	}
+	if hadServers {
+		// When the server lines leave zoo.cfg, ZooKeeper keeps the file as
+		// it was beside it.
+		if err := writeFileAtomic(c.Path+".bak", static); err != nil {
+			return "", err
+		}
 	}
 	lines = append(lines, "dynamicConfigFile="+dynamic)
 	if err := writeFileAtomic(c.Path, []byte(strings.Join(lines, "\n")+"\n")); err != nil {

@@ -232,6 +232,12 @@ func TestWriteMembership(t *testing.T) {
 	if dynamic != path+".dynamic.100000005" {
 		t.Fatalf("dynamic file %s", dynamic)
 	}
+	if b, _ := os.ReadFile(dynamic); strings.Contains(string(b), "version") || strings.Count(string(b), "server.") != 2 {
+		t.Fatalf("dynamic file holds\n%s\nwant the two server lines only", b)
+	}
+	if b, err := os.ReadFile(path + ".bak"); err != nil || string(b) != text {
+		t.Fatalf("zoo.cfg.bak: %v\n%s\nwant the original zoo.cfg", err, b)
+	}
 	again, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -249,5 +255,8 @@ func TestWriteMembership(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if n := strings.Count(string(b), "dynamicConfigFile="); n != 1 || strings.Contains(string(b), "server.") {
 		t.Fatalf("zoo.cfg after two reconfigs:\n%s", b)
+	}
+	if b, _ := os.ReadFile(path + ".bak"); string(b) != text {
+		t.Fatalf("the second reconfig replaced zoo.cfg.bak with\n%s", b)
 	}
 }

@@ -8,15 +8,25 @@ import (
 )
 
 // An ensemble's reconfig entry carries, before the client's request, the
-// leader's verdict: the outcome of the checks ZooKeeper's leader makes
+// leader's decision: the outcome of the checks ZooKeeper's leader makes
 // against its own view (a reconfig already in progress, the version, the
-// new membership's validity, a synced quorum in it). Apply makes the
-// checks every replica can (session, ACL) in ZooKeeper's order around it.
+// new membership's validity, a synced quorum in it) and, when they pass,
+// the new membership. Apply makes the checks every replica can (session,
+// ACL) in ZooKeeper's order around it and writes what the leader decided,
+// whatever this replica's /zookeeper/config held before (a member that
+// joined has its own idea of the past).
 
 // ReconfigBody returns the body of an ensemble's reconfig entry: the
-// leader's verdict, then the request as the client sent it.
-func ReconfigBody(verdict jute.Code, request []byte) []byte {
-	return append(jute.AppendInt(nil, int32(verdict)), request...)
+// leader's verdict, the new membership (when the verdict is OK), then the
+// request as the client sent it.
+func ReconfigBody(verdict jute.Code, next membership.Config, request []byte) []byte {
+	b := jute.AppendInt(nil, int32(verdict))
+	var text []byte
+	if verdict == jute.CodeOK {
+		next.Version = 0
+		text = []byte(next.Text())
+	}
+	return append(jute.AppendBuffer(b, text), request...)
 }
 
 // ReconfigRequest decodes a reconfig request's membership part and the
@@ -55,8 +65,8 @@ func (s *State) Membership() (membership.Config, error) {
 func (s *State) reconfig(e *Entry, zxid int64) ([]byte, jute.Code) {
 	d := jute.NewDecoder(e.Body)
 	verdict := jute.Code(d.Int())
-	req, _, err := ReconfigRequest(e.Body[min(4, len(e.Body)):])
-	if d.Err() != nil || err != nil {
+	text := d.Buffer()
+	if d.Err() != nil {
 		return nil, jute.CodeMarshallingError
 	}
 	if verdict != jute.CodeOK {
@@ -66,13 +76,9 @@ func (s *State) reconfig(e *Entry, zxid int64) ([]byte, jute.Code) {
 	if !s.allowed(n, jute.PermWrite, e.Identities) {
 		return nil, jute.CodeNoAuth
 	}
-	cur, err := membership.Parse(string(n.Data()))
+	next, err := membership.Parse(string(text))
 	if err != nil {
-		return nil, jute.CodeBadArguments
-	}
-	next, err := membership.Next(cur, req, 1)
-	if err != nil {
-		return nil, jute.CodeBadArguments
+		return nil, jute.CodeMarshallingError
 	}
 	next.Version = zxid
 	data := []byte(next.Text())
@@ -86,8 +92,8 @@ func (s *State) reconfig(e *Entry, zxid int64) ([]byte, jute.Code) {
 }
 
 // versionMembership gives a membership still at version 0 the current
-// zxid as its version (see EnterTerm); the node's stat does not change,
-// as in ZooKeeper, where this happens outside the log.
+// zxid as its version and mzxid (see EnterTerm), as ZooKeeper's leader
+// does outside the log.
 func (s *State) versionMembership() bool {
 	n, ok := s.get(ConfigNodePath)
 	if !ok {
@@ -99,6 +105,7 @@ func (s *State) versionMembership() bool {
 	}
 	c.Version = s.zxid
 	u := n.withData([]byte(c.Text()))
+	u.Mzxid = s.zxid
 	s.putNode(u)
 	return true
 }

@@ -38,13 +38,13 @@ func TestNext(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		req  Request
-		want string // the servers' lines, ";"-joined; "" for BADARGUMENTS
+		want string // the servers' lines, ";"-joined; "" for BADARGUMENTS, "marshalling" for MARSHALLINGERROR
 	}{
 		{"leave", Request{Leaving: "3"}, "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181;server.2=127.0.0.1:2889:3889:participant;0.0.0.0:2182"},
 		{"leave with spaces and empties", Request{Leaving: " 3 ,, "}, "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181;server.2=127.0.0.1:2889:3889:participant;0.0.0.0:2182"},
 		{"leave unknown", Request{Leaving: "9"}, strings.ReplaceAll(strings.TrimSuffix(three, "\nversion=100000000"), "\n", ";")},
 		{"leave to one voter", Request{Leaving: "2,3"}, ""},
-		{"leave not a number", Request{Leaving: "x"}, ""},
+		{"leave not a number", Request{Leaving: "x"}, "marshalling"},
 		{"join", Request{Joining: "server.4=127.0.0.1:2891:3891;2184"},
 			strings.ReplaceAll(strings.TrimSuffix(three, "\nversion=100000000"), "\n", ";") + ";server.4=127.0.0.1:2891:3891:participant;0.0.0.0:2184"},
 		{"join as observer replaces", Request{Joining: "server.3=127.0.0.1:2890:3890:observer;127.0.0.1:2183"},
@@ -61,10 +61,13 @@ func TestNext(t *testing.T) {
 	} {
 		next, err := Next(cur, tc.req, 2)
 		var got string
-		if err == nil {
+		switch {
+		case err == nil:
 			got = strings.Join(next.Lines()[:len(next.Servers)], ";")
-		} else if !errors.Is(err, ErrBadArguments) {
-			t.Errorf("%s: %v does not wrap ErrBadArguments", tc.name, err)
+		case errors.Is(err, ErrMarshalling):
+			got = "marshalling"
+		case !errors.Is(err, ErrBadArguments):
+			t.Errorf("%s: %v wraps neither error", tc.name, err)
 		}
 		if got != tc.want {
 			t.Errorf("%s: got %q (%v)\nwant %q", tc.name, got, err, tc.want)

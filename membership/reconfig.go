@@ -9,8 +9,12 @@ import (
 )
 
 // ErrBadArguments marks a reconfig request ZooKeeper refuses with
-// BADARGUMENTS.
-var ErrBadArguments = errors.New("bad arguments")
+// BADARGUMENTS; ErrMarshalling one it fails to read (a leaving server
+// that is not a number: MARSHALLINGERROR).
+var (
+	ErrBadArguments = errors.New("bad arguments")
+	ErrMarshalling  = errors.New("marshalling error")
+)
 
 // Request is the membership part of a reconfig request: servers joining
 // (server.N=... specs) and leaving (ids), comma-separated, for an
@@ -25,7 +29,7 @@ type Request struct {
 // ZooKeeper 3.8's leader computes it; the version is left to the caller
 // (the zxid of the reconfig). minVoters is 2 with standaloneEnabled (a
 // single voter would run standalone) and 1 without. Errors wrap
-// ErrBadArguments.
+// ErrBadArguments or ErrMarshalling.
 func Next(cur Config, req Request, minVoters int) (Config, error) {
 	var next Config
 	if req.NewMembers != nil {
@@ -42,7 +46,7 @@ func Next(cur Config, req Request, minVoters int) (Config, error) {
 		for _, l := range splitList(req.Leaving) {
 			id, err := strconv.ParseInt(l, 10, 64)
 			if err != nil {
-				return Config{}, fmt.Errorf("%w: leaving server %q is not an id", ErrBadArguments, l)
+				return Config{}, fmt.Errorf("%w: leaving server %q is not an id", ErrMarshalling, l)
 			}
 			delete(servers, id)
 		}

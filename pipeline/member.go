@@ -27,9 +27,6 @@ type Replicator interface {
 	// Synced reports, on the leader, whether member id is connected and
 	// caught up with the log (ZooKeeper's synced learner).
 	Synced(id uint64) bool
-	// Reconfiguring reports whether raft's membership has yet to follow
-	// the last one applied (see Config.OnMembership).
-	Reconfiguring() bool
 }
 
 // LogEntry is one committed raft entry.

@@ -1,34 +1,42 @@
 package pipeline
 
 import (
+	"errors"
+
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/membership"
 )
 
 // reconfigVerdict makes the checks ZooKeeper's leader makes of a reconfig
-// against its own view, in its order: no other reconfig under way, the
+// against its own view, in its order: no other reconfig proposed and not
+// yet applied (raft may still be following the last one: it moves towards
+// whatever membership was applied last, one safe step at a time), the
 // version asked to start from, a valid new membership, and a quorum of it
-// connected and caught up. The entry carries the outcome to every replica
+// connected and caught up. It returns the outcome and, when it is OK, the
+// new membership, which the entry carries to every replica
 // (engine.ReconfigBody).
-func (m *member) reconfigVerdict(e *engine.Entry) jute.Code {
+func (m *member) reconfigVerdict(e *engine.Entry) (jute.Code, membership.Config) {
 	req, from, err := engine.ReconfigRequest(e.Body)
 	if err != nil {
-		return jute.CodeMarshallingError
+		return jute.CodeMarshallingError, membership.Config{}
 	}
-	if m.reconfiguring || m.repl.Reconfiguring() {
-		return jute.CodeReconfigInProgress
+	if m.reconfiguring {
+		return jute.CodeReconfigInProgress, membership.Config{}
 	}
 	cur, err := m.p.state.Membership()
 	if err != nil {
-		return jute.CodeBadArguments
+		return jute.CodeBadArguments, membership.Config{}
 	}
 	if from != -1 && from != cur.Version {
-		return jute.CodeBadVersion
+		return jute.CodeBadVersion, membership.Config{}
 	}
 	next, err := membership.Next(cur, req, m.p.cfg.ReconfigMinVoters)
-	if err != nil {
-		return jute.CodeBadArguments
+	switch {
+	case errors.Is(err, membership.ErrMarshalling):
+		return jute.CodeMarshallingError, membership.Config{}
+	case err != nil:
+		return jute.CodeBadArguments, membership.Config{}
 	}
 	voters, synced := next.Voters(), 0
 	for _, v := range voters {
@@ -37,25 +45,25 @@ func (m *member) reconfigVerdict(e *engine.Entry) jute.Code {
 		}
 	}
 	if synced <= len(voters)/2 {
-		return jute.CodeNewConfigNoQuorum
+		return jute.CodeNewConfigNoQuorum, membership.Config{}
 	}
-	return jute.CodeOK
+	return jute.CodeOK, next
 }
 
-// stampReconfig puts the leader's verdict into a reconfig entry it
+// stampReconfig puts the leader's decision into a reconfig entry it
 // proposes; one that passes makes further reconfigs wait until it is
 // applied.
 func (m *member) stampReconfig(e *engine.Entry) {
 	if !e.Policy.ReconfigEnabled {
 		// The log answers RECONFIGDISABLED before it looks at the verdict.
-		e.Body = engine.ReconfigBody(jute.CodeOK, e.Body)
+		e.Body = engine.ReconfigBody(jute.CodeReconfigDisabled, membership.Config{}, e.Body)
 		return
 	}
-	v := m.reconfigVerdict(e)
+	v, next := m.reconfigVerdict(e)
 	if v == jute.CodeOK {
 		m.reconfiguring = true
 	}
-	e.Body = engine.ReconfigBody(v, e.Body)
+	e.Body = engine.ReconfigBody(v, next, e.Body)
 }
 
 // membershipChanged tells OnMembership the membership the state holds.

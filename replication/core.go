@@ -89,6 +89,8 @@ type core struct {
 	// heard from at.
 	ticks uint64
 	heard map[uint64]uint64
+	// ledFrom is the tick this member last became leader at.
+	ledFrom uint64
 }
 
 // reconfigContext marks the conf changes that make raft's membership
@@ -102,9 +104,9 @@ const promoteSlack = 256
 
 // nextChange is the next step from raft's membership towards want, if
 // one is due: new members join as learners, learners that are to vote
-// are promoted once caught up, voters that are to observe are demoted,
-// members no longer wanted leave. Members rejoining with a fresh log are
-// left to rejoin.
+// are promoted once caught up, voters that are to observe or leave are
+// demoted, and members no longer wanted leave once they go quiet.
+// Members rejoining with a fresh log are left to rejoin.
 func (c *core) nextChange() (pb.ConfChangeType, uint64, bool) {
 	if c.want == nil {
 		return 0, 0, false
@@ -130,34 +132,31 @@ func (c *core) nextChange() (pb.ConfChangeType, uint64, bool) {
 			return pb.ConfChangeAddNode, id, true
 		}
 	}
-	for _, id := range c.want.GetLearners() {
-		if voter(cur, id) {
+	for _, id := range cur.GetVoters() {
+		// Observers to be and members to leave stop voting; a member that
+		// left goes on following, as ZooKeeper's removed server does, until
+		// it goes quiet.
+		if _, back := c.rejoining[id]; !back && !slices.Contains(c.want.GetVoters(), id) {
 			return pb.ConfChangeAddLearnerNode, id, true
 		}
 	}
-	for _, id := range append(slices.Clone(cur.GetVoters()), cur.GetLearners()...) {
-		if _, back := c.rejoining[id]; !back && !slices.Contains(wanted, id) {
+	for _, id := range cur.GetLearners() {
+		if _, back := c.rejoining[id]; !back && !slices.Contains(wanted, id) && c.quiet(id) {
 			return pb.ConfChangeRemoveNode, id, true
 		}
 	}
 	return 0, 0, false
 }
 
-// reconciling reports whether raft's membership has yet to reach want.
-func (c *core) reconciling() bool {
-	if c.changing > c.applied {
-		return true
-	}
-	return c.want != nil && !sameConf(c.confs[len(c.confs)-1].cs, c.want)
-}
+// lingerTicks is how long a member that left the membership, and follows
+// on as a learner, may go unheard before the leader drops it.
+const lingerTicks = 100
 
-// sameConf reports whether a and b have the same voters and learners.
-func sameConf(a, b *pb.ConfState) bool {
-	return sameMembers(a.GetVoters(), b.GetVoters()) && sameMembers(a.GetLearners(), b.GetLearners())
-}
-
-func sameMembers(a, b []uint64) bool {
-	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+// quiet reports whether the leader has not heard from member id for
+// lingerTicks (counting from when it became leader).
+func (c *core) quiet(id uint64) bool {
+	last := max(c.heard[id], c.ledFrom)
+	return c.ticks-last > lingerTicks
 }
 
 // reconcile has the leader propose the next change towards want, unless
@@ -171,9 +170,9 @@ func (c *core) reconcile() error {
 		return nil
 	}
 	if id == c.cfg.ID && t != pb.ConfChangeAddNode {
-		// This leader is to leave (or stop voting): it hands the
-		// leadership to a caught-up voter that stays, which then makes the
-		// change, rather than step down and leave the others to elect.
+		// This leader is to stop voting: it hands the leadership to a
+		// caught-up voter that stays, which then makes the change, rather
+		// than step down and leave the others to elect.
 		c.transferLeadership()
 		return nil
 	}
@@ -545,7 +544,7 @@ func (c *core) checkLeader() {
 			c.cfg.OnLeader(lead, st.GetTerm())
 		}
 		if lead == c.cfg.ID && c.leader != lead {
-			c.leaderSince, c.proposals = time.Now(), ProposalSizes{}
+			c.leaderSince, c.proposals, c.ledFrom = time.Now(), ProposalSizes{}, c.ticks
 		}
 		c.leader, c.term = lead, st.GetTerm()
 	}

@@ -83,8 +83,6 @@ func (r repl) ReadIndex(ctx uint64) {
 
 func (r repl) Synced(id uint64) bool { return r.e.members[r.id].c.synced()[id] }
 
-func (r repl) Reconfiguring() bool { return r.e.members[r.id].c.reconciling() }
-
 func (r repl) Send(to uint64, msg []byte) {
 	r.e.moved = true
 	r.e.app = append(r.e.app, appMsg{from: r.id, to: to, data: bytes.Clone(msg)})

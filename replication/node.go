@@ -73,14 +73,10 @@ type Node struct {
 	done        chan struct{}
 	once        sync.Once
 	err         error // why the node stopped on its own; read after done
-	// wanted is the membership raft is to follow (SetMembership);
-	// synced and reconfiguring are what Synced and Reconfiguring report,
-	// refreshed every tick.
-	wanted        atomic.Pointer[pb.ConfState]
-	synced        atomic.Pointer[map[uint64]bool]
-	reconfiguring atomic.Bool
-	// current is raft's membership as followMembership last saw it.
-	current atomic.Pointer[pb.ConfState]
+	// wanted is the membership raft is to follow (SetMembership); synced
+	// is what Synced reports, refreshed by followMembership.
+	wanted atomic.Pointer[pb.ConfState]
+	synced atomic.Pointer[map[uint64]bool]
 	// followed is when followMembership last ran.
 	followed time.Time
 }
@@ -89,12 +85,7 @@ type Node struct {
 // on the leader, raft's follows it one change at a time (new members as
 // learners first, promoted once caught up).
 func (n *Node) SetMembership(voters, learners []uint64) {
-	want := &pb.ConfState{Voters: voters, Learners: learners}
-	n.wanted.Store(want)
-	if cur := n.current.Load(); cur == nil || !sameConf(cur, want) {
-		// Until the node has looked at it.
-		n.reconfiguring.Store(true)
-	}
+	n.wanted.Store(&pb.ConfState{Voters: voters, Learners: learners})
 }
 
 // Synced reports, on the leader, whether member id is connected and
@@ -104,12 +95,8 @@ func (n *Node) Synced(id uint64) bool {
 	return m != nil && (*m)[id]
 }
 
-// Reconfiguring reports whether raft's membership has yet to reach the
-// one SetMembership gave (as of the last tick).
-func (n *Node) Reconfiguring() bool { return n.reconfiguring.Load() }
-
 // followMembership moves raft's membership towards the wanted one and
-// refreshes what Synced and Reconfiguring report.
+// refreshes what Synced reports.
 func (n *Node) followMembership() {
 	n.core.want = n.wanted.Load()
 	if err := n.core.reconcile(); err != nil {
@@ -117,8 +104,6 @@ func (n *Node) followMembership() {
 	}
 	synced := n.core.synced()
 	n.synced.Store(&synced)
-	n.current.Store(n.core.confs[len(n.core.confs)-1].cs)
-	n.reconfiguring.Store(n.core.reconciling())
 }
 
 // snapResult is how sending a snapshot to a member went.
@@ -458,8 +443,8 @@ func (n *Node) run() {
 	}
 }
 
-// followEvery is how often, at most, the node refreshes what Synced and
-// Reconfiguring report and looks for a membership change to make: a tick,
-// or sooner while raft is busy (a reconfig right after an election must
-// see the followers that have caught up since).
+// followEvery is how often, at most, the node refreshes what Synced
+// reports and looks for a membership change to make: a tick, or sooner
+// while raft is busy (a reconfig right after an election must see the
+// followers that have caught up since).
 const followEvery = 20 * time.Millisecond

@@ -54,7 +54,7 @@ func (e *ensemble) raftMembers(id uint64) (voters, learners []uint64) {
 // TestReconfigChangesTheMembership removes a voter with a reconfig and
 // adds it back, under writes: each reconfig is answered with the new
 // /zookeeper/config (versioned with its zxid) on every member, raft's
-// membership follows it, a reconfig meanwhile is refused
+// membership follows it, a reconfig while one is on its way is refused
 // RECONFIGINPROGRESS, a stale version BADVERSION, and the members agree.
 func TestReconfigChangesTheMembership(t *testing.T) {
 	e := newEnsembleWith(t, []uint64{1, 2, 3}, nil, reconfigEnabled)
@@ -74,7 +74,12 @@ func TestReconfigChangesTheMembership(t *testing.T) {
 	write("/before")
 	old := e.configOf(f)
 	leave := e.submit(f, reconfigReq(s.ID, c, "", fmt.Sprint(gone), nil, old.Version))
+	// Forwarded with it, so the leader has it before the first is applied.
+	busy := e.submit(f, reconfigReq(s.ID, c, "", fmt.Sprint(f), nil, -1))
 	e.settle()
+	if busy.Result.Err != jute.CodeReconfigInProgress {
+		t.Fatalf("a reconfig while another is on its way: %v, want RECONFIGINPROGRESS", busy.Result.Err)
+	}
 	if leave.Result.Err != jute.CodeOK {
 		t.Fatalf("reconfig leaving %d: %v", gone, leave.Result.Err)
 	}
@@ -90,19 +95,19 @@ func TestReconfigChangesTheMembership(t *testing.T) {
 	if st.Mzxid != leave.Result.Zxid || st.Version != -1 {
 		t.Fatalf("reconfig's stat %+v: want mzxid %#x and version -1", st, leave.Result.Zxid)
 	}
-	busy := e.submit(f, reconfigReq(s.ID, c, "", fmt.Sprint(f), nil, -1))
-	e.settle()
-	if busy.Result.Err != jute.CodeReconfigInProgress {
-		t.Fatalf("a reconfig while raft follows the last one: %v, want RECONFIGINPROGRESS", busy.Result.Err)
-	}
+	// It stops voting and, as ZooKeeper's removed server, follows on.
 	if !e.tickUntil(100, func() bool {
 		v, l := e.raftMembers(lead)
-		return slices.Equal(v, rest) && len(l) == 0
+		return slices.Equal(v, rest) && slices.Equal(l, []uint64{gone})
 	}) {
 		v, l := e.raftMembers(lead)
 		t.Fatalf("raft's membership did not follow: voters %v learners %v", v, l)
 	}
 	write("/without")
+	e.settle()
+	if !e.has(gone, "/without") {
+		t.Fatal("the removed member stopped following")
+	}
 	for _, id := range e.ids() {
 		if id != gone {
 			if got := e.configOf(id); got.Text() != want.Text() {
@@ -164,8 +169,8 @@ func TestReconfigNeedsASyncedQuorum(t *testing.T) {
 }
 
 // TestReconfigRemovesTheLeader: a reconfig that removes the leader makes
-// it hand the leadership to a member that stays, which removes it; writes
-// go on.
+// it hand the leadership to a member that stays, which demotes it; writes
+// go on, and once the old leader goes quiet it leaves raft's membership.
 func TestReconfigRemovesTheLeader(t *testing.T) {
 	e := newEnsembleWith(t, []uint64{1, 2, 3}, nil, reconfigEnabled)
 	lead := e.leader(1, 2, 3)
@@ -183,6 +188,15 @@ func TestReconfigRemovesTheLeader(t *testing.T) {
 	if !e.tickUntil(100, func() bool { v, _ := e.raftMembers(next); return slices.Equal(v, rest) }) {
 		v, _ := e.raftMembers(next)
 		t.Fatalf("voters %v, want %v", v, rest)
+	}
+	// The old leader follows on as a learner until it goes quiet.
+	if _, l := e.raftMembers(next); !slices.Equal(l, []uint64{lead}) {
+		t.Fatalf("learners %v, want the old leader", l)
+	}
+	e.crash(lead)
+	if !e.tickUntil(lingerTicks+50, func() bool { _, l := e.raftMembers(next); return len(l) == 0 }) {
+		_, l := e.raftMembers(next)
+		t.Fatalf("a removed member gone quiet is still a learner: %v", l)
 	}
 	w := e.submit(rest[0], createReq(s.ID, c, "/after", 0))
 	e.tickUntilDone(rest[0], w, 100)

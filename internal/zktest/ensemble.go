@@ -28,6 +28,48 @@ type Ensemble struct {
 	Members []*Server
 	// links[i][j] carries member i's connections to member j (Proxied).
 	links [][]*faultproxy.Proxy
+	// ports, opts and argv are what the members were started with, for
+	// Join.
+	ports []peerPorts
+	opts  EnsembleOptions
+	argv  func(cfg string) []string
+}
+
+// Join starts a new server, the next server.N, whose zoo.cfg names the
+// current members and itself (as a participant, or an observer), as
+// ZooKeeper's documentation has a server started that a reconfig then
+// adds; it returns the server (appended to Members once it listens) and
+// its line for the reconfig's joiningServers. It does not wait for the
+// server to serve: it has no leader until the reconfig adds it.
+func (e *Ensemble) Join(t TB, observer bool) (*Server, string) {
+	t.Helper()
+	if e.links != nil {
+		t.Fatalf("zktest: a proxied ensemble cannot take a new member")
+	}
+	o := e.opts
+	if observer {
+		o.Observers++
+	} else if o.Observers > 0 {
+		t.Fatalf("zktest: a participant cannot join an ensemble with observers")
+	} else {
+		o.Voters++
+	}
+	i := len(e.ports)
+	e.ports = append(e.ports, peerPorts{FreePort(t), FreePort(t)})
+	dir := t.TempDir()
+	port := FreePort(t)
+	cfg := e.writeMemberConfig(t, dir, i, port, e.ports, o)
+	s := &Server{Name: e.Members[0].Name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: e.argv(cfg)}
+	if err := s.launch(t); err != nil {
+		t.Fatalf("zktest: new member: %v", err)
+	}
+	e.Members = append(e.Members, s)
+	e.opts = o
+	role := "participant"
+	if observer {
+		role = "observer"
+	}
+	return s, fmt.Sprintf("server.%d=127.0.0.1:%d:%d:%s;127.0.0.1:%d", i+1, e.ports[i].peer, e.ports[i].election, role, port)
 }
 
 // peerPorts are a member's peer and election ports.
@@ -85,7 +127,7 @@ func tryEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []s
 	for i := range ports {
 		ports[i] = peerPorts{FreePort(t), FreePort(t)}
 	}
-	e := &Ensemble{}
+	e := &Ensemble{ports: ports, opts: o, argv: argv}
 	if o.Proxied {
 		e.links = make([][]*faultproxy.Proxy, n)
 		for i := range n {
