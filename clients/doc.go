@@ -19,6 +19,9 @@
 //     and the session must carry on: its ephemerals and kazoo's lock stay,
 //     its watches fire for a change made through another member, it reads
 //     what it wrote and writes on.
+//   - TestCuratorEnsembleTracker: Curator (testdata/CuratorTracker.java,
+//     compiled with javac) follows /zookeeper/config through reconfigs
+//     that remove a server and add it back.
 //   - TestKazooReadOnly: kazoo with read_only=True against the last member
 //     of a three-server ensemble (readonlymode.enabled, local sessions):
 //     it connects read-only, reads, gets NotReadOnlyCallError on writes,
@@ -28,6 +31,7 @@
 //
 //	go test ./clients/ -count=1 -race -v
 //
-// It needs the Debian packages zookeeper, zookeeper-bin and python3-kazoo
-// (make test installs them) and fails, never skips, when one is missing.
+// It needs the Debian packages zookeeper, zookeeper-bin, python3-kazoo,
+// libcurator-framework-java and openjdk-17-jdk-headless (make test installs
+// them) and fails, never skips, when one is missing.
 package clients

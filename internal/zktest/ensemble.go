@@ -20,6 +20,10 @@ type EnsembleOptions struct {
 	// cut or slow links between members (Meerkat only: each member's
 	// zoo.cfg names the proxies as the others' peer addresses).
 	Proxied bool
+	// ClientPortsInLines writes each server.N line with its client address
+	// (;127.0.0.1:port), so that /zookeeper/config names it, as clients
+	// that follow the membership (Curator's EnsembleTracker) need.
+	ClientPortsInLines bool
 }
 
 // Ensemble is a replicated ensemble of server processes on loopback.
@@ -55,9 +59,9 @@ func (e *Ensemble) Join(t TB, observer bool) (*Server, string) {
 		o.Voters++
 	}
 	i := len(e.ports)
-	e.ports = append(e.ports, peerPorts{FreePort(t), FreePort(t)})
+	e.ports = append(e.ports, peerPorts{FreePort(t), FreePort(t), FreePort(t)})
 	dir := t.TempDir()
-	port := FreePort(t)
+	port := e.ports[i].client
 	cfg := e.writeMemberConfig(t, dir, i, port, e.ports, o)
 	s := &Server{Name: e.Members[0].Name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: e.argv(cfg)}
 	if err := s.launch(t); err != nil {
@@ -72,8 +76,8 @@ func (e *Ensemble) Join(t TB, observer bool) (*Server, string) {
 	return s, fmt.Sprintf("server.%d=127.0.0.1:%d:%d:%s;127.0.0.1:%d", i+1, e.ports[i].peer, e.ports[i].election, role, port)
 }
 
-// peerPorts are a member's peer and election ports.
-type peerPorts struct{ peer, election int }
+// peerPorts are a member's peer, election and client ports.
+type peerPorts struct{ peer, election, client int }
 
 // StartMeerkatEnsemble starts a Meerkat ensemble and waits until every
 // member serves. The test's cleanup kills them.
@@ -125,7 +129,7 @@ func tryEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []s
 	n := o.Voters + o.Observers
 	ports := make([]peerPorts, n)
 	for i := range ports {
-		ports[i] = peerPorts{FreePort(t), FreePort(t)}
+		ports[i] = peerPorts{FreePort(t), FreePort(t), FreePort(t)}
 	}
 	e := &Ensemble{ports: ports, opts: o, argv: argv}
 	if o.Proxied {
@@ -147,7 +151,7 @@ func tryEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []s
 	}
 	for i := range n {
 		dir := t.TempDir()
-		port := FreePort(t)
+		port := ports[i].client
 		cfg := e.writeMemberConfig(t, dir, i, port, ports, o)
 		s := &Server{Name: name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: argv(cfg)}
 		if err := s.launch(t); err != nil {
@@ -216,6 +220,9 @@ func (e *Ensemble) writeMemberConfig(t TB, dir string, i, clientPort int, ports 
 		line := fmt.Sprintf("server.%d=127.0.0.1:%d:%d", j+1, peer, p.election)
 		if j >= o.Voters {
 			line += ":observer"
+		}
+		if o.ClientPortsInLines {
+			line += fmt.Sprintf(";127.0.0.1:%d", p.client)
 		}
 		lines = append(lines, line)
 	}
