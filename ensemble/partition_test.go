@@ -186,3 +186,68 @@ func TestObserverServesAndDoesNotVote(t *testing.T) {
 	e.Members[down[1]].Restart(t)
 	mustHaveEverywhere(t, e, []string{"obs"})
 }
+
+// TestReadOnlyOnAPartitionedMember cuts a follower off (no connection
+// reset) in an ensemble with readonlymode.enabled and local sessions: it
+// turns read-only and serves read-only clients what it had, refusing
+// writes with NOTREADONLY, while the majority goes on writing; once
+// healed it drops its read-only clients, serves read-write again and has
+// the majority's writes. (ZooKeeper's ensemble cannot run behind the
+// test's proxies; readonly_test.go compares the same mode with ZooKeeper
+// after killing two members.)
+func TestReadOnlyOnAPartitionedMember(t *testing.T) {
+	e := setup(t, zktest.EnsembleOptions{Proxied: true,
+		Options: zktest.Options{Extra: []string{"readonlymode.enabled=true", "localSessionsEnabled=true"}}})
+	lead := e.Leader(t)
+	cut := (lead + 1) % 3
+	var majorityAddrs []string
+	for i, s := range e.Members {
+		if i != cut {
+			majorityAddrs = append(majorityAddrs, s.Addr)
+		}
+	}
+	majority := connect(t, strings.Join(majorityAddrs, ","), 10*time.Second)
+	if _, err := majority.Create("/w/before", []byte("b"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the follower has the first write", func() error {
+		if children(t, e, cut, "/w")["before"] {
+			return nil
+		}
+		return errString("not yet")
+	})
+	e.Isolate(cut)
+	eventually(t, "the cut-off follower turns read-only", func() error {
+		if out, _ := zktest.FourLetter(e.Members[cut].Addr, "isro"); out != "ro" {
+			return errString("isro says " + out)
+		}
+		return nil
+	})
+	if _, err := majority.Create("/w/majority", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("the majority's write while a follower is cut off: %v", err)
+	}
+	ro := openSession(t, e.Members[cut].Addr, true)
+	if !ro.Session.ReadOnly {
+		t.Fatal("the read-only member's ConnectResponse does not say read-only")
+	}
+	if r, err := ro.GetData("/w/before", false); err != nil || r.Header.Err != jute.CodeOK {
+		t.Fatalf("a read on the read-only member: %v %v", err, r.Header.Err)
+	}
+	if r, err := ro.Create("/w/minority", nil, 0); err != nil || r.Header.Err != jute.CodeNotReadOnly {
+		t.Fatalf("a write on the read-only member: %v %v, want NOTREADONLY", err, r.Header.Err)
+	}
+	if _, err := handshake(t, e.Members[cut].Addr, 10000, 0, nil, false); err == nil {
+		t.Fatal("the read-only member took a read-write client")
+	}
+	e.Heal()
+	eventually(t, "the healed member serves read-write", func() error {
+		if out, _ := zktest.FourLetter(e.Members[cut].Addr, "isro"); out != "rw" {
+			return errString("isro says " + out)
+		}
+		return nil
+	})
+	if _, err := ro.GetData("/w/before", false); err == nil {
+		t.Fatal("a read-only session outlived its member's read-only mode")
+	}
+	mustHaveEverywhere(t, e, []string{"before", "majority"})
+}

@@ -205,3 +205,39 @@ func TestReconfigRemovesTheLeader(t *testing.T) {
 	}
 	e.mustAgree(rest...)
 }
+
+// TestReconfigMakesAnObserver turns a voter into an observer and back with
+// reconfigs (joining its line with :observer, then :participant): raft
+// demotes it to a learner, which still applies every write, and promotes
+// it again once caught up.
+func TestReconfigMakesAnObserver(t *testing.T) {
+	e := newEnsembleWith(t, []uint64{1, 2, 3}, nil, reconfigEnabled)
+	lead := e.leader(1, 2, 3)
+	f, o := e.others(lead)[0], e.others(lead)[1]
+	s, c := e.openSession(f, 30000)
+	for _, observer := range []bool{true, false} {
+		r := e.submit(f, reconfigReq(s.ID, c, testServer(o, observer).Line(), "", nil, -1))
+		e.tickUntilDone(f, r, 50)
+		if r.Result.Err != jute.CodeOK {
+			t.Fatalf("reconfig making %d observer=%v: %v", o, observer, r.Result.Err)
+		}
+		if !e.tickUntil(100, func() bool {
+			_, l := e.raftMembers(lead)
+			return slices.Contains(l, o) == observer
+		}) {
+			v, l := e.raftMembers(lead)
+			t.Fatalf("observer=%v: voters %v learners %v", observer, v, l)
+		}
+		path := fmt.Sprintf("/observer-%v", observer)
+		w := e.submit(f, createReq(s.ID, c, path, 0))
+		e.tickUntilDone(f, w, 50)
+		e.settle()
+		if w.Result.Err != jute.CodeOK || !e.has(o, path) {
+			t.Fatalf("write with %d observer=%v: %v, applied there %v", o, observer, w.Result.Err, e.has(o, path))
+		}
+	}
+	if v, _ := e.raftMembers(lead); len(v) != 3 {
+		t.Fatalf("voters %v after turning the observer back", v)
+	}
+	e.mustAgree(1, 2, 3)
+}
