@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 )
 
@@ -94,7 +92,7 @@ func TestCuratorEnsembleTracker(t *testing.T) {
 			}
 			expect("from /zookeeper/config at the start", all)
 
-			admin := connectTo(t, e.Members[lead].Addr)
+			admin := zktest.Session(t, e.Members[lead].Addr, 10*time.Second)
 			data, _, err := admin.Get("/zookeeper/config")
 			if err != nil {
 				t.Fatal(err)
@@ -110,52 +108,11 @@ func TestCuratorEnsembleTracker(t *testing.T) {
 			}
 			slices.Sort(without)
 			expect("after the removal", without)
-			eventually(t, "reconfig adding it back", func() error {
+			zktest.Eventually(t, "reconfig adding it back", func() error {
 				_, err := admin.IncrementalReconfig([]string{line}, nil, -1)
 				return err
 			})
 			expect("after adding it back", all)
 		})
-	}
-}
-
-// connectTo opens a go-zookeeper session with the server at addr alone.
-func connectTo(t *testing.T, addr string) *zk.Conn {
-	t.Helper()
-	c, events, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(failoverQuietLog{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case ev := <-events:
-			if ev.State == zk.StateHasSession {
-				go func() {
-					for range events {
-					}
-				}()
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("no session with %s within 30 s", addr)
-		}
-	}
-}
-
-// eventually retries fn until it succeeds or 30 s pass.
-func eventually(t *testing.T, what string, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after 30 s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -2,7 +2,6 @@ package ensemble
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,53 +11,17 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 )
 
-// quietLog drops go-zookeeper's logs.
-type quietLog struct{}
-
-func (quietLog) Printf(string, ...any) {}
-
 // connect opens a go-zookeeper session to the servers at addrs (a
 // comma-separated connect string) and waits until it is established.
 func connect(t *testing.T, addrs string, timeout time.Duration) *zk.Conn {
 	t.Helper()
-	c, events, err := zk.Connect(strings.Split(addrs, ","), timeout, zk.WithLogger(quietLog{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case ev := <-events:
-			if ev.State == zk.StateHasSession {
-				go drain(events)
-				return c
-			}
-		case <-deadline:
-			t.Fatalf("no session with %s within 30 s", addrs)
-		}
-	}
-}
-
-func drain(events <-chan zk.Event) {
-	for range events {
-	}
+	return zktest.Session(t, addrs, timeout)
 }
 
 // eventually retries fn until it succeeds or 30 s pass.
 func eventually(t *testing.T, what string, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after 30 s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	zktest.Eventually(t, what, fn)
 }
 
 // children returns, after a sync, the children of path as member i sees

@@ -344,11 +344,11 @@ const (
 )
 
 func (c *linClient) dial(addr string) bool {
-	conn, events, err := zk.Connect(strings.Split(addr, ","), linSessionTimeout, zk.WithLogger(quietLog{}))
+	conn, events, err := zk.Connect(strings.Split(addr, ","), linSessionTimeout, zk.WithLogger(zktest.QuietLog{}))
 	if err != nil {
 		return false
 	}
-	go drain(events)
+	go zktest.Drain(events)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.aborted {

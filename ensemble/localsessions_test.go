@@ -73,6 +73,17 @@ func sideBySide(t *testing.T, scenario func(t *testing.T, start startEnsembleFun
 	}
 }
 
+// startWith starts an ensemble with the zoo.cfg lines extra, logs its
+// members' logs if the test fails, and returns it with its leader and the
+// two followers.
+func startWith(t *testing.T, start startEnsembleFunc, extra ...string) (e *zktest.Ensemble, lead, f, o int) {
+	t.Helper()
+	e = start(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: extra}})
+	logsOnFailure(t, e)
+	lead = e.Leader(t)
+	return e, lead, (lead + 1) % 3, (lead + 2) % 3
+}
+
 // logsOnFailure logs the end of each member's log (its current
 // incarnation) if t failed.
 func logsOnFailure(t *testing.T, e *zktest.Ensemble) {
@@ -270,11 +281,7 @@ func localSessionsFacts(t *testing.T, acct *account, e *zktest.Ensemble, i, othe
 // closeSession answers OK and consumes no zxid.
 func TestLocalSessions(t *testing.T) {
 	sideBySide(t, func(t *testing.T, start startEnsembleFunc, acct *account) {
-		e := start(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: []string{
-			"localSessionsEnabled=true", "localSessionsUpgradingEnabled=false"}}})
-		logsOnFailure(t, e)
-		lead := e.Leader(t)
-		f, o := (lead+1)%3, (lead+2)%3
+		e, lead, f, o := startWith(t, start, "localSessionsEnabled=true", "localSessionsUpgradingEnabled=false")
 		localSessionsFacts(t, acct, e, f, o, "follower", "/ls-follower")
 		localSessionsFacts(t, acct, e, lead, o, "leader", "/ls-leader")
 	})
@@ -290,11 +297,7 @@ func TestLocalSessions(t *testing.T) {
 // from every member.
 func TestLocalSessionUpgrade(t *testing.T) {
 	sideBySide(t, func(t *testing.T, start startEnsembleFunc, acct *account) {
-		e := start(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: []string{
-			"localSessionsEnabled=true", "localSessionsUpgradingEnabled=true"}}})
-		logsOnFailure(t, e)
-		lead := e.Leader(t)
-		f, o := (lead+1)%3, (lead+2)%3
+		e, lead, f, o := startWith(t, start, "localSessionsEnabled=true", "localSessionsUpgradingEnabled=true")
 		fAddr, oAddr := e.Members[f].Addr, e.Members[o].Addr
 		warmUp(t, fAddr, "/warm")
 		base := srvrZxid(t, fAddr)

@@ -219,11 +219,7 @@ func killLeaderAndAFollower(e *zktest.Ensemble, lead, other int) time.Time {
 // expired.
 func TestReadOnlyMode(t *testing.T) {
 	sideBySide(t, func(t *testing.T, start startEnsembleFunc, acct *account) {
-		e := start(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: []string{
-			"readonlymode.enabled=true", "localSessionsEnabled=true"}}})
-		logsOnFailure(t, e)
-		lead := e.Leader(t)
-		f, o := (lead+1)%3, (lead+2)%3
+		e, lead, f, o := startWith(t, start, "readonlymode.enabled=true", "localSessionsEnabled=true")
 		fAddr := e.Members[f].Addr
 		for _, m := range []struct {
 			i    int
@@ -346,10 +342,7 @@ func TestReadOnlyMode(t *testing.T) {
 // is taken as the same outcome), and a read-write one none either.
 func TestReadOnlyModeWithoutLocalSessions(t *testing.T) {
 	sideBySide(t, func(t *testing.T, start startEnsembleFunc, acct *account) {
-		e := start(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: []string{"readonlymode.enabled=true"}}})
-		logsOnFailure(t, e)
-		lead := e.Leader(t)
-		f, o := (lead+1)%3, (lead+2)%3
+		e, lead, f, o := startWith(t, start, "readonlymode.enabled=true")
 		fAddr := e.Members[f].Addr
 		c := openSession(t, fAddr, false)
 		r, err := c.Create("/ro", []byte("before"), 0)

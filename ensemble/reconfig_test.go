@@ -344,24 +344,20 @@ func (v *reconfigView) membershipEverywhereFacts(t *testing.T, acct *account, wh
 				data, _, err = readConfig(c)
 			}
 		}
-		got := wantName
-		switch {
-		case err != nil:
-			got = "unreadable (" + err.Error() + ")"
-		case data != want:
-			got = v.membership(data, versions)
+		// describe names text: wantName when it is want.
+		describe := func(text string, err error) string {
+			switch {
+			case err != nil:
+				return "unreadable (" + err.Error() + ")"
+			case text != want:
+				return v.membership(text, versions)
+			}
+			return wantName
 		}
-		acct.expect(t, fmt.Sprintf("%s: /zookeeper/config on %s after a sync: %s", when, r, got),
+		acct.expect(t, fmt.Sprintf("%s: /zookeeper/config on %s after a sync: %s", when, r, describe(data, err)),
 			fmt.Sprintf("%s: /zookeeper/config on %s after a sync: %s", when, r, wantName))
 		section, err := confMembership(v.addr(r))
-		got = wantName
-		switch {
-		case err != nil:
-			got = "unreadable (" + err.Error() + ")"
-		case section != want:
-			got = v.membership(section, versions)
-		}
-		acct.expect(t, fmt.Sprintf("%s: conf's membership on %s: %s", when, r, got),
+		acct.expect(t, fmt.Sprintf("%s: conf's membership on %s: %s", when, r, describe(section, err)),
 			fmt.Sprintf("%s: conf's membership on %s: %s", when, r, wantName))
 	}
 }
