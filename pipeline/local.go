@@ -28,7 +28,7 @@ func (m *member) createLocal(r *Request, now time.Time) {
 	p.finish(r)
 }
 
-// reopenLocal resumes local session s on r's connection (on this member:
+// reopenLocal resumes r's local session on r's connection (on this member:
 // elsewhere the session is unknown and its client is told it expired).
 func (m *member) reopenLocal(r *Request, now time.Time) {
 	p := m.p
