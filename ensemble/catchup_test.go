@@ -29,6 +29,7 @@ func TestMemberCatchesUpFromASnapshot(t *testing.T) {
 func catchUp(t *testing.T, wipe bool) {
 	e := setup(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: []string{
 		"zookeeper.snapCount=200", "meerkat.raft.keepEntries=50"}}})
+	logsOnFailure(t, e)
 	lead := e.Leader(t)
 	wiped := (lead + 1) % len(e.Members)
 	e.Members[wiped].Kill()

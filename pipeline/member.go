@@ -603,6 +603,14 @@ func (m *member) fatal(err error) {
 // Pipeline.Install).
 func (m *member) install(state *engine.State, now time.Time) {
 	p := m.p
+	if state.Applied() <= p.state.Applied() {
+		// Snapshots travel on connections of their own, so a member
+		// catching up can receive two and install them out of order: an
+		// image older than the state would take back what the log after
+		// it holds (raft will not deliver it again).
+		p.cfg.Logger.Info("skipping an image no newer than the state", "image_applied", state.Applied(), "applied", p.state.Applied())
+		return
+	}
 	m.failWaiting(func(w *waiter) bool { return w.via != 0 })
 	old := p.sessions
 	for _, s := range old {
