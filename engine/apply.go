@@ -250,11 +250,13 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	} else if o.ttl >= 0 {
 		return opResult{}, jute.CodeBadArguments
 	}
-	check := s.checkSession
+	var c jute.Code
 	if ephemeralMode(o.flags) {
-		check = s.checkOwner
+		c = s.checkOwner(e)
+	} else {
+		c = s.checkSession(e)
 	}
-	if c := check(e); c != jute.CodeOK {
+	if c != jute.CodeOK {
 		return opResult{}, c
 	}
 	parentPath, ok := parentOf(o.path)

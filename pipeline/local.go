@@ -61,10 +61,21 @@ func (m *member) answerLocally(r *Request, now time.Time) bool {
 	case m.readOnly:
 		m.notReadOnly(r)
 		return true
-	case local && p.cfg.UpgradeLocalSessions && !s.upgrading && engine.CreatesEphemeral(r.Entry.Op, r.Entry.Body):
-		s.upgrading = true
-		m.enqueue(&Request{Kind: KindCreateSession, Conn: r.Conn, upgrades: s,
+	case local && p.cfg.UpgradeLocalSessions && engine.CreatesEphemeral(r.Entry.Op, r.Entry.Body) && !m.upgrading(s.ID):
+		m.enqueue(&Request{Kind: KindCreateSession, Conn: r.Conn,
 			Entry: engine.Entry{Session: s.ID, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, s.Timeout)}}, now)
+	}
+	return false
+}
+
+// upgrading reports whether the createSession that makes local session id
+// global is on its way (until it is applied, or fails with the writes in
+// flight).
+func (m *member) upgrading(id int64) bool {
+	for _, w := range m.waiting {
+		if w.r.Kind == KindCreateSession && w.r.Entry.Session == id {
+			return true
+		}
 	}
 	return false
 }

@@ -225,9 +225,6 @@ type Request struct {
 	Session *Session
 	// Tag is the submitter's own bookkeeping, untouched by the pipeline.
 	Tag any
-	// upgrades is the local session a createSession made by the member
-	// makes global.
-	upgrades *Session
 }
 
 // ErrStopped is returned by Submit and Offer after Stop.
@@ -547,9 +544,6 @@ func (p *Pipeline) finish(r *Request) {
 // is closed, and its client sees ConnectionLoss, as ZooKeeper's do when
 // their server loses the leader.
 func (p *Pipeline) lost(r *Request) {
-	if r.upgrades != nil {
-		r.upgrades.upgrading = false
-	}
 	r.Result = engine.Result{Zxid: p.state.Zxid(), Err: jute.CodeConnectionLoss}
 	r.Session = nil
 	if r.Conn != nil {
@@ -569,7 +563,7 @@ func (p *Pipeline) applyEntry(e *engine.Entry, r *Request, now time.Time) engine
 		if ok && s.local {
 			// The upgrade of a local session: the same Session, which its
 			// connection touches, is now global.
-			s.local, s.upgrading = false, false
+			s.local = false
 		}
 		if !ok {
 			var conn Closer

@@ -26,9 +26,8 @@ type Session struct {
 	closing     bool
 	reported    int64
 	// local marks a local session (localSessionsEnabled): known to this
-	// member only, never in the log, expired here. upgrading is set while
-	// the createSession that makes it global is on its way.
-	local, upgrading bool
+	// member only, never in the log, expired here.
+	local bool
 }
 
 // Local reports whether s is a local session; call it from the pipeline
