@@ -85,6 +85,9 @@ type core struct {
 	// the last proposed at index changing.
 	want     *pb.ConfState
 	changing uint64
+	// outbox is a Ready's messages, reused from one Ready to the next
+	// (splitByDurability).
+	outbox []*pb.Message
 	// ticks counts Tick calls; heard is the tick each member was last
 	// heard from at.
 	ticks uint64
@@ -457,7 +460,10 @@ func (c *core) process() (bool, error) {
 	// followers write in parallel with the leader (raft thesis §10.2.1;
 	// the leader counts its own entries only after Advance). The answers
 	// that vouch for entries or a vote wait until they are durable.
-	early, late := splitByDurability(rd.Messages)
+	var k int
+	c.outbox, k = splitByDurability(c.outbox, rd.Messages)
+	early, late := c.outbox[:k], c.outbox[k:]
+	defer clear(c.outbox)
 	if len(early) > 0 {
 		c.cfg.Send(early)
 	}
@@ -512,19 +518,35 @@ func (c *core) apply(ents []*pb.Entry) error {
 	return nil
 }
 
-// splitByDurability splits msgs into those that may be sent before the
-// Ready's state is durable and the acknowledgements and votes that may
-// not (raft keeps the same distinction with asynchronous storage writes).
-func splitByDurability(msgs []*pb.Message) (early, late []*pb.Message) {
+// splitByDurability puts msgs into buf in two runs, keeping their order
+// within each: first those that may be sent before the Ready's state is
+// durable, then the acknowledgements and votes that may not (raft keeps
+// the same distinction with asynchronous storage writes). It returns buf
+// and where the second run starts.
+func splitByDurability(buf, msgs []*pb.Message) ([]*pb.Message, int) {
+	buf = buf[:0]
 	for _, m := range msgs {
-		switch m.GetType() {
-		case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
-			late = append(late, m)
-		default:
-			early = append(early, m)
+		if !vouches(m) {
+			buf = append(buf, m)
 		}
 	}
-	return early, late
+	k := len(buf)
+	for _, m := range msgs {
+		if vouches(m) {
+			buf = append(buf, m)
+		}
+	}
+	return buf, k
+}
+
+// vouches reports whether m promises something about its sender's disk:
+// an append acknowledged, a vote given.
+func vouches(m *pb.Message) bool {
+	switch m.GetType() {
+	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
+		return true
+	}
+	return false
 }
 
 // checkLeader reports a change of leader or term to OnLeader. A learner

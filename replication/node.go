@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,7 +153,7 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 // send hands raft's messages to the transport; a snapshot goes on its own
 // connection with the state machine's image, and raft hears how it went.
 func (n *Node) send(msgs []*pb.Message) {
-	if n.cfg.Snapshot == nil {
+	if n.cfg.Snapshot == nil || !slices.ContainsFunc(msgs, func(m *pb.Message) bool { return m.GetType() == pb.MsgSnap }) {
 		n.cfg.Transport.Send(msgs)
 		return
 	}
