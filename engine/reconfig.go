@@ -33,18 +33,17 @@ func ReconfigBody(verdict jute.Code, next membership.Config, request []byte) []b
 // version it asks to start from (-1: any); a null newMembers is an
 // incremental request, an empty one a whole (empty) membership.
 func ReconfigRequest(body []byte) (membership.Request, int64, error) {
+	var rr jute.ReconfigRequest
 	d := jute.NewDecoder(body)
-	joining, leaving, newMembers := d.StringBytes(), d.StringBytes(), d.StringBytes()
-	from := d.Long()
+	rr.Decode(d)
 	if d.Err() != nil {
 		return membership.Request{}, 0, d.Err()
 	}
-	req := membership.Request{Joining: string(joining), Leaving: string(leaving)}
-	if newMembers != nil {
-		s := string(newMembers)
-		req.NewMembers = &s
+	req := membership.Request{Joining: rr.JoiningServers, Leaving: rr.LeavingServers}
+	if !rr.NewMembersNull {
+		req.NewMembers = &rr.NewMembers
 	}
-	return req, from, nil
+	return req, rr.CurConfigID, nil
 }
 
 // ConfigNodePath is the znode holding the ensemble's membership.

@@ -429,11 +429,14 @@ func (r *SetWatches) DecodeSetWatches(d *Decoder, v2 bool) {
 	}
 }
 
-// ReconfigRequest is the body of reconfig.
+// ReconfigRequest is the body of reconfig. NewMembersNull marks a null
+// newMembers, which makes the request incremental (ZooKeeper takes any
+// other newMembers, even an empty one, for a whole new membership).
 type ReconfigRequest struct {
 	JoiningServers string
 	LeavingServers string
 	NewMembers     string
+	NewMembersNull bool
 	CurConfigID    int64
 }
 
@@ -441,13 +444,19 @@ type ReconfigRequest struct {
 func (r *ReconfigRequest) Append(b []byte) []byte {
 	b = AppendString(b, r.JoiningServers)
 	b = AppendString(b, r.LeavingServers)
-	b = AppendString(b, r.NewMembers)
+	if r.NewMembersNull {
+		b = AppendInt(b, -1)
+	} else {
+		b = AppendString(b, r.NewMembers)
+	}
 	return AppendLong(b, r.CurConfigID)
 }
 
 // Decode implements Record.
 func (r *ReconfigRequest) Decode(d *Decoder) {
-	r.JoiningServers, r.LeavingServers, r.NewMembers = d.String(), d.String(), d.String()
+	r.JoiningServers, r.LeavingServers = d.String(), d.String()
+	members := d.StringBytes()
+	r.NewMembers, r.NewMembersNull = string(members), members == nil
 	r.CurConfigID = d.Long()
 }
 

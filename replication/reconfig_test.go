@@ -20,15 +20,12 @@ func reconfigEnabled(c *pipeline.Config) {
 // reconfigReq is a reconfig request as a client sends it; a nil
 // newMembers is null (an incremental request).
 func reconfigReq(session int64, c *conn, joining, leaving string, newMembers *string, from int64) *pipeline.Request {
-	str := func(b []byte, v *string) []byte {
-		if v == nil {
-			return jute.AppendInt(b, -1)
-		}
-		return jute.AppendString(b, *v)
+	rr := jute.ReconfigRequest{JoiningServers: joining, LeavingServers: leaving, NewMembersNull: newMembers == nil, CurConfigID: from}
+	if newMembers != nil {
+		rr.NewMembers = *newMembers
 	}
-	body := str(str(str(nil, &joining), &leaving), newMembers)
 	return &pipeline.Request{Kind: pipeline.KindWrite, Conn: c,
-		Entry: engine.Entry{Session: session, Op: jute.OpReconfig, Body: jute.AppendLong(body, from)}}
+		Entry: engine.Entry{Session: session, Op: jute.OpReconfig, Body: rr.Append(nil)}}
 }
 
 // configOf returns the membership /zookeeper/config holds on member id.

@@ -63,24 +63,29 @@ func wantedMembers(c membership.Config) (voters, learners []uint64) {
 	return voters, learners
 }
 
-// membershipChanged follows a membership a reconfig (or an image from
-// the leader) brought: the peers to talk to, raft's membership (which
-// the leader changes one step at a time), this member's role, and the
-// dynamic configuration file, rewritten as ZooKeeper does.
-func (s *Server) membershipChanged(c membership.Config) {
-	m := s.member
+// follow takes membership c on: the peers to talk to, raft's membership
+// (which the leader changes one step at a time) and this member's role.
+// It reports whether c names this member.
+func (m *member) follow(c membership.Config) (in bool) {
 	self, in := c.Server(m.self.ID)
 	m.observer.Store(in && self.Observer)
-	if m.transport != nil {
-		for _, srv := range c.Servers {
-			if srv.ID != m.self.ID {
-				m.transport.AddPeer(uint64(srv.ID), srv.PeerAddr)
-			}
+	if m.transport == nil || m.node == nil {
+		return in // not started: start follows the membership it begins with
+	}
+	for _, srv := range c.Servers {
+		if srv.ID != m.self.ID {
+			m.transport.AddPeer(uint64(srv.ID), srv.PeerAddr)
 		}
 	}
-	if m.node != nil {
-		m.node.SetMembership(wantedMembers(c))
-	}
+	m.node.SetMembership(wantedMembers(c))
+	return in
+}
+
+// membershipChanged follows a membership a reconfig (or an image from
+// the leader) brought, and rewrites the configuration files as ZooKeeper
+// does.
+func (s *Server) membershipChanged(c membership.Config) {
+	in := s.member.follow(c)
 	cfg := *s.cfg
 	path, err := cfg.WriteMembership(c)
 	switch {
@@ -236,17 +241,7 @@ func (m *member) start(s *Server) error {
 		return err
 	}
 	m.replicator.Node = m.node
-	for _, peer := range s.cfg.Members {
-		if peer.ID != m.self.ID {
-			m.transport.AddPeer(uint64(peer.ID), peer.PeerAddr)
-		}
-	}
-	for _, peer := range m.initial.Servers {
-		if peer.ID != m.self.ID {
-			m.transport.AddPeer(uint64(peer.ID), peer.PeerAddr)
-		}
-	}
-	m.node.SetMembership(wantedMembers(m.initial))
+	m.follow(m.initial)
 	go func() {
 		<-m.node.Done()
 		if err := m.node.Err(); err != nil {
