@@ -191,6 +191,20 @@ func (f *failoverEnsemble) observer(t *testing.T, i int) *zk.Conn {
 	}
 }
 
+// changeWatched sets base/watched through the member that is neither
+// peer (the one killed) nor now (the client's): the watch the client set
+// before the kill must fire. It returns the session it used and that
+// member.
+func (f *failoverEnsemble) changeWatched(t *testing.T, peer, now int, base string) (*zk.Conn, int) {
+	t.Helper()
+	other := third(peer, now)
+	oc := f.observer(t, other)
+	if _, err := oc.Set(base+"/watched", []byte("after-failover"), -1); err != nil {
+		t.Fatalf("%s: set %s/watched through member %d: %v", f.kind, base, other+1, err)
+	}
+	return oc, other
+}
+
 // syncRead syncs path through c, so that what c reads next includes every
 // write acknowledged before, whichever member took it.
 func syncRead(t *testing.T, c *zk.Conn, path string) {
@@ -369,11 +383,7 @@ func testZkCliFailover(t *testing.T, f *failoverEnsemble) {
 	// The watch get -w left on the dead member is re-registered (zkCli
 	// sends SetWatches on the reconnect): a change through the third
 	// member fires it.
-	other := third(peer, now)
-	oc := f.observer(t, other)
-	if _, err := oc.Set(base+"/watched", []byte("after-failover"), -1); err != nil {
-		t.Fatalf("%s: set %s/watched through member %d: %v", f.kind, base, other+1, err)
-	}
+	oc, other := f.changeWatched(t, peer, now, base)
 	c.mustWaitFor(before, regexp.MustCompile(`WatchedEvent state:SyncConnected type:NodeDataChanged path:`+base+`/watched\n`),
 		"NodeDataChanged for the watch set before the SIGKILL")
 	who := fmt.Sprintf("%s zkCli, seen through member %d", f.kind, other+1)
@@ -490,11 +500,7 @@ func testCClientFailover(t *testing.T, f *failoverEnsemble) {
 
 	// The C client re-registers its watches on the reconnect (SetWatches):
 	// a change through the third member fires the one get left.
-	other := third(peer, now)
-	oc := f.observer(t, other)
-	if _, err := oc.Set(base+"/watched", []byte("after-failover"), -1); err != nil {
-		t.Fatalf("%s: set %s/watched through member %d: %v", f.kind, base, other+1, err)
-	}
+	oc, other := f.changeWatched(t, peer, now, base)
 	c.mustWaitFor(before, ccEvent("CHANGED_EVENT", base+"/watched"), "CHANGED_EVENT for the watch set before the SIGKILL")
 	who := fmt.Sprintf("%s cli_mt, seen through member %d", f.kind, other+1)
 	syncRead(t, oc, base)
