@@ -86,6 +86,10 @@ type Config struct {
 	// ForceSync is forceSync (zookeeper.forceSync): fdatasync the log
 	// before acknowledging a write. Turning it off is for tests only.
 	ForceSync bool
+	// DataDirAutocreate is zookeeper.datadir.autocreate (default true):
+	// false makes a server whose data directories are missing refuse to
+	// start rather than begin an empty database (a volume not mounted).
+	DataDirAutocreate bool
 	// SnapCount is zookeeper.snapCount: how many transactions may pile up
 	// in the log before a checkpoint is flushed.
 	SnapCount int
@@ -182,7 +186,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
-	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true,
+	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true, DataDirAutocreate: true,
 		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080, StandaloneEnabled: true}
 	for _, p := range props {
 		if err := c.Set(p.key, p.value); err != nil {
@@ -263,6 +267,8 @@ func (c *Config) Set(key, value string) error {
 		c.serverIDSet = true
 	case "zookeeper.forceSync":
 		c.ForceSync, err = boolean(key, value)
+	case "zookeeper.datadir.autocreate":
+		c.DataDirAutocreate, err = boolean(key, value)
 	case "zookeeper.snapCount":
 		c.SnapCount, err = integer(key, value)
 	case "zookeeper.preAllocSize":
@@ -318,7 +324,8 @@ func (c *Config) Set(key, value string) error {
 func canonical(key string) string {
 	switch key {
 	case "extendedTypesEnabled", "enforceQuota", "skipACL", "forceSync", "snapCount", "preAllocSize",
-		"globalOutstandingLimit", "commitLogCount", "digest.enabled", "snapshot.compression.method":
+		"globalOutstandingLimit", "commitLogCount", "digest.enabled", "snapshot.compression.method",
+		"datadir.autocreate":
 		return "zookeeper." + key
 	case "DigestAuthenticationProvider.superDigest":
 		return "zookeeper.DigestAuthenticationProvider.superDigest"

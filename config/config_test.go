@@ -29,6 +29,7 @@ znode.container.checkIntervalMs=500
 znode.container.maxPerMinute=42
 zookeeper.DigestAuthenticationProvider.superDigest=super:abc=
 forceSync=no
+datadir.autocreate=false
 snapCount=5000
 preAllocSize=1024
 admin.serverPort=9090
@@ -51,7 +52,7 @@ someUnknownKey=1
 	case c.MaxBuffer != 2097152, !c.ExtendedTypes, !c.EnforceQuota, c.ContainerCheckInterval != 500*time.Millisecond,
 		c.ContainerMaxPerMinute != 42, c.SuperDigest != "super:abc=":
 		t.Fatalf("system properties: %+v", c)
-	case c.ForceSync, c.SnapCount != 5000, c.PreAllocSize != 1<<20, c.AdminPort != 9090:
+	case c.ForceSync, c.DataDirAutocreate, c.SnapCount != 5000, c.PreAllocSize != 1<<20, c.AdminPort != 9090:
 		t.Fatalf("durability and admin keys: %+v", c)
 	case c.GlobalOutstandingLimit != 50, c.ClientOutboundThrottleBytes != 65536, c.ClientSlowConsumerBytes != 8388608:
 		t.Fatalf("flow-control keys: %+v", c)
@@ -59,8 +60,8 @@ someUnknownKey=1
 		t.Fatalf("unknown keys %q", c.Unknown)
 	}
 	// The full system property name works too.
-	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\nzookeeper.globalOutstandingLimit=7\n")
-	if err != nil || !c.ExtendedTypes || !c.ForceSync || !c.EnforceQuota || c.GlobalOutstandingLimit != 7 {
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\nzookeeper.globalOutstandingLimit=7\nzookeeper.datadir.autocreate=false\n")
+	if err != nil || !c.ExtendedTypes || !c.ForceSync || c.DataDirAutocreate || !c.EnforceQuota || c.GlobalOutstandingLimit != 7 {
 		t.Fatalf("zookeeper.-prefixed keys: %v %+v", err, c)
 	}
 }
@@ -71,7 +72,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.MinSessionTimeout != 6*time.Second || c.MaxSessionTimeout != 60*time.Second || c.MaxClientCnxns != 60 ||
-		c.MaxBuffer != 0xfffff || c.ContainerCheckInterval != time.Minute || !c.ForceSync || c.ServerID != 1 ||
+		c.MaxBuffer != 0xfffff || c.ContainerCheckInterval != time.Minute || !c.ForceSync || !c.DataDirAutocreate || c.ServerID != 1 ||
 		c.AdminAddr() != "127.0.0.1:8080" ||
 		strings.Join(c.FourLetterWords, ",") != "srvr" {
 		t.Fatalf("defaults %+v", c)

@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -56,10 +55,8 @@ type Server struct {
 // Start recovers the state from cfg's data directories and starts serving.
 // cfg must have been validated (config.Config.Validate) and made absolute.
 func Start(cfg *config.Config, logger *slog.Logger) (*Server, error) {
-	for _, d := range []string{cfg.DataDir, cfg.DataLogDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
+	if err := prepareDataDirs(cfg); err != nil {
+		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, failed: make(chan struct{})}
 	if err := s.start(); err != nil {

@@ -176,6 +176,15 @@ func StartZooKeeper(t TB, o Options) *Server {
 	})
 }
 
+// ZooKeeperCommand is the command that runs Apache ZooKeeper standalone on
+// the configuration file cfg with StartZooKeeper's JVM flags, for a test
+// that wants its exit status and output rather than a running server.
+func ZooKeeperCommand(t TB, cfg string) *exec.Cmd {
+	t.Helper()
+	argv := zooKeeperArgv(findJava(t), Options{}, "org.apache.zookeeper.server.ZooKeeperServerMain", cfg)
+	return exec.Command(argv[0], argv[1:]...)
+}
+
 // findJava returns java's path, and fails t, loudly, when java or the
 // ZooKeeper package is missing: the side-by-side tests must not skip.
 func findJava(t TB) string {
