@@ -66,6 +66,8 @@ fuzz:
 	$(GO) test ./jute $(FUZZ) -fuzz FuzzDecodeRequest
 	$(GO) test ./netpoll $(FUZZ) -fuzz FuzzServerFrames
 	$(GO) test ./snapshot $(FUZZ) -fuzz FuzzRead
+	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzDecodeSnapshot
+	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzReadLog
 
 clean:
 	rm -rf bin

@@ -145,13 +145,27 @@ func (l *Loader) AddNode(path string, value []byte) error {
 	if err != nil {
 		return err
 	}
+	l.Put(n)
+	return nil
+}
+
+// NewNode returns a znode at path holding data (nil for null data) under
+// the ACL list with reference aclRef, for an image in another format (an
+// import from ZooKeeper's files): the caller sets its stat, then Puts it.
+func NewNode(path string, data []byte, aclRef uint32) Node {
+	n := newNode(path, data)
+	n.acl = aclRef
+	return n
+}
+
+// Put adds a znode built by NewNode.
+func (l *Loader) Put(n Node) {
 	if l.building && l.build.after(&n) {
 		l.build.add(n)
-		return nil
+		return
 	}
 	l.flushBuild()
 	l.s.tree.put(n)
-	return nil
 }
 
 // flushBuild hands what was built in order to the tree writer.

@@ -137,6 +137,21 @@ func (s *State) quotaChanged(path string, delta int64, count int64) {
 	}
 }
 
+// RecountQuotas sets every quota root's statistics to a fresh count of its
+// subtree, as ZooKeeper does when it loads a data tree (setupQuota): for a
+// tree built from another server's files, whose counts Meerkat did not keep.
+func (s *State) RecountQuotas() {
+	var roots []string
+	s.tree.current().Descendants(quotaDir, func(n *Node) {
+		if parent, name := splitPath(n.Path()); name == limitsName && n.NumChildren == 0 {
+			roots = append(roots, parent[len(quotaDir):])
+		}
+	})
+	for _, root := range roots {
+		s.recountQuota(root)
+	}
+}
+
 // recountQuota sets root's stats to a fresh count of its subtree, whatever
 // they held, as ZooKeeper's updateQuotaForPath does.
 func (s *State) recountQuota(root string) {

@@ -44,8 +44,8 @@ func prepareDataDirs(cfg *config.Config) error {
 				found = append(found[:3], "…")
 			}
 			return fmt.Errorf("data directory %s holds Apache ZooKeeper's data (%s) and no Meerkat data: Meerkat does not read ZooKeeper's files and would serve an empty tree. "+
-				"Convert them with `meerkat import-zk` (not in this build yet), or point dataDir at another directory",
-				cfg.DataDir, strings.Join(found, ", "))
+				"Convert them with `meerkat import-zk [zoo.cfg] %s` (it builds Meerkat's data beside them and leaves them as they are), or point dataDir at another directory",
+				cfg.DataDir, strings.Join(found, ", "), cfg.DataDir)
 		}
 	}
 	if !cfg.DataDirAutocreate && len(missing) > 0 {

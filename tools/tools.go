@@ -86,29 +86,44 @@ func loadSnapshot(path string) (*engine.State, snapshot.Stats, error) {
 // checkpointDir holding exactly the snapshot, and no log under walDir.
 // Both must be absent or empty, so a restore never mixes with live data.
 func Restore(snapPath, checkpointDir, walDir string) (snapshot.Stats, error) {
-	for _, d := range []string{checkpointDir, walDir} {
-		if entries, err := os.ReadDir(d); err == nil && len(entries) > 0 {
-			return snapshot.Stats{}, fmt.Errorf("tools: %s is not empty; restore into a new data directory", d)
-		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
-		}
+	if err := checkEmpty(checkpointDir, walDir); err != nil {
+		return snapshot.Stats{}, err
 	}
 	state, st, err := loadSnapshot(snapPath)
 	if err != nil {
 		return st, err
 	}
+	return st, writeDataDir(state, checkpointDir, walDir)
+}
+
+// checkEmpty fails unless every one of dirs is missing or empty, so that a
+// restore or an import never mixes with live data.
+func checkEmpty(dirs ...string) error {
+	for _, d := range dirs {
+		if entries, err := os.ReadDir(d); err == nil && len(entries) > 0 {
+			return fmt.Errorf("tools: %s is not empty; build into a new data directory", d)
+		} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("tools: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeDataDir makes state the whole of a new data directory: a checkpoint
+// holding it under checkpointDir and an empty log under walDir.
+func writeDataDir(state *engine.State, checkpointDir, walDir string) error {
 	store, err := checkpoint.Open(checkpointDir, nil, nil)
 	if err != nil {
-		return st, err
+		return err
 	}
 	defer store.Close()
 	if err := store.Write(state.FullDelta(state.Publish())); err != nil {
-		return st, err
+		return err
 	}
 	if err := store.Flush(); err != nil {
-		return st, err
+		return err
 	}
-	return st, os.MkdirAll(walDir, 0o755)
+	return os.MkdirAll(walDir, 0o755)
 }
 
 // DumpWAL prints every valid record of the log in dir, then where and why

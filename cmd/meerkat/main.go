@@ -5,6 +5,9 @@
 //	meerkat snapshot [-admin addr] out  fetch a snapshot of a running server
 //	meerkat restore [flags] [zoo.cfg] snapshot
 //	                                    build a data directory from a snapshot
+//	meerkat import-zk [flags] [zoo.cfg] zk-data-dir
+//	                                    build a data directory from Apache
+//	                                    ZooKeeper's
 //	meerkat dump-wal dir                print a write-ahead log
 //	meerkat dump-snapshot file          print a snapshot
 //
@@ -21,6 +24,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +44,8 @@ func main() {
 			err = runSnapshot(os.Args[2:])
 		case "restore":
 			err = runRestore(os.Args[2:])
+		case "import-zk":
+			err = runImportZK(os.Args[2:])
 		case "dump-wal":
 			err = runDump(os.Args[2:], tools.DumpWAL)
 		case "dump-snapshot":
@@ -62,10 +68,14 @@ type setFlags []string
 func (s *setFlags) String() string     { return strings.Join(*s, ",") }
 func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
 
-// loadConfig parses the server flags and zoo.cfg; rest are the arguments
-// after the zoo.cfg (the restore's snapshot).
-func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog.Logger, []string, error) {
+// loadConfig parses the server flags (and the ones extra defines) and
+// zoo.cfg; rest are the arguments after the zoo.cfg (the restore's
+// snapshot, the import's directory).
+func loadConfig(name string, args []string, wantRest int, extra func(*flag.FlagSet)) (*config.Config, *slog.Logger, []string, error) {
 	fl := flag.NewFlagSet(name, flag.ContinueOnError)
+	if extra != nil {
+		extra(fl)
+	}
 	var sets setFlags
 	port := fl.Int("port", -1, "client port (overrides clientPort)")
 	dataDir := fl.String("data-dir", "", "data directory (overrides dataDir and dataLogDir)")
@@ -129,7 +139,7 @@ func loadConfig(name string, args []string, wantRest int) (*config.Config, *slog
 }
 
 func runServer(args []string) error {
-	cfg, logger, _, err := loadConfig("server", args, 0)
+	cfg, logger, _, err := loadConfig("server", args, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -170,7 +180,7 @@ func runSnapshot(args []string) error {
 }
 
 func runRestore(args []string) error {
-	cfg, _, rest, err := loadConfig("restore", args, 1)
+	cfg, _, rest, err := loadConfig("restore", args, 1, nil)
 	if err != nil {
 		return err
 	}
@@ -179,6 +189,36 @@ func runRestore(args []string) error {
 		return err
 	}
 	fmt.Printf("restored %s into %s: zxid 0x%x, %d znodes, %d sessions\n", rest[0], cfg.DataDir, st.Zxid, st.Nodes, st.Sessions)
+	return nil
+}
+
+func runImportZK(args []string) error {
+	var zkLogDir *string
+	cfg, _, rest, err := loadConfig("import-zk", args, 1, func(fl *flag.FlagSet) {
+		zkLogDir = fl.String("zk-log-dir", "", "ZooKeeper's dataLogDir, when it is not its dataDir")
+	})
+	if err != nil {
+		return err
+	}
+	if cfg.Distributed() {
+		return fmt.Errorf("import-zk builds a standalone server's data directory; an ensemble member's is not supported yet (the zoo.cfg has server.N lines)")
+	}
+	logDir := rest[0]
+	if *zkLogDir != "" {
+		logDir = *zkLogDir
+	}
+	st, err := tools.ImportZooKeeper(rest[0], logDir, cfg.CheckpointDir(), cfg.WALDir())
+	for _, s := range st.Skipped {
+		fmt.Fprintln(os.Stderr, "meerkat: skipped a damaged snapshot:", s)
+	}
+	for _, s := range st.Torn {
+		fmt.Fprintln(os.Stderr, "meerkat: a log ends in a partial transaction, never acknowledged:", s)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("imported %s into %s: zxid 0x%x, %d znodes, %d sessions; snapshot %s, %d transactions replayed from %d logs\n",
+		rest[0], cfg.DataDir, st.Zxid, st.Nodes, st.Sessions, filepath.Base(st.Snapshot), st.Txns, len(st.Logs))
 	return nil
 }
 

@@ -203,8 +203,12 @@ func findJava(t TB) string {
 // the configuration file cfg.
 func zooKeeperArgv(java string, o Options, main, cfg string) []string {
 	cp := ZooKeeperJar
-	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
-		cp += ":/usr/share/java/slf4j-simple.jar"
+	// slf4j-simple gives ZooKeeper a logger; snappy-java (a dependency of
+	// the zookeeper package) lets it write snappy-compressed snapshots.
+	for _, jar := range []string{"/usr/share/java/slf4j-simple.jar", "/usr/share/java/snappy-java.jar"} {
+		if _, err := os.Stat(jar); err == nil {
+			cp += ":" + jar
+		}
 	}
 	jvm := o.JVMArgs
 	if jvm == nil {

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/meerkat-zk/meerkat/internal/zktest"
+)
+
+// The importer is tested on data directories written by a real Apache
+// ZooKeeper 3.8: a workload with every kind of znode, then a clean stop or
+// a SIGKILL under load, with small snapCount so the directory holds several
+// fuzzy snapshots and logs. `meerkat import-zk` converts the directory;
+// ZooKeeper restarts on it; a walk of the whole tree through a client
+// (data, every stat field, ACLs, children) must be identical on both.
+// Then containers, TTL nodes and sequential numbering must go on behaving
+// on Meerkat as on ZooKeeper.
+
+// walkerAuth is the digest identity the workload's protected nodes name;
+// the walk authenticates as it to read them.
+const walkerAuth = "walker:secret"
+
+func TestImportZooKeeperCleanStop(t *testing.T) {
+	t.Parallel()
+	testImport(t, false, "")
+}
+
+func TestImportZooKeeperKilledUnderLoad(t *testing.T) {
+	t.Parallel()
+	testImport(t, true, "")
+}
+
+func TestImportZooKeeperGzipSnapshots(t *testing.T) {
+	t.Parallel()
+	testImport(t, false, "gz")
+}
+
+func TestImportZooKeeperSnappySnapshotsKilled(t *testing.T) {
+	t.Parallel()
+	testImport(t, true, "snappy")
+}
+
+func testImport(t *testing.T, kill bool, compression string) {
+	extra := []string{"zookeeper.snapCount=200", "znode.container.checkIntervalMs=3600000"}
+	if compression != "" {
+		extra = append(extra, "zookeeper.snapshot.compression.method="+compression)
+	}
+	zkSrv := zktest.StartZooKeeper(t, zktest.Options{ExtendedTypes: true, Extra: extra})
+	c := zktest.Session(t, zkSrv.Addr, 30*time.Second)
+	// The owner of live ephemerals: its session stays open through the
+	// stop, so both servers restore it (and expire it only after 40 s).
+	owner := zktest.Session(t, zkSrv.Addr, 40*time.Second)
+	populate(t, c, owner)
+	if kill {
+		// Writes keep coming until the SIGKILL, so the log may end inside a
+		// transaction.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 5000; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := c.Create(fmt.Sprintf("/load/w%d-%d", w, i), make([]byte, 300), 0, zk.WorldACL(zk.PermAll)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(700 * time.Millisecond)
+		zkSrv.Kill()
+		close(stop)
+		wg.Wait()
+	} else {
+		zkSrv.Stop()
+	}
+	zkData := filepath.Join(zkSrv.Dir, "data")
+	if names := zkFiles(t, zkData, "snapshot."); len(names) < 2 {
+		t.Fatalf("the workload should leave several snapshots, found %v", names)
+	}
+
+	meerkatData := filepath.Join(t.TempDir(), "meerkat")
+	out, err := run(t, zktest.MeerkatBinary(t), "import-zk", "-data-dir", meerkatData, zkData)
+	if err != nil || !strings.Contains(out, "imported") {
+		t.Fatalf("import-zk: %v\n%s", err, out)
+	}
+	t.Logf("import-zk: %s", strings.TrimSpace(out))
+	if again, err := run(t, zktest.MeerkatBinary(t), "import-zk", "-data-dir", meerkatData, zkData); err == nil || !strings.Contains(again, "not empty") {
+		t.Errorf("a second import into the same directory: %v\n%s", err, again)
+	}
+
+	zkSrv.Restart(t)
+	mk := zktest.StartMeerkat(t, zktest.Options{ExtendedTypes: true, Extra: []string{"dataDir=" + meerkatData, "znode.container.checkIntervalMs=100"}})
+	zc, mc := authedSession(t, zkSrv.Addr), authedSession(t, mk.Addr)
+	want, got := walk(t, zc), walk(t, mc)
+	if len(want) < 1900 {
+		t.Fatalf("ZooKeeper's tree has only %d znodes; the workload did not run", len(want))
+	}
+	if d := zktest.LineDiff(want, got, 2); d != "" {
+		t.Fatalf("the imported tree differs from the one ZooKeeper serves (- ZooKeeper, + Meerkat):\n%s", d)
+	}
+
+	// Sequential names go on from the same counter.
+	for _, conn := range []*zk.Conn{zc, mc} {
+		name, err := conn.Create("/seq/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+		if err != nil || name != "/seq/s-0000000300" {
+			t.Errorf("next sequential create: %q %v, want /seq/s-0000000300", name, err)
+		}
+	}
+	// A container whose last child goes is reaped; a TTL node past its TTL
+	// without children is too; a long TTL stays.
+	for _, p := range []string{"/containers/c0/child", "/ttl/short/child"} {
+		if err := mc.Delete(p, -1); err != nil {
+			t.Fatalf("delete %s on Meerkat: %v", p, err)
+		}
+	}
+	zktest.Eventually(t, "the emptied container and the expired TTL node are deleted on Meerkat", func() error {
+		for _, p := range []string{"/containers/c0", "/ttl/short"} {
+			if ok, _, err := mc.Exists(p); err != nil || ok {
+				return fmt.Errorf("%s exists: %v %v", p, ok, err)
+			}
+		}
+		return nil
+	})
+	for _, p := range []string{"/containers/c1", "/containers/unused", "/ttl/long"} {
+		if ok, _, err := mc.Exists(p); err != nil || !ok {
+			t.Errorf("%s should stay on Meerkat: %v %v", p, ok, err)
+		}
+	}
+}
+
+// populate writes the workload: persistent nodes with data changed several
+// times, ACLs of every scheme, sequential nodes with gaps, ephemerals of a
+// session that stays and of one that closed, containers, TTL nodes, quota
+// nodes, and multis that succeeded and failed.
+func populate(t *testing.T, c, owner *zk.Conn) {
+	t.Helper()
+	open := zk.WorldACL(zk.PermAll)
+	step := 0
+	must := func(_ any, err error) {
+		t.Helper()
+		step++
+		if err != nil {
+			t.Fatalf("workload step %d: %v", step, err)
+		}
+	}
+	for _, p := range []string{"/app", "/seq", "/eph", "/containers", "/ttl", "/load", "/acl"} {
+		must(c.Create(p, []byte(p), 0, open))
+	}
+	for i := range 1500 {
+		p := fmt.Sprintf("/app/n%04d", i)
+		must(c.Create(p, []byte(strings.Repeat("x", i%97)), 0, open))
+		for v := 0; v < i%4; v++ {
+			must(c.Set(p, []byte(fmt.Sprintf("v%d", v)), int32(v)))
+		}
+		if i%10 == 0 {
+			must(c.Create(p+"/leaf", nil, 0, open))
+		}
+	}
+	for i := range 300 {
+		must(c.Create("/seq/s-", []byte{byte(i)}, zk.FlagSequence, open))
+	}
+	for i := 0; i < 300; i += 3 {
+		must(nil, c.Delete(fmt.Sprintf("/seq/s-%010d", i), -1))
+	}
+	must(nil, c.AddAuth("digest", []byte(walkerAuth)))
+	user, pass, _ := strings.Cut(walkerAuth, ":")
+	acls := [][]zk.ACL{
+		zk.WorldACL(zk.PermRead),
+		zk.DigestACL(zk.PermAll, user, pass),
+		{{Perms: zk.PermRead | zk.PermWrite, Scheme: "ip", ID: "127.0.0.1"}, {Perms: zk.PermAdmin, Scheme: "world", ID: "anyone"}},
+		zk.AuthACL(zk.PermRead | zk.PermAdmin),
+	}
+	for i, acl := range acls {
+		p := fmt.Sprintf("/acl/a%d", i)
+		must(c.Create(p, []byte("protected"), 0, open))
+		must(c.SetACL(p, acl, 0))
+	}
+	for i := range 60 {
+		must(owner.Create(fmt.Sprintf("/eph/live%02d", i), []byte("mine"), zk.FlagEphemeral, open))
+	}
+	must(owner.Create("/eph/seq-", nil, zk.FlagEphemeralSequential, open))
+	gone := zktest.Session(t, c.Server(), 10*time.Second)
+	for i := range 20 {
+		must(gone.Create(fmt.Sprintf("/eph/gone%02d", i), nil, zk.FlagEphemeral, open))
+	}
+	gone.Close()
+	for i := range 2 {
+		p := fmt.Sprintf("/containers/c%d", i)
+		must(c.CreateContainer(p, nil, zk.FlagContainer, open))
+		must(c.Create(p+"/child", nil, 0, open))
+	}
+	must(c.CreateContainer("/containers/unused", nil, zk.FlagContainer, open))
+	must(c.CreateTTL("/ttl/long", nil, zk.FlagTTL, open, time.Hour))
+	must(c.CreateTTL("/ttl/short", nil, zk.FlagTTL, open, time.Second))
+	must(c.Create("/ttl/short/child", nil, 0, open))
+	must(c.Create("/zookeeper/quota/app", nil, 0, open))
+	must(c.Create("/zookeeper/quota/app/zookeeper_limits", []byte("count=100000,bytes=-1"), 0, open))
+	must(c.Create("/zookeeper/quota/app/zookeeper_stats", []byte("count=0,bytes=0"), 0, open))
+	must(c.Multi(
+		&zk.CreateRequest{Path: "/app/multi", Data: []byte("m"), Acl: open},
+		&zk.SetDataRequest{Path: "/app/n0001", Data: []byte("by multi"), Version: -1},
+		&zk.DeleteRequest{Path: "/app/n0002", Version: -1},
+	))
+	if _, err := c.Multi(
+		&zk.CreateRequest{Path: "/app/never", Acl: open},
+		&zk.CheckVersionRequest{Path: "/app/n0003", Version: 99},
+	); !errors.Is(err, zk.ErrBadVersion) {
+		t.Fatalf("failing multi: %v", err)
+	}
+	// Enough writes after the last snapshot that the log matters.
+	for i := 3; i < 403; i++ {
+		must(c.Set(fmt.Sprintf("/app/n%04d", i), []byte("late"), -1))
+	}
+}
+
+// authedSession opens a session authenticated as the walker.
+func authedSession(t *testing.T, addr string) *zk.Conn {
+	t.Helper()
+	c := zktest.Session(t, addr, 30*time.Second)
+	if err := c.AddAuth("digest", []byte(walkerAuth)); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// walk renders every znode under / in path order: its stat, data, ACL and
+// children, one line each.
+func walk(t *testing.T, c *zk.Conn) []string {
+	t.Helper()
+	var lines []string
+	queue := []string{"/"}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		data, st, err := c.Get(p)
+		if err != nil {
+			t.Fatalf("get %s: %v", p, err)
+		}
+		acl, _, err := c.GetACL(p)
+		if err != nil {
+			t.Fatalf("getACL %s: %v", p, err)
+		}
+		kids, _, err := c.Children(p)
+		if err != nil {
+			t.Fatalf("children %s: %v", p, err)
+		}
+		slices.Sort(kids)
+		lines = append(lines, fmt.Sprintf("%s stat=%+v data=%q acl=%v children=%v", p, *st, data, acl, kids))
+		for _, k := range kids {
+			queue = append(queue, strings.TrimSuffix(p, "/")+"/"+k)
+		}
+	}
+	return lines
+}
+
+// zkFiles lists the names under dir/version-2 that start with prefix.
+func zkFiles(t *testing.T, dir, prefix string) []string {
+	t.Helper()
+	var out []string
+	for name := range files(t, filepath.Join(dir, "version-2")) {
+		if strings.HasPrefix(filepath.Base(name), prefix) {
+			out = append(out, filepath.Base(name))
+		}
+	}
+	return out
+}
