@@ -2,11 +2,8 @@ package tools
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/meerkat-zk/meerkat/engine"
-	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/zkfile"
 )
 
@@ -51,7 +48,7 @@ func stateOf(tree *zkfile.Tree) (*engine.State, error) {
 	l := engine.NewLoader()
 	refs := map[string]uint32{}
 	err := tree.Walk(func(path string, zn *zkfile.Node) error {
-		key := aclKey(zn.ACL)
+		key := zkfile.ACLKey(zn.ACL)
 		ref, ok := refs[key]
 		if !ok {
 			ref = uint32(len(refs))
@@ -78,19 +75,4 @@ func stateOf(tree *zkfile.Tree) (*engine.State, error) {
 	}
 	state.RecountQuotas()
 	return state, nil
-}
-
-// aclKey identifies an ACL list, to share one reference among the nodes
-// that have it.
-func aclKey(acls []jute.ACL) string {
-	var b strings.Builder
-	for _, a := range acls {
-		b.WriteString(strconv.Itoa(int(a.Perms)))
-		for _, s := range []string{a.ID.Scheme, a.ID.ID} {
-			b.WriteByte(0)
-			b.WriteString(s)
-		}
-		b.WriteByte(0)
-	}
-	return b.String()
 }

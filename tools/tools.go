@@ -33,31 +33,16 @@ func FetchSnapshot(adminAddr, path string) (snapshot.Stats, error) {
 	if resp.StatusCode != http.StatusOK {
 		return snapshot.Stats{}, fmt.Errorf("tools: %s answered %s", adminAddr, resp.Status)
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
-	}
-	defer os.Remove(tmp)
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return snapshot.Stats{}, fmt.Errorf("tools: download: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return snapshot.Stats{}, fmt.Errorf("tools: %w", err)
-	}
-	st, err := verify(tmp)
-	if err != nil {
-		return st, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return st, fmt.Errorf("tools: %w", err)
-	}
-	return st, nil
+	var st snapshot.Stats
+	err = writeFileAtomically(path, func(f *os.File) error {
+		if _, err := io.Copy(f, resp.Body); err != nil {
+			return fmt.Errorf("download: %w", err)
+		}
+		var err error
+		st, err = verify(f.Name())
+		return err
+	})
+	return st, err
 }
 
 // verify reads the snapshot at path whole and checks it loads.

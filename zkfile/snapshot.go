@@ -175,7 +175,7 @@ func decodeSnapshot(b []byte) (*Tree, error) {
 		} else if parent, _ := parentOf(path); t.Nodes[parent] == nil {
 			return nil, fmt.Errorf("node %q comes before its parent", path)
 		}
-		t.add(path, n)
+		t.Add(path, n)
 	}
 	if r.Err() != nil {
 		return nil, r.Err()
@@ -208,3 +208,4 @@ func decodeSnapshot(b []byte) (*Tree, error) {
 	}
 	return t, nil
 }
+

@@ -7,6 +7,7 @@ package zkfile
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/meerkat-zk/meerkat/jute"
@@ -72,9 +73,9 @@ func parentOf(path string) (parent, name string) {
 	return path[:i], path[i+1:]
 }
 
-// add puts n at path, linking it to its parent (which must exist unless
-// path is the root) and to its session.
-func (t *Tree) add(path string, n *Node) {
+// Add puts n at path, linking it to its parent (which must be there
+// already, unless path is "/") and to its session.
+func (t *Tree) Add(path string, n *Node) {
 	if n.Children == nil {
 		n.Children = map[string]struct{}{}
 	}
@@ -128,4 +129,19 @@ func sortedNames(set map[string]struct{}) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// ACLKey identifies an ACL list, so that the nodes which have the same list
+// can share one reference to it.
+func ACLKey(acls []jute.ACL) string {
+	var b strings.Builder
+	for _, a := range acls {
+		b.WriteString(strconv.Itoa(int(a.Perms)))
+		for _, s := range []string{a.ID.Scheme, a.ID.ID} {
+			b.WriteByte(0)
+			b.WriteString(s)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
 }

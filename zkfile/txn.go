@@ -167,7 +167,7 @@ func (t *Tree) create(path string, data []byte, acl []jute.ACL, owner int64, par
 	if parentCVersion > parent.Cversion {
 		parent.Cversion, parent.Pzxid = parentCVersion, zxid
 	}
-	t.add(path, &Node{Data: data, ACL: acl, Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: time, Mtime: time, Owner: owner})
+	t.Add(path, &Node{Data: data, ACL: acl, Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: time, Mtime: time, Owner: owner})
 }
 
 // delete is DataTree.deleteNode: the parent's pzxid moves only forward.

@@ -8,6 +8,9 @@
 //	meerkat import-zk [flags] [zoo.cfg] zk-data-dir
 //	                                    build a data directory from Apache
 //	                                    ZooKeeper's
+//	meerkat export-zk [flags] [zoo.cfg] out-dir
+//	                                    write a stopped server's data as
+//	                                    Apache ZooKeeper's
 //	meerkat dump-wal dir                print a write-ahead log
 //	meerkat dump-snapshot file          print a snapshot
 //
@@ -46,6 +49,8 @@ func main() {
 			err = runRestore(os.Args[2:])
 		case "import-zk":
 			err = runImportZK(os.Args[2:])
+		case "export-zk":
+			err = runExportZK(os.Args[2:])
 		case "dump-wal":
 			err = runDump(os.Args[2:], tools.DumpWAL)
 		case "dump-snapshot":
@@ -219,6 +224,22 @@ func runImportZK(args []string) error {
 	}
 	fmt.Printf("imported %s into %s: zxid 0x%x, %d znodes, %d sessions; snapshot %s, %d transactions replayed from %d logs\n",
 		rest[0], cfg.DataDir, st.Zxid, st.Nodes, st.Sessions, filepath.Base(st.Snapshot), st.Txns, len(st.Logs))
+	return nil
+}
+
+func runExportZK(args []string) error {
+	cfg, _, rest, err := loadConfig("export-zk", args, 1, nil)
+	if err != nil {
+		return err
+	}
+	if cfg.Distributed() {
+		return fmt.Errorf("export-zk reads a standalone server's data directory; an ensemble member's is not supported yet (the zoo.cfg has server.N lines)")
+	}
+	st, err := tools.ExportZooKeeper(cfg.CheckpointDir(), cfg.WALDir(), rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Printf("exported %s into %s: zxid 0x%x, %d znodes, %d sessions\n", cfg.DataDir, st.Snapshot, st.Zxid, st.Nodes, st.Sessions)
 	return nil
 }
 
