@@ -208,4 +208,3 @@ func decodeSnapshot(b []byte) (*Tree, error) {
 	}
 	return t, nil
 }
-
