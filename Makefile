@@ -15,7 +15,7 @@ TEST_DEBS := zookeeper zookeeper-bin python3-kazoo libcurator-framework-java ope
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/meerkat
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/meerkat
 
 run: build
 	./$(BIN)
@@ -44,7 +44,7 @@ vet:
 RACE_BIN := bin/meerkat-race
 
 test: test-deps vet
-	$(GO) build -race -o $(RACE_BIN) ./cmd/meerkat
+	$(GO) build -buildvcs=auto -race -o $(RACE_BIN) ./cmd/meerkat
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -count=1 -timeout 40m ./...
 
 # soak-ensemble SIGKILLs the leader of a five-server ensemble under writes
@@ -52,7 +52,7 @@ test: test-deps vet
 # write on every member; the test log gives the failover times.
 SOAK_ROUNDS ?= 100
 soak-ensemble: test-deps
-	$(GO) build -race -o $(RACE_BIN) ./cmd/meerkat
+	$(GO) build -buildvcs=auto -race -o $(RACE_BIN) ./cmd/meerkat
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) MEERKAT_ENSEMBLE_ROUNDS=$(SOAK_ROUNDS) MEERKAT_ENSEMBLE_VOTERS=5 \
 		$(GO) test -race -count=1 -timeout 0 -run 'TestKillLeaderUnderWrites' -v ./ensemble
 

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,7 @@ func (c *Config) Set(key, value string) error {
 			err = fmt.Errorf("%s: %d must be at least 1", key, n)
 		}
 		c.RaftKeepEntries = uint64(n)
-	case "4lw.commands.whitelist":
+	case "4lw.commands.whitelist", "zookeeper.4lw.commands.whitelist":
 		c.FourLetterWords = nil
 		for _, w := range strings.Split(value, ",") {
 			if w = strings.TrimSpace(w); w != "" {
@@ -297,10 +298,7 @@ func (c *Config) Set(key, value string) error {
 		c.LocalSessionsUpgrading, err = boolean(key, value)
 	case "readonlymode.enabled":
 		c.ReadOnlyMode, err = boolean(key, value)
-	case "autopurge.snapRetainCount", "autopurge.purgeInterval",
-		"metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost",
-		"zookeeper.commitLogCount",
-		"zookeeper.digest.enabled", "zookeeper.snapshot.compression.method":
+	case "metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost":
 		// Accepted for compatibility; they do not change Meerkat yet.
 	default:
 		switch {
@@ -312,10 +310,18 @@ func (c *Config) Set(key, value string) error {
 		case strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight."):
 			return fmt.Errorf("%s: hierarchical quorums (group.N, weight.N) are not supported", key)
 		default:
-			c.Unknown = append(c.Unknown, key)
+			return c.unhandled(key, value)
 		}
 	}
 	return err
+}
+
+// warn records a warning once (Validate runs again after flags override
+// the file).
+func (c *Config) warn(w string) {
+	if !slices.Contains(c.Warnings, w) {
+		c.Warnings = append(c.Warnings, w)
+	}
 }
 
 // canonical maps a zoo.cfg key to one name: zoo.cfg keys that ZooKeeper
@@ -324,8 +330,7 @@ func (c *Config) Set(key, value string) error {
 func canonical(key string) string {
 	switch key {
 	case "extendedTypesEnabled", "enforceQuota", "skipACL", "forceSync", "snapCount", "preAllocSize",
-		"globalOutstandingLimit", "commitLogCount", "digest.enabled", "snapshot.compression.method",
-		"datadir.autocreate":
+		"globalOutstandingLimit", "datadir.autocreate":
 		return "zookeeper." + key
 	case "DigestAuthenticationProvider.superDigest":
 		return "zookeeper.DigestAuthenticationProvider.superDigest"
@@ -346,6 +351,13 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateEnsemble(); err != nil {
 		return err
+	}
+	if !c.clientPortSet {
+		if c.ClientPortAddress != "" {
+			// ZooKeeper's words.
+			return errors.New("clientPortAddress is set but clientPort is not set")
+		}
+		c.warn("clientPort is not set: Meerkat serves clients on a port the kernel picks (logged at start), where ZooKeeper would serve none")
 	}
 	if c.ClientPort < 0 || c.ClientPort > 65535 {
 		return fmt.Errorf("clientPort %d is out of range", c.ClientPort)

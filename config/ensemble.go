@@ -115,7 +115,7 @@ func (c *Config) validateEnsemble() error {
 			key string
 		}{{c.LocalSessions, "localSessionsEnabled"}, {c.LocalSessionsUpgrading, "localSessionsUpgradingEnabled"}, {c.ReadOnlyMode, "readonlymode.enabled"}} {
 			if w.on {
-				c.Warnings = append(c.Warnings, w.key+" has no effect on a standalone server, as in ZooKeeper")
+				c.warn(w.key + " has no effect on a standalone server, as in ZooKeeper")
 			}
 		}
 	}
@@ -147,7 +147,7 @@ func (c *Config) validateEnsemble() error {
 		c.FourLetterWords = append(c.FourLetterWords, "isro")
 	}
 	if c.PeerType != "" && c.PeerType != role {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("peerType=%s, but server.%d is a %s: the server line decides, as in ZooKeeper", c.PeerType, self.ID, role))
+		c.warn(fmt.Sprintf("peerType=%s, but server.%d is a %s: the server line decides, as in ZooKeeper", c.PeerType, self.ID, role))
 	}
 	return c.takeClientAddr(self)
 }
@@ -169,7 +169,7 @@ func (c *Config) takeClientAddr(m Member) error {
 	case c.ClientPortAddress != "" && host != "" && c.ClientPortAddress != host:
 		return fmt.Errorf("clientPortAddress %s differs from the client address %s of server.%d", c.ClientPortAddress, host, m.ID)
 	}
-	c.ClientPort = cport
+	c.ClientPort, c.clientPortSet = cport, true
 	if c.ClientPortAddress == "" {
 		c.ClientPortAddress = host
 	}

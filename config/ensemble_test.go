@@ -197,7 +197,7 @@ func TestLocalSessionsAndReadOnlyMode(t *testing.T) {
 	if !slices.Equal(c.FourLetterWords, []string{"srvr", "isro"}) {
 		t.Fatalf("whitelist %q, want srvr and isro", c.FourLetterWords)
 	}
-	c, err = parse(t, "tickTime=2000\ndataDir=/d\n"+keys)
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nclientPort=2181\n"+keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,11 +55,18 @@ func main() {
 			err = runDump(os.Args[2:], tools.DumpWAL)
 		case "dump-snapshot":
 			err = runDump(os.Args[2:], tools.DumpSnapshot)
+		case "version", "--version", "-version":
+			fmt.Println(versionLine())
+		case "help", "--help", "-help", "-h":
+			printUsage(os.Stdout)
 		default:
 			err = runServer(os.Args[1:])
 		}
 	} else {
 		err = runServer(nil)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meerkat:", err)
@@ -86,6 +93,7 @@ func loadConfig(name string, args []string, wantRest int, extra func(*flag.FlagS
 	dataDir := fl.String("data-dir", "", "data directory (overrides dataDir and dataLogDir)")
 	logLevel := fl.String("log-level", "info", "log level: debug, info, warn or error")
 	fl.Var(&sets, "set", "override a zoo.cfg key: -set key=value (repeatable)")
+	fl.Usage = func() { printUsage(fl.Output()) }
 	if err := fl.Parse(args); err != nil {
 		return nil, nil, nil, err
 	}
@@ -156,7 +164,9 @@ func runServer(args []string) error {
 		return err
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP too: a closed terminal or a supervisor's HUP must stop the
+	// server cleanly (ZooKeeper's JVM runs its shutdown hooks on it).
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	select {
 	case s := <-sig:
 		logger.Info("stopping", "signal", s.String())

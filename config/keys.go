@@ -1,0 +1,225 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// A zoo.cfg key of ZooKeeper 3.8 that Meerkat does not honour is either
+// inert (accepted with a one-line warning saying why it has no effect) or,
+// when ignoring it would leave the server less secure or less durable than
+// the operator asked for, refused at start with the reason.
+
+// Why keys have no effect.
+const (
+	whyNoTLS      = "Meerkat has no TLS yet; the key matters only with secureClientPort or sslQuorum, which are refused"
+	whyNoSASL     = "Meerkat has no SASL or Kerberos yet"
+	whyNoLimit    = "Meerkat has no such limit yet (it has maxClientCnxns, globalOutstandingLimit and a per-connection queue cap)"
+	whyJVM        = "it tunes a part of ZooKeeper's Java server that Meerkat does not have"
+	whyZab        = "it tunes ZooKeeper's Zab election or learner sync; Meerkat's ensembles replicate through raft"
+	whyPurge      = "Meerkat trims its own log behind each checkpoint; there are no old snapshots or logs to purge"
+	whyOperations = "Meerkat does not have this yet"
+)
+
+// inertKeys maps ZooKeeper 3.8 keys (as canonical() names them) to why
+// Meerkat ignores them.
+var inertKeys = map[string]string{
+	"autopurge.snapRetainCount":                      whyPurge,
+	"autopurge.purgeInterval":                        whyPurge,
+	"zookeeper.commitLogCount":                       "a lagging follower gets raft entries or a snapshot, not a committed-log replay",
+	"zookeeper.digest.enabled":                       "Meerkat does not compute ZooKeeper's tree digest (the hash four-letter word answers as with digests off)",
+	"zookeeper.snapshot.compression.method":          "Meerkat checkpoints into pebble, and its snapshots are always zstd",
+	"zookeeper.snapshot.trust.empty":                 "Meerkat checks its own checkpoint and log",
+	"snapSizeLimitInKb":                              "Meerkat checkpoints every snapCount transactions",
+	"txnLogSizeLimitInKb":                            "Meerkat's log segments are preAllocSize each",
+	"fsync.warningthresholdms":                       whyOperations + " (the fsync latency is in the metrics)",
+	"zookeeper.fsync.warningthresholdms":             whyOperations + " (the fsync latency is in the metrics)",
+	"syncEnabled":                                    "observers keep their log on disk always",
+	"tcpKeepAlive":                                   whyOperations,
+	"clientTcpKeepAlive":                             whyOperations,
+	"clientPortListenBacklog":                        whyOperations,
+	"admin.idleTimeout":                              whyOperations,
+	"admin.commandURL":                               "the admin server's commands are under /commands",
+	"maxCnxns":                                       whyNoLimit,
+	"zookeeper.maxCnxns":                             whyNoLimit,
+	"requestThrottleLimit":                           whyNoLimit,
+	"requestThrottleStallTime":                       whyNoLimit,
+	"requestThrottleDropStale":                       whyNoLimit,
+	"zookeeper.request_throttle_max_requests":        whyNoLimit,
+	"zookeeper.request_throttle_stall_time":          whyNoLimit,
+	"zookeeper.request_throttle_drop_stale":          whyNoLimit,
+	"requestStaleLatencyCheck":                       whyNoLimit,
+	"requestStaleConnectionCheck":                    whyNoLimit,
+	"zookeeper.connection_throttle_tokens":           whyNoLimit,
+	"largeRequestMaxBytes":                           whyNoLimit,
+	"largeRequestThreshold":                          whyNoLimit,
+	"outstandingHandshake.limit":                     whyNoLimit,
+	"throttledOpWaitTime":                            whyNoLimit,
+	"jute.maxbuffer.extrasize":                       whyNoLimit,
+	"secureClientPortAddress":                        whyNoTLS,
+	"X509AuthenticationProvider.superUser":           whyNoTLS,
+	"zookeeper.X509AuthenticationProvider.superUser": whyNoTLS,
+	"ssl.authProvider":                               whyNoTLS,
+	"zookeeper.superUser":                            whyNoSASL,
+	"enforce.auth.schemes":                           "enforce.auth.enabled=true is refused, so there is nothing to enforce",
+	"zookeeper.enforce.auth.schemes":                 "enforce.auth.enabled=true is refused, so there is nothing to enforce",
+	"electionAlg":                                    whyZab,
+	"cnxTimeout":                                     whyZab,
+	"quorumCnxnTimeoutMs":                            whyZab,
+	"connectToLearnerMasterLimit":                    whyZab,
+	"leaderServes":                                   whyZab,
+	"maxTimeToWaitForEpoch":                          whyZab,
+	"quorumListenOnAllIPs":                           whyZab,
+	"electionPortBindRetry":                          whyZab,
+	"maxConcurrentSnapSyncs":                         whyZab,
+	"maxConcurrentDiffSyncs":                         whyZab,
+	"observerMasterPort":                             whyZab,
+	"watchManagerName":                               whyJVM,
+	"watcherCleanThreshold":                          whyJVM,
+	"watcherCleanIntervalInSeconds":                  whyJVM,
+	"watcherCleanThreadsNum":                         whyJVM,
+	"bitHashCacheSize":                               whyJVM,
+	"maxInProcessingDeadWatchers":                    whyJVM,
+	"serverCnxnFactory":                              whyJVM,
+	"flushDelay":                                     whyJVM,
+	"maxWriteQueuePollTime":                          whyJVM,
+	"maxBatchSize":                                   whyJVM,
+	"zookeeper.flushDelay":                           whyJVM,
+	"zookeeper.maxWriteQueuePollTime":                whyJVM,
+	"zookeeper.maxBatchSize":                         whyJVM,
+	"advancedFlowControlEnabled":                     whyJVM,
+	"maxResponseCacheSize":                           whyJVM,
+	"maxGetChildrenResponseCacheSize":                whyJVM,
+	"zookeeper.maxResponseCacheSize":                 whyJVM,
+	"zookeeper.maxGetChildrenResponseCacheSize":      whyJVM,
+	"enableEagerACLCheck":                            whyJVM,
+	"zookeeper.enableEagerACLCheck":                  whyJVM,
+	"emulate353TTLNodes":                             "TTL nodes use the 3.5.4+ encoding",
+	"zookeeper.emulate353TTLNodes":                   "TTL nodes use the 3.5.4+ encoding",
+	"sslQuorumReloadCertFiles":                       whyNoTLS,
+	"client.certReload":                              whyNoTLS,
+	"metricsProvider.exportJvmInfo":                  "Meerkat exports its Go runtime and process metrics instead of the JVM's",
+	"metricsProvider.numWorkerThreads":               whyJVM,
+	"metricsProvider.maxQueueSize":                   whyJVM,
+	"metricsProvider.workerShutdownTimeoutMs":        whyJVM,
+}
+
+// inertPrefixes are families of inert keys.
+var inertPrefixes = []struct{ prefix, why string }{
+	{"ssl.", whyNoTLS},
+	{"zookeeper.ssl.", whyNoTLS},
+	{"kerberos.", whyNoSASL},
+	{"zookeeper.kerberos.", whyNoSASL},
+	{"quorum.auth.", whyNoSASL},
+	{"fastleader.", whyZab},
+	{"observer.", whyZab},
+	{"quorum.cnxn.", whyNoSASL},
+	{"multiAddress.", whyZab},
+	{"zookeeper.multiAddress.", whyZab},
+	{"learner.", whyZab},
+	{"leader.", whyZab},
+	{"zookeeper.leader.", whyZab},
+	{"zookeeper.learner.", whyZab},
+	{"zookeeper.nio.", whyJVM},
+	{"zookeeper.commitProcessor.", whyJVM},
+	{"zookeeper.messageTracker.", whyJVM},
+	{"zookeeper.connection_throttle_", whyNoLimit},
+	{"zookeeper.watcherCleanThreshold", whyJVM},
+}
+
+// inertReason says why Meerkat ignores key, or "" when it is not a known
+// inert key.
+func inertReason(key string) string {
+	if why, ok := inertKeys[key]; ok {
+		return why
+	}
+	for _, p := range inertPrefixes {
+		if strings.HasPrefix(key, p.prefix) {
+			return p.why
+		}
+	}
+	return ""
+}
+
+// builtinAuthProviders are the authProvider.N classes Meerkat has built in.
+var builtinAuthProviders = map[string]bool{
+	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": true,
+	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     true,
+}
+
+// securitySwitch reports whether key turns on a security or durability
+// feature, and if so why its value must stop the server from starting (it
+// asks for what Meerkat cannot do), or "" when the value asks for what
+// Meerkat does anyway (sslQuorum=false, digestAlg=SHA1, ...).
+func securitySwitch(key, value string) (known bool, refused string) {
+	on := strings.EqualFold(value, "true") || strings.EqualFold(value, "yes")
+	const noTLS = "Meerkat has no TLS yet and would run these connections in plaintext"
+	const noSASL = "Meerkat has no SASL yet and would let unauthenticated peers or clients in"
+	switch key {
+	case "secureClientPort":
+		return true, "Meerkat has no TLS yet and would serve plaintext only; remove the key to run without TLS"
+	case "sslQuorum", "client.portUnification", "admin.forceHttps", "admin.portUnification":
+		return true, refuseIf(on, noTLS)
+	case "quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl",
+		"zookeeper.sessionRequireClientSASLAuth":
+		return true, refuseIf(on, noSASL)
+	case "zookeeper.enforce.auth.enabled":
+		return true, refuseIf(on, "Meerkat does not enforce authentication yet and would serve sessions that never authenticated")
+	case "zookeeper.DigestAuthenticationProvider.digestAlg":
+		sha1 := strings.EqualFold(value, "SHA1") || strings.EqualFold(value, "SHA-1")
+		return true, refuseIf(!sha1, "Meerkat's digest authentication hashes with SHA1 only, so digests made with another algorithm would never match")
+	case "zookeeper.DigestAuthenticationProvider.enabled":
+		return true, refuseIf(!on, "Meerkat cannot turn digest authentication off; it would accept digest credentials ZooKeeper refuses")
+	case "zookeeper.audit.enable":
+		return true, refuseIf(on, "Meerkat has no audit log yet")
+	}
+	if strings.HasPrefix(key, "authProvider.") {
+		return true, refuseIf(!builtinAuthProviders[value], "Meerkat has only the digest and ip providers built in, and cannot load Java classes")
+	}
+	return false, ""
+}
+
+func refuseIf(cond bool, why string) string {
+	if cond {
+		return why
+	}
+	return ""
+}
+
+// unhandled deals with a key Meerkat does not act on. ZooKeeper reads an
+// unknown zoo.cfg key as the system property "zookeeper."+key, so both
+// spellings are looked up: a security switch asking for what Meerkat
+// cannot do is an error (and one asking for what it does anyway is
+// accepted), an inert key a warning, anything else is listed as unknown.
+func (c *Config) unhandled(key, value string) error {
+	for _, k := range []string{key, "zookeeper." + key} {
+		if known, why := securitySwitch(k, value); why != "" {
+			return fmt.Errorf("%s=%s is refused: %s", key, value, why)
+		} else if known {
+			return nil
+		}
+		if why := inertReason(k); why != "" {
+			c.warn(fmt.Sprintf("%s has no effect: %s", key, why))
+			return nil
+		}
+	}
+	c.Unknown = append(c.Unknown, key)
+	return nil
+}
+
+// HonouredKeys lists the zoo.cfg keys Meerkat acts on, for `meerkat
+// --help` (server.N stands for the ensemble's server lines).
+var HonouredKeys = []string{
+	"tickTime", "dataDir", "dataLogDir", "clientPort", "clientPortAddress",
+	"minSessionTimeout", "maxSessionTimeout", "maxClientCnxns", "globalOutstandingLimit",
+	"4lw.commands.whitelist", "jute.maxbuffer", "extendedTypesEnabled", "enforceQuota",
+	"znode.container.checkIntervalMs", "znode.container.maxPerMinute",
+	"znode.container.maxNeverUsedIntervalMs", "DigestAuthenticationProvider.superDigest",
+	"skipACL", "forceSync", "datadir.autocreate", "snapCount", "preAllocSize",
+	"admin.enableServer", "admin.serverAddress", "admin.serverPort",
+	"server.N", "serverId", "initLimit", "syncLimit", "standaloneEnabled", "peerType",
+	"dynamicConfigFile", "reconfigEnabled", "localSessionsEnabled",
+	"localSessionsUpgradingEnabled", "readonlymode.enabled",
+	"meerkat.client.outboundThrottleBytes", "meerkat.client.slowConsumerBytes",
+	"meerkat.raft.keepEntries",
+}

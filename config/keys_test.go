@@ -1,0 +1,164 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// zooKeeper38Keys are the keys of ZooKeeper 3.8's administrator guide
+// (zookeeperAdmin.md, "Configuration Parameters") with a value each, in
+// the spelling the guide gives (zoo.cfg keys, or system properties).
+var zooKeeper38Keys = []string{
+	// Minimum and advanced configuration.
+	"tickTime=2000", "dataDir=/d", "dataLogDir=/l", "clientPort=2181", "clientPortAddress=127.0.0.1",
+	"secureClientPortAddress=127.0.0.1", "observerMasterPort=2191", "globalOutstandingLimit=1000",
+	"preAllocSize=65536", "snapCount=100000", "commitLogCount=500", "snapSizeLimitInKb=4194304",
+	"txnLogSizeLimitInKb=0", "maxCnxns=0", "maxClientCnxns=60", "minSessionTimeout=4000",
+	"maxSessionTimeout=40000", "fsync.warningthresholdms=1000", "maxResponseCacheSize=400",
+	"maxGetChildrenResponseCacheSize=400", "autopurge.snapRetainCount=3", "autopurge.purgeInterval=0",
+	"syncEnabled=true", "extendedTypesEnabled=true", "emulate353TTLNodes=false", "serverCnxnFactory=x",
+	"snapshot.trust.empty=false", "audit.enable=false", "jute.maxbuffer.extrasize=1024",
+	"zookeeper.request_throttle_max_requests=0", "zookeeper.request_throttle_stall_time=100",
+	"zookeeper.request_throttle_drop_stale=true", "requestThrottleLimit=0", "requestThrottleStallTime=100",
+	"requestThrottleDropStale=true", "requestStaleLatencyCheck=false", "requestStaleConnectionCheck=true",
+	"zookeeper.connection_throttle_tokens=0", "zookeeper.connection_throttle_fill_time=1",
+	"zookeeper.connection_throttle_fill_count=1", "zookeeper.connection_throttle_freeze_time=-1",
+	"zookeeper.connection_throttle_drop_increase=0.02", "zookeeper.connection_throttle_drop_decrease=0.002",
+	"zookeeper.connection_throttle_decrease_ratio=0", "zookeeper.connection_throttle_weight_enabled=false",
+	"largeRequestMaxBytes=104857600", "largeRequestThreshold=-1", "outstandingHandshake.limit=0",
+	"throttledOpWaitTime=0", "clientPortListenBacklog=-1", "flushDelay=0", "maxWriteQueuePollTime=0",
+	"maxBatchSize=1000", "enableEagerACLCheck=false", "digest.enabled=true",
+	"snapshot.compression.method=gz", "datadir.autocreate=true", "forceSync=yes",
+	"zookeeper.nio.numSelectorThreads=1", "zookeeper.nio.numWorkerThreads=2",
+	"zookeeper.commitProcessor.numWorkerThreads=2", "zookeeper.messageTracker.BufferSize=10",
+	"watchManagerName=x", "watcherCleanThreshold=1000", "watcherCleanIntervalInSeconds=600",
+	"watcherCleanThreadsNum=2", "maxInProcessingDeadWatchers=-1", "bitHashCacheSize=10",
+	"advancedFlowControlEnabled=false", "tcpKeepAlive=false", "clientTcpKeepAlive=false",
+	"znode.container.checkIntervalMs=60000", "znode.container.maxPerMinute=10000",
+	"znode.container.maxNeverUsedIntervalMs=0", "jute.maxbuffer=1048575", "enforceQuota=false",
+	// Cluster options.
+	"electionAlg=3", "initLimit=10", "syncLimit=5", "leaderServes=yes", "cnxTimeout=5000",
+	"quorumCnxnTimeoutMs=-1", "standaloneEnabled=true", "reconfigEnabled=false", "4lw.commands.whitelist=*",
+	"tcpKeepAlive=true", "electionPortBindRetry=3", "observer.reconnectDelayMs=0",
+	"observer.election.DelayMs=200", "connectToLearnerMasterLimit=0", "maxTimeToWaitForEpoch=-1",
+	"quorumListenOnAllIPs=false", "multiAddress.enabled=false", "multiAddress.reachabilityCheckTimeoutMs=1000",
+	"multiAddress.reachabilityCheckEnabled=true", "fastleader.minNotificationInterval=200",
+	"fastleader.maxNotificationInterval=60000", "maxConcurrentSnapSyncs=10", "maxConcurrentDiffSyncs=100",
+	"learner.asyncSending=false", "leader.closeSocketAsync=false", "learner.closeSocketAsync=false",
+	"localSessionsEnabled=false", "localSessionsUpgradingEnabled=false", "peerType=participant",
+	"dynamicConfigFile=", "readonlymode.enabled=false",
+	// Encryption, authentication and authorization; inert as long as no
+	// TLS listener is asked for.
+	"DigestAuthenticationProvider.superDigest=super:x=", "DigestAuthenticationProvider.digestAlg=SHA1",
+	"DigestAuthenticationProvider.enabled=true", "X509AuthenticationProvider.superUser=CN=x",
+	"zookeeper.superUser=super", "ssl.authProvider=x509", "ssl.keyStore.location=/k",
+	"ssl.keyStore.password=p", "ssl.keyStore.type=PEM", "ssl.trustStore.location=/t",
+	"ssl.trustStore.password=p", "ssl.trustStore.type=PEM", "ssl.protocol=TLSv1.2",
+	"ssl.enabledProtocols=TLSv1.2", "ssl.ciphersuites=x", "ssl.context.supplier.class=x",
+	"ssl.hostnameVerification=true", "ssl.crl=false", "ssl.ocsp=false", "ssl.clientAuth=need",
+	"ssl.handshakeDetectionTimeoutMillis=5000", "ssl.sslProvider=JDK", "ssl.quorum.keyStore.location=/k",
+	"ssl.quorum.hostnameVerification=true", "sslQuorum=false", "client.portUnification=false",
+	"sslQuorumReloadCertFiles=false", "client.certReload=false", "authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider",
+	"enforce.auth.enabled=false", "enforce.auth.schemes=digest", "sessionRequireClientSASLAuth=false",
+	"kerberos.removeHostFromPrincipal=false", "kerberos.removeRealmFromPrincipal=false",
+	"quorum.auth.enableSasl=false", "quorum.auth.learnerRequireSasl=false", "quorum.auth.serverRequireSasl=false",
+	"quorum.auth.learner.saslLoginContext=x", "quorum.auth.server.saslLoginContext=x",
+	"quorum.auth.kerberos.servicePrincipal=x", "quorum.cnxn.threads.size=20",
+	// Experimental options, unsafe options, AdminServer, metrics.
+	"skipACL=no", "admin.enableServer=true", "admin.serverAddress=0.0.0.0", "admin.serverPort=8080",
+	"admin.idleTimeout=30000", "admin.commandURL=/commands", "admin.forceHttps=false",
+	"admin.portUnification=false", "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider",
+	"metricsProvider.httpHost=0.0.0.0", "metricsProvider.httpPort=7000", "metricsProvider.exportJvmInfo=true",
+	"metricsProvider.numWorkerThreads=1", "metricsProvider.maxQueueSize=1000000",
+	"metricsProvider.workerShutdownTimeoutMs=1000",
+}
+
+// Every key of the administrator guide is honoured, or accepted with a
+// warning that says it has no effect: none falls through as unknown.
+func TestEveryZooKeeperKeyIsAccounted(t *testing.T) {
+	for _, kv := range zooKeeper38Keys {
+		c, err := parse(t, "tickTime=2000\ndataDir=/d\nclientPort=2181\n"+kv+"\n")
+		if err != nil {
+			t.Errorf("%s: refused: %v", kv, err)
+			continue
+		}
+		if len(c.Unknown) != 0 {
+			t.Errorf("%s: read as an unknown key", kv)
+		}
+		key, _, _ := strings.Cut(kv, "=")
+		for _, w := range c.Warnings {
+			if strings.Contains(w, "has no effect") && !strings.HasPrefix(w, key+" has no effect: ") {
+				t.Errorf("%s: the warning names another key: %q", kv, w)
+			}
+		}
+	}
+}
+
+// A setting Meerkat cannot honour and whose absence would leave the server
+// less secure than asked is refused at start, with the reason.
+func TestSecuritySettingsAreRefused(t *testing.T) {
+	for _, tc := range []struct{ kv, reason string }{
+		{"secureClientPort=2281", "no TLS"},
+		{"sslQuorum=true", "no TLS"},
+		{"client.portUnification=true", "no TLS"},
+		{"admin.forceHttps=true", "no TLS"},
+		{"enforce.auth.enabled=true", "does not enforce authentication"},
+		{"zookeeper.enforce.auth.enabled=true", "does not enforce authentication"},
+		{"sessionRequireClientSASLAuth=true", "no SASL"},
+		{"quorum.auth.enableSasl=true", "no SASL"},
+		{"DigestAuthenticationProvider.digestAlg=SHA-256", "SHA1 only"},
+		{"zookeeper.DigestAuthenticationProvider.digestAlg=SHA3-256", "SHA1 only"},
+		{"DigestAuthenticationProvider.enabled=false", "cannot turn digest authentication off"},
+		{"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "cannot load Java classes"},
+		{"authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider", "cannot load Java classes"},
+		{"audit.enable=true", "no audit log"},
+	} {
+		_, err := parse(t, "tickTime=2000\ndataDir=/d\nclientPort=2181\n"+tc.kv+"\n")
+		if err == nil || !strings.Contains(err.Error(), "zoo.cfg:4") || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), tc.reason) {
+			t.Errorf("%s: want a refusal at zoo.cfg:4 saying %q, got %v", tc.kv, tc.reason, err)
+		}
+	}
+}
+
+func TestClientPortMissing(t *testing.T) {
+	// ZooKeeper's own refusal.
+	if _, err := parse(t, "tickTime=2000\ndataDir=/d\nclientPortAddress=127.0.0.1\n"); err == nil || !strings.Contains(err.Error(), "clientPortAddress is set but clientPort is not set") {
+		t.Fatalf("clientPortAddress without clientPort: %v", err)
+	}
+	c, err := parse(t, "tickTime=2000\ndataDir=/d\n")
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "clientPort is not set") {
+		t.Fatalf("no client port: %v %q", err, c.Warnings)
+	}
+}
+
+// The keys --help lists as honoured are read without a warning.
+func TestHonouredKeysAreRead(t *testing.T) {
+	sample := map[string]string{
+		"tickTime": "2000", "dataDir": "/d", "dataLogDir": "/l", "clientPort": "2181", "clientPortAddress": "127.0.0.1",
+		"minSessionTimeout": "4000", "maxSessionTimeout": "40000", "maxClientCnxns": "10", "globalOutstandingLimit": "100",
+		"4lw.commands.whitelist": "srvr", "jute.maxbuffer": "2048", "extendedTypesEnabled": "true", "enforceQuota": "true",
+		"znode.container.checkIntervalMs": "100", "znode.container.maxPerMinute": "10",
+		"znode.container.maxNeverUsedIntervalMs": "100", "DigestAuthenticationProvider.superDigest": "super:x=",
+		"skipACL": "no", "forceSync": "yes", "datadir.autocreate": "true", "snapCount": "10", "preAllocSize": "1024",
+		"admin.enableServer": "false", "admin.serverAddress": "127.0.0.1", "admin.serverPort": "8081",
+		"serverId": "1", "initLimit": "10", "syncLimit": "5", "standaloneEnabled": "true", "peerType": "participant",
+		"dynamicConfigFile": "", "reconfigEnabled": "true", "localSessionsEnabled": "false",
+		"localSessionsUpgradingEnabled": "false", "readonlymode.enabled": "false",
+		"meerkat.client.outboundThrottleBytes": "65536", "meerkat.client.slowConsumerBytes": "1048576",
+		"meerkat.raft.keepEntries": "100",
+	}
+	for _, k := range HonouredKeys {
+		if k == "server.N" {
+			continue
+		}
+		v, ok := sample[k]
+		if !ok {
+			t.Errorf("%s: no sample value in the test", k)
+			continue
+		}
+		c, err := parse(t, "tickTime=2000\ndataDir=/d\nclientPort=2181\n"+k+"="+v+"\n")
+		if err != nil || len(c.Unknown) != 0 || len(c.Warnings) != 0 {
+			t.Errorf("%s=%s: %v, unknown %q, warnings %q", k, v, err, c.Unknown, c.Warnings)
+		}
+	}
+}
