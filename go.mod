@@ -3,13 +3,13 @@ module github.com/meerkat-zk/meerkat
 go 1.26
 
 require (
-	github.com/VictoriaMetrics/metrics v1.35.1
+	github.com/VictoriaMetrics/metrics v1.45.0
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/go-zookeeper/zk v1.0.4
 	github.com/klauspost/compress v1.20.3
 	go.etcd.io/raft/v3 v3.7.0
-	golang.org/x/sys v0.30.0
+	golang.org/x/sys v0.38.0
 	google.golang.org/protobuf v1.36.11
 )
 

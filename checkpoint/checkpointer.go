@@ -8,12 +8,13 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // Metrics of checkpointing.
 var (
-	flushDuration = metrics.NewHistogram("meerkat_checkpoint_flush_duration_seconds")
-	writeDuration = metrics.NewHistogram("meerkat_checkpoint_write_duration_seconds")
+	flushDuration = metrics.NewPrometheusHistogram("meerkat_checkpoint_flush_duration_seconds")
+	writeDuration = metrics.NewPrometheusHistogram("meerkat_checkpoint_write_duration_seconds")
 	pathsWritten  = metrics.NewCounter("meerkat_checkpoint_znodes_written_total")
 	flushes       = metrics.NewCounter("meerkat_checkpoint_flushes_total")
 	// current is the checkpointer the lag gauge reports on: the latest made.
@@ -200,6 +201,7 @@ func (c *Checkpointer) flush() {
 		return
 	}
 	flushDuration.UpdateDuration(start)
+	zkmetrics.SnapshotTime.Add(time.Since(start).Milliseconds())
 	flushes.Inc()
 	var flushed, compacted uint64
 	for _, l := range c.store.Metrics().Levels {

@@ -87,6 +87,14 @@ type Config struct {
 	// ForceSync is forceSync (zookeeper.forceSync): fdatasync the log
 	// before acknowledging a write. Turning it off is for tests only.
 	ForceSync bool
+	// MetricsPrometheus is metricsProvider.className set to ZooKeeper's
+	// PrometheusMetricsProvider: serve /metrics on MetricsAddr, under
+	// ZooKeeper's metric names.
+	MetricsPrometheus bool
+	// MetricsHTTPHost and MetricsHTTPPort are metricsProvider.httpHost
+	// (default 0.0.0.0) and metricsProvider.httpPort (default 7000).
+	MetricsHTTPHost string
+	MetricsHTTPPort int
 	// DataDirAutocreate is zookeeper.datadir.autocreate (default true):
 	// false makes a server whose data directories are missing refuse to
 	// start rather than begin an empty database (a volume not mounted).
@@ -188,7 +196,8 @@ func Parse(r io.Reader, name string) (*Config, error) {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
 	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true, DataDirAutocreate: true,
-		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080, StandaloneEnabled: true}
+		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080, StandaloneEnabled: true,
+		MetricsHTTPHost: "0.0.0.0", MetricsHTTPPort: 7000}
 	for _, p := range props {
 		if err := c.Set(p.key, p.value); err != nil {
 			return nil, fmt.Errorf("config: %s:%d: %w", name, p.line, err)
@@ -298,8 +307,19 @@ func (c *Config) Set(key, value string) error {
 		c.LocalSessionsUpgrading, err = boolean(key, value)
 	case "readonlymode.enabled":
 		c.ReadOnlyMode, err = boolean(key, value)
-	case "metricsProvider.className", "metricsProvider.httpPort", "metricsProvider.httpHost":
-		// Accepted for compatibility; they do not change Meerkat yet.
+	case "metricsProvider.className":
+		switch value {
+		case PrometheusMetricsProvider:
+			c.MetricsPrometheus = true
+		case "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider", "org.apache.zookeeper.metrics.impl.NullMetricsProvider":
+			c.MetricsPrometheus = false
+		default:
+			err = fmt.Errorf("%s=%s: Meerkat has ZooKeeper's Prometheus provider built in (%s) and cannot load Java classes", key, value, PrometheusMetricsProvider)
+		}
+	case "metricsProvider.httpHost":
+		c.MetricsHTTPHost = value
+	case "metricsProvider.httpPort":
+		c.MetricsHTTPPort, err = integer(key, value)
 	default:
 		switch {
 		case strings.HasPrefix(key, "server."):
@@ -404,6 +424,9 @@ func (c *Config) Validate() error {
 	if c.PreAllocSize < 0 || c.PreAllocSize > 0 && c.PreAllocSize < 64<<10 {
 		return fmt.Errorf("preAllocSize %d KiB must be at least 64", c.PreAllocSize>>10)
 	}
+	if c.MetricsHTTPPort < 0 || c.MetricsHTTPPort > 65535 {
+		return fmt.Errorf("metricsProvider.httpPort %d is out of range", c.MetricsHTTPPort)
+	}
 	if c.AdminPort < 0 || c.AdminPort > 65535 {
 		return fmt.Errorf("admin.serverPort %d is out of range", c.AdminPort)
 	}
@@ -438,6 +461,15 @@ func (c *Config) RaftDir() string { return filepath.Join(c.DataLogDir, "raft") }
 // AdminAddr is the address of the HTTP admin server.
 func (c *Config) AdminAddr() string {
 	return net.JoinHostPort(c.AdminAddress, strconv.Itoa(c.AdminPort))
+}
+
+// PrometheusMetricsProvider is the metricsProvider.className of ZooKeeper's
+// Prometheus provider, which Meerkat has built in.
+const PrometheusMetricsProvider = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
+
+// MetricsAddr is the metrics provider's listen address.
+func (c *Config) MetricsAddr() string {
+	return net.JoinHostPort(c.MetricsHTTPHost, strconv.Itoa(c.MetricsHTTPPort))
 }
 
 // ClientAddr is the address to listen on for clients.

@@ -217,6 +217,7 @@ var HonouredKeys = []string{
 	"znode.container.maxNeverUsedIntervalMs", "DigestAuthenticationProvider.superDigest",
 	"skipACL", "forceSync", "datadir.autocreate", "snapCount", "preAllocSize",
 	"admin.enableServer", "admin.serverAddress", "admin.serverPort",
+	"metricsProvider.className", "metricsProvider.httpHost", "metricsProvider.httpPort",
 	"server.N", "serverId", "initLimit", "syncLimit", "standaloneEnabled", "peerType",
 	"dynamicConfigFile", "reconfigEnabled", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "readonlymode.enabled",

@@ -145,7 +145,8 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"dynamicConfigFile": "", "reconfigEnabled": "true", "localSessionsEnabled": "false",
 		"localSessionsUpgradingEnabled": "false", "readonlymode.enabled": "false",
 		"meerkat.client.outboundThrottleBytes": "65536", "meerkat.client.slowConsumerBytes": "1048576",
-		"meerkat.raft.keepEntries": "100",
+		"meerkat.raft.keepEntries": "100", "metricsProvider.className": PrometheusMetricsProvider,
+		"metricsProvider.httpHost": "127.0.0.1", "metricsProvider.httpPort": "7001",
 	}
 	for _, k := range HonouredKeys {
 		if k == "server.N" {

@@ -156,6 +156,23 @@ var mntrCore = []string{
 	"zk_non_mtls_local_conn_count",
 }
 
+// mntrSummaryKeys are the mntr keys of the ServerMetrics summaries Meerkat
+// measures: avg, min, max, cnt and sum of each, and the percentiles of
+// the request latencies (ZooKeeper's ADVANCED detail level).
+func mntrSummaryKeys() []string {
+	var keys []string
+	for _, name := range []string{"readlatency", "updatelatency", "fsynctime", "snapshottime", "dbinittime", "sync_processor_batch_size"} {
+		stats := []string{"avg", "min", "max", "cnt", "sum"}
+		if name == "readlatency" || name == "updatelatency" {
+			stats = append(stats, "p50", "p95", "p99", "p999")
+		}
+		for _, st := range stats {
+			keys = append(keys, "zk_"+st+"_"+name)
+		}
+	}
+	return keys
+}
+
 // mntrExact are the core keys whose values follow from the tree and the
 // sessions, not from timing.
 var mntrExact = map[string]bool{
@@ -190,6 +207,13 @@ func (e *env) mntrWord() {
 			e.logf("  %s\t%s", k, v)
 		default:
 			e.logf("  %s\t%s", k, shape(v))
+		}
+	}
+	for _, k := range mntrSummaryKeys() {
+		if v, ok := got[k]; ok {
+			e.logf("  %s\t%s", k, shape(v))
+		} else {
+			e.logf("  %s missing", k)
 		}
 	}
 	if e.target != ensembleFollower {

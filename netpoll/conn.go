@@ -720,7 +720,11 @@ func (cn *conn) recordReply(op jute.OpCode, xid int32, zxid int64, recv time.Tim
 	s.lastResp = now
 	s.lastLatency = lat
 	s.latency.add(lat)
-	cn.loop.stats.latency.add(lat)
+	if op.IsWrite() {
+		cn.loop.stats.updates.Add(lat)
+	} else {
+		cn.loop.stats.reads.Add(lat)
+	}
 }
 
 // auth handles an auth packet at once, as ZooKeeper does, ahead of queued

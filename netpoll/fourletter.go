@@ -15,6 +15,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // Version is what the server reports as its ZooKeeper version. It keeps the
@@ -186,8 +187,9 @@ func (s *Server) fourLetterText(word string, mask []byte) string {
 	case "srst":
 		s.onLoops(func(l *loop) {
 			l.stats.received, l.stats.sent = 0, 0
-			l.stats.latency = latencyStats{}
+			l.stats.reads, l.stats.updates = zkmetrics.Histogram{}, zkmetrics.Histogram{}
 		})
+		zkmetrics.ResetAll()
 		return "Server stats reset.\n"
 	case "conf":
 		s.writeConf(&b)
@@ -212,36 +214,37 @@ func (s *Server) dirSize(dir string) int64 {
 	return s.cfg.Info.DirSize(dir)
 }
 
+// loopTotals are the loops' counters summed.
+type loopTotals struct {
+	received, sent, conns, outstanding int64
+	reads, updates                     zkmetrics.Histogram
+}
+
+// latency returns the latencies of every request, reads and writes.
+func (t *loopTotals) latency() zkmetrics.Histogram {
+	var all zkmetrics.Histogram
+	all.Merge(&t.reads)
+	all.Merge(&t.updates)
+	return all
+}
+
 // serverTotals sums the loops' counters, read on each loop.
-func (s *Server) serverTotals() (received, sent, conns, outstanding int64, lat [3]string) {
+func (s *Server) serverTotals() loopTotals {
 	var mu sync.Mutex
-	var lt latencyStats
+	var t loopTotals
 	s.onLoops(func(l *loop) {
 		mu.Lock()
 		defer mu.Unlock()
 		for cn := range l.conns {
-			outstanding += int64(cn.pending())
+			t.outstanding += int64(cn.pending())
 		}
-		received += l.stats.received
-		sent += l.stats.sent
-		conns += l.stats.connections
-		lt.merge(l.stats.latency)
+		t.received += l.stats.received
+		t.sent += l.stats.sent
+		t.conns += l.stats.connections
+		t.reads.Merge(&l.stats.reads)
+		t.updates.Merge(&l.stats.updates)
 	})
-	avg := 0.0
-	if lt.count > 0 {
-		avg = float64(lt.total) / float64(lt.count)
-	}
-	return received, sent, conns, outstanding, [3]string{strconv.FormatInt(lt.min, 10), javaDouble(avg), strconv.FormatInt(lt.max, 10)}
-}
-
-// javaDouble formats like Java's Double.toString for the averages ZooKeeper
-// prints (four decimals at most, always a fraction part).
-func javaDouble(v float64) string {
-	s := strconv.FormatFloat(float64(int64(v*10000+0.5))/10000, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
+	return t
 }
 
 func (s *Server) writeStat(b *strings.Builder, withClients bool) {
@@ -259,10 +262,11 @@ func (s *Server) writeStat(b *strings.Builder, withClients bool) {
 		}
 		b.WriteString("\n")
 	}
-	received, sent, conns, outstanding, lat := s.serverTotals()
+	t := s.serverTotals()
+	lat := t.latency()
 	v := s.pipe.View()
-	fmt.Fprintf(b, "Latency min/avg/max: %s/%s/%s\n", lat[0], lat[1], lat[2])
-	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", received, sent, conns, outstanding)
+	fmt.Fprintf(b, "Latency min/avg/max: %d/%s/%d\n", lat.Min, zkmetrics.JavaDouble(lat.Avg()), lat.Max)
+	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", t.received, t.sent, t.conns, t.outstanding)
 	mode := s.Mode()
 	fmt.Fprintf(b, "Zxid: 0x%s\nMode: %s\nNode count: %d\n", hex(v.Zxid), mode, nodeCount(v))
 	if q, ok := s.quorum(); ok && mode == ModeLeader {
@@ -487,8 +491,14 @@ func (s *Server) writeWatches(b *strings.Builder, word string) {
 	}
 }
 
-func (s *Server) writeMonitor(b *strings.Builder) {
-	received, sent, conns, outstanding, lat := s.serverTotals()
+func (s *Server) writeMonitor(b *strings.Builder) { s.Metrics().WriteMntr(b) }
+
+// Metrics reads what the server publishes under ZooKeeper's names: mntr's
+// gauges in mntr's order, then the ServerMetrics summaries (readlatency and
+// updatelatency from the loops, the others from the parts that record them).
+func (s *Server) Metrics() zkmetrics.Snapshot {
+	t := s.serverTotals()
+	lat := t.latency()
 	watches := 0
 	for _, r := range s.report() {
 		watches += r.watches
@@ -509,38 +519,41 @@ func (s *Server) writeMonitor(b *strings.Builder) {
 		fds = len(ents)
 	}
 	mode := s.Mode()
-	kvs := [][2]any{{"version", Version}, {"server_state", mode}}
+	gauges := []zkmetrics.Gauge{{Name: "version", Value: Version}, {Name: "server_state", Value: mode}}
 	if q, ok := s.quorum(); ok && mode != ModeReadOnly {
-		kvs = append(kvs, monitorQuorum(mode, q)...)
+		gauges = append(gauges, monitorQuorum(mode, q)...)
 	}
-	for _, kv := range append(kvs, [][2]any{
-		{"ephemerals_count", ephemerals},
-		{"num_alive_connections", conns},
-		{"avg_latency", lat[1]},
-		{"outstanding_requests", outstanding},
-		{"znode_count", nodeCount(v)},
-		{"global_sessions", sessions},
-		{"non_mtls_remote_conn_count", 0},
-		{"last_client_response_size", -1},
-		{"packets_sent", sent},
-		{"packets_received", received},
-		{"max_client_response_size", -1},
-		{"connection_drop_probability", "0.0"},
-		{"watch_count", watches},
-		{"auth_failed_count", 0},
-		{"min_latency", lat[0]},
-		{"max_file_descriptor_count", maxFDs()},
-		{"approximate_data_size", v.Tree.DataSize()},
-		{"open_file_descriptor_count", fds},
-		{"local_sessions", locals},
-		{"uptime", time.Since(s.started).Milliseconds()},
-		{"max_latency", lat[2]},
-		{"outstanding_tls_handshake", 0},
-		{"min_client_response_size", -1},
-		{"non_mtls_local_conn_count", 0},
-	}...) {
-		fmt.Fprintf(b, "zk_%s\t%v\n", kv[0], kv[1])
-	}
+	gauges = append(gauges, []zkmetrics.Gauge{
+		{Name: "ephemerals_count", Value: ephemerals},
+		{Name: "num_alive_connections", Value: t.conns},
+		{Name: "avg_latency", Value: lat.Avg()},
+		{Name: "outstanding_requests", Value: t.outstanding},
+		{Name: "znode_count", Value: nodeCount(v)},
+		{Name: "global_sessions", Value: sessions},
+		{Name: "non_mtls_remote_conn_count", Value: 0},
+		{Name: "last_client_response_size", Value: -1},
+		{Name: "packets_sent", Value: t.sent},
+		{Name: "packets_received", Value: t.received},
+		{Name: "max_client_response_size", Value: -1},
+		{Name: "connection_drop_probability", Value: 0.0},
+		{Name: "watch_count", Value: watches},
+		{Name: "auth_failed_count", Value: 0},
+		{Name: "min_latency", Value: lat.Min},
+		{Name: "max_file_descriptor_count", Value: maxFDs()},
+		{Name: "approximate_data_size", Value: v.Tree.DataSize()},
+		{Name: "open_file_descriptor_count", Value: fds},
+		{Name: "local_sessions", Value: locals},
+		{Name: "uptime", Value: time.Since(s.started).Milliseconds()},
+		{Name: "max_latency", Value: lat.Max},
+		{Name: "outstanding_tls_handshake", Value: 0},
+		{Name: "min_client_response_size", Value: -1},
+		{Name: "non_mtls_local_conn_count", Value: 0},
+	}...)
+	summaries := append([]zkmetrics.SummaryValue{
+		{Name: "readlatency", Level: zkmetrics.Advanced, Histogram: t.reads},
+		{Name: "updatelatency", Level: zkmetrics.Advanced, Histogram: t.updates},
+	}, zkmetrics.Summaries()...)
+	return zkmetrics.Snapshot{Gauges: gauges, Summaries: summaries}
 }
 
 func maxFDs() uint64 {

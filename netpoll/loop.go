@@ -8,6 +8,7 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/reactor"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // loop is the state one event loop owns. Every field but the atomics
@@ -40,11 +41,13 @@ type loopStats struct {
 	connections int64
 	received    int64
 	sent        int64
-	latency     latencyStats
+	// reads and updates are the latencies (ms) of read and write requests:
+	// ZooKeeper's readlatency and updatelatency.
+	reads, updates zkmetrics.Histogram
 }
 
-// latencyStats tracks request latencies in ms, as ZooKeeper's ServerStats
-// (for a loop) and its connection stats (for a connection).
+// latencyStats tracks a connection's request latencies in ms, as
+// ZooKeeper's connection stats.
 type latencyStats struct {
 	count, total, min, max int64
 }

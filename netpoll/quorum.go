@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // Quorum is a member's view of its ensemble as srvr and mntr show it.
@@ -54,24 +56,24 @@ func peerState(mode string) string {
 // monitorQuorum is what mntr adds for a member in mode: the keys of
 // ZooKeeper 3.8's QuorumZooKeeperServer and, on the leader, those of
 // LeaderZooKeeperServer.
-func monitorQuorum(mode string, q Quorum) [][2]any {
-	kv := [][2]any{{"peer_state", peerState(mode)}}
+func monitorQuorum(mode string, q Quorum) []zkmetrics.Gauge {
+	g := []zkmetrics.Gauge{{Name: "peer_state", Value: peerState(mode)}}
 	switch mode {
 	case ModeObserver:
-		kv = append(kv, [2]any{"observer_master_id", q.LeaderID})
+		g = append(g, zkmetrics.Gauge{Name: "observer_master_id", Value: q.LeaderID})
 	case ModeLeader:
-		kv = append(kv,
-			[2]any{"synced_followers", q.SyncedFollowers},
-			[2]any{"synced_non_voting_followers", 0},
-			[2]any{"synced_observers", q.SyncedObservers},
-			[2]any{"last_proposal_size", q.ProposalLast},
-			[2]any{"pending_syncs", q.PendingSyncs},
-			[2]any{"leader_uptime", q.LeaderUptime.Milliseconds()},
-			[2]any{"learners", q.Learners},
-			[2]any{"max_proposal_size", q.ProposalMax},
-			[2]any{"min_proposal_size", q.ProposalMin})
+		g = append(g,
+			zkmetrics.Gauge{Name: "synced_followers", Value: q.SyncedFollowers},
+			zkmetrics.Gauge{Name: "synced_non_voting_followers", Value: 0},
+			zkmetrics.Gauge{Name: "synced_observers", Value: q.SyncedObservers},
+			zkmetrics.Gauge{Name: "last_proposal_size", Value: q.ProposalLast},
+			zkmetrics.Gauge{Name: "pending_syncs", Value: q.PendingSyncs},
+			zkmetrics.Gauge{Name: "leader_uptime", Value: q.LeaderUptime.Milliseconds()},
+			zkmetrics.Gauge{Name: "learners", Value: q.Learners},
+			zkmetrics.Gauge{Name: "max_proposal_size", Value: q.ProposalMax},
+			zkmetrics.Gauge{Name: "min_proposal_size", Value: q.ProposalMin})
 	}
-	return append(kv, [2]any{"quorum_size", q.Size})
+	return append(g, zkmetrics.Gauge{Name: "quorum_size", Value: q.Size})
 }
 
 // writeMembership is what conf adds for an ensemble member; text is the

@@ -6,7 +6,7 @@ import "github.com/VictoriaMetrics/metrics"
 var (
 	// batchEntries is how many log entries each batch (one fsync) carries:
 	// the group-commit factor.
-	batchEntries = metrics.NewHistogram("meerkat_pipeline_batch_entries")
+	batchEntries = metrics.NewPrometheusHistogramExt("meerkat_pipeline_batch_entries", metrics.ExponentialBuckets(1, 2, 14))
 	// logFailures counts batches refused because the log could not take them.
 	logFailures = metrics.NewCounter("meerkat_pipeline_log_failures_total")
 )

@@ -5,6 +5,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // The standalone write path: a step's writes become one log record (one
@@ -170,6 +171,7 @@ func (p *Pipeline) log(entries []*engine.Entry) bool {
 	}
 	if err == nil {
 		batchEntries.Update(float64(len(entries)))
+		zkmetrics.SyncProcessorBatchSize.Add(int64(len(entries)))
 		return true
 	}
 	logFailures.Inc()

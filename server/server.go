@@ -26,6 +26,7 @@ import (
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/snapshot"
 	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // Server is one running Meerkat server.
@@ -40,6 +41,8 @@ type Server struct {
 	pipe   *pipeline.Pipeline
 	client *netpoll.Server
 	admin  *admin.Server
+	// metricsHTTP is the metrics provider's listener, when configured.
+	metricsHTTP *admin.Server
 	// failed is closed, with failure set, when the server cannot go on.
 	failed   chan struct{}
 	failure  error
@@ -117,6 +120,8 @@ func (s *Server) start() error {
 			"load_ms", loaded.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
 		pcfg.Log = s.log
 	}
+	// ZooKeeper's dbinittime: loading the checkpoint and replaying the log.
+	zkmetrics.DBInitTime.Add(time.Since(begin).Milliseconds())
 	if s.pipe, err = pipeline.New(pcfg, state); err != nil {
 		return err
 	}
@@ -160,9 +165,15 @@ func (s *Server) start() error {
 	s.pipe.Start()
 	s.running = true
 	if cfg.AdminEnabled {
-		if s.admin, err = admin.Start(cfg.AdminAddr(), s.snapshotTo, logger); err != nil {
+		if s.admin, err = admin.Start(cfg.AdminAddr(), s.snapshotTo, s.writeMetrics, logger); err != nil {
 			return err
 		}
+	}
+	if cfg.MetricsPrometheus {
+		if s.metricsHTTP, err = admin.StartMetrics(cfg.MetricsAddr(), s.writeMetrics, logger); err != nil {
+			return err
+		}
+		logger.Info("metrics provider serving", "addr", s.metricsHTTP.Addr().String())
 	}
 	if err := s.client.Start(); err != nil {
 		return err
@@ -179,6 +190,16 @@ func (s *Server) snapshotTo(w io.Writer) (snapshot.Stats, error) {
 		return snapshot.Stats{}, err
 	}
 	return snapshot.Write(w, v, sessions, time.Now())
+}
+
+// writeMetrics writes everything the server measures in Prometheus' text
+// format: ZooKeeper's metrics under its names, then Meerkat's own.
+func (s *Server) writeMetrics(w io.Writer) error {
+	if err := s.client.Metrics().WritePrometheus(w); err != nil {
+		return err
+	}
+	admin.WriteProcessMetrics(w)
+	return nil
 }
 
 // writeSnapshot streams a snapshot of the current version to w, for a
@@ -238,8 +259,10 @@ func (s *Server) fail(err error) {
 func (s *Server) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		s.stopErr = s.client.Stop(ctx)
-		if s.admin != nil {
-			_ = s.admin.Stop(ctx)
+		for _, h := range []*admin.Server{s.admin, s.metricsHTTP} {
+			if h != nil {
+				_ = h.Stop(ctx)
+			}
 		}
 		if s.member != nil {
 			s.member.stop()
@@ -269,8 +292,10 @@ func (s *Server) Stop(ctx context.Context) error {
 
 // abort releases what a failed start opened.
 func (s *Server) abort() {
-	if s.admin != nil {
-		_ = s.admin.Stop(context.Background())
+	for _, h := range []*admin.Server{s.admin, s.metricsHTTP} {
+		if h != nil {
+			_ = h.Stop(context.Background())
+		}
 	}
 	if s.member != nil {
 		s.member.stop()

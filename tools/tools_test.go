@@ -85,7 +85,7 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 			return snapshot.Stats{}, err
 		}
 		return snapshot.Write(w, v, sessions, time.Now())
-	}, quiet)
+	}, func(w io.Writer) error { admin.WriteProcessMetrics(w); return nil }, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestFetchRejectsADamagedSnapshot(t *testing.T) {
 	srv, err := admin.Start("127.0.0.1:0", func(w io.Writer) (snapshot.Stats, error) {
 		_, err := w.Write([]byte("not a snapshot"))
 		return snapshot.Stats{}, err
-	}, quiet)
+	}, func(io.Writer) error { return nil }, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
