@@ -7,8 +7,9 @@ GO        ?= go
 BIN       := bin/meerkat
 # Debian packages the tests use: the reference server, the C client,
 # kazoo and Curator (compiled with the JDK's javac) for the side-by-side and
-# real-client tests.
-TEST_DEBS := zookeeper zookeeper-bin python3-kazoo libcurator-framework-java openjdk-17-jdk-headless
+# real-client tests, and the servlet API ZooKeeper's AdminServer needs (the
+# zookeeper package leaves it out).
+TEST_DEBS := zookeeper zookeeper-bin python3-kazoo libcurator-framework-java openjdk-17-jdk-headless libservlet-api-java
 
 .PHONY: all build run run-ensemble test test-deps vet fuzz clean bench bench-quick bench-ensemble soak-ensemble
 

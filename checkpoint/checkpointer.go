@@ -60,6 +60,8 @@ type Checkpointer struct {
 	// through (an ensemble's raft index).
 	durable, applied atomic.Int64
 	durableIndex     atomic.Uint64
+	// durableAt is when durable last moved (unix ms), or the start.
+	durableAt atomic.Int64
 	// failed is set when a write or flush failed; the checkpointer then
 	// stops advancing and the wal is kept whole.
 	failed atomic.Bool
@@ -86,6 +88,7 @@ func NewCheckpointer(store *Store, zxid int64, index uint64, p Policy, logger *s
 	c.durable.Store(zxid)
 	c.applied.Store(zxid)
 	c.durableIndex.Store(index)
+	c.durableAt.Store(time.Now().UnixMilli())
 	c.lastWritten, c.lastIndex = zxid, index
 	current.Store(c)
 	return c
@@ -212,6 +215,13 @@ func (c *Checkpointer) flush() {
 	compactedBytes.Store(compacted)
 	c.durable.Store(zxid)
 	c.durableIndex.Store(index)
+	c.durableAt.Store(time.Now().UnixMilli())
+}
+
+// LastFlush returns the zxid the checkpoint is durable through and when
+// it got there (ZooKeeper's last snapshot).
+func (c *Checkpointer) LastFlush() (zxid int64, at time.Time) {
+	return c.Durable(), time.UnixMilli(c.durableAt.Load())
 }
 
 // fail stops the checkpointer from advancing: the wal keeps everything, so

@@ -87,6 +87,13 @@ type Config struct {
 	// ForceSync is forceSync (zookeeper.forceSync): fdatasync the log
 	// before acknowledging a write. Turning it off is for tests only.
 	ForceSync bool
+	// AdminSnapshot is admin.snapshot.enabled (ZooKeeper 3.9's key): serve
+	// /commands/snapshot, every znode without authentication. Off unless
+	// asked for.
+	AdminSnapshot bool
+	// AdminProfiler is meerkat.admin.pprof.enabled: serve Go's profiler on
+	// the admin server. Off unless asked for.
+	AdminProfiler bool
 	// MetricsPrometheus is metricsProvider.className set to ZooKeeper's
 	// PrometheusMetricsProvider: serve /metrics on MetricsAddr, under
 	// ZooKeeper's metric names.
@@ -163,6 +170,12 @@ type Config struct {
 
 //go:embed default.cfg
 var embedded embed.FS
+
+// DefaultText returns the embedded default configuration's text.
+func DefaultText() string {
+	b, _ := embedded.ReadFile("default.cfg")
+	return string(b)
+}
 
 // Default returns the embedded default configuration: standalone on
 // 127.0.0.1:2181 with data under ./data.
@@ -291,6 +304,10 @@ func (c *Config) Set(key, value string) error {
 		c.AdminAddress = value
 	case "admin.serverPort", "zookeeper.admin.serverPort":
 		c.AdminPort, err = integer(key, value)
+	case "admin.snapshot.enabled", "zookeeper.admin.snapshot.enabled":
+		c.AdminSnapshot, err = boolean(key, value)
+	case "meerkat.admin.pprof.enabled":
+		c.AdminProfiler, err = boolean(key, value)
 	case "initLimit":
 		c.InitLimit, err = integer(key, value)
 	case "syncLimit":

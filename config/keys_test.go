@@ -147,6 +147,7 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"meerkat.client.outboundThrottleBytes": "65536", "meerkat.client.slowConsumerBytes": "1048576",
 		"meerkat.raft.keepEntries": "100", "metricsProvider.className": PrometheusMetricsProvider,
 		"metricsProvider.httpHost": "127.0.0.1", "metricsProvider.httpPort": "7001",
+		"admin.snapshot.enabled": "true", "meerkat.admin.pprof.enabled": "true",
 	}
 	for _, k := range HonouredKeys {
 		if k == "server.N" {

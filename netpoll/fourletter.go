@@ -178,18 +178,10 @@ func (s *Server) fourLetterText(word string, mask []byte) string {
 		}
 		b.WriteString("\n")
 	case "crst":
-		s.onLoops(func(l *loop) {
-			for cn := range l.conns {
-				cn.stats = connStats{established: cn.stats.established}
-			}
-		})
+		s.resetConnectionStats()
 		return "Connection stats reset.\n"
 	case "srst":
-		s.onLoops(func(l *loop) {
-			l.stats.received, l.stats.sent = 0, 0
-			l.stats.reads, l.stats.updates = zkmetrics.Histogram{}, zkmetrics.Histogram{}
-		})
-		zkmetrics.ResetAll()
+		s.resetServerStats()
 		return "Server stats reset.\n"
 	case "conf":
 		s.writeConf(&b)
@@ -205,6 +197,24 @@ func (s *Server) fourLetterText(word string, mask []byte) string {
 		s.writeMonitor(&b)
 	}
 	return b.String()
+}
+
+// resetConnectionStats forgets every connection's counters (crst).
+func (s *Server) resetConnectionStats() {
+	s.onLoops(func(l *loop) {
+		for cn := range l.conns {
+			cn.stats = connStats{established: cn.stats.established}
+		}
+	})
+}
+
+// resetServerStats forgets the server's counters and summaries (srst).
+func (s *Server) resetServerStats() {
+	s.onLoops(func(l *loop) {
+		l.stats.received, l.stats.sent = 0, 0
+		l.stats.reads, l.stats.updates = zkmetrics.Histogram{}, zkmetrics.Histogram{}
+	})
+	zkmetrics.ResetAll()
 }
 
 func (s *Server) dirSize(dir string) int64 {
@@ -320,9 +330,9 @@ func (s *Server) writeConf(b *strings.Builder) {
 	}
 }
 
-// writeEnv lists the environment under ZooKeeper's keys; the java.* keys
-// describe the Go runtime, which is what runs here.
-func (s *Server) writeEnv(b *strings.Builder) {
+// envEntries lists the environment under ZooKeeper's keys; the java.*
+// keys describe the Go runtime, which is what runs here.
+func envEntries() [][2]string {
 	host, _ := os.Hostname()
 	wd, _ := os.Getwd()
 	exe, _ := os.Executable()
@@ -330,8 +340,7 @@ func (s *Server) writeEnv(b *strings.Builder) {
 	user := os.Getenv("USER")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	b.WriteString("Environment:\n")
-	for _, kv := range [][2]string{
+	return [][2]string{
 		{"zookeeper.version", Version},
 		{"host.name", host},
 		{"java.version", runtime.Version()},
@@ -350,7 +359,12 @@ func (s *Server) writeEnv(b *strings.Builder) {
 		{"os.memory.free", strconv.FormatUint((ms.HeapIdle)>>20, 10) + "MB"},
 		{"os.memory.max", strconv.FormatUint(ms.Sys>>20, 10) + "MB"},
 		{"os.memory.total", strconv.FormatUint(ms.HeapSys>>20, 10) + "MB"},
-	} {
+	}
+}
+
+func (s *Server) writeEnv(b *strings.Builder) {
+	b.WriteString("Environment:\n")
+	for _, kv := range envEntries() {
 		b.WriteString(kv[0] + "=" + kv[1] + "\n")
 	}
 }
@@ -386,34 +400,47 @@ func (ss sessionSets) write(b *strings.Builder, title string) {
 // javaDate formats t as java.util.Date.toString.
 func javaDate(t time.Time) string { return t.Format("Mon Jan 02 15:04:05 MST 2006") }
 
-func (s *Server) writeDump(b *strings.Builder) {
+// sessionDump is what the dump word and command show of the sessions.
+type sessionDump struct {
+	// global and local are the sessions by the time they expire;
+	// timeouts the global sessions' timeouts.
+	global, local sessionSets
+	timeouts      map[int64]int32
+	// ephemerals are the sessions that own ephemerals, with the paths.
+	ephemerals []sessionEphemerals
+}
+
+type sessionEphemerals struct {
+	id    int64
+	paths []string
+}
+
+func (s *Server) sessionDump() sessionDump {
 	tick := s.cfg.Tick.Milliseconds()
-	// Expiry buckets of the global and the local sessions, as ZooKeeper's
-	// session trackers print them.
-	global, local := sessionSets{}, sessionSets{}
-	var eph []struct {
-		id    int64
-		paths []string
-	}
-	timeouts := map[int64]int32{}
+	d := sessionDump{global: sessionSets{}, local: sessionSets{}, timeouts: map[int64]int32{}}
 	_ = s.pipe.Inspect(func(st *engine.State, sessions map[int64]*pipeline.Session) {
 		for id, ss := range sessions {
 			if ss.Local() {
-				local.add(pipeline.ExpiresAt(ss, tick), id)
+				d.local.add(pipeline.ExpiresAt(ss, tick), id)
 				continue
 			}
-			global.add(pipeline.ExpiresAt(ss, tick), id)
-			timeouts[id] = ss.Timeout
+			d.global.add(pipeline.ExpiresAt(ss, tick), id)
+			d.timeouts[id] = ss.Timeout
 		}
 		st.Sessions(func(ss *engine.Session) {
 			if ss.EphemeralCount() > 0 {
-				eph = append(eph, struct {
-					id    int64
-					paths []string
-				}{ss.ID, ss.Ephemerals()})
+				d.ephemerals = append(d.ephemerals, sessionEphemerals{ss.ID, ss.Ephemerals()})
 			}
 		})
 	})
+	return d
+}
+
+func (s *Server) writeDump(b *strings.Builder) {
+	// Expiry buckets of the global and the local sessions, as ZooKeeper's
+	// session trackers print them.
+	d := s.sessionDump()
+	global, local, timeouts, eph := d.global, d.local, d.timeouts, d.ephemerals
 	b.WriteString("SessionTracker dump:\n")
 	if s.cfg.LocalSessions {
 		local.write(b, "Local Session Sets")
@@ -453,11 +480,11 @@ func (s *Server) writeDump(b *strings.Builder) {
 	}
 }
 
-func (s *Server) writeWatches(b *strings.Builder, word string) {
-	reports := s.report()
-	watchers := map[int64][]string{}
-	byPath := map[string][]int64{}
-	for _, r := range reports {
+// watchMaps gathers the watches of every loop: the paths each session
+// watches, and the sessions watching each path.
+func (s *Server) watchMaps() (watchers map[int64][]string, byPath map[string][]int64) {
+	watchers, byPath = map[int64][]string{}, map[string][]int64{}
+	for _, r := range s.report() {
 		for id, ps := range r.watchers {
 			watchers[id] = append(watchers[id], ps...)
 		}
@@ -465,6 +492,11 @@ func (s *Server) writeWatches(b *strings.Builder, word string) {
 			byPath[p] = append(byPath[p], ids...)
 		}
 	}
+	return watchers, byPath
+}
+
+func (s *Server) writeWatches(b *strings.Builder, word string) {
+	watchers, byPath := s.watchMaps()
 	switch word {
 	case "wchs":
 		total := 0

@@ -96,6 +96,12 @@ type Info struct {
 	Membership *Membership
 	// DirSize returns the bytes used under a directory (for dirs).
 	DirSize func(dir string) int64
+	// InitialConfig is the text of the configuration the server started
+	// from (the initial_configuration admin command).
+	InitialConfig string
+	// LastSnapshot returns the zxid and time of the last durable
+	// checkpoint (the last_snapshot admin command).
+	LastSnapshot func() (zxid int64, at time.Time)
 }
 
 // Validate fills defaults and rejects impossible settings.

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -139,10 +140,12 @@ func (s *Server) start() error {
 		SuperDigest:           cfg.SuperDigest,
 		SkipACL:               cfg.SkipACL,
 		Info: netpoll.Info{
-			ClientPort: cfg.ClientPort,
-			DataDir:    cfg.DataDir,
-			DataLogDir: cfg.DataLogDir,
-			DirSize:    dirSize,
+			ClientPort:    cfg.ClientPort,
+			DataDir:       cfg.DataDir,
+			DataLogDir:    cfg.DataLogDir,
+			DirSize:       dirSize,
+			InitialConfig: initialConfig(cfg),
+			LastSnapshot:  s.cp.LastFlush,
 		},
 		Logger: logger,
 	}
@@ -165,7 +168,12 @@ func (s *Server) start() error {
 	s.pipe.Start()
 	s.running = true
 	if cfg.AdminEnabled {
-		if s.admin, err = admin.Start(cfg.AdminAddr(), s.snapshotTo, s.writeMetrics, logger); err != nil {
+		h := admin.Handlers{Commands: netpoll.AdminCommands, Command: s.client.AdminCommand, Metrics: s.writeMetrics,
+			Profiler: cfg.AdminProfiler}
+		if cfg.AdminSnapshot {
+			h.Snapshot = s.snapshotTo
+		}
+		if s.admin, err = admin.Start(cfg.AdminAddr(), h, logger); err != nil {
 			return err
 		}
 	}
@@ -320,6 +328,19 @@ func (s *Server) abort() {
 func Policy(cfg *config.Config) engine.Policy {
 	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
 		EnforceQuota: cfg.EnforceQuota, LocalSessions: cfg.LocalSessions && cfg.Distributed()}
+}
+
+// initialConfig is the text of the configuration file the server started
+// from, or of the embedded default.
+func initialConfig(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return config.DefaultText()
+	}
+	b, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // dirSize sums the sizes of the files under dir.

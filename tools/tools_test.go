@@ -79,13 +79,13 @@ func image(v *engine.View) map[string]string {
 func TestSnapshotOfARunningServerRestores(t *testing.T) {
 	dir := t.TempDir()
 	p := running(t, filepath.Join(dir, "wal"))
-	srv, err := admin.Start("127.0.0.1:0", func(w io.Writer) (snapshot.Stats, error) {
+	srv, err := admin.Start("127.0.0.1:0", admin.Handlers{Snapshot: func(w io.Writer) (snapshot.Stats, error) {
 		v, sessions, err := p.Capture()
 		if err != nil {
 			return snapshot.Stats{}, err
 		}
 		return snapshot.Write(w, v, sessions, time.Now())
-	}, func(w io.Writer) error { admin.WriteProcessMetrics(w); return nil }, quiet)
+	}, Metrics: func(w io.Writer) error { admin.WriteProcessMetrics(w); return nil }}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +155,10 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 }
 
 func TestFetchRejectsADamagedSnapshot(t *testing.T) {
-	srv, err := admin.Start("127.0.0.1:0", func(w io.Writer) (snapshot.Stats, error) {
+	srv, err := admin.Start("127.0.0.1:0", admin.Handlers{Snapshot: func(w io.Writer) (snapshot.Stats, error) {
 		_, err := w.Write([]byte("not a snapshot"))
 		return snapshot.Stats{}, err
-	}, func(io.Writer) error { return nil }, quiet)
+	}}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

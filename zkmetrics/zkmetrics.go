@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -212,27 +213,34 @@ func JavaDouble(v float64) string {
 	return s
 }
 
-// WriteMntr writes s as ZooKeeper's mntr lines: zk_<gauge>, then for each
-// summary zk_avg_, zk_min_, zk_max_, zk_cnt_, zk_sum_ and, for an Advanced
-// one, zk_p50_, zk_p95_, zk_p99_, zk_p999_.
-func (s Snapshot) WriteMntr(b *strings.Builder) {
-	for _, g := range s.Gauges {
-		if f, ok := g.Value.(float64); ok {
-			fmt.Fprintf(b, "zk_%s\t%s\n", g.Name, JavaDouble(f))
-		} else {
-			fmt.Fprintf(b, "zk_%s\t%v\n", g.Name, g.Value)
-		}
-	}
+// Flat lists s as mntr and the monitor command do: the gauges, then for
+// each summary avg_, min_, max_, cnt_, sum_ and, for an Advanced one,
+// p50_, p95_, p99_, p999_ before its name.
+func (s Snapshot) Flat() []Gauge {
+	out := slices.Clone(s.Gauges)
 	for _, m := range s.Summaries {
-		fmt.Fprintf(b, "zk_avg_%s\t%s\nzk_min_%s\t%d\nzk_max_%s\t%d\nzk_cnt_%s\t%d\nzk_sum_%s\t%d\n",
-			m.Name, JavaDouble(m.Avg()), m.Name, m.Min, m.Name, m.Max, m.Name, m.Count, m.Name, m.Sum)
+		out = append(out, Gauge{"avg_" + m.Name, m.Avg()}, Gauge{"min_" + m.Name, m.Min},
+			Gauge{"max_" + m.Name, m.Max}, Gauge{"cnt_" + m.Name, m.Count}, Gauge{"sum_" + m.Name, m.Sum})
 		if m.Level == Advanced {
 			for _, p := range []struct {
 				label string
 				q     float64
 			}{{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99}, {"p999", 0.999}} {
-				fmt.Fprintf(b, "zk_%s_%s\t%d\n", p.label, m.Name, m.Quantile(p.q))
+				out = append(out, Gauge{p.label + "_" + m.Name, m.Quantile(p.q)})
 			}
+		}
+	}
+	return out
+}
+
+// WriteMntr writes s as ZooKeeper's mntr lines (zk_ and Flat's names),
+// averages as Java prints them.
+func (s Snapshot) WriteMntr(b *strings.Builder) {
+	for _, g := range s.Flat() {
+		if f, ok := g.Value.(float64); ok {
+			fmt.Fprintf(b, "zk_%s\t%s\n", g.Name, JavaDouble(f))
+		} else {
+			fmt.Fprintf(b, "zk_%s\t%v\n", g.Name, g.Value)
 		}
 	}
 }

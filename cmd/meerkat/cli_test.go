@@ -74,7 +74,8 @@ func TestSnapshotAndRestoreAsAUserRunsThem(t *testing.T) {
 	bin := zktest.MeerkatBinary(t)
 	adminPort := zktest.FreePort(t)
 	srv := zktest.StartMeerkat(t, zktest.Options{Extra: []string{
-		"admin.enableServer=true", "admin.serverAddress=127.0.0.1", fmt.Sprintf("admin.serverPort=%d", adminPort)}})
+		"admin.enableServer=true", "admin.serverAddress=127.0.0.1", fmt.Sprintf("admin.serverPort=%d", adminPort),
+		"admin.snapshot.enabled=true"}})
 	c, err := wire.Dial(srv.Addr, 30000)
 	if err != nil {
 		t.Fatal(err)

@@ -49,6 +49,16 @@ type Options struct {
 	ExtendedTypes bool
 	// Extra lines appended to zoo.cfg.
 	Extra []string
+	// AdminPort, when set, runs the server's admin server on
+	// 127.0.0.1:AdminPort (ZooKeeper's needs Debian's Jetty, servlet API
+	// and Jackson jars, which it is then given).
+	AdminPort int
+}
+
+// adminJars are the jars ZooKeeper's AdminServer needs beside zookeeper.jar.
+var adminJars = []string{
+	"jetty9-server.jar", "jetty9-servlet.jar", "jetty9-util.jar", "jetty9-http.jar", "jetty9-io.jar",
+	"jetty9-security.jar", "servlet-api.jar", "jackson-databind.jar", "jackson-core.jar", "jackson-annotations.jar",
 }
 
 // Server is a running server process.
@@ -144,7 +154,11 @@ func writeConfig(t TB, dir string, port int, o Options) string {
 		fmt.Sprintf("clientPort=%d", port),
 		"clientPortAddress=127.0.0.1",
 		"4lw.commands.whitelist=*",
-		"admin.enableServer=false",
+	}
+	if o.AdminPort != 0 {
+		lines = append(lines, "admin.enableServer=true", "admin.serverAddress=127.0.0.1", fmt.Sprintf("admin.serverPort=%d", o.AdminPort))
+	} else {
+		lines = append(lines, "admin.enableServer=false")
 	}
 	if o.ExtendedTypes {
 		lines = append(lines, "extendedTypesEnabled=true")
@@ -215,7 +229,16 @@ func zooKeeperArgv(java string, o Options, main, cfg string) []string {
 		jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
 	}
 	args := append([]string{java}, jvm...)
-	args = append(args, "-Dzookeeper.admin.enableServer=false", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
+	if o.AdminPort != 0 {
+		for _, jar := range adminJars {
+			cp += ":/usr/share/java/" + jar
+		}
+		args = append(args, "-Dzookeeper.admin.enableServer=true", "-Dzookeeper.admin.serverAddress=127.0.0.1",
+			fmt.Sprintf("-Dzookeeper.admin.serverPort=%d", o.AdminPort))
+	} else {
+		args = append(args, "-Dzookeeper.admin.enableServer=false")
+	}
+	args = append(args, "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")
 	if o.ExtendedTypes {
 		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
 	}
