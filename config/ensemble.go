@@ -269,3 +269,16 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// RaftMembers splits the members into raft's voters and learners (the
+// observers), by server id.
+func (c *Config) RaftMembers() (voters, learners []uint64) {
+	for _, m := range c.Members {
+		if m.Observer {
+			learners = append(learners, uint64(m.ID))
+		} else {
+			voters = append(voters, uint64(m.ID))
+		}
+	}
+	return voters, learners
+}

@@ -62,6 +62,26 @@ func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, er
 	return s, nil
 }
 
+// ImportedIndex is the raft index and term at which InitStorage starts a
+// log: the image every member imported, as if committed at index 1.
+const ImportedIndex = 1
+
+// InitStorage starts the raft log in dir (empty) at an image that every
+// member of the ensemble holds already, built by the same import on each:
+// a snapshot at ImportedIndex (term 1) of membership boot, committed.
+// Members that all start so agree on the log before the first election,
+// and the leader appends after the image.
+func InitStorage(dir string, opts wal.Options, boot *pb.ConfState) error {
+	s, err := OpenStorage(dir, opts, boot)
+	if err != nil {
+		return err
+	}
+	idx := uint64(ImportedIndex)
+	err = s.Save(&pb.HardState{Term: new(idx), Commit: new(idx)}, nil,
+		&pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: new(idx), Term: new(idx), ConfState: boot}})
+	return errors.Join(err, s.Close())
+}
+
 // Save makes what one Ready holds durable, as one record, then serves it
 // from memory. Any of hs, ents and snap may be empty.
 func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) error {

@@ -110,13 +110,7 @@ func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 	}
 	self, _ := cfg.Self()
 	boot := &pb.ConfState{}
-	for _, m := range cfg.Members {
-		if m.Observer {
-			boot.Learners = append(boot.Learners, uint64(m.ID))
-		} else {
-			boot.Voters = append(boot.Voters, uint64(m.ID))
-		}
-	}
+	boot.Voters, boot.Learners = cfg.RaftMembers()
 	storage, err := replication.OpenStorage(cfg.RaftDir(),
 		wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: s.logger}, boot)
 	if err != nil {

@@ -78,7 +78,7 @@ func Restore(snapPath, checkpointDir, walDir string) (snapshot.Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	return st, writeDataDir(state, checkpointDir, walDir)
+	return st, writeDataDir(state, checkpointDir, func() error { return os.MkdirAll(walDir, 0o755) })
 }
 
 // checkEmpty fails unless every one of dirs is missing or empty, so that a
@@ -95,8 +95,8 @@ func checkEmpty(dirs ...string) error {
 }
 
 // writeDataDir makes state the whole of a new data directory: a checkpoint
-// holding it under checkpointDir and an empty log under walDir.
-func writeDataDir(state *engine.State, checkpointDir, walDir string) error {
+// holding it under checkpointDir, then the log initLog starts.
+func writeDataDir(state *engine.State, checkpointDir string, initLog func() error) error {
 	store, err := checkpoint.Open(checkpointDir, nil, nil)
 	if err != nil {
 		return err
@@ -108,7 +108,7 @@ func writeDataDir(state *engine.State, checkpointDir, walDir string) error {
 	if err := store.Flush(); err != nil {
 		return err
 	}
-	return os.MkdirAll(walDir, 0o755)
+	return initLog()
 }
 
 // DumpWAL prints every valid record of the log in dir, then where and why

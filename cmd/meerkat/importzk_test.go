@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -292,4 +293,66 @@ func zkFiles(t *testing.T, dir, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// An ensemble imports too: every member runs import-zk on the same
+// ZooKeeper directory with its own zoo.cfg, and all start from that one
+// image. Each member then serves the tree ZooKeeper serves (but for
+// /zookeeper/config, which holds the ensemble's membership), and writes go
+// on from ZooKeeper's counters and replicate.
+func TestImportZooKeeperIntoAnEnsemble(t *testing.T) {
+	t.Parallel()
+	zkSrv := zktest.StartZooKeeper(t, zktest.Options{ExtendedTypes: true, Extra: []string{"zookeeper.snapCount=200", "znode.container.checkIntervalMs=3600000"}})
+	c := zktest.Session(t, zkSrv.Addr, 30*time.Second)
+	owner := zktest.Session(t, zkSrv.Addr, 40*time.Second)
+	populate(t, c, owner)
+	zkSrv.Stop()
+	zkData := filepath.Join(zkSrv.Dir, "data")
+	bin := zktest.MeerkatBinary(t)
+	ens := zktest.StartMeerkatEnsemble(t, zktest.EnsembleOptions{Options: zktest.Options{ExtendedTypes: true}, Prepare: func(cfg string) error {
+		out, err := exec.Command(bin, "import-zk", cfg, zkData).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("import-zk: %v\n%s", err, out)
+		}
+		return nil
+	}})
+	zkSrv.Restart(t)
+	want := walk(t, authedSession(t, zkSrv.Addr))
+	for i, m := range ens.Members {
+		mc := authedSession(t, m.Addr)
+		if _, err := mc.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		got := walk(t, mc)
+		if d := zktest.LineDiff(withoutConfigNode(want), withoutConfigNode(got), 2); d != "" {
+			t.Fatalf("member %d serves another tree than ZooKeeper (- ZooKeeper, + Meerkat):\n%s", i+1, d)
+		}
+		cfg, _, err := mc.Get("/zookeeper/config")
+		if err != nil || !strings.Contains(string(cfg), fmt.Sprintf("server.%d=", len(ens.Members))) {
+			t.Errorf("member %d: /zookeeper/config %q %v, want the ensemble's membership", i+1, cfg, err)
+		}
+	}
+	// A write through one member takes the next sequential number and a
+	// zxid past ZooKeeper's, and every member sees it.
+	w := authedSession(t, ens.Members[0].Addr)
+	name, err := w.Create("/seq/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil || name != "/seq/s-0000000300" {
+		t.Fatalf("create through the ensemble: %q %v", name, err)
+	}
+	_, zkStat, _ := authedSession(t, zkSrv.Addr).Get("/app")
+	for i, m := range ens.Members {
+		mc := authedSession(t, m.Addr)
+		if _, err := mc.Sync("/seq"); err != nil {
+			t.Fatal(err)
+		}
+		_, st, err := mc.Get(name)
+		if err != nil || st.Czxid <= zkStat.Pzxid {
+			t.Errorf("member %d: %s: %+v %v (want a zxid past ZooKeeper's)", i+1, name, st, err)
+		}
+	}
+}
+
+// withoutConfigNode drops /zookeeper/config's line from a walk.
+func withoutConfigNode(lines []string) []string {
+	return slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return strings.HasPrefix(l, "/zookeeper/config ") })
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/gctune"
 	"github.com/meerkat-zk/meerkat/server"
 	"github.com/meerkat-zk/meerkat/tools"
+	"github.com/meerkat-zk/meerkat/wal"
 )
 
 func main() {
@@ -215,14 +216,19 @@ func runImportZK(args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Distributed() {
-		return fmt.Errorf("import-zk builds a standalone server's data directory; an ensemble member's is not supported yet (the zoo.cfg has server.N lines)")
-	}
 	logDir := rest[0]
 	if *zkLogDir != "" {
 		logDir = *zkLogDir
 	}
-	st, err := tools.ImportZooKeeper(rest[0], logDir, cfg.CheckpointDir(), cfg.WALDir())
+	to := tools.Target{CheckpointDir: cfg.CheckpointDir(), WALDir: cfg.WALDir()}
+	if cfg.Distributed() {
+		// Every member imports the same files: all start from one image.
+		m := &tools.MemberTarget{RaftDir: cfg.RaftDir(), WAL: wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync},
+			Membership: []byte(strings.Join(cfg.Membership(), "\n"))}
+		m.Voters, m.Learners = cfg.RaftMembers()
+		to.Member = m
+	}
+	st, err := tools.ImportZooKeeper(rest[0], logDir, to)
 	for _, s := range st.Skipped {
 		fmt.Fprintln(os.Stderr, "meerkat: skipped a damaged snapshot:", s)
 	}

@@ -24,6 +24,10 @@ type EnsembleOptions struct {
 	// (;127.0.0.1:port), so that /zookeeper/config names it, as clients
 	// that follow the membership (Curator's EnsembleTracker) need.
 	ClientPortsInLines bool
+	// Prepare, when set, runs after a member's zoo.cfg (cfg) and myid are
+	// written and before the member starts: to build its data directory
+	// (an import).
+	Prepare func(cfg string) error
 }
 
 // Ensemble is a replicated ensemble of server processes on loopback.
@@ -153,6 +157,11 @@ func tryEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []s
 		dir := t.TempDir()
 		port := ports[i].client
 		cfg := e.writeMemberConfig(t, dir, i, port, ports, o)
+		if o.Prepare != nil {
+			if err := o.Prepare(cfg); err != nil {
+				return e, fmt.Errorf("member %d: prepare: %w", i+1, err)
+			}
+		}
 		s := &Server{Name: name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: argv(cfg)}
 		if err := s.launch(t); err != nil {
 			return e, err
