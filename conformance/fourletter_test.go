@@ -161,7 +161,7 @@ var mntrCore = []string{
 // the request latencies (ZooKeeper's ADVANCED detail level).
 func mntrSummaryKeys() []string {
 	var keys []string
-	for _, name := range []string{"readlatency", "updatelatency", "fsynctime", "snapshottime", "dbinittime", "sync_processor_batch_size"} {
+	for _, name := range []string{"readlatency", "updatelatency", "fsynctime", "snapshottime", "dbinittime", "sync_processor_batch_size", "election_time"} {
 		stats := []string{"avg", "min", "max", "cnt", "sum"}
 		if name == "readlatency" || name == "updatelatency" {
 			stats = append(stats, "p50", "p95", "p99", "p999")

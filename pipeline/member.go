@@ -7,6 +7,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // Replicator is the consensus layer as a member's pipeline uses it (raft
@@ -647,6 +648,11 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 	m.p.cfg.Logger.Info("leader changed", "leader", leader, "term", term, "member", m.id)
 	if leader == 0 && m.leader != 0 {
 		m.leaderless = now
+	}
+	if leader != 0 && m.leader == 0 {
+		// ZooKeeper's election_time: from losing the leader (or from the
+		// start) to knowing the next one.
+		zkmetrics.ElectionTime.Add(now.Sub(m.leaderless).Milliseconds())
 	}
 	if leader != 0 {
 		m.leaveReadOnly()

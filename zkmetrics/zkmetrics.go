@@ -154,6 +154,9 @@ var (
 	// SyncProcessorBatchSize is sync_processor_batch_size: writes per
 	// log append (one fsync).
 	SyncProcessorBatchSize = newSummary("sync_processor_batch_size", Basic)
+	// ElectionTime is election_time: ms an ensemble member went without
+	// a leader before it knew the next one.
+	ElectionTime = newSummary("election_time", Basic)
 )
 
 // Add records a sample.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -326,6 +327,9 @@ func TestImportZooKeeperIntoAnEnsemble(t *testing.T) {
 		got := walk(t, mc)
 		if d := zktest.LineDiff(withoutConfigNode(want), withoutConfigNode(got), 2); d != "" {
 			t.Fatalf("member %d serves another tree than ZooKeeper (- ZooKeeper, + Meerkat):\n%s", i+1, d)
+		}
+		if out, _ := zktest.FourLetter(m.Addr, "mntr"); !regexp.MustCompile(`zk_cnt_election_time\t[1-9]`).MatchString(out) {
+			t.Errorf("member %d: mntr counts no election:\n%s", i+1, out)
 		}
 		cfg, _, err := mc.Get("/zookeeper/config")
 		if err != nil || !strings.Contains(string(cfg), fmt.Sprintf("server.%d=", len(ens.Members))) {

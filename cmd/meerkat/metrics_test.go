@@ -67,7 +67,7 @@ func TestPrometheusMetricsProvider(t *testing.T) {
 		}
 	}
 	summaries := map[string][]string{"readlatency": {"0.5", "0.9", "0.99"}, "updatelatency": {"0.5", "0.9", "0.99"},
-		"fsynctime": {"0.5"}, "snapshottime": {"0.5"}, "dbinittime": {"0.5"}, "sync_processor_batch_size": {"0.5"}}
+		"fsynctime": {"0.5"}, "snapshottime": {"0.5"}, "dbinittime": {"0.5"}, "sync_processor_batch_size": {"0.5"}, "election_time": {"0.5"}}
 	for name, qs := range summaries {
 		if types[name] != "summary" {
 			t.Errorf("%s: type %q, want summary", name, types[name])
