@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/meerkat-zk/meerkat/internal/atomicfile"
 	"github.com/meerkat-zk/meerkat/membership"
 )
 
@@ -249,36 +250,12 @@ func (c *Config) WriteMembership(m membership.Config) (string, error) {
 // writeFileAtomic replaces path with data: a synced temporary file renamed
 // over it, so that a crash leaves the old file or the new one.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	err := atomicfile.Write(path, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil
-}
-
-// RaftMembers splits the members into raft's voters and learners (the
-// observers), by server id.
-func (c *Config) RaftMembers() (voters, learners []uint64) {
-	for _, m := range c.Members {
-		if m.Observer {
-			learners = append(learners, uint64(m.ID))
-		} else {
-			voters = append(voters, uint64(m.ID))
-		}
-	}
-	return voters, learners
 }

@@ -216,3 +216,16 @@ func (c *Config) Normalize() error {
 	}
 	return nil
 }
+
+// RaftIDs splits servers into raft's voters and learners (the observers),
+// by server id.
+func RaftIDs(servers []Server) (voters, learners []uint64) {
+	for _, srv := range servers {
+		if srv.Observer {
+			learners = append(learners, uint64(srv.ID))
+		} else {
+			voters = append(voters, uint64(srv.ID))
+		}
+	}
+	return voters, learners
+}

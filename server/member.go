@@ -51,18 +51,6 @@ func keepMembership(state *engine.State, cfg *config.Config) {
 	state.SetConfigNode(membershipText(cfg), time.Now().UnixMilli())
 }
 
-// wantedMembers splits a membership into raft's voters and learners.
-func wantedMembers(c membership.Config) (voters, learners []uint64) {
-	for _, srv := range c.Servers {
-		if srv.Observer {
-			learners = append(learners, uint64(srv.ID))
-		} else {
-			voters = append(voters, uint64(srv.ID))
-		}
-	}
-	return voters, learners
-}
-
 // follow takes membership c on: the peers to talk to, raft's membership
 // (which the leader changes one step at a time) and this member's role.
 // It reports whether c names this member.
@@ -77,7 +65,7 @@ func (m *member) follow(c membership.Config) (in bool) {
 			m.transport.AddPeer(uint64(srv.ID), srv.PeerAddr)
 		}
 	}
-	m.node.SetMembership(wantedMembers(c))
+	m.node.SetMembership(membership.RaftIDs(c.Servers))
 	return in
 }
 
@@ -110,7 +98,7 @@ func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 	}
 	self, _ := cfg.Self()
 	boot := &pb.ConfState{}
-	boot.Voters, boot.Learners = cfg.RaftMembers()
+	boot.Voters, boot.Learners = membership.RaftIDs(cfg.Members)
 	storage, err := replication.OpenStorage(cfg.RaftDir(),
 		wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync, Logger: s.logger}, boot)
 	if err != nil {

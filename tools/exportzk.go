@@ -9,6 +9,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/checkpoint"
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/internal/atomicfile"
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/wal"
 	"github.com/meerkat-zk/meerkat/zkfile"
@@ -45,7 +46,10 @@ func ExportZooKeeper(checkpointDir, walDir, outDir string) (ExportStats, error) 
 		return st, fmt.Errorf("tools: %w", err)
 	}
 	st.Snapshot = filepath.Join(dir, fmt.Sprintf("snapshot.%x", tree.Zxid))
-	return st, writeFileAtomically(st.Snapshot, func(f *os.File) error { return zkfile.WriteSnapshot(f, tree) })
+	if err := atomicfile.Write(st.Snapshot, func(f *os.File) error { return zkfile.WriteSnapshot(f, tree) }); err != nil {
+		return st, fmt.Errorf("tools: %w", err)
+	}
+	return st, nil
 }
 
 // recoverOffline rebuilds a standalone server's state from its checkpoint
@@ -108,30 +112,4 @@ func zooKeeperTree(state *engine.State) *zkfile.Tree {
 		t.Sessions[s.ID] = s.Timeout
 	}
 	return t
-}
-
-// writeFileAtomically writes path through fill into a temporary file,
-// fsyncs it and renames it into place, so that a crash leaves either no
-// file or the whole one.
-func writeFileAtomically(path string, fill func(*os.File) error) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("tools: %w", err)
-	}
-	defer os.Remove(tmp)
-	err = fill(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("tools: %w", err)
-	}
-	return nil
 }

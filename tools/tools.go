@@ -16,6 +16,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/checkpoint"
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/internal/atomicfile"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/snapshot"
 	"github.com/meerkat-zk/meerkat/wal"
@@ -34,7 +35,7 @@ func FetchSnapshot(adminAddr, path string) (snapshot.Stats, error) {
 		return snapshot.Stats{}, fmt.Errorf("tools: %s answered %s", adminAddr, resp.Status)
 	}
 	var st snapshot.Stats
-	err = writeFileAtomically(path, func(f *os.File) error {
+	err = atomicfile.Write(path, func(f *os.File) error {
 		if _, err := io.Copy(f, resp.Body); err != nil {
 			return fmt.Errorf("download: %w", err)
 		}
@@ -42,7 +43,10 @@ func FetchSnapshot(adminAddr, path string) (snapshot.Stats, error) {
 		st, err = verify(f.Name())
 		return err
 	})
-	return st, err
+	if err != nil {
+		return st, fmt.Errorf("tools: %w", err)
+	}
+	return st, nil
 }
 
 // verify reads the snapshot at path whole and checks it loads.

@@ -35,6 +35,7 @@ import (
 
 	"github.com/meerkat-zk/meerkat/config"
 	"github.com/meerkat-zk/meerkat/internal/gctune"
+	"github.com/meerkat-zk/meerkat/membership"
 	"github.com/meerkat-zk/meerkat/server"
 	"github.com/meerkat-zk/meerkat/tools"
 	"github.com/meerkat-zk/meerkat/wal"
@@ -225,7 +226,7 @@ func runImportZK(args []string) error {
 		// Every member imports the same files: all start from one image.
 		m := &tools.MemberTarget{RaftDir: cfg.RaftDir(), WAL: wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync},
 			Membership: []byte(strings.Join(cfg.Membership(), "\n"))}
-		m.Voters, m.Learners = cfg.RaftMembers()
+		m.Voters, m.Learners = membership.RaftIDs(cfg.Members)
 		to.Member = m
 	}
 	st, err := tools.ImportZooKeeper(rest[0], logDir, to)
