@@ -63,7 +63,7 @@ func (e *Ensemble) Join(t TB, observer bool) (*Server, string) {
 		o.Voters++
 	}
 	i := len(e.ports)
-	e.ports = append(e.ports, peerPorts{FreePort(t), FreePort(t), FreePort(t)})
+	e.ports = append(e.ports, newPeerPorts(t, e.ports))
 	dir := t.TempDir()
 	port := e.ports[i].client
 	cfg := e.writeMemberConfig(t, dir, i, port, e.ports, o)
@@ -131,9 +131,9 @@ func startEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) [
 func tryEnsemble(t TB, name string, o EnsembleOptions, argv func(cfg string) []string) (*Ensemble, error) {
 	t.Helper()
 	n := o.Voters + o.Observers
-	ports := make([]peerPorts, n)
-	for i := range ports {
-		ports[i] = peerPorts{FreePort(t), FreePort(t), FreePort(t)}
+	var ports []peerPorts
+	for range n {
+		ports = append(ports, newPeerPorts(t, ports))
 	}
 	e := &Ensemble{ports: ports, opts: o, argv: argv}
 	if o.Proxied {
@@ -244,6 +244,31 @@ func (e *Ensemble) writeMemberConfig(t TB, dir string, i, clientPort int, ports 
 		t.Fatalf("zktest: %v", err)
 	}
 	return cfg
+}
+
+// newPeerPorts picks a member's ports, free a moment ago and distinct from
+// each other and from taken: the kernel may hand a probed port out twice,
+// and Meerkat leaves the election port unbound, so a clash would go
+// unnoticed but for a test that names ports by their role.
+func newPeerPorts(t TB, taken []peerPorts) peerPorts {
+	used := map[int]bool{}
+	for _, p := range taken {
+		used[p.client], used[p.peer], used[p.election] = true, true, true
+	}
+	var picked [3]int
+	for i := range picked {
+		for tries := 0; ; tries++ {
+			p := FreePort(t)
+			if !used[p] {
+				used[p], picked[i] = true, p
+				break
+			}
+			if tries == 100 {
+				t.Fatalf("zktest: no distinct free port after 100 tries")
+			}
+		}
+	}
+	return peerPorts{client: picked[0], peer: picked[1], election: picked[2]}
 }
 
 func portOf(addr string) int {
