@@ -254,3 +254,35 @@ func TestWriteSnapshotReadsBack(t *testing.T) {
 		t.Fatal("a damaged snapshot was accepted")
 	}
 }
+
+// A ZooKeeper with a dataLogDir of its own keeps its logs there: Load
+// reads the snapshots from one directory and the logs from the other.
+func TestSeparateLogDirectory(t *testing.T) {
+	want, _, err := Load("testdata", "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, logs := copyFixture(t), copyFixture(t)
+	for _, name := range []string{"log.1", "log.1e"} {
+		if err := os.Remove(filepath.Join(data, "version-2", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"snapshot.0", "snapshot.1c"} {
+		if err := os.Remove(filepath.Join(logs, "version-2", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, rep, err := Load(data, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Logs) != 2 || !reflect.DeepEqual(want.Nodes, got.Nodes) || want.Zxid != got.Zxid {
+		t.Fatalf("with the logs apart: %+v, zxid 0x%x", rep, got.Zxid)
+	}
+	// Without its logs the snapshot alone loads, older, as ZooKeeper would
+	// load it: only the zxid tells.
+	if older, _, err := Load(data, data); err != nil || older.Zxid >= want.Zxid {
+		t.Fatalf("the snapshot alone: %v", err)
+	}
+}
