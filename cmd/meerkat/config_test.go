@@ -21,7 +21,7 @@ func TestHelpAndVersion(t *testing.T) {
 		if err != nil {
 			t.Errorf("meerkat %s: %v (want exit 0)", arg, err)
 		}
-		for _, want := range []string{"import-zk", "export-zk", "restore", "dump-wal", "-set key=value", "tickTime", "secureClientPort"} {
+		for _, want := range []string{"import-zk", "export-zk", "restore", "cli", "dump-wal", "-set key=value", "tickTime", "secureClientPort"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("meerkat %s does not mention %q:\n%s", arg, want, out)
 			}
@@ -79,5 +79,20 @@ func TestTLSConfigIsRefused(t *testing.T) {
 	out := runToExit(t, exec.Command(zktest.MeerkatBinary(t), cfg))
 	if !strings.Contains(out, "secureClientPort=2281 is refused") || !strings.Contains(out, "no TLS") {
 		t.Fatalf("the refusal does not say why:\n%s", out)
+	}
+}
+
+// `meerkat cli` runs the shell: one command, then exit.
+func TestCliSubcommand(t *testing.T) {
+	srv := zktest.StartMeerkat(t, zktest.Options{})
+	bin := zktest.MeerkatBinary(t)
+	if out, err := run(t, bin, "cli", "-server", srv.Addr, "create", "/fromcli", "hello"); err != nil || !strings.Contains(out, "Created /fromcli") {
+		t.Fatalf("cli create: %v\n%s", err, out)
+	}
+	if out, err := run(t, bin, "cli", "-server", srv.Addr, "get", "/fromcli"); err != nil || !strings.Contains(out, "hello") {
+		t.Fatalf("cli get: %v\n%s", err, out)
+	}
+	if out, err := run(t, bin, "cli", "-server", srv.Addr, "get", "/missing"); err == nil || !strings.Contains(out, "Node does not exist: /missing") {
+		t.Fatalf("cli get of a missing node: %v\n%s", err, out)
 	}
 }

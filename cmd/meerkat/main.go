@@ -11,6 +11,8 @@
 //	meerkat export-zk [flags] [zoo.cfg] out-dir
 //	                                    write a stopped server's data as
 //	                                    Apache ZooKeeper's
+//	meerkat cli [-server host:port] [cmd args]
+//	                                    a shell speaking zkCli's commands
 //	meerkat dump-wal dir                print a write-ahead log
 //	meerkat dump-snapshot file          print a snapshot
 //
@@ -37,6 +39,7 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/gctune"
 	"github.com/meerkat-zk/meerkat/membership"
 	"github.com/meerkat-zk/meerkat/server"
+	"github.com/meerkat-zk/meerkat/shell"
 	"github.com/meerkat-zk/meerkat/tools"
 	"github.com/meerkat-zk/meerkat/wal"
 )
@@ -57,6 +60,8 @@ func main() {
 			err = runDump(os.Args[2:], tools.DumpWAL)
 		case "dump-snapshot":
 			err = runDump(os.Args[2:], tools.DumpSnapshot)
+		case "cli":
+			os.Exit(shell.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 		case "version", "--version", "-version":
 			fmt.Println(versionLine())
 		case "help", "--help", "-help", "-h":

@@ -25,6 +25,8 @@ Usage:
                                                ZooKeeper's (version-2/ snapshots and logs)
   meerkat export-zk [flags] [zoo.cfg] OUT_DIR  write a stopped server's data as an Apache
                                                ZooKeeper data directory
+  meerkat cli [-server host:port] [cmd args]   a shell speaking zkCli's commands: one
+                                               command and exit, or interactive
   meerkat dump-wal DIR                         print a write-ahead log
   meerkat dump-snapshot FILE                   print a snapshot
   meerkat version                              print the version
