@@ -69,23 +69,8 @@ func normalizeZkCli(out string) string {
 		}
 	}
 	out = strings.Join(kept, "\n") + "\n--- events, in order ---\n" + strings.Join(events, "\n")
-	ordinal := func(re *regexp.Regexp, prefix string, keep func(string) bool) {
-		seen := map[string]int{}
-		out = re.ReplaceAllStringFunc(out, func(m string) string {
-			g := re.FindStringSubmatch(m)
-			if keep(g[2]) {
-				return m
-			}
-			n, ok := seen[g[2]]
-			if !ok {
-				n = len(seen)
-				seen[g[2]] = n
-			}
-			return fmt.Sprintf("%s%s%d", g[1], prefix, n)
-		})
-	}
-	ordinal(zxidRE, "Z", func(string) bool { return false })
-	ordinal(ownerRE, "S", func(v string) bool { return v == "0x0" })
+	out = zktest.Ordinals(out, zxidRE, "Z", nil)
+	out = zktest.Ordinals(out, ownerRE, "S", func(v string) bool { return v == "0x0" })
 	out = timeRE.ReplaceAllString(out, "${1}T")
 	return portRE.ReplaceAllString(out, "ADDR")
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/meerkat-zk/meerkat/internal/zktest"
 )
 
 // connectedEvent is the event of a session's first connection.
@@ -69,23 +71,8 @@ var (
 // appearance, so equal ones stay equal), and the order of getEphemerals'
 // list.
 func normalize(s string) string {
-	ordinal := func(re *regexp.Regexp, prefix string, keep string) {
-		seen := map[string]int{}
-		s = re.ReplaceAllStringFunc(s, func(m string) string {
-			g := re.FindStringSubmatch(m)
-			if g[2] == keep {
-				return m
-			}
-			n, ok := seen[g[2]]
-			if !ok {
-				n = len(seen)
-				seen[g[2]] = n
-			}
-			return fmt.Sprintf("%s%s%d", g[1], prefix, n)
-		})
-	}
-	ordinal(zxidRE, "Z", "")
-	ordinal(ownerRE, "S", "0x0")
+	s = zktest.Ordinals(s, zxidRE, "Z", nil)
+	s = zktest.Ordinals(s, ownerRE, "S", func(v string) bool { return v == "0x0" })
 	s = timeRE.ReplaceAllString(s, "${1}TIME")
 	return ephemeralsRE.ReplaceAllStringFunc(s, func(m string) string {
 		items := strings.Split(m[1:len(m)-1], ", ")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -585,4 +586,24 @@ func LineDiff(a, b []string, context int) string {
 		last = k
 	}
 	return sb.String()
+}
+
+// Ordinals replaces in s each match of re whose second group is a value
+// keep does not keep (keep may be nil) by its first group, prefix and the
+// value's order of first appearance (Z0, Z1, ...), so that outputs which
+// differ in ids or zxids but not in their pattern compare equal.
+func Ordinals(s string, re *regexp.Regexp, prefix string, keep func(string) bool) string {
+	seen := map[string]int{}
+	return re.ReplaceAllStringFunc(s, func(m string) string {
+		g := re.FindStringSubmatch(m)
+		if keep != nil && keep(g[2]) {
+			return m
+		}
+		n, ok := seen[g[2]]
+		if !ok {
+			n = len(seen)
+			seen[g[2]] = n
+		}
+		return fmt.Sprintf("%s%s%d", g[1], prefix, n)
+	})
 }
