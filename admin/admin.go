@@ -142,12 +142,12 @@ func serve(what, addr string, mux *http.ServeMux, logger *slog.Logger) (*Server,
 	return s, nil
 }
 
+// Every metric is written with # HELP and # TYPE lines.
+func init() { metrics.ExposeMetadata(true) }
+
 // WriteProcessMetrics writes Meerkat's own metrics (meerkat_*) and the Go
-// runtime's and process's, with # HELP and # TYPE lines.
-func WriteProcessMetrics(w io.Writer) {
-	metrics.ExposeMetadata(true)
-	metrics.WritePrometheus(w, true)
-}
+// runtime's and process's.
+func WriteProcessMetrics(w io.Writer) { metrics.WritePrometheus(w, true) }
 
 // Addr returns the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }

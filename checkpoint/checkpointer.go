@@ -203,8 +203,9 @@ func (c *Checkpointer) flush() {
 		c.fail(err)
 		return
 	}
-	flushDuration.UpdateDuration(start)
-	zkmetrics.SnapshotTime.Add(time.Since(start).Milliseconds())
+	took := time.Since(start)
+	flushDuration.Update(took.Seconds())
+	zkmetrics.SnapshotTime.Add(took.Milliseconds())
 	flushes.Inc()
 	var flushed, compacted uint64
 	for _, l := range c.store.Metrics().Levels {

@@ -183,10 +183,6 @@ func (s *Server) connectionList(full bool) []map[string]any {
 			}
 			if full {
 				st := c.stats
-				avg := int64(0)
-				if st.latency.count > 0 {
-					avg = st.latency.total / st.latency.count
-				}
 				var lastResp int64
 				if !st.lastResp.IsZero() {
 					lastResp = st.lastResp.UnixMilli()
@@ -195,7 +191,7 @@ func (s *Server) connectionList(full bool) []map[string]any {
 					"session_id": c.sessionID, "last_operation": orNA(st.lastOp), "established": st.established.UnixMilli(),
 					"session_timeout": c.timeout, "last_cxid": st.lastCxid, "last_zxid": st.lastZxid,
 					"last_response_time": lastResp, "last_latency": st.lastLatency, "min_latency": st.latency.min,
-					"avg_latency": avg, "max_latency": st.latency.max,
+					"avg_latency": st.latency.avg(), "max_latency": st.latency.max,
 				})
 			}
 			out = append(out, m)

@@ -83,7 +83,6 @@ type loopReport struct {
 	conns    []connInfo
 	watchers map[int64][]string
 	byPath   map[string][]int64
-	watches  int
 }
 
 // onLoops runs fn on every loop's goroutine and waits for all of them. It
@@ -125,7 +124,6 @@ func (s *Server) report() []loopReport {
 				r.byPath[p] = append(r.byPath[p], w.sessionID)
 			}
 		})
-		r.watches = l.watches.Count()
 		mu.Lock()
 		out = append(out, r)
 		mu.Unlock()
@@ -226,8 +224,8 @@ func (s *Server) dirSize(dir string) int64 {
 
 // loopTotals are the loops' counters summed.
 type loopTotals struct {
-	received, sent, conns, outstanding int64
-	reads, updates                     zkmetrics.Histogram
+	received, sent, conns, outstanding, watches int64
+	reads, updates                              zkmetrics.Histogram
 }
 
 // latency returns the latencies of every request, reads and writes.
@@ -251,6 +249,7 @@ func (s *Server) serverTotals() loopTotals {
 		t.received += l.stats.received
 		t.sent += l.stats.sent
 		t.conns += l.stats.connections
+		t.watches += int64(l.watches.Count())
 		t.reads.Merge(&l.stats.reads)
 		t.updates.Merge(&l.stats.updates)
 	})
@@ -292,16 +291,12 @@ func writeConnInfo(b *strings.Builder, c connInfo, brief bool) {
 	fmt.Fprintf(b, " %s[%d](queued=%d,recved=%d,sent=%d", c.remote, c.interest, c.queued, c.stats.received, c.stats.sent)
 	if !brief && c.sessionID != 0 {
 		st := c.stats
-		avg := int64(0)
-		if st.latency.count > 0 {
-			avg = st.latency.total / st.latency.count
-		}
 		fmt.Fprintf(b, ",sid=0x%s,lop=%s,est=%d,to=%d", hex(c.sessionID), orNA(st.lastOp), st.established.UnixMilli(), c.timeout)
 		if st.lastCxid >= 0 {
 			fmt.Fprintf(b, ",lcxid=0x%s", hex(int64(st.lastCxid)))
 		}
 		fmt.Fprintf(b, ",lzxid=0x%s,lresp=%d,llat=%d,minlat=%d,avglat=%d,maxlat=%d",
-			hex(st.lastZxid), st.lastResp.UnixMilli(), st.lastLatency, st.latency.min, avg, st.latency.max)
+			hex(st.lastZxid), st.lastResp.UnixMilli(), st.lastLatency, st.latency.min, st.latency.avg(), st.latency.max)
 	}
 	b.WriteString(")")
 }
@@ -440,27 +435,26 @@ func (s *Server) writeDump(b *strings.Builder) {
 	// Expiry buckets of the global and the local sessions, as ZooKeeper's
 	// session trackers print them.
 	d := s.sessionDump()
-	global, local, timeouts, eph := d.global, d.local, d.timeouts, d.ephemerals
 	b.WriteString("SessionTracker dump:\n")
 	if s.cfg.LocalSessions {
-		local.write(b, "Local Session Sets")
+		d.local.write(b, "Local Session Sets")
 	}
 	switch mode := s.Mode(); {
 	case mode == ModeFollower || mode == ModeObserver:
 		// A learner does not expire global sessions: ZooKeeper's
 		// LearnerSessionTracker lists each with its timeout, by id.
-		fmt.Fprintf(b, "Global Sessions(%d):\n", len(timeouts))
-		for _, id := range slices.Sorted(maps.Keys(timeouts)) {
-			fmt.Fprintf(b, "0x%s\t%dms\n", hex(id), timeouts[id])
+		fmt.Fprintf(b, "Global Sessions(%d):\n", len(d.timeouts))
+		for _, id := range slices.Sorted(maps.Keys(d.timeouts)) {
+			fmt.Fprintf(b, "0x%s\t%dms\n", hex(id), d.timeouts[id])
 		}
 	case s.cfg.LocalSessions:
-		global.write(b, "Global Session Sets")
+		d.global.write(b, "Global Session Sets")
 	default:
-		global.write(b, "Session Sets")
+		d.global.write(b, "Session Sets")
 	}
 	b.WriteString("ephemeral nodes dump:\n")
-	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(eph))
-	for _, e := range eph {
+	fmt.Fprintf(b, "Sessions with Ephemerals (%d):\n", len(d.ephemerals))
+	for _, e := range d.ephemerals {
 		fmt.Fprintf(b, "0x%s:\n", hex(e.id))
 		for _, p := range e.paths {
 			b.WriteString("\t" + p + "\n")
@@ -531,10 +525,6 @@ func (s *Server) writeMonitor(b *strings.Builder) { s.Metrics().WriteMntr(b) }
 func (s *Server) Metrics() zkmetrics.Snapshot {
 	t := s.serverTotals()
 	lat := t.latency()
-	watches := 0
-	for _, r := range s.report() {
-		watches += r.watches
-	}
 	var ephemerals, sessions, locals int
 	_ = s.pipe.Inspect(func(st *engine.State, ss map[int64]*pipeline.Session) {
 		for _, s := range ss {
@@ -568,7 +558,7 @@ func (s *Server) Metrics() zkmetrics.Snapshot {
 		{Name: "packets_received", Value: t.received},
 		{Name: "max_client_response_size", Value: -1},
 		{Name: "connection_drop_probability", Value: 0.0},
-		{Name: "watch_count", Value: watches},
+		{Name: "watch_count", Value: t.watches},
 		{Name: "auth_failed_count", Value: 0},
 		{Name: "min_latency", Value: lat.Min},
 		{Name: "max_file_descriptor_count", Value: maxFDs()},

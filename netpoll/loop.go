@@ -52,6 +52,14 @@ type latencyStats struct {
 	count, total, min, max int64
 }
 
+// avg is the mean latency in whole ms, 0 before the first.
+func (s *latencyStats) avg() int64 {
+	if s.count == 0 {
+		return 0
+	}
+	return s.total / s.count
+}
+
 // add records one latency.
 func (s *latencyStats) add(ms int64) { s.merge(latencyStats{count: 1, total: ms, min: ms, max: ms}) }
 

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/meerkat-zk/meerkat/config"
+	"github.com/meerkat-zk/meerkat/zkfile"
 )
 
 // prepareDataDirs checks cfg's data directories before anything is written
@@ -66,19 +66,11 @@ func prepareDataDirs(cfg *config.Config) error {
 func zooKeeperFiles(dirs ...string) ([]string, error) {
 	var found []string
 	for _, dir := range slices.Compact(slices.Sorted(slices.Values(dirs))) {
-		for _, pattern := range []string{"snapshot.*", "log.*"} {
-			names, err := filepath.Glob(filepath.Join(dir, "version-2", pattern))
-			if err != nil {
-				return nil, err
-			}
-			for _, n := range names {
-				rel, err := filepath.Rel(dir, n)
-				if err != nil {
-					return nil, err
-				}
-				found = append(found, rel)
-			}
+		files, err := zkfile.Files(dir)
+		if err != nil {
+			return nil, err
 		}
+		found = append(found, files...)
 	}
 	return found, nil
 }

@@ -75,6 +75,21 @@ type argError string
 
 func (e argError) Error() string { return string(e) }
 
+// commandWords are zkCli's own words for the common codes, which it
+// prints followed by the path.
+var commandWords = map[jute.Code]string{
+	jute.CodeNoNode:                  "Node does not exist: ",
+	jute.CodeNoChildrenForEphemerals: "Ephemerals cannot have children: ",
+	jute.CodeNodeExists:              "Node already exists: ",
+	jute.CodeNotEmpty:                "Node not empty: ",
+	jute.CodeNotReadOnly:             "Not a read-only call: ",
+	jute.CodeInvalidACL:              "Acl is not valid : ",
+	jute.CodeNoAuth:                  "Insufficient permission : ",
+	jute.CodeBadArguments:            "Arguments are not valid : ",
+	jute.CodeBadVersion:              "version No is not valid : ",
+	jute.CodeQuotaExceeded:           "Quota has exceeded : ",
+}
+
 // commandError turns a request's error into the failure zkCli reports for
 // it: its own words for the common codes (with the path), the exception's
 // message otherwise.
@@ -83,28 +98,8 @@ func commandError(err error) error {
 	if !errors.As(err, &ke) {
 		return failf(err.Error())
 	}
-	p := ke.pathString()
-	switch ke.code {
-	case jute.CodeNoNode:
-		return failf("Node does not exist: " + p)
-	case jute.CodeNoChildrenForEphemerals:
-		return failf("Ephemerals cannot have children: " + p)
-	case jute.CodeNodeExists:
-		return failf("Node already exists: " + p)
-	case jute.CodeNotEmpty:
-		return failf("Node not empty: " + p)
-	case jute.CodeNotReadOnly:
-		return failf("Not a read-only call: " + p)
-	case jute.CodeInvalidACL:
-		return failf("Acl is not valid : " + p)
-	case jute.CodeNoAuth:
-		return failf("Insufficient permission : " + p)
-	case jute.CodeBadArguments:
-		return failf("Arguments are not valid : " + p)
-	case jute.CodeBadVersion:
-		return failf("version No is not valid : " + p)
-	case jute.CodeQuotaExceeded:
-		return failf("Quota has exceeded : " + p)
+	if words, ok := commandWords[ke.code]; ok {
+		return failf(words + ke.pathString())
 	}
 	return failf(ke.Error())
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,27 @@ func VersionDir(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("zkfile: %s holds no ZooKeeper data (no version-2 directory)", dir)
+}
+
+// Files lists the snapshots and transaction logs in dir/version-2 (a
+// ZooKeeper dataDir or dataLogDir), as paths relative to dir: none when
+// there is no such directory.
+func Files(dir string) ([]string, error) {
+	v := filepath.Join(dir, "version-2")
+	if _, err := os.Stat(v); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var out []string
+	for _, prefix := range []string{"snapshot", "log"} {
+		paths, err := filesByZxid(v, prefix)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			out = append(out, filepath.Join("version-2", filepath.Base(p)))
+		}
+	}
+	return out, nil
 }
 
 // fileZxid parses the zxid of a file named prefix.<hex zxid>[.suffix], as

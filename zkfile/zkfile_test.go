@@ -286,3 +286,13 @@ func TestSeparateLogDirectory(t *testing.T) {
 		t.Fatalf("the snapshot alone: %v", err)
 	}
 }
+
+func TestFiles(t *testing.T) {
+	got, err := Files("testdata")
+	if want := []string{"version-2/snapshot.0", "version-2/snapshot.1c", "version-2/log.1", "version-2/log.1e"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Files(testdata) = %q %v, want %q", got, err, want)
+	}
+	if got, err := Files(t.TempDir()); err != nil || len(got) != 0 {
+		t.Fatalf("a directory without version-2: %q %v", got, err)
+	}
+}

@@ -117,27 +117,12 @@ func (h *Histogram) Avg() float64 {
 	return float64(h.Sum) / float64(h.Count)
 }
 
-// Summary is one of ZooKeeper's ServerMetrics summaries, safe for
-// concurrent use.
+// Summary is one of ZooKeeper's ServerMetrics summaries at the Basic
+// level, safe for concurrent use.
 type Summary struct {
-	name  string
-	level Level
-	mu    sync.Mutex
-	h     Histogram
-}
-
-// registered are the summaries recorded by the server's parts.
-var (
-	registeredMu sync.Mutex
-	registered   []*Summary
-)
-
-func newSummary(name string, level Level) *Summary {
-	s := &Summary{name: name, level: level}
-	registeredMu.Lock()
-	registered = append(registered, s)
-	registeredMu.Unlock()
-	return s
+	name string
+	mu   sync.Mutex
+	h    Histogram
 }
 
 // The summaries of ZooKeeper's ServerMetrics that Meerkat's parts record
@@ -145,19 +130,22 @@ func newSummary(name string, level Level) *Summary {
 // SummaryValue).
 var (
 	// FsyncTime is fsynctime: ms per fsync of the transaction log.
-	FsyncTime = newSummary("fsynctime", Basic)
+	FsyncTime = &Summary{name: "fsynctime"}
 	// SnapshotTime is snapshottime: ms per checkpoint flush (ZooKeeper's
 	// snapshot).
-	SnapshotTime = newSummary("snapshottime", Basic)
+	SnapshotTime = &Summary{name: "snapshottime"}
 	// DBInitTime is dbinittime: ms to load the database at start.
-	DBInitTime = newSummary("dbinittime", Basic)
+	DBInitTime = &Summary{name: "dbinittime"}
 	// SyncProcessorBatchSize is sync_processor_batch_size: writes per
 	// log append (one fsync).
-	SyncProcessorBatchSize = newSummary("sync_processor_batch_size", Basic)
+	SyncProcessorBatchSize = &Summary{name: "sync_processor_batch_size"}
 	// ElectionTime is election_time: ms an ensemble member went without
 	// a leader before it knew the next one.
-	ElectionTime = newSummary("election_time", Basic)
+	ElectionTime = &Summary{name: "election_time"}
 )
+
+// registered lists the summaries above, for Summaries and ResetAll.
+var registered = []*Summary{FsyncTime, SnapshotTime, DBInitTime, SyncProcessorBatchSize, ElectionTime}
 
 // Add records a sample.
 func (s *Summary) Add(v int64) {
@@ -182,12 +170,10 @@ type SummaryValue struct {
 
 // Summaries reads the registered summaries.
 func Summaries() []SummaryValue {
-	registeredMu.Lock()
-	defer registeredMu.Unlock()
 	out := make([]SummaryValue, 0, len(registered))
 	for _, s := range registered {
 		s.mu.Lock()
-		out = append(out, SummaryValue{Name: s.name, Level: s.level, Histogram: s.h})
+		out = append(out, SummaryValue{Name: s.name, Level: Basic, Histogram: s.h})
 		s.mu.Unlock()
 	}
 	return out
@@ -296,8 +282,6 @@ func number(v any) (float64, bool) {
 // ResetAll forgets the samples of every registered summary (the srst
 // four-letter word, as ZooKeeper's ServerStats.reset resets ServerMetrics).
 func ResetAll() {
-	registeredMu.Lock()
-	defer registeredMu.Unlock()
 	for _, s := range registered {
 		s.Reset()
 	}
