@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -505,7 +506,10 @@ func fourLetter(addr, word string, halfClose bool) (string, error) {
 		return "", err
 	}
 	if halfClose {
-		if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		// A server that answers at once may have closed the connection
+		// already (ZooKeeper does): there is nothing left to half-close,
+		// and its answer is still there to read.
+		if err := c.(*net.TCPConn).CloseWrite(); err != nil && !errors.Is(err, syscall.ENOTCONN) {
 			return "", err
 		}
 	}
