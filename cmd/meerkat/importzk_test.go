@@ -26,29 +26,27 @@ import (
 // Then containers, TTL nodes and sequential numbering must go on behaving
 // on Meerkat as on ZooKeeper. Last, `meerkat export-zk` writes Meerkat's
 // data back as a ZooKeeper data directory, and a ZooKeeper started on it
-// must serve the tree Meerkat served.
+// must serve the tree Meerkat served. The scenarios run one at a time:
+// each runs two or three JVMs, and more at once starve the ZooKeeper
+// ensembles other packages test meanwhile.
 
 // walkerAuth is the digest identity the workload's protected nodes name;
 // the walk authenticates as it to read them.
 const walkerAuth = "walker:secret"
 
 func TestImportZooKeeperCleanStop(t *testing.T) {
-	t.Parallel()
 	testImport(t, false, "")
 }
 
 func TestImportZooKeeperKilledUnderLoad(t *testing.T) {
-	t.Parallel()
 	testImport(t, true, "")
 }
 
 func TestImportZooKeeperGzipSnapshots(t *testing.T) {
-	t.Parallel()
 	testImport(t, false, "gz")
 }
 
 func TestImportZooKeeperSnappySnapshotsKilled(t *testing.T) {
-	t.Parallel()
 	testImport(t, true, "snappy")
 }
 
@@ -302,7 +300,6 @@ func zkFiles(t *testing.T, dir, prefix string) []string {
 // /zookeeper/config, which holds the ensemble's membership), and writes go
 // on from ZooKeeper's counters and replicate.
 func TestImportZooKeeperIntoAnEnsemble(t *testing.T) {
-	t.Parallel()
 	zkSrv := zktest.StartZooKeeper(t, zktest.Options{ExtendedTypes: true, Extra: []string{"zookeeper.snapCount=200", "znode.container.checkIntervalMs=3600000"}})
 	c := zktest.Session(t, zkSrv.Addr, 30*time.Second)
 	owner := zktest.Session(t, zkSrv.Addr, 40*time.Second)

@@ -166,14 +166,16 @@ func runServer(args []string) error {
 	tuneStop := make(chan struct{})
 	defer close(tuneStop)
 	gctune.Start(gctune.Default, tuneStop)
+	// Signals are caught before the server starts serving, so that one
+	// that arrives while it starts stops it cleanly too. SIGHUP as well: a
+	// closed terminal or a supervisor's HUP must stop the server cleanly
+	// (ZooKeeper's JVM runs its shutdown hooks on it).
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	srv, err := server.Start(cfg, logger)
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	// SIGHUP too: a closed terminal or a supervisor's HUP must stop the
-	// server cleanly (ZooKeeper's JVM runs its shutdown hooks on it).
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	select {
 	case s := <-sig:
 		logger.Info("stopping", "signal", s.String())
