@@ -38,7 +38,10 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-# test runs every package under the race detector; the end-to-end suites
+# test runs every package under the race detector, one package at a time
+# (-p 1): the side-by-side suites run ZooKeeper's JVMs, ensembles among
+# them, and two packages' JVMs at once on two cores starved a reference
+# ZooKeeper ensemble into timeouts; the end-to-end suites
 # (conformance, clients, crashtest, ...) start a server binary built with
 # -race too, once, so that a race inside the server fails the test that
 # started it.
@@ -46,7 +49,7 @@ RACE_BIN := bin/meerkat-race
 
 test: test-deps vet
 	$(GO) build -buildvcs=auto -race -o $(RACE_BIN) ./cmd/meerkat
-	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -count=1 -timeout 40m ./...
+	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -p 1 -count=1 -timeout 40m ./...
 
 # soak-ensemble SIGKILLs the leader of a five-server ensemble under writes
 # for SOAK_ROUNDS rounds (default 100), then checks every acknowledged
