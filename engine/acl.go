@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/meerkat-zk/meerkat/jute"
+	"github.com/meerkat-zk/meerkat/x500"
 )
 
 // Well-known ACL lists, as ZooDefs.Ids defines them.
@@ -52,8 +53,8 @@ func (t *aclTable) intern(acls []jute.ACL) uint32 {
 
 // Allowed reports whether identities ids hold perm under acls, following
 // ZooKeeperServer.checkACL: an empty list allows everything, a super
-// identity is allowed everything, world:anyone matches everyone, digest ids
-// match by equality and ip ids by address prefix.
+// identity is allowed everything, world:anyone matches everyone, digest and
+// x509 ids match by equality and ip ids by address prefix.
 func Allowed(acls []jute.ACL, perm int32, ids []jute.ID) bool {
 	if len(acls) == 0 {
 		return true
@@ -75,7 +76,7 @@ func Allowed(acls []jute.ACL, perm int32, ids []jute.ID) bool {
 				continue
 			}
 			switch id.Scheme {
-			case "digest":
+			case "digest", "x509":
 				if id.ID == a.ID.ID {
 					return true
 				}
@@ -93,8 +94,9 @@ func Allowed(acls []jute.ACL, perm int32, ids []jute.ID) bool {
 // entries into the caller's authenticated identities, as PrepRequestProcessor
 // .fixupACL does. It returns CodeInvalidACL for an empty list, an unknown
 // scheme, a malformed id or an "auth" entry from a caller with no
-// authenticated identity.
-func fixupACL(acls []jute.ACL, ids []jute.ID) ([]jute.ACL, jute.Code) {
+// authenticated identity. The x509 scheme is known only with x509 set (an
+// x509 provider is configured).
+func fixupACL(acls []jute.ACL, ids []jute.ID, x509 bool) ([]jute.ACL, jute.Code) {
 	uniq := make([]jute.ACL, 0, len(acls))
 	for _, a := range acls {
 		dup := false
@@ -119,9 +121,10 @@ func fixupACL(acls []jute.ACL, ids []jute.ID) ([]jute.ACL, jute.Code) {
 		case a.ID.Scheme == "auth":
 			valid := false
 			for _, id := range ids {
-				// Only digest is an authenticated scheme here: ip is not,
-				// and "super" has no provider, so ZooKeeper skips both.
-				if id.Scheme == "digest" {
+				// Only digest and x509 are authenticated schemes: ip is
+				// not, and "super" has no provider, so ZooKeeper skips
+				// both.
+				if id.Scheme == "digest" || x509 && id.Scheme == "x509" {
 					valid = true
 					out = append(out, jute.ACL{Perms: a.Perms, ID: id})
 				}
@@ -130,7 +133,8 @@ func fixupACL(acls []jute.ACL, ids []jute.ID) ([]jute.ACL, jute.Code) {
 				return nil, jute.CodeInvalidACL
 			}
 		case a.ID.Scheme == "digest" && validDigestID(a.ID.ID),
-			a.ID.Scheme == "ip" && validIPID(a.ID.ID):
+			a.ID.Scheme == "ip" && validIPID(a.ID.ID),
+			x509 && a.ID.Scheme == "x509" && x500.Valid(a.ID.ID):
 			out = append(out, a)
 		default:
 			return nil, jute.CodeInvalidACL
@@ -291,7 +295,7 @@ func UserName(id jute.ID) string {
 	case "digest":
 		user, _, _ := strings.Cut(id.ID, ":")
 		return user
-	case "ip":
+	case "ip", "x509":
 		return id.ID
 	}
 	return ""

@@ -263,7 +263,7 @@ func (s *State) create(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	if !ok || hasNUL(o.path) {
 		return opResult{}, jute.CodeBadArguments
 	}
-	acl, c := fixupACL(o.acl, e.Identities)
+	acl, c := fixupACL(o.acl, e.Identities, s.policy.X509)
 	if c != jute.CodeOK {
 		return opResult{}, c
 	}
@@ -458,7 +458,7 @@ func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
 	if !ValidPath(o.path) {
 		return opResult{}, jute.CodeBadArguments
 	}
-	acl, c := fixupACL(o.acl, e.Identities)
+	acl, c := fixupACL(o.acl, e.Identities, s.policy.X509)
 	if c != jute.CodeOK {
 		return opResult{}, c
 	}

@@ -34,7 +34,8 @@ const (
 	policyReconfigEnabled = 1 << 2
 	policyEnforceQuota    = 1 << 3
 	policyLocalSessions   = 1 << 4
-	policySettings        = policyExtendedTypes | policySkipACL | policyReconfigEnabled | policyEnforceQuota | policyLocalSessions
+	policyX509            = 1 << 5
+	policySettings        = policyExtendedTypes | policySkipACL | policyReconfigEnabled | policyEnforceQuota | policyLocalSessions | policyX509
 	batchRefs             = 1 << 8
 )
 
@@ -46,7 +47,7 @@ func (p Policy) word() int32 {
 		bit int32
 	}{{p.ExtendedTypes, policyExtendedTypes}, {p.SkipACL, policySkipACL},
 		{p.ReconfigEnabled, policyReconfigEnabled}, {p.EnforceQuota, policyEnforceQuota},
-		{p.LocalSessions, policyLocalSessions}} {
+		{p.LocalSessions, policyLocalSessions}, {p.X509, policyX509}} {
 		if f.on {
 			w |= f.bit
 		}
@@ -61,7 +62,7 @@ func policyOf(w int32) (Policy, bool) {
 	}
 	return Policy{ExtendedTypes: w&policyExtendedTypes != 0, SkipACL: w&policySkipACL != 0,
 		ReconfigEnabled: w&policyReconfigEnabled != 0, EnforceQuota: w&policyEnforceQuota != 0,
-		LocalSessions: w&policyLocalSessions != 0}, true
+		LocalSessions: w&policyLocalSessions != 0, X509: w&policyX509 != 0}, true
 }
 
 // AppendBatch appends the encoding of entries whose first zxid is

@@ -28,6 +28,11 @@ type Policy struct {
 	// (local sessions never reach the log and never move). It may write,
 	// but not own an ephemeral: that fails EPHEMERALONLOCALSESSION.
 	LocalSessions bool
+	// X509 is an x509 authentication provider configured
+	// (authProvider.x509=...X509AuthenticationProvider): only then are
+	// x509 ids valid in an ACL, as ZooKeeper validates an id with the
+	// provider of its scheme.
+	X509 bool
 }
 
 // Entry is one write request as the log carries it: the client's request
