@@ -153,6 +153,9 @@ type Config struct {
 	// ZooKeeper; a zoo.cfg key here): a member cut off from its quorum
 	// serves read-only clients instead of none.
 	ReadOnlyMode bool
+	// TLS is the client port's TLS: secureClientPort, ssl.*,
+	// client.portUnification and x509 authentication.
+	TLS ClientTLS
 	// Path is the zoo.cfg the configuration was loaded from ("" for the
 	// embedded default): a reconfig rewrites it (WriteMembership).
 	Path string
@@ -347,6 +350,9 @@ func (c *Config) Set(key, value string) error {
 		case strings.HasPrefix(key, "group.") || strings.HasPrefix(key, "weight."):
 			return fmt.Errorf("%s: hierarchical quorums (group.N, weight.N) are not supported", key)
 		default:
+			if known, err := c.setTLS(key, value); known {
+				return err
+			}
 			return c.unhandled(key, value)
 		}
 	}
@@ -389,12 +395,17 @@ func (c *Config) Validate() error {
 	if err := c.validateEnsemble(); err != nil {
 		return err
 	}
+	if err := c.validateTLS(); err != nil {
+		return err
+	}
 	if !c.clientPortSet {
 		if c.ClientPortAddress != "" {
 			// ZooKeeper's words.
 			return errors.New("clientPortAddress is set but clientPort is not set")
 		}
-		c.warn("clientPort is not set: Meerkat serves clients on a port the kernel picks (logged at start), where ZooKeeper would serve none")
+		if c.TLS.SecurePort == 0 {
+			c.warn("clientPort is not set: Meerkat serves clients on a port the kernel picks (logged at start), where ZooKeeper would serve none")
+		}
 	}
 	if c.ClientPort < 0 || c.ClientPort > 65535 {
 		return fmt.Errorf("clientPort %d is out of range", c.ClientPort)
@@ -491,6 +502,10 @@ func (c *Config) MetricsAddr() string {
 
 // ClientAddr is the address to listen on for clients.
 func (c *Config) ClientAddr() string {
+	if !c.clientPortSet && c.TLS.SecurePort != 0 {
+		// Secure clients only, as in ZooKeeper.
+		return ""
+	}
 	return net.JoinHostPort(c.ClientPortAddress, strconv.Itoa(c.ClientPort))
 }
 

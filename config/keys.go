@@ -12,7 +12,8 @@ import (
 
 // Why keys have no effect.
 const (
-	whyNoTLS      = "Meerkat has no TLS yet; the key matters only with secureClientPort or sslQuorum, which are refused"
+	whyNoTLS      = "Meerkat has no TLS on the quorum yet; the key matters only with sslQuorum, which is refused"
+	whyTLSKey     = "Meerkat's TLS is Go's crypto/tls, which has no such setting"
 	whyNoSASL     = "Meerkat has no SASL or Kerberos yet"
 	whyNoLimit    = "Meerkat has no such limit yet (it has maxClientCnxns, globalOutstandingLimit and a per-connection queue cap)"
 	whyJVM        = "it tunes a part of ZooKeeper's Java server that Meerkat does not have"
@@ -24,90 +25,87 @@ const (
 // inertKeys maps ZooKeeper 3.8 keys (as canonical() names them) to why
 // Meerkat ignores them.
 var inertKeys = map[string]string{
-	"autopurge.snapRetainCount":                      whyPurge,
-	"autopurge.purgeInterval":                        whyPurge,
-	"zookeeper.commitLogCount":                       "a lagging follower gets raft entries or a snapshot, not a committed-log replay",
-	"zookeeper.digest.enabled":                       "Meerkat does not compute ZooKeeper's tree digest (the hash four-letter word answers as with digests off)",
-	"zookeeper.snapshot.compression.method":          "Meerkat checkpoints into pebble, and its snapshots are always zstd",
-	"zookeeper.snapshot.trust.empty":                 "Meerkat checks its own checkpoint and log",
-	"snapSizeLimitInKb":                              "Meerkat checkpoints every snapCount transactions",
-	"txnLogSizeLimitInKb":                            "Meerkat's log segments are preAllocSize each",
-	"fsync.warningthresholdms":                       whyOperations + " (the fsync latency is in the metrics)",
-	"zookeeper.fsync.warningthresholdms":             whyOperations + " (the fsync latency is in the metrics)",
-	"syncEnabled":                                    "observers keep their log on disk always",
-	"tcpKeepAlive":                                   whyOperations,
-	"clientTcpKeepAlive":                             whyOperations,
-	"clientPortListenBacklog":                        whyOperations,
-	"admin.idleTimeout":                              whyOperations,
-	"admin.commandURL":                               "the admin server's commands are under /commands",
-	"maxCnxns":                                       whyNoLimit,
-	"zookeeper.maxCnxns":                             whyNoLimit,
-	"requestThrottleLimit":                           whyNoLimit,
-	"requestThrottleStallTime":                       whyNoLimit,
-	"requestThrottleDropStale":                       whyNoLimit,
-	"zookeeper.request_throttle_max_requests":        whyNoLimit,
-	"zookeeper.request_throttle_stall_time":          whyNoLimit,
-	"zookeeper.request_throttle_drop_stale":          whyNoLimit,
-	"requestStaleLatencyCheck":                       whyNoLimit,
-	"requestStaleConnectionCheck":                    whyNoLimit,
-	"zookeeper.connection_throttle_tokens":           whyNoLimit,
-	"largeRequestMaxBytes":                           whyNoLimit,
-	"largeRequestThreshold":                          whyNoLimit,
-	"outstandingHandshake.limit":                     whyNoLimit,
-	"throttledOpWaitTime":                            whyNoLimit,
-	"jute.maxbuffer.extrasize":                       whyNoLimit,
-	"secureClientPortAddress":                        whyNoTLS,
-	"X509AuthenticationProvider.superUser":           whyNoTLS,
-	"zookeeper.X509AuthenticationProvider.superUser": whyNoTLS,
-	"ssl.authProvider":                               whyNoTLS,
-	"zookeeper.superUser":                            whyNoSASL,
-	"enforce.auth.schemes":                           "enforce.auth.enabled=true is refused, so there is nothing to enforce",
-	"zookeeper.enforce.auth.schemes":                 "enforce.auth.enabled=true is refused, so there is nothing to enforce",
-	"electionAlg":                                    whyZab,
-	"cnxTimeout":                                     whyZab,
-	"quorumCnxnTimeoutMs":                            whyZab,
-	"connectToLearnerMasterLimit":                    whyZab,
-	"leaderServes":                                   whyZab,
-	"maxTimeToWaitForEpoch":                          whyZab,
-	"quorumListenOnAllIPs":                           whyZab,
-	"electionPortBindRetry":                          whyZab,
-	"maxConcurrentSnapSyncs":                         whyZab,
-	"maxConcurrentDiffSyncs":                         whyZab,
-	"observerMasterPort":                             whyZab,
-	"watchManagerName":                               whyJVM,
-	"watcherCleanThreshold":                          whyJVM,
-	"watcherCleanIntervalInSeconds":                  whyJVM,
-	"watcherCleanThreadsNum":                         whyJVM,
-	"bitHashCacheSize":                               whyJVM,
-	"maxInProcessingDeadWatchers":                    whyJVM,
-	"serverCnxnFactory":                              whyJVM,
-	"flushDelay":                                     whyJVM,
-	"maxWriteQueuePollTime":                          whyJVM,
-	"maxBatchSize":                                   whyJVM,
-	"zookeeper.flushDelay":                           whyJVM,
-	"zookeeper.maxWriteQueuePollTime":                whyJVM,
-	"zookeeper.maxBatchSize":                         whyJVM,
-	"advancedFlowControlEnabled":                     whyJVM,
-	"maxResponseCacheSize":                           whyJVM,
-	"maxGetChildrenResponseCacheSize":                whyJVM,
-	"zookeeper.maxResponseCacheSize":                 whyJVM,
-	"zookeeper.maxGetChildrenResponseCacheSize":      whyJVM,
-	"enableEagerACLCheck":                            whyJVM,
-	"zookeeper.enableEagerACLCheck":                  whyJVM,
-	"emulate353TTLNodes":                             "TTL nodes use the 3.5.4+ encoding",
-	"zookeeper.emulate353TTLNodes":                   "TTL nodes use the 3.5.4+ encoding",
-	"sslQuorumReloadCertFiles":                       whyNoTLS,
-	"client.certReload":                              whyNoTLS,
-	"metricsProvider.exportJvmInfo":                  "Meerkat exports its Go runtime and process metrics instead of the JVM's",
-	"metricsProvider.numWorkerThreads":               whyJVM,
-	"metricsProvider.maxQueueSize":                   whyJVM,
-	"metricsProvider.workerShutdownTimeoutMs":        whyJVM,
+	"autopurge.snapRetainCount":                 whyPurge,
+	"autopurge.purgeInterval":                   whyPurge,
+	"zookeeper.commitLogCount":                  "a lagging follower gets raft entries or a snapshot, not a committed-log replay",
+	"zookeeper.digest.enabled":                  "Meerkat does not compute ZooKeeper's tree digest (the hash four-letter word answers as with digests off)",
+	"zookeeper.snapshot.compression.method":     "Meerkat checkpoints into pebble, and its snapshots are always zstd",
+	"zookeeper.snapshot.trust.empty":            "Meerkat checks its own checkpoint and log",
+	"snapSizeLimitInKb":                         "Meerkat checkpoints every snapCount transactions",
+	"txnLogSizeLimitInKb":                       "Meerkat's log segments are preAllocSize each",
+	"fsync.warningthresholdms":                  whyOperations + " (the fsync latency is in the metrics)",
+	"zookeeper.fsync.warningthresholdms":        whyOperations + " (the fsync latency is in the metrics)",
+	"syncEnabled":                               "observers keep their log on disk always",
+	"tcpKeepAlive":                              whyOperations,
+	"clientTcpKeepAlive":                        whyOperations,
+	"clientPortListenBacklog":                   whyOperations,
+	"admin.idleTimeout":                         whyOperations,
+	"admin.commandURL":                          "the admin server's commands are under /commands",
+	"maxCnxns":                                  whyNoLimit,
+	"zookeeper.maxCnxns":                        whyNoLimit,
+	"requestThrottleLimit":                      whyNoLimit,
+	"requestThrottleStallTime":                  whyNoLimit,
+	"requestThrottleDropStale":                  whyNoLimit,
+	"zookeeper.request_throttle_max_requests":   whyNoLimit,
+	"zookeeper.request_throttle_stall_time":     whyNoLimit,
+	"zookeeper.request_throttle_drop_stale":     whyNoLimit,
+	"requestStaleLatencyCheck":                  whyNoLimit,
+	"requestStaleConnectionCheck":               whyNoLimit,
+	"zookeeper.connection_throttle_tokens":      whyNoLimit,
+	"largeRequestMaxBytes":                      whyNoLimit,
+	"largeRequestThreshold":                     whyNoLimit,
+	"outstandingHandshake.limit":                whyNoLimit,
+	"throttledOpWaitTime":                       whyNoLimit,
+	"jute.maxbuffer.extrasize":                  whyNoLimit,
+	"zookeeper.superUser":                       whyNoSASL,
+	"enforce.auth.schemes":                      "enforce.auth.enabled=true is refused, so there is nothing to enforce",
+	"zookeeper.enforce.auth.schemes":            "enforce.auth.enabled=true is refused, so there is nothing to enforce",
+	"electionAlg":                               whyZab,
+	"cnxTimeout":                                whyZab,
+	"quorumCnxnTimeoutMs":                       whyZab,
+	"connectToLearnerMasterLimit":               whyZab,
+	"leaderServes":                              whyZab,
+	"maxTimeToWaitForEpoch":                     whyZab,
+	"quorumListenOnAllIPs":                      whyZab,
+	"electionPortBindRetry":                     whyZab,
+	"maxConcurrentSnapSyncs":                    whyZab,
+	"maxConcurrentDiffSyncs":                    whyZab,
+	"observerMasterPort":                        whyZab,
+	"watchManagerName":                          whyJVM,
+	"watcherCleanThreshold":                     whyJVM,
+	"watcherCleanIntervalInSeconds":             whyJVM,
+	"watcherCleanThreadsNum":                    whyJVM,
+	"bitHashCacheSize":                          whyJVM,
+	"maxInProcessingDeadWatchers":               whyJVM,
+	"serverCnxnFactory":                         whyJVM,
+	"flushDelay":                                whyJVM,
+	"maxWriteQueuePollTime":                     whyJVM,
+	"maxBatchSize":                              whyJVM,
+	"zookeeper.flushDelay":                      whyJVM,
+	"zookeeper.maxWriteQueuePollTime":           whyJVM,
+	"zookeeper.maxBatchSize":                    whyJVM,
+	"advancedFlowControlEnabled":                whyJVM,
+	"maxResponseCacheSize":                      whyJVM,
+	"maxGetChildrenResponseCacheSize":           whyJVM,
+	"zookeeper.maxResponseCacheSize":            whyJVM,
+	"zookeeper.maxGetChildrenResponseCacheSize": whyJVM,
+	"enableEagerACLCheck":                       whyJVM,
+	"zookeeper.enableEagerACLCheck":             whyJVM,
+	"emulate353TTLNodes":                        "TTL nodes use the 3.5.4+ encoding",
+	"zookeeper.emulate353TTLNodes":              "TTL nodes use the 3.5.4+ encoding",
+	"sslQuorumReloadCertFiles":                  whyNoTLS,
+	"metricsProvider.exportJvmInfo":             "Meerkat exports its Go runtime and process metrics instead of the JVM's",
+	"metricsProvider.numWorkerThreads":          whyJVM,
+	"metricsProvider.maxQueueSize":              whyJVM,
+	"metricsProvider.workerShutdownTimeoutMs":   whyJVM,
 }
 
 // inertPrefixes are families of inert keys.
 var inertPrefixes = []struct{ prefix, why string }{
-	{"ssl.", whyNoTLS},
-	{"zookeeper.ssl.", whyNoTLS},
+	{"ssl.quorum.", whyNoTLS},
+	{"zookeeper.ssl.quorum.", whyNoTLS},
+	{"ssl.", whyTLSKey},
+	{"zookeeper.ssl.", whyTLSKey},
 	{"kerberos.", whyNoSASL},
 	{"zookeeper.kerberos.", whyNoSASL},
 	{"quorum.auth.", whyNoSASL},
@@ -145,6 +143,7 @@ func inertReason(key string) string {
 var builtinAuthProviders = map[string]bool{
 	"org.apache.zookeeper.server.auth.DigestAuthenticationProvider": true,
 	"org.apache.zookeeper.server.auth.IPAuthenticationProvider":     true,
+	X509AuthenticationProvider:                                      true,
 }
 
 // securitySwitch reports whether key turns on a security or durability
@@ -153,13 +152,12 @@ var builtinAuthProviders = map[string]bool{
 // Meerkat does anyway (sslQuorum=false, digestAlg=SHA1, ...).
 func securitySwitch(key, value string) (known bool, refused string) {
 	on := strings.EqualFold(value, "true") || strings.EqualFold(value, "yes")
-	const noTLS = "Meerkat has no TLS yet and would run these connections in plaintext"
 	const noSASL = "Meerkat has no SASL yet and would let unauthenticated peers or clients in"
 	switch key {
-	case "secureClientPort":
-		return true, "Meerkat has no TLS yet and would serve plaintext only; remove the key to run without TLS"
-	case "sslQuorum", "client.portUnification", "admin.forceHttps", "admin.portUnification":
-		return true, refuseIf(on, noTLS)
+	case "sslQuorum":
+		return true, refuseIf(on, "Meerkat has no TLS on the quorum yet and would run the peers' connections in plaintext")
+	case "admin.forceHttps", "admin.portUnification":
+		return true, refuseIf(on, "Meerkat's admin server has no TLS yet and would serve it in plaintext")
 	case "quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl",
 		"zookeeper.sessionRequireClientSASLAuth":
 		return true, refuseIf(on, noSASL)
@@ -174,7 +172,7 @@ func securitySwitch(key, value string) (known bool, refused string) {
 		return true, refuseIf(on, "Meerkat has no audit log yet")
 	}
 	if strings.HasPrefix(key, "authProvider.") {
-		return true, refuseIf(!builtinAuthProviders[value], "Meerkat has only the digest and ip providers built in, and cannot load Java classes")
+		return true, refuseIf(!builtinAuthProviders[value], "Meerkat has only the digest, ip and x509 providers built in, and cannot load Java classes")
 	}
 	return false, ""
 }
@@ -223,5 +221,11 @@ var HonouredKeys = []string{
 	"dynamicConfigFile", "reconfigEnabled", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "readonlymode.enabled",
 	"meerkat.client.outboundThrottleBytes", "meerkat.client.slowConsumerBytes",
+	"secureClientPort", "secureClientPortAddress", "client.portUnification", "client.certReload",
+	"ssl.keyStore.location", "ssl.keyStore.password", "ssl.keyStore.passwordPath", "ssl.keyStore.type",
+	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
+	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites", "ssl.hostnameVerification",
+	"ssl.handshakeDetectionTimeoutMillis", "ssl.crl", "ssl.ocsp", "ssl.authProvider", "authProvider.N",
+	"X509AuthenticationProvider.superUser",
 	"meerkat.raft.keepEntries",
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/meerkat-zk/meerkat/zktls"
 )
 
 // zooKeeper38Keys are the keys of ZooKeeper 3.8's administrator guide
@@ -11,7 +13,7 @@ import (
 var zooKeeper38Keys = []string{
 	// Minimum and advanced configuration.
 	"tickTime=2000", "dataDir=/d", "dataLogDir=/l", "clientPort=2181", "clientPortAddress=127.0.0.1",
-	"secureClientPortAddress=127.0.0.1", "observerMasterPort=2191", "globalOutstandingLimit=1000",
+	"secureClientPortAddress=127.0.0.1\nsecureClientPort=2281\nssl.keyStore.location=/k", "observerMasterPort=2191", "globalOutstandingLimit=1000",
 	"preAllocSize=65536", "snapCount=100000", "commitLogCount=500", "snapSizeLimitInKb=4194304",
 	"txnLogSizeLimitInKb=0", "maxCnxns=0", "maxClientCnxns=60", "minSessionTimeout=4000",
 	"maxSessionTimeout=40000", "fsync.warningthresholdms=1000", "maxResponseCacheSize=400",
@@ -54,7 +56,7 @@ var zooKeeper38Keys = []string{
 	"zookeeper.superUser=super", "ssl.authProvider=x509", "ssl.keyStore.location=/k",
 	"ssl.keyStore.password=p", "ssl.keyStore.type=PEM", "ssl.trustStore.location=/t",
 	"ssl.trustStore.password=p", "ssl.trustStore.type=PEM", "ssl.protocol=TLSv1.2",
-	"ssl.enabledProtocols=TLSv1.2", "ssl.ciphersuites=x", "ssl.context.supplier.class=x",
+	"ssl.enabledProtocols=TLSv1.2", "ssl.ciphersuites=x",
 	"ssl.hostnameVerification=true", "ssl.crl=false", "ssl.ocsp=false", "ssl.clientAuth=need",
 	"ssl.handshakeDetectionTimeoutMillis=5000", "ssl.sslProvider=JDK", "ssl.quorum.keyStore.location=/k",
 	"ssl.quorum.hostnameVerification=true", "sslQuorum=false", "client.portUnification=false",
@@ -98,10 +100,13 @@ func TestEveryZooKeeperKeyIsAccounted(t *testing.T) {
 // less secure than asked is refused at start, with the reason.
 func TestSecuritySettingsAreRefused(t *testing.T) {
 	for _, tc := range []struct{ kv, reason string }{
-		{"secureClientPort=2281", "no TLS"},
-		{"sslQuorum=true", "no TLS"},
-		{"client.portUnification=true", "no TLS"},
+		{"sslQuorum=true", "no TLS on the quorum"},
 		{"admin.forceHttps=true", "no TLS"},
+		{"ssl.context.supplier.class=x", "cannot load Java classes"},
+		{"ssl.crl=true", "revocation"},
+		{"ssl.ocsp=true", "revocation"},
+		{"ssl.authProvider=myx509", "only TLS authentication provider is x509"},
+		{"ssl.clientAuth=sometimes", "none, want or need"},
 		{"enforce.auth.enabled=true", "does not enforce authentication"},
 		{"zookeeper.enforce.auth.enabled=true", "does not enforce authentication"},
 		{"sessionRequireClientSASLAuth=true", "no SASL"},
@@ -110,13 +115,38 @@ func TestSecuritySettingsAreRefused(t *testing.T) {
 		{"zookeeper.DigestAuthenticationProvider.digestAlg=SHA3-256", "SHA1 only"},
 		{"DigestAuthenticationProvider.enabled=false", "cannot turn digest authentication off"},
 		{"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "cannot load Java classes"},
-		{"authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider", "cannot load Java classes"},
 		{"audit.enable=true", "no audit log"},
 	} {
 		_, err := parse(t, "tickTime=2000\ndataDir=/d\nclientPort=2181\n"+tc.kv+"\n")
 		if err == nil || !strings.Contains(err.Error(), "zoo.cfg:4") || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), tc.reason) {
 			t.Errorf("%s: want a refusal at zoo.cfg:4 saying %q, got %v", tc.kv, tc.reason, err)
 		}
+	}
+}
+
+// TLS settings are checked as ZooKeeper checks them at start, and a secure
+// client port without a plaintext one serves TLS clients only.
+func TestClientTLS(t *testing.T) {
+	base := "tickTime=2000\ndataDir=/d\n"
+	if _, err := parse(t, base+"clientPort=2181\nsecureClientPort=2281\n"); err == nil || !strings.Contains(err.Error(), "ssl.keyStore.location") {
+		t.Errorf("secureClientPort without a key store: %v", err)
+	}
+	if _, err := parse(t, base+"clientPort=2181\nsecureClientPortAddress=127.0.0.1\n"); err == nil || !strings.Contains(err.Error(), "secureClientPortAddress is set but secureClientPort is not set") {
+		t.Errorf("secureClientPortAddress alone: %v", err)
+	}
+	c, err := parse(t, base+"secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\nssl.keyStore.location=/k.p12\nssl.clientAuth=WANT\nzookeeper.ssl.enabledProtocols=TLSv1.3, TLSv1.2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientAddr() != "" || c.TLS.SecureAddr() != "127.0.0.1:2281" || len(c.Warnings) != 0 {
+		t.Errorf("secure only: client addr %q, secure addr %q, warnings %q", c.ClientAddr(), c.TLS.SecureAddr(), c.Warnings)
+	}
+	if !c.TLS.X509() || c.TLS.Settings.KeyStore.Location != "/k.p12" || c.TLS.Settings.ClientAuth != zktls.ClientAuthWant ||
+		len(c.TLS.Settings.EnabledProtocols) != 2 || !c.TLS.Settings.Reload || c.TLS.Settings.Protocol != "TLSv1.2" {
+		t.Errorf("TLS settings: %+v", c.TLS)
+	}
+	if c, err = parse(t, base+"clientPort=2181\n"); err != nil || c.TLS.Enabled() || c.TLS.X509() || c.TLS.Settings.HandshakeTimeout == 0 {
+		t.Errorf("no TLS: %v %+v", err, c.TLS)
 	}
 }
 
@@ -148,9 +178,24 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"meerkat.raft.keepEntries": "100", "metricsProvider.className": PrometheusMetricsProvider,
 		"metricsProvider.httpHost": "127.0.0.1", "metricsProvider.httpPort": "7001",
 		"admin.snapshot.enabled": "true", "meerkat.admin.pprof.enabled": "true",
+		"secureClientPort": "2281\nssl.keyStore.location=/k", "secureClientPortAddress": "127.0.0.1\nsecureClientPort=2281\nssl.keyStore.location=/k",
+		"client.portUnification": "true\nssl.keyStore.location=/k", "client.certReload": "false",
+		"ssl.keyStore.location": "/k", "ssl.keyStore.password": "p", "ssl.keyStore.passwordPath": "/dev/null", "ssl.keyStore.type": "PKCS12",
+		"ssl.trustStore.location": "/t", "ssl.trustStore.password": "p", "ssl.trustStore.passwordPath": "/dev/null", "ssl.trustStore.type": "JKS",
+		"ssl.clientAuth": "want", "ssl.protocol": "TLSv1.3", "ssl.enabledProtocols": "TLSv1.2,TLSv1.3",
+		"ssl.ciphersuites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ssl.hostnameVerification": "false",
+		"ssl.handshakeDetectionTimeoutMillis": "3000", "ssl.crl": "false", "ssl.ocsp": "false", "ssl.authProvider": "x509",
+		"X509AuthenticationProvider.superUser": "CN=admin",
 	}
 	for _, k := range HonouredKeys {
 		if k == "server.N" {
+			continue
+		}
+		if k == "authProvider.N" {
+			k, v := "authProvider.x509", X509AuthenticationProvider
+			if c, err := parse(t, "tickTime=2000\ndataDir=/d\nclientPort=2181\n"+k+"="+v+"\n"); err != nil || !c.TLS.X509() {
+				t.Errorf("%s=%s: %v, x509 provider not registered", k, v, err)
+			}
 			continue
 		}
 		v, ok := sample[k]

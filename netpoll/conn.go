@@ -131,6 +131,7 @@ type item struct {
 func newConn(l *loop, rc *reactor.Conn, ip string, id uint64) *conn {
 	cn := &conn{id: id, loop: l, rc: rc, ip: ip}
 	cn.ids = engine.AddIdentity(nil, jute.ID{Scheme: "ip", ID: javaHostAddress(rc.RemoteAddr())})
+	cn.ids = l.srv.certificateIdentities(rc, cn.ids)
 	cn.stats.established = time.Now()
 	return cn
 }
@@ -156,6 +157,9 @@ func (cn *conn) pending() int { return len(cn.queue) }
 func (cn *conn) onTraffic(data []byte) int {
 	if cn.dead.Load() {
 		cn.rc.Close()
+		return len(data)
+	}
+	if cn.state == stateNew && len(data) > 0 && cn.unifyTLS(data) {
 		return len(data)
 	}
 	off := 0

@@ -310,7 +310,11 @@ func orNA(s string) string {
 
 func (s *Server) writeConf(b *strings.Builder) {
 	c := s.cfg
-	fmt.Fprintf(b, "clientPort=%d\nsecureClientPort=-1\n", c.Info.ClientPort)
+	secure := -1
+	if a := s.SecureAddr(); a != nil {
+		secure = a.Port
+	}
+	fmt.Fprintf(b, "clientPort=%d\nsecureClientPort=%d\n", c.Info.ClientPort, secure)
 	fmt.Fprintf(b, "dataDir=%s\ndataDirSize=%d\n", c.Info.DataDir, s.dirSize(c.Info.DataDir))
 	fmt.Fprintf(b, "dataLogDir=%s\ndataLogSize=%d\n", c.Info.DataLogDir, s.dirSize(c.Info.DataLogDir))
 	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\n", c.Tick.Milliseconds(), c.MaxClientCnxns)

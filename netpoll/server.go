@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/meerkat-zk/meerkat/internal/reactor"
+	"github.com/meerkat-zk/meerkat/internal/tlsbridge"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/zktls"
 )
 
 // Config is the network server's part of the configuration.
@@ -62,6 +64,19 @@ type Config struct {
 	Loops int
 	// Info is what the conf, envi and dirs words report.
 	Info Info
+	// TLS, when set, serves TLS clients: on SecureAddr, and on Addr too
+	// with PortUnification. A client's verified certificate authenticates
+	// it under the x509 scheme.
+	TLS *zktls.Server
+	// SecureAddr is secureClientPortAddress:secureClientPort; empty for
+	// none.
+	SecureAddr string
+	// PortUnification is client.portUnification: Addr takes TLS clients
+	// as well as plaintext ones.
+	PortUnification bool
+	// X509SuperUser is zookeeper.X509AuthenticationProvider.superUser: a
+	// client whose certificate has this subject is a super user.
+	X509SuperUser string
 	// Quorum, set on an ensemble member, reports its view of the ensemble
 	// to srvr and mntr.
 	Quorum func() Quorum
@@ -155,6 +170,10 @@ type Server struct {
 	words   map[string]bool
 	started time.Time
 	rs      *reactor.Server
+	// bridge terminates TLS (nil without TLS); secureLn is the secure
+	// client port's listener.
+	bridge   *tlsbridge.Bridge
+	secureLn net.Listener
 
 	// loops are the event loops' states, by reactor.Loop.Index; set once by
 	// Start, read by the pipeline's goroutine too.
@@ -227,6 +246,10 @@ func (s *Server) Start() error {
 	}
 	s.loops.Store(&loops)
 	s.rs = rs
+	if err := s.startTLS(); err != nil {
+		_ = rs.Stop(context.Background())
+		return err
+	}
 	current.Store(s)
 	rs.Start()
 	return nil
@@ -237,7 +260,12 @@ func (s *Server) Stop(ctx context.Context) error {
 	if s.rs == nil {
 		return nil
 	}
-	return s.rs.Stop(ctx)
+	s.stopTLS()
+	err := s.rs.Stop(ctx)
+	if s.bridge != nil {
+		s.bridge.Close()
+	}
+	return err
 }
 
 // SetMode sets the mode the server reports; safe from any goroutine.

@@ -28,6 +28,7 @@ import (
 	"github.com/meerkat-zk/meerkat/snapshot"
 	"github.com/meerkat-zk/meerkat/wal"
 	"github.com/meerkat-zk/meerkat/zkmetrics"
+	"github.com/meerkat-zk/meerkat/zktls"
 )
 
 // Server is one running Meerkat server.
@@ -149,6 +150,16 @@ func (s *Server) start() error {
 		},
 		Logger: logger,
 	}
+	if cfg.TLS.Enabled() {
+		if ncfg.TLS, err = zktls.NewServer(cfg.TLS.Settings, logger); err != nil {
+			return fmt.Errorf("client TLS: %w", err)
+		}
+		if cfg.TLS.SecurePort != 0 {
+			ncfg.SecureAddr = cfg.TLS.SecureAddr()
+		}
+		ncfg.PortUnification = cfg.TLS.PortUnification
+		ncfg.X509SuperUser = cfg.TLS.SuperUser
+	}
 	if s.member != nil {
 		ncfg.Info.ServerID = cfg.ServerID
 		ncfg.Info.Membership = s.member.membership(cfg)
@@ -187,6 +198,9 @@ func (s *Server) start() error {
 		return err
 	}
 	logger.Info("meerkat serving", "addr", s.client.Addr().String(), "dataDir", cfg.DataDir, "dataLogDir", cfg.DataLogDir)
+	if a := s.client.SecureAddr(); a != nil {
+		logger.Info("serving TLS clients", "secure_addr", a.String(), "port_unification", cfg.TLS.PortUnification)
+	}
 	return nil
 }
 
@@ -327,7 +341,7 @@ func (s *Server) abort() {
 // accepts.
 func Policy(cfg *config.Config) engine.Policy {
 	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
-		EnforceQuota: cfg.EnforceQuota, LocalSessions: cfg.LocalSessions && cfg.Distributed()}
+		EnforceQuota: cfg.EnforceQuota, LocalSessions: cfg.LocalSessions && cfg.Distributed(), X509: cfg.TLS.X509()}
 }
 
 // initialConfig is the text of the configuration file the server started

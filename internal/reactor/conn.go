@@ -3,6 +3,7 @@ package reactor
 import (
 	"errors"
 	"net"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +16,11 @@ type Conn struct {
 	loop   *Loop
 	fd     int
 	remote *net.TCPAddr
+	peer   any
 	ctx    any
+	// handoff, set by Handoff, receives the socket instead of it being
+	// closed.
+	handoff func(*os.File)
 
 	in  []byte // input read and not yet consumed
 	out []byte // output the socket has not taken yet
@@ -39,6 +44,10 @@ func (c *Conn) Loop() *Loop { return c.loop }
 
 // RemoteAddr returns the client's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// Peer returns what Server.Adopt attached to the connection (nil for an
+// accepted one).
+func (c *Conn) Peer() any { return c.peer }
 
 // Context returns what SetContext stored.
 func (c *Conn) Context() any { return c.ctx }
@@ -118,6 +127,19 @@ func (c *Conn) Close() {
 // Abort closes the connection after the current callback and drops its
 // queued output.
 func (c *Conn) Abort() { c.loop.doom(c, nil) }
+
+// Handoff takes the connection out of the loop after the current callback
+// without closing its socket, and gives the socket to fn, on the loop's
+// goroutine (fn must not block); OnClose then reports ErrHandedOff. Input
+// not consumed and output not written are dropped. It is how a handler
+// passes a connection to another server, such as a TLS terminator.
+func (c *Conn) Handoff(fn func(*os.File)) {
+	if c.doomed || c.closed {
+		return
+	}
+	c.handoff = fn
+	c.loop.doom(c, ErrHandedOff)
+}
 
 // wantsInput reports whether the connection reads.
 func (c *Conn) wantsInput() bool {

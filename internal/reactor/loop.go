@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -272,16 +274,17 @@ func (l *Loop) accept() {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		target := s.loops[s.next]
 		s.next = (s.next + 1) % len(s.loops)
+		remote := tcpAddr(sa)
 		if target == l {
-			l.open(fd, sa)
-		} else if target.Execute(func() { target.open(fd, sa) }) != nil {
+			l.open(fd, remote, nil)
+		} else if target.Execute(func() { target.open(fd, remote, nil) }) != nil {
 			_ = unix.Close(fd)
 		}
 	}
 }
 
-// open sets up an accepted connection on this loop.
-func (l *Loop) open(fd int, sa unix.Sockaddr) {
+// open sets up an accepted or adopted connection on this loop.
+func (l *Loop) open(fd int, remote *net.TCPAddr, peer any) {
 	if l.halted {
 		_ = unix.Close(fd)
 		return
@@ -291,7 +294,7 @@ func (l *Loop) open(fd int, sa unix.Sockaddr) {
 		_ = unix.Close(fd)
 		return
 	}
-	c := &Conn{loop: l, fd: fd, remote: tcpAddr(sa), interest: unix.EPOLLIN}
+	c := &Conn{loop: l, fd: fd, remote: remote, peer: peer, interest: unix.EPOLLIN}
 	if fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*Conn, fd+1-len(l.conns))...)
 	}
@@ -451,8 +454,16 @@ func (l *Loop) close(c *Conn) {
 		return
 	}
 	c.closed = true
-	// Closing the only descriptor of the socket also takes it out of epoll.
-	_ = unix.Close(c.fd)
+	if c.handoff != nil {
+		// Another descriptor may share the socket later: take it out of
+		// epoll explicitly before giving it away.
+		_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		c.handoff(os.NewFile(uintptr(c.fd), "handed-off connection"))
+	} else {
+		// Closing the only descriptor of the socket also takes it out of
+		// epoll.
+		_ = unix.Close(c.fd)
+	}
 	l.conns[c.fd] = nil
 	l.buffered.Add(-int64(len(c.out)))
 	c.out, c.in = nil, nil

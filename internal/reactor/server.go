@@ -19,6 +19,10 @@ import (
 // error OnClose reports for the connections a Stop closes.
 var ErrStopped = errors.New("reactor: stopped")
 
+// ErrHandedOff is the error OnClose reports for a connection given away
+// with Conn.Handoff.
+var ErrHandedOff = errors.New("reactor: handed off")
+
 // Handler receives a server's connection events, each on the goroutine of
 // the connection's loop (see the package doc).
 type Handler interface {
@@ -46,6 +50,8 @@ type Handler interface {
 type Config struct {
 	// Addr is the listening address, host:port; port 0 takes a free port
 	// (Addr tells which) and an empty host listens on every interface.
+	// An empty Addr listens nowhere: the server serves only the
+	// connections given to Adopt.
 	Addr string
 	// Loops is the number of event loops; 0 means GOMAXPROCS.
 	Loops int
@@ -86,7 +92,8 @@ type Server struct {
 	lfd      int // the listening socket, owned by loops[0] once started
 	addr     *net.TCPAddr
 	loops    []*Loop
-	next     int // the loop the next accepted connection goes to (loops[0] only)
+	next     int           // the loop the next accepted connection goes to (loops[0] only)
+	adopted  atomic.Uint64 // connections adopted so far, to spread them over the loops
 	started  atomic.Bool
 	stopOnce sync.Once
 }
@@ -97,27 +104,32 @@ func Listen(cfg Config, h Handler) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, handler: h, lfd: -1}
-	var err error
-	if s.lfd, s.addr, err = listen(cfg.Addr); err != nil {
+	fail := func(err error) (*Server, error) {
+		for _, l := range s.loops {
+			l.release()
+		}
+		if s.lfd >= 0 {
+			_ = unix.Close(s.lfd)
+		}
 		return nil, err
+	}
+	if cfg.Addr != "" {
+		var err error
+		if s.lfd, s.addr, err = listen(cfg.Addr); err != nil {
+			return nil, err
+		}
 	}
 	for i := 0; i < cfg.Loops; i++ {
 		l, err := newLoop(s, i)
 		if err != nil {
-			for _, l := range s.loops {
-				l.release()
-			}
-			_ = unix.Close(s.lfd)
-			return nil, err
+			return fail(err)
 		}
 		s.loops = append(s.loops, l)
 	}
-	if err := s.loops[0].watch(s.lfd, unix.EPOLLIN); err != nil {
-		for _, l := range s.loops {
-			l.release()
+	if s.lfd >= 0 {
+		if err := s.loops[0].watch(s.lfd, unix.EPOLLIN); err != nil {
+			return fail(err)
 		}
-		_ = unix.Close(s.lfd)
-		return nil, err
 	}
 	return s, nil
 }
@@ -130,7 +142,22 @@ func (s *Server) Start() {
 	}
 }
 
-// Addr returns the address the server listens on.
+// Adopt serves a connected, non-blocking socket fd on one of the loops as
+// if it had been accepted: remote is its client's address and peer what
+// Conn.Peer reports (a TLS terminator attaches the connection's TLS
+// state). The server owns fd from the call on, and closes it itself when
+// it returns an error (the server has stopped).
+func (s *Server) Adopt(fd int, remote *net.TCPAddr, peer any) error {
+	l := s.loops[(s.adopted.Add(1)-1)%uint64(len(s.loops))]
+	if err := l.Execute(func() { l.open(fd, remote, peer) }); err != nil {
+		_ = unix.Close(fd)
+		return err
+	}
+	return nil
+}
+
+// Addr returns the address the server listens on; nil when it listens
+// nowhere.
 func (s *Server) Addr() *net.TCPAddr { return s.addr }
 
 // Loops returns the event loops; Loop.Index is the position in it.
