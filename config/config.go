@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/meerkat-zk/meerkat/membership"
+	"github.com/meerkat-zk/meerkat/zkauth"
 )
 
 // Config is the whole server configuration.
@@ -76,6 +77,15 @@ type Config struct {
 	ContainerMaxNeverUsed time.Duration
 	// SuperDigest is zookeeper.DigestAuthenticationProvider.superDigest.
 	SuperDigest string
+	// DigestAlgorithm is zookeeper.DigestAuthenticationProvider.digestAlg:
+	// the hash of digest identities (default SHA1).
+	DigestAlgorithm string
+	// EnforceAuth is zookeeper.enforce.auth.enabled: a connection that has
+	// no identity of one of EnforceAuthSchemes
+	// (zookeeper.enforce.auth.schemes) gets SESSIONCLOSEDREQUIRESASLAUTH
+	// for its first request other than auth, and is closed.
+	EnforceAuth        bool
+	EnforceAuthSchemes []string
 	// SkipACL is zookeeper.skipACL.
 	SkipACL bool
 	// ReconfigEnabled is reconfigEnabled; Meerkat has no reconfig yet, so
@@ -282,6 +292,18 @@ func (c *Config) Set(key, value string) error {
 		c.ContainerMaxNeverUsed, err = millis(key, value)
 	case "zookeeper.DigestAuthenticationProvider.superDigest":
 		c.SuperDigest = value
+	case "zookeeper.DigestAuthenticationProvider.digestAlg":
+		c.DigestAlgorithm = value
+		if _, err = zkauth.NewDigest(value); err != nil {
+			err = fmt.Errorf("%s=%s is refused: %w", key, value, err)
+		}
+	case "zookeeper.enforce.auth.enabled":
+		c.EnforceAuth, err = boolean(key, value)
+	case "zookeeper.enforce.auth.schemes":
+		c.EnforceAuthSchemes = nil
+		for _, scheme := range strings.Split(value, ",") {
+			c.EnforceAuthSchemes = append(c.EnforceAuthSchemes, strings.TrimSpace(scheme))
+		}
 	case "zookeeper.skipACL":
 		c.SkipACL, err = boolean(key, value)
 	case "reconfigEnabled":
@@ -375,8 +397,9 @@ func canonical(key string) string {
 	case "extendedTypesEnabled", "enforceQuota", "skipACL", "forceSync", "snapCount", "preAllocSize",
 		"globalOutstandingLimit", "datadir.autocreate":
 		return "zookeeper." + key
-	case "DigestAuthenticationProvider.superDigest":
-		return "zookeeper.DigestAuthenticationProvider.superDigest"
+	case "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.digestAlg",
+		"enforce.auth.enabled", "enforce.auth.schemes":
+		return "zookeeper." + key
 	}
 	return key
 }
@@ -469,6 +492,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ServerID < 0 || c.ServerID > 254 {
 		return fmt.Errorf("server id %d must be in [1, 254]", c.ServerID)
+	}
+	if err := c.validateEnforceAuth(); err != nil {
+		return err
 	}
 	if c.SuperDigest != "" && !strings.Contains(c.SuperDigest, ":") {
 		return errors.New("zookeeper.DigestAuthenticationProvider.superDigest must be user:base64digest")
@@ -584,4 +610,27 @@ func readProperties(r io.Reader) ([]property, error) {
 		out = append(out, property{key: key, value: rest, line: start})
 	}
 	return out, sc.Err()
+}
+
+// validateEnforceAuth checks enforce.auth as ZooKeeper's
+// AuthenticationHelper does: schemes are required, and each must have a
+// provider (ip, digest, and x509 when registered; Meerkat has no sasl).
+func (c *Config) validateEnforceAuth() error {
+	if !c.EnforceAuth {
+		return nil
+	}
+	if len(c.EnforceAuthSchemes) == 0 {
+		// ZooKeeper's words.
+		return errors.New("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be  configured.")
+	}
+	for _, scheme := range c.EnforceAuthSchemes {
+		switch {
+		case scheme == "ip", scheme == "digest", scheme == "x509" && c.TLS.X509():
+		case scheme == "sasl":
+			return errors.New("Authentication scheme sasl is not available: Meerkat has no SASL yet")
+		default:
+			return fmt.Errorf("Authentication scheme %s is not available.", scheme)
+		}
+	}
+	return nil
 }

@@ -58,8 +58,6 @@ var inertKeys = map[string]string{
 	"throttledOpWaitTime":                       whyNoLimit,
 	"jute.maxbuffer.extrasize":                  whyNoLimit,
 	"zookeeper.superUser":                       whyNoSASL,
-	"enforce.auth.schemes":                      "enforce.auth.enabled=true is refused, so there is nothing to enforce",
-	"zookeeper.enforce.auth.schemes":            "enforce.auth.enabled=true is refused, so there is nothing to enforce",
 	"electionAlg":                               whyZab,
 	"cnxTimeout":                                whyZab,
 	"quorumCnxnTimeoutMs":                       whyZab,
@@ -149,7 +147,7 @@ var builtinAuthProviders = map[string]bool{
 // securitySwitch reports whether key turns on a security or durability
 // feature, and if so why its value must stop the server from starting (it
 // asks for what Meerkat cannot do), or "" when the value asks for what
-// Meerkat does anyway (sslQuorum=false, digestAlg=SHA1, ...).
+// Meerkat does anyway (sslQuorum=false, audit.enable=false, ...).
 func securitySwitch(key, value string) (known bool, refused string) {
 	on := strings.EqualFold(value, "true") || strings.EqualFold(value, "yes")
 	const noSASL = "Meerkat has no SASL yet and would let unauthenticated peers or clients in"
@@ -161,11 +159,6 @@ func securitySwitch(key, value string) (known bool, refused string) {
 	case "quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl",
 		"zookeeper.sessionRequireClientSASLAuth":
 		return true, refuseIf(on, noSASL)
-	case "zookeeper.enforce.auth.enabled":
-		return true, refuseIf(on, "Meerkat does not enforce authentication yet and would serve sessions that never authenticated")
-	case "zookeeper.DigestAuthenticationProvider.digestAlg":
-		sha1 := strings.EqualFold(value, "SHA1") || strings.EqualFold(value, "SHA-1")
-		return true, refuseIf(!sha1, "Meerkat's digest authentication hashes with SHA1 only, so digests made with another algorithm would never match")
 	case "zookeeper.DigestAuthenticationProvider.enabled":
 		return true, refuseIf(!on, "Meerkat cannot turn digest authentication off; it would accept digest credentials ZooKeeper refuses")
 	case "zookeeper.audit.enable":
@@ -226,6 +219,7 @@ var HonouredKeys = []string{
 	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
 	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites", "ssl.hostnameVerification",
 	"ssl.handshakeDetectionTimeoutMillis", "ssl.crl", "ssl.ocsp", "ssl.authProvider", "authProvider.N",
-	"X509AuthenticationProvider.superUser",
+	"X509AuthenticationProvider.superUser", "DigestAuthenticationProvider.digestAlg", "enforce.auth.enabled",
+	"enforce.auth.schemes",
 	"meerkat.raft.keepEntries",
 }

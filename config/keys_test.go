@@ -107,12 +107,9 @@ func TestSecuritySettingsAreRefused(t *testing.T) {
 		{"ssl.ocsp=true", "revocation"},
 		{"ssl.authProvider=myx509", "only TLS authentication provider is x509"},
 		{"ssl.clientAuth=sometimes", "none, want or need"},
-		{"enforce.auth.enabled=true", "does not enforce authentication"},
-		{"zookeeper.enforce.auth.enabled=true", "does not enforce authentication"},
 		{"sessionRequireClientSASLAuth=true", "no SASL"},
 		{"quorum.auth.enableSasl=true", "no SASL"},
-		{"DigestAuthenticationProvider.digestAlg=SHA-256", "SHA1 only"},
-		{"zookeeper.DigestAuthenticationProvider.digestAlg=SHA3-256", "SHA1 only"},
+		{"DigestAuthenticationProvider.digestAlg=SHA-999", "don't support this ACL digest algorithm"},
 		{"DigestAuthenticationProvider.enabled=false", "cannot turn digest authentication off"},
 		{"authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider", "cannot load Java classes"},
 		{"audit.enable=true", "no audit log"},
@@ -147,6 +144,30 @@ func TestClientTLS(t *testing.T) {
 	}
 	if c, err = parse(t, base+"clientPort=2181\n"); err != nil || c.TLS.Enabled() || c.TLS.X509() || c.TLS.Settings.HandshakeTimeout == 0 {
 		t.Errorf("no TLS: %v %+v", err, c.TLS)
+	}
+}
+
+// enforce.auth is checked as ZooKeeper's AuthenticationHelper checks it.
+func TestEnforceAuth(t *testing.T) {
+	base := "tickTime=2000\ndataDir=/d\nclientPort=2181\n"
+	for _, tc := range []struct{ cfg, err string }{
+		{"enforce.auth.enabled=true\n", "zookeeper.enforce.auth.schemes must be  configured"},
+		{"enforce.auth.enabled=true\nenforce.auth.schemes=digest,kerberos\n", "Authentication scheme kerberos is not available."},
+		{"enforce.auth.enabled=true\nenforce.auth.schemes=x509\n", "Authentication scheme x509 is not available."},
+		{"enforce.auth.enabled=true\nenforce.auth.schemes=x509\nauthProvider.1=" + X509AuthenticationProvider + "\n", ""},
+		{"zookeeper.enforce.auth.enabled=true\nzookeeper.enforce.auth.schemes= digest , ip\n", ""},
+		{"enforce.auth.schemes=kerberos\n", ""},
+		{"enforce.auth.enabled=true\nenforce.auth.schemes=sasl\n", "Authentication scheme sasl is not available: Meerkat has no SASL yet"},
+	} {
+		c, err := parse(t, base+tc.cfg)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.cfg, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: want %q, got %v", tc.cfg, tc.err, err)
+		case tc.err == "" && c.EnforceAuth && c.EnforceAuthSchemes[0] == " digest ":
+			t.Errorf("%q: schemes not trimmed: %q", tc.cfg, c.EnforceAuthSchemes)
+		}
 	}
 }
 
@@ -185,7 +206,8 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"ssl.clientAuth": "want", "ssl.protocol": "TLSv1.3", "ssl.enabledProtocols": "TLSv1.2,TLSv1.3",
 		"ssl.ciphersuites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ssl.hostnameVerification": "false",
 		"ssl.handshakeDetectionTimeoutMillis": "3000", "ssl.crl": "false", "ssl.ocsp": "false", "ssl.authProvider": "x509",
-		"X509AuthenticationProvider.superUser": "CN=admin",
+		"X509AuthenticationProvider.superUser": "CN=admin", "DigestAuthenticationProvider.digestAlg": "SHA3-256",
+		"enforce.auth.enabled": "true\nenforce.auth.schemes=digest", "enforce.auth.schemes": "digest, ip",
 	}
 	for _, k := range HonouredKeys {
 		if k == "server.N" {

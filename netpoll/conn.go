@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -298,6 +299,15 @@ func (cn *conn) request(frame []byte) bool {
 		l.srv.cfg.Logger.Warn("closing connection: too many requests queued", "remote", cn.ip, "queued", len(cn.queue))
 		return false
 	}
+	if !cn.authenticated() {
+		if len(cn.queue) == 0 {
+			cn.refuseUnauthenticated(xid)
+		} else {
+			// Answered in its turn, after the requests before it.
+			cn.enqueue(&item{conn: cn, xid: xid, op: op, recv: l.now, lateIDs: true})
+		}
+		return true
+	}
 	if len(cn.queue) == 0 && isLocal(op) {
 		cn.answer(xid, op, body, cn.ids, l.now)
 		return true
@@ -445,6 +455,11 @@ func (cn *conn) drain() {
 					cn.closeSoon()
 				}
 				continue
+			}
+			if !cn.authenticated() {
+				cn.pop()
+				cn.refuseUnauthenticated(it.xid)
+				return
 			}
 			it.ids = cn.ids
 		}
@@ -743,7 +758,7 @@ func (cn *conn) auth(xid int32, body []byte) bool {
 	}
 	switch a.Scheme {
 	case "digest":
-		id := engine.DigestID(string(a.Auth))
+		id := cn.loop.srv.cfg.Digest.ID(string(a.Auth))
 		if sd := cn.loop.srv.cfg.SuperDigest; sd != "" && id == sd {
 			cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "super", ID: ""})
 		}
@@ -758,6 +773,33 @@ func (cn *conn) auth(xid int32, body []byte) bool {
 	}
 	cn.reply(jute.ReplyHeader{Xid: xid}, nil)
 	return true
+}
+
+// authenticated reports whether the connection may make requests: it has
+// an identity of a scheme authentication is enforced for, or nothing is
+// enforced.
+func (cn *conn) authenticated() bool {
+	schemes := cn.loop.srv.cfg.EnforceAuthSchemes
+	if len(schemes) == 0 {
+		return true
+	}
+	for _, id := range cn.ids {
+		if slices.Contains(schemes, id.Scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// refuseUnauthenticated answers a request of a connection that has not
+// authenticated as ZooKeeper's AuthenticationHelper does: the error
+// SESSIONCLOSEDREQUIRESASLAUTH, then the connection is closed (the session
+// stays, to expire or be resumed by a connection that authenticates).
+func (cn *conn) refuseUnauthenticated(xid int32) {
+	cn.loop.srv.authLog.Info("closing connection: not authenticated with a scheme authentication is enforced for",
+		"remote", cn.ip, "schemes", cn.loop.srv.cfg.EnforceAuthSchemes)
+	cn.reply(jute.ReplyHeader{Xid: xid, Err: jute.CodeSessionClosedRequireSASL}, nil)
+	cn.closeSoon()
 }
 
 // javaHostAddress formats an address as Java's InetAddress.getHostAddress:

@@ -15,6 +15,7 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/tlsbridge"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/zkauth"
 	"github.com/meerkat-zk/meerkat/zktls"
 )
 
@@ -38,6 +39,15 @@ type Config struct {
 	// SuperDigest is zookeeper.DigestAuthenticationProvider.superDigest:
 	// "super:<base64 sha1>"; a client authenticating to it is a super user.
 	SuperDigest string
+	// Digest computes digest identities (the hash of
+	// zookeeper.DigestAuthenticationProvider.digestAlg); the zero Digest
+	// is ZooKeeper's SHA1.
+	Digest zkauth.Digest
+	// EnforceAuthSchemes, when not empty, is zookeeper.enforce.auth.schemes
+	// with enforcement on: a connection without an identity of one of them
+	// gets SESSIONCLOSEDREQUIRESASLAUTH for its first request other than
+	// auth, and is closed, as in ZooKeeper 3.8.
+	EnforceAuthSchemes []string
 	// SkipACL turns every ACL check off (zookeeper.skipACL).
 	SkipACL bool
 	// LocalSessions is localSessionsEnabled on a member: dump lists the
@@ -186,6 +196,8 @@ type Server struct {
 	outstanding atomic.Int64
 	// throttleLog reports globalOutstandingLimit being reached.
 	throttleLog rateLimitedLog
+	// authLog reports connections closed for not authenticating.
+	authLog rateLimitedLog
 	// mode is what srvr reports as Mode (standalone, leader, follower,
 	// observer); "" while the server cannot serve (a member without a
 	// leader).
@@ -225,6 +237,7 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 	standalone := ModeStandalone
 	s.mode.Store(&standalone)
 	s.throttleLog.logger, s.throttleLog.interval = cfg.Logger, 10*time.Second
+	s.authLog.logger, s.authLog.interval = cfg.Logger, 10*time.Second
 	for _, w := range cfg.FourLetterWords {
 		s.words[w] = true
 	}

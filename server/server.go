@@ -27,6 +27,7 @@ import (
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/snapshot"
 	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/zkauth"
 	"github.com/meerkat-zk/meerkat/zkmetrics"
 	"github.com/meerkat-zk/meerkat/zktls"
 )
@@ -149,6 +150,12 @@ func (s *Server) start() error {
 			LastSnapshot:  s.cp.LastFlush,
 		},
 		Logger: logger,
+	}
+	if ncfg.Digest, err = zkauth.NewDigest(cfg.DigestAlgorithm); err != nil {
+		return err
+	}
+	if cfg.EnforceAuth {
+		ncfg.EnforceAuthSchemes = cfg.EnforceAuthSchemes
 	}
 	if cfg.TLS.Enabled() {
 		if ncfg.TLS, err = zktls.NewServer(cfg.TLS.Settings, logger); err != nil {
