@@ -166,6 +166,8 @@ type Config struct {
 	// TLS is the client port's TLS: secureClientPort, ssl.*,
 	// client.portUnification and x509 authentication.
 	TLS ClientTLS
+	// QuorumTLS is the peer port's TLS: sslQuorum and ssl.quorum.*.
+	QuorumTLS QuorumTLS
 	// Path is the zoo.cfg the configuration was loaded from ("" for the
 	// embedded default): a reconfig rewrites it (WriteMembership).
 	Path string

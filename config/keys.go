@@ -12,7 +12,6 @@ import (
 
 // Why keys have no effect.
 const (
-	whyNoTLS      = "Meerkat has no TLS on the quorum yet; the key matters only with sslQuorum, which is refused"
 	whyTLSKey     = "Meerkat's TLS is Go's crypto/tls, which has no such setting"
 	whyNoSASL     = "Meerkat has no SASL or Kerberos yet"
 	whyNoLimit    = "Meerkat has no such limit yet (it has maxClientCnxns, globalOutstandingLimit and a per-connection queue cap)"
@@ -91,7 +90,6 @@ var inertKeys = map[string]string{
 	"zookeeper.enableEagerACLCheck":             whyJVM,
 	"emulate353TTLNodes":                        "TTL nodes use the 3.5.4+ encoding",
 	"zookeeper.emulate353TTLNodes":              "TTL nodes use the 3.5.4+ encoding",
-	"sslQuorumReloadCertFiles":                  whyNoTLS,
 	"metricsProvider.exportJvmInfo":             "Meerkat exports its Go runtime and process metrics instead of the JVM's",
 	"metricsProvider.numWorkerThreads":          whyJVM,
 	"metricsProvider.maxQueueSize":              whyJVM,
@@ -100,8 +98,6 @@ var inertKeys = map[string]string{
 
 // inertPrefixes are families of inert keys.
 var inertPrefixes = []struct{ prefix, why string }{
-	{"ssl.quorum.", whyNoTLS},
-	{"zookeeper.ssl.quorum.", whyNoTLS},
 	{"ssl.", whyTLSKey},
 	{"zookeeper.ssl.", whyTLSKey},
 	{"kerberos.", whyNoSASL},
@@ -152,8 +148,6 @@ func securitySwitch(key, value string) (known bool, refused string) {
 	on := strings.EqualFold(value, "true") || strings.EqualFold(value, "yes")
 	const noSASL = "Meerkat has no SASL yet and would let unauthenticated peers or clients in"
 	switch key {
-	case "sslQuorum":
-		return true, refuseIf(on, "Meerkat has no TLS on the quorum yet and would run the peers' connections in plaintext")
 	case "admin.forceHttps", "admin.portUnification":
 		return true, refuseIf(on, "Meerkat's admin server has no TLS yet and would serve it in plaintext")
 	case "quorum.auth.enableSasl", "quorum.auth.learnerRequireSasl", "quorum.auth.serverRequireSasl",
@@ -219,7 +213,11 @@ var HonouredKeys = []string{
 	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",
 	"ssl.clientAuth", "ssl.protocol", "ssl.enabledProtocols", "ssl.ciphersuites", "ssl.hostnameVerification",
 	"ssl.handshakeDetectionTimeoutMillis", "ssl.crl", "ssl.ocsp", "ssl.authProvider", "authProvider.N",
-	"X509AuthenticationProvider.superUser", "DigestAuthenticationProvider.digestAlg", "enforce.auth.enabled",
+	"X509AuthenticationProvider.superUser", "sslQuorum", "sslQuorumReloadCertFiles",
+	"ssl.quorum.keyStore.location", "ssl.quorum.keyStore.password", "ssl.quorum.keyStore.type",
+	"ssl.quorum.trustStore.location", "ssl.quorum.trustStore.password", "ssl.quorum.trustStore.type",
+	"ssl.quorum.clientAuth", "ssl.quorum.protocol", "ssl.quorum.enabledProtocols", "ssl.quorum.ciphersuites",
+	"ssl.quorum.hostnameVerification", "DigestAuthenticationProvider.digestAlg", "enforce.auth.enabled",
 	"enforce.auth.schemes",
 	"meerkat.raft.keepEntries",
 }

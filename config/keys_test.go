@@ -100,7 +100,8 @@ func TestEveryZooKeeperKeyIsAccounted(t *testing.T) {
 // less secure than asked is refused at start, with the reason.
 func TestSecuritySettingsAreRefused(t *testing.T) {
 	for _, tc := range []struct{ kv, reason string }{
-		{"sslQuorum=true", "no TLS on the quorum"},
+		{"ssl.quorum.ocsp=true", "revocation"},
+		{"portUnification=true", "no port unification"},
 		{"admin.forceHttps=true", "no TLS"},
 		{"ssl.context.supplier.class=x", "cannot load Java classes"},
 		{"ssl.crl=true", "revocation"},
@@ -141,6 +142,13 @@ func TestClientTLS(t *testing.T) {
 	if !c.TLS.X509() || c.TLS.Settings.KeyStore.Location != "/k.p12" || c.TLS.Settings.ClientAuth != zktls.ClientAuthWant ||
 		len(c.TLS.Settings.EnabledProtocols) != 2 || !c.TLS.Settings.Reload || c.TLS.Settings.Protocol != "TLSv1.2" {
 		t.Errorf("TLS settings: %+v", c.TLS)
+	}
+	if _, err := parse(t, base+"clientPort=2181\nsslQuorum=true\nssl.quorum.keyStore.location=/k\n"); err == nil || !strings.Contains(err.Error(), "ssl.quorum.trustStore.location") {
+		t.Errorf("sslQuorum without a trust store: %v", err)
+	}
+	if c, err = parse(t, base+"clientPort=2181\nzookeeper.sslQuorum=true\nssl.quorum.keyStore.location=/k\nzookeeper.ssl.quorum.trustStore.location=/t\nssl.quorum.hostnameVerification=false\n"); err != nil ||
+		!c.QuorumTLS.Enabled || c.QuorumTLS.Settings.TrustStore.Location != "/t" || c.QuorumTLS.Settings.HostnameVerification || c.TLS.Settings.KeyStore.Location != "" {
+		t.Errorf("quorum TLS: %v %+v", err, c.QuorumTLS)
 	}
 	if c, err = parse(t, base+"clientPort=2181\n"); err != nil || c.TLS.Enabled() || c.TLS.X509() || c.TLS.Settings.HandshakeTimeout == 0 {
 		t.Errorf("no TLS: %v %+v", err, c.TLS)
@@ -208,6 +216,11 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"ssl.handshakeDetectionTimeoutMillis": "3000", "ssl.crl": "false", "ssl.ocsp": "false", "ssl.authProvider": "x509",
 		"X509AuthenticationProvider.superUser": "CN=admin", "DigestAuthenticationProvider.digestAlg": "SHA3-256",
 		"enforce.auth.enabled": "true\nenforce.auth.schemes=digest", "enforce.auth.schemes": "digest, ip",
+		"sslQuorum": "true\nssl.quorum.keyStore.location=/k\nssl.quorum.trustStore.location=/t", "sslQuorumReloadCertFiles": "true",
+		"ssl.quorum.keyStore.location": "/k", "ssl.quorum.keyStore.password": "p", "ssl.quorum.keyStore.type": "PEM",
+		"ssl.quorum.trustStore.location": "/t", "ssl.quorum.trustStore.password": "p", "ssl.quorum.trustStore.type": "PEM",
+		"ssl.quorum.clientAuth": "need", "ssl.quorum.protocol": "TLSv1.3", "ssl.quorum.enabledProtocols": "TLSv1.3",
+		"ssl.quorum.ciphersuites": "TLS_AES_128_GCM_SHA256", "ssl.quorum.hostnameVerification": "true",
 	}
 	for _, k := range HonouredKeys {
 		if k == "server.N" {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -47,10 +48,49 @@ func (t *ClientTLS) SecureAddr() string {
 	return net.JoinHostPort(t.SecureAddress, strconv.Itoa(t.SecurePort))
 }
 
-// setTLS applies a key of the client port's TLS, and reports whether key
-// is one.
+// QuorumTLS is the peer port's TLS: sslQuorum and the ssl.quorum.* keys.
+type QuorumTLS struct {
+	// Enabled is sslQuorum.
+	Enabled bool
+	// Settings are the ssl.quorum.* keys (hostname verification checks
+	// both ends here, as in ZooKeeper).
+	Settings zktls.Settings
+	set      bool
+}
+
+// apply sets one of the quorum TLS keys, and reports whether key is one.
+func (q *QuorumTLS) apply(key, value string) (bool, error) {
+	if !q.set {
+		q.Settings, q.set = zktls.DefaultSettings(), true
+	}
+	var err error
+	switch key = strings.TrimPrefix(key, "zookeeper."); key {
+	case "sslQuorum":
+		q.Enabled, err = boolean(key, value)
+	case "sslQuorumReloadCertFiles":
+		q.Settings.Reload, err = boolean(key, value)
+	case "portUnification":
+		var on bool
+		if on, err = boolean(key, value); err == nil && on {
+			err = errors.New("Meerkat's peer port takes TLS only or plaintext only (sslQuorum); it has no port unification")
+		}
+	default:
+		suffix, ok := strings.CutPrefix(key, "ssl.quorum.")
+		if !ok {
+			return false, nil
+		}
+		return q.Settings.Set(suffix, value)
+	}
+	return true, err
+}
+
+// setTLS applies a key of the client port's or the quorum's TLS, and
+// reports whether key is one.
 func (c *Config) setTLS(key, value string) (bool, error) {
-	known, err := c.TLS.apply(key, value)
+	known, err := c.QuorumTLS.apply(key, value)
+	if !known {
+		known, err = c.TLS.apply(key, value)
+	}
 	if err != nil {
 		err = fmt.Errorf("%s=%s is refused: %w", key, value, err)
 	}
@@ -107,6 +147,13 @@ func (c *Config) validateTLS() error {
 	}
 	if !t.set {
 		t.Settings = zktls.DefaultSettings()
+	}
+	q := &c.QuorumTLS
+	if !q.set {
+		q.Settings = zktls.DefaultSettings()
+	}
+	if q.Enabled && (q.Settings.KeyStore.Location == "" || q.Settings.TrustStore.Location == "") {
+		return errors.New("sslQuorum=true needs ssl.quorum.keyStore.location and ssl.quorum.trustStore.location")
 	}
 	return nil
 }

@@ -77,7 +77,7 @@ type Config struct {
 	// TLS, when set, serves TLS clients: on SecureAddr, and on Addr too
 	// with PortUnification. A client's verified certificate authenticates
 	// it under the x509 scheme.
-	TLS *zktls.Server
+	TLS *zktls.Context
 	// SecureAddr is secureClientPortAddress:secureClientPort; empty for
 	// none.
 	SecureAddr string

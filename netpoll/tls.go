@@ -24,7 +24,7 @@ func (s *Server) startTLS() error {
 	if s.cfg.TLS == nil {
 		return nil
 	}
-	s.bridge = tlsbridge.New(s.rs, s.cfg.TLS.Config(), s.cfg.TLS.Settings().HandshakeTimeout, s.cfg.Logger)
+	s.bridge = tlsbridge.New(s.rs, s.cfg.TLS.ServerConfig(), s.cfg.TLS.Settings().HandshakeTimeout, s.cfg.Logger)
 	if s.cfg.SecureAddr == "" {
 		return nil
 	}

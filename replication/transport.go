@@ -2,17 +2,22 @@ package replication
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/meerkat-zk/meerkat/zktls"
 )
 
 // maxPeerFrame bounds one message on the peer port: raft's MaxSizePerMsg
@@ -49,6 +54,11 @@ type TransportConfig struct {
 	// Rejoin, when set, is called with a member that lost its log and asks
 	// the leader to take it back (see RequestRejoin).
 	Rejoin func(from uint64)
+	// TLS, when set, runs every peer connection over TLS (sslQuorum): each
+	// side presents its key store's certificate and checks the other's
+	// against the trust store and, with hostname verification, against
+	// the address it dialled or was reached from.
+	TLS *zktls.Context
 	// QueueSize bounds the batches waiting for each peer; 0 means 256.
 	QueueSize int
 	// Logger receives the transport's logs.
@@ -108,6 +118,9 @@ const (
 // unrelated to raft's heartbeats.
 const snapshotTimeout = 10 * time.Minute
 
+// peerHandshakeTimeout bounds an inbound peer connection's TLS handshake.
+const peerHandshakeTimeout = 10 * time.Second
+
 // NewTransport listens on cfg.Listen and starts a sender for every peer.
 func NewTransport(cfg TransportConfig) (*Transport, error) {
 	if cfg.QueueSize <= 0 {
@@ -119,6 +132,9 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on the peer port: %w", err)
+	}
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS.ServerConfig())
 	}
 	t := &Transport{cfg: cfg, ln: ln, peers: map[uint64]*peer{}, stop: make(chan struct{}), inbound: map[net.Conn]struct{}{}}
 	for id, addr := range cfg.Peers {
@@ -290,7 +306,7 @@ type outConn struct {
 // connection rather than into a socket whose other end is gone, where the
 // kernel would take it and lose it.
 func (t *Transport) dial(p *peer) (*outConn, error) {
-	c, err := net.DialTimeout("tcp", p.addr, time.Second)
+	c, err := t.connect(p.addr, time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +380,7 @@ func (t *Transport) SendSnapshot(m *pb.Message, write func(io.Writer) error) err
 	if !ok {
 		return fmt.Errorf("replication: snapshot for unknown member %d", m.GetTo())
 	}
-	c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
+	c, err := t.connect(p.addr, 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("replication: snapshot to member %d: %w", p.id, err)
 	}
@@ -392,14 +408,45 @@ func (t *Transport) SendSnapshot(m *pb.Message, write func(io.Writer) error) err
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("replication: snapshot to member %d: %w", p.id, err)
 	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if hc, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
 	}
 	var ack [1]byte
 	if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != 'k' {
 		return fmt.Errorf("replication: member %d did not install the snapshot: %v", p.id, err)
 	}
 	return nil
+}
+
+// connect dials a peer at addr, over TLS when the transport has it,
+// within timeout.
+func (t *Transport) connect(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil || t.cfg.TLS == nil {
+		return c, err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	tc := tls.Client(c, t.cfg.TLS.ClientConfig(host))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	}
+	return tc, nil
+}
+
+// handshake finishes the TLS handshake of an inbound connection and checks
+// that the peer's certificate names the address it came from.
+func (t *Transport) handshake(tc *tls.Conn) error {
+	_ = tc.SetDeadline(time.Now().Add(peerHandshakeTimeout))
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	if err := t.cfg.TLS.VerifyClientHost(tc.ConnectionState(), tc.RemoteAddr()); err != nil {
+		return err
+	}
+	return tc.SetDeadline(time.Time{})
 }
 
 func (t *Transport) acceptLoop() {
@@ -453,6 +500,12 @@ func (t *Transport) receiveLoop(c net.Conn) {
 			}
 		}
 	}()
+	if tc, ok := c.(*tls.Conn); ok {
+		if err := t.handshake(tc); err != nil {
+			t.cfg.Logger.Warn("replication: TLS handshake on the peer port failed", "remote", c.RemoteAddr(), "err", err)
+			return
+		}
+	}
 	r := bufio.NewReaderSize(c, 64<<10)
 	var hello [8]byte
 	if _, err := io.ReadFull(r, hello[:]); err != nil {
@@ -469,42 +522,37 @@ func (t *Transport) receiveLoop(c net.Conn) {
 	default:
 	}
 	from = id
-	var head [4]byte
 	var buf []byte
 	for {
-		if _, err := io.ReadFull(r, head[:]); err != nil {
+		var err error
+		if buf, err = readFrame(r, buf); err != nil {
+			if errors.Is(err, errFrameSize) {
+				t.cfg.Logger.Warn("replication: a frame too large or empty on the peer port", "from", from, "err", err)
+			}
 			return
 		}
-		n := binary.BigEndian.Uint32(head[:])
-		if n == 0 || n > maxPeerFrame {
-			t.cfg.Logger.Warn("replication: a frame too large or empty on the peer port", "from", from, "bytes", n)
-			return
-		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
-		}
-		buf = buf[:n]
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return
-		}
-		switch buf[0] {
-		case frameSnapshot:
+		f, err := decodeFrame(from, buf)
+		if f.kind == frameSnapshot {
 			// The rest of the connection is the image; the sender waits
 			// for the ack. Its end is no sign of the sender's death.
-			m := &pb.Message{}
-			if err := proto.Unmarshal(buf[1:], m); err != nil || m.GetFrom() != from || m.GetType() != pb.MsgSnap || t.cfg.ReceiveSnapshot == nil {
-				t.cfg.Logger.Warn("replication: a malformed snapshot on the peer port", "from", from, "err", err)
-				from = 0
-				return
-			}
 			id := from
 			from = 0
-			if err := t.cfg.ReceiveSnapshot(m, r); err != nil {
+			if err != nil || t.cfg.ReceiveSnapshot == nil {
+				t.cfg.Logger.Warn("replication: a malformed snapshot on the peer port", "from", id, "err", err)
+				return
+			}
+			if err := t.cfg.ReceiveSnapshot(f.msg, r); err != nil {
 				t.cfg.Logger.Error("replication: installing a snapshot failed", "from", id, "err", err)
 				return
 			}
 			_, _ = c.Write([]byte{'k'})
 			return
+		}
+		if err != nil {
+			t.cfg.Logger.Warn("replication: a malformed frame on the peer port", "from", from, "err", err)
+			return
+		}
+		switch f.kind {
 		case frameRejoin:
 			if t.cfg.Rejoin != nil {
 				t.cfg.Rejoin(from)
@@ -512,18 +560,76 @@ func (t *Transport) receiveLoop(c net.Conn) {
 		case frameApp:
 			if t.cfg.ReceiveApp != nil {
 				// The receiver may keep the message: it gets its own copy.
-				t.cfg.ReceiveApp(from, append([]byte(nil), buf[1:]...))
+				t.cfg.ReceiveApp(from, append([]byte(nil), f.app...))
 			}
 		case frameRaft:
-			m := &pb.Message{}
-			if err := proto.Unmarshal(buf[1:], m); err != nil || m.GetFrom() != from {
-				t.cfg.Logger.Warn("replication: a malformed message on the peer port", "from", from, "err", err)
-				return
-			}
-			t.cfg.Receive(m)
-		default:
-			t.cfg.Logger.Warn("replication: a frame of an unknown kind on the peer port", "from", from, "kind", buf[0])
-			return
+			t.cfg.Receive(f.msg)
 		}
 	}
+}
+
+// errFrameSize reports a frame length of 0 or above maxPeerFrame.
+var errFrameSize = errors.New("frame too large or empty")
+
+// readFrame reads the next frame's payload from r into buf, which it grows
+// as needed and returns, reset or partly filled, even on error. The length
+// is trusted only as far as the bytes it announces arrive: the buffer
+// grows a chunk at a time, so a length alone never makes it allocate.
+func readFrame(r io.Reader, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	var head [4]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return buf, err
+	}
+	n := int(binary.BigEndian.Uint32(head[:]))
+	if n == 0 || n > maxPeerFrame {
+		return buf, fmt.Errorf("%w: %d bytes", errFrameSize, n)
+	}
+	for len(buf) < n {
+		k := min(n-len(buf), max(len(buf), 64<<10))
+		buf = slices.Grow(buf, k)
+		m, err := io.ReadFull(r, buf[len(buf):len(buf)+k])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
+}
+
+// peerFrame is a frame as decodeFrame decodes it; which fields are set
+// depends on kind.
+type peerFrame struct {
+	kind byte
+	// msg is the message of a raft or snapshot frame.
+	msg *pb.Message
+	// app is an application message; it aliases the frame.
+	app []byte
+}
+
+// decodeFrame decodes the payload of a frame (never empty: see readFrame)
+// from member from: a raft or snapshot frame must hold a message from
+// from, a snapshot frame a MsgSnap. kind is set even on error.
+func decodeFrame(from uint64, b []byte) (peerFrame, error) {
+	f := peerFrame{kind: b[0]}
+	switch f.kind {
+	case frameRaft, frameSnapshot:
+		m := &pb.Message{}
+		if err := proto.Unmarshal(b[1:], m); err != nil {
+			return f, err
+		}
+		if m.GetFrom() != from {
+			return f, fmt.Errorf("a message from member %d on the connection of member %d", m.GetFrom(), from)
+		}
+		if f.kind == frameSnapshot && m.GetType() != pb.MsgSnap {
+			return f, fmt.Errorf("a snapshot frame holding a %v", m.GetType())
+		}
+		f.msg = m
+	case frameApp:
+		f.app = b[1:]
+	case frameRejoin:
+	default:
+		return f, fmt.Errorf("a frame of an unknown kind %d", f.kind)
+	}
+	return f, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/meerkat-zk/meerkat/replication"
 	"github.com/meerkat-zk/meerkat/snapshot"
 	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/zktls"
 )
 
 // member is a server's part in an ensemble: its raft log, its raft node
@@ -195,6 +196,13 @@ func (s *Server) quorum() netpoll.Quorum {
 // start listens on the peer port and starts the raft node, feeding s's
 // pipeline.
 func (m *member) start(s *Server) error {
+	var peerTLS *zktls.Context
+	if s.cfg.QuorumTLS.Enabled {
+		var err error
+		if peerTLS, err = zktls.NewContext(s.cfg.QuorumTLS.Settings, s.logger); err != nil {
+			return fmt.Errorf("quorum TLS: %w", err)
+		}
+	}
 	var err error
 	// The peers are added once the node exists: until then the transport
 	// refuses their connections, so nothing arrives for a node not yet
@@ -210,6 +218,7 @@ func (m *member) start(s *Server) error {
 			return m.node.ReceiveSnapshot(msg, image)
 		},
 		Rejoin: func(id uint64) { m.node.Rejoin(id) },
+		TLS:    peerTLS,
 		Logger: s.logger,
 	})
 	if err != nil {

@@ -158,7 +158,7 @@ func (s *Server) start() error {
 		ncfg.EnforceAuthSchemes = cfg.EnforceAuthSchemes
 	}
 	if cfg.TLS.Enabled() {
-		if ncfg.TLS, err = zktls.NewServer(cfg.TLS.Settings, logger); err != nil {
+		if ncfg.TLS, err = zktls.NewContext(cfg.TLS.Settings, logger); err != nil {
 			return fmt.Errorf("client TLS: %w", err)
 		}
 		if cfg.TLS.SecurePort != 0 {

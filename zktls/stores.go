@@ -14,6 +14,8 @@ import (
 	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"github.com/youmark/pkcs8"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/meerkat-zk/meerkat/internal/pkcs8pbe"
 )
 
 // The store formats.
@@ -107,7 +109,7 @@ func pemKeyPair(data []byte, password string) (crypto.PrivateKey, [][]byte, erro
 			chain = append(chain, b.Bytes)
 			continue
 		case "ENCRYPTED PRIVATE KEY":
-			key, err = pkcs8.ParsePKCS8PrivateKey(b.Bytes, []byte(password))
+			key, err = decryptKey(b.Bytes, password)
 		case "PRIVATE KEY":
 			key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
 		case "RSA PRIVATE KEY":
@@ -125,6 +127,19 @@ func pemKeyPair(data []byte, password string) (crypto.PrivateKey, [][]byte, erro
 		return nil, nil, errors.New("no private key found")
 	}
 	return key, chain, nil
+}
+
+// decryptKey decrypts an encrypted PKCS#8 key: with PKCS#12's 3DES
+// scheme, which ZooKeeper's own PEM reader handles, or with PBES2.
+func decryptKey(der []byte, password string) (crypto.PrivateKey, error) {
+	plain, err := pkcs8pbe.Decrypt(der, password)
+	switch {
+	case errors.Is(err, pkcs8pbe.ErrOtherScheme):
+		return pkcs8.ParsePKCS8PrivateKey(der, []byte(password))
+	case err != nil:
+		return nil, err
+	}
+	return x509.ParsePKCS8PrivateKey(plain)
 }
 
 // jksKeyPair reads the first private key entry of a Java key store; its
