@@ -16,29 +16,40 @@ func permScenario(name string, perms int32) scenario {
 		a.create(e.p("n/victim"), nil, 0)
 		a.setACL(e.p("n"), []jute.ACL{worldACL(perms)}, -1)
 		b := e.connect("B")
-		b.exists(e.p("n"), false)
-		b.getData(e.p("n"), false)
-		b.getChildren(e.p("n"), false)
-		b.getChildren2(e.p("n"), false)
-		b.getAllChildrenNumber(e.p("n"))
-		b.getACL(e.p("n"))
-		b.setData(e.p("n"), []byte("w"), -1)
-		b.create(e.p("n/new"), nil, 0)
-		b.create2(e.p("n/new2"), nil, 0)
-		b.createContainer(e.p("n/container"), nil)
-		b.createTTL(e.p("n/ttl"), nil, 5, 60000)
-		b.create(e.p("n/eph"), nil, 1)
-		b.getEphemerals(e.p("n"))
-		b.addWatch(e.p("n"), modePersistent)
-		b.checkWatches(e.p("n"), watcherAny)
-		b.removeWatches(e.p("n"), watcherAny)
-		b.delete(e.p("n/victim"), -1)
-		b.multi(mCheck(e.p("n"), -1))
-		b.multiRead(mGetData(e.p("n")), mGetChildren(e.p("n")))
-		b.sync(e.p("n"))
-		b.setACL(e.p("n"), openACL, -1)
-		b.getACL(e.p("n"))
+		b.everyOp(e.p("n"))
 	}}
+}
+
+// everyOp plays every operation as c against n, a node with data and one
+// child, victim: what c may and may not do there, the ACL check of each
+// operation (or its absence) shows in the replies. The operations that
+// need ADMIN come last, setACL opening n to all.
+func (c *client) everyOp(n string) {
+	c.exists(n, false)
+	c.getData(n, false)
+	c.getChildren(n, false)
+	c.getChildren2(n, false)
+	c.getAllChildrenNumber(n)
+	c.getACL(n)
+	c.setData(n, []byte("w"), -1)
+	c.create(n+"/new", nil, 0)
+	c.create2(n+"/new2", nil, 0)
+	c.createContainer(n+"/container", nil)
+	c.createTTL(n+"/ttl", nil, 5, 60000)
+	c.create(n+"/eph", nil, 1)
+	c.getEphemerals(n)
+	c.addWatch(n, modePersistent)
+	c.checkWatches(n, watcherAny)
+	c.removeWatches(n, watcherAny)
+	// No ACL check: each watch on an existing node fires at once.
+	c.setWatches(true, jute.SetWatches{DataWatches: []string{n}, ChildWatches: []string{n}, ExistWatches: []string{n + "/none"}})
+	c.delete(n+"/victim", -1)
+	c.multi(mCheck(n, -1))
+	c.multi(mCreate(n+"/m", nil, 0), mSetData(n, []byte("m"), -1))
+	c.multiRead(mGetData(n), mGetChildren(n))
+	c.sync(n)
+	c.setACL(n, openACL, -1)
+	c.getACL(n)
 }
 
 // invalidACLScenario creates a node with acl and then sets acl on it.

@@ -32,6 +32,7 @@ func sharedScenarios() []scenario {
 		quotaScenarios,
 		statScenarios,
 		aclScenarios,
+		aclMatrixScenarios(),
 		multiScenarios,
 		watchScenarios,
 		sessionScenarios,
@@ -61,8 +62,9 @@ func TestConformance(t *testing.T) {
 // only: ttl_disabled_without_extended_types (extended types off), the 4lw
 // whitelist, session expiry (tickTime 1 s), container and TTL sweeps
 // (znode.container.*), enforced quotas, skipACL and jute.maxbuffer; so do
-// the half-closed four-letter variants, the same words over the same
-// transport.
+// the pairs of authpairs_test.go (digest algorithms, an x509 provider,
+// enforce.auth, refused settings) and the half-closed four-letter
+// variants, the same words over the same transport.
 func followerScenarios() []scenario {
 	var fresh []scenario
 	for _, sc := range freshScenarios {

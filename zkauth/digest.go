@@ -16,16 +16,35 @@ import (
 	"strings"
 )
 
-// digestAlgorithms are the MessageDigest algorithms of Java 17 (by their
-// standard names, which Java matches without regard to case), as
-// zookeeper.DigestAuthenticationProvider.digestAlg may name them.
-var digestAlgorithms = map[string]func() hash.Hash{
-	"SHA1": sha1.New, "SHA-1": sha1.New, "SHA": sha1.New,
-	"SHA-224": sha256.New224, "SHA-256": sha256.New, "SHA-384": sha512.New384, "SHA-512": sha512.New,
-	"SHA-512/224": sha512.New512_224, "SHA-512/256": sha512.New512_256,
-	"SHA3-224": func() hash.Hash { return sha3.New224() }, "SHA3-256": func() hash.Hash { return sha3.New256() },
-	"SHA3-384": func() hash.Hash { return sha3.New384() }, "SHA3-512": func() hash.Hash { return sha3.New512() },
-	"MD5": md5.New,
+// digestAlgorithms are the MessageDigest algorithms of Java 17's SUN
+// provider as zookeeper.DigestAuthenticationProvider.digestAlg may name
+// them, by standard name, alias or OID (Java matches names without regard
+// to case, and takes an OID with or without "OID."). Java's MD2 is left
+// out: Go has no MD2, and nothing should hash passwords with it.
+var digestAlgorithms = map[string]func() hash.Hash{}
+
+func init() {
+	for _, a := range []struct {
+		names []string
+		hash  func() hash.Hash
+	}{
+		{[]string{"SHA-1", "SHA1", "SHA", "1.3.14.3.2.26"}, sha1.New},
+		{[]string{"SHA-224", "SHA224", "2.16.840.1.101.3.4.2.4"}, sha256.New224},
+		{[]string{"SHA-256", "SHA256", "2.16.840.1.101.3.4.2.1"}, sha256.New},
+		{[]string{"SHA-384", "SHA384", "2.16.840.1.101.3.4.2.2"}, sha512.New384},
+		{[]string{"SHA-512", "SHA512", "2.16.840.1.101.3.4.2.3"}, sha512.New},
+		{[]string{"SHA-512/224", "SHA512/224", "2.16.840.1.101.3.4.2.5"}, sha512.New512_224},
+		{[]string{"SHA-512/256", "SHA512/256", "2.16.840.1.101.3.4.2.6"}, sha512.New512_256},
+		{[]string{"SHA3-224", "2.16.840.1.101.3.4.2.7"}, func() hash.Hash { return sha3.New224() }},
+		{[]string{"SHA3-256", "2.16.840.1.101.3.4.2.8"}, func() hash.Hash { return sha3.New256() }},
+		{[]string{"SHA3-384", "2.16.840.1.101.3.4.2.9"}, func() hash.Hash { return sha3.New384() }},
+		{[]string{"SHA3-512", "2.16.840.1.101.3.4.2.10"}, func() hash.Hash { return sha3.New512() }},
+		{[]string{"MD5", "1.2.840.113549.2.5"}, md5.New},
+	} {
+		for _, n := range a.names {
+			digestAlgorithms[n] = a.hash
+		}
+	}
 }
 
 // Digest is the digest scheme's identity function for one algorithm.
@@ -44,9 +63,10 @@ func NewDigest(algorithm string) (Digest, error) {
 	if algorithm == "" {
 		algorithm = DefaultDigestAlgorithm
 	}
-	h, ok := digestAlgorithms[strings.ToUpper(algorithm)]
+	name := strings.ToUpper(algorithm)
+	h, ok := digestAlgorithms[strings.TrimPrefix(name, "OID.")]
 	if !ok {
-		return Digest{}, fmt.Errorf("don't support this ACL digest algorithm: %s (Meerkat has SHA1, SHA-224, SHA-256, SHA-384, SHA-512, SHA-512/224, SHA-512/256, SHA3-224, SHA3-256, SHA3-384, SHA3-512 and MD5)", algorithm)
+		return Digest{}, fmt.Errorf("don't support this ACL digest algorithm: %s (Meerkat has Java's SHA-1, SHA-2 and SHA3 digests and MD5, by name, alias or OID; not MD2)", algorithm)
 	}
 	return Digest{algorithm: algorithm, newHash: h}, nil
 }

@@ -16,7 +16,7 @@ func TestDigestAgainstZooKeeper(t *testing.T) {
 		t.Fatalf("java not found (make test installs it): %v", err)
 	}
 	inputs := []string{"user:password", "super:s3cr3t:with:colons", "ünï:cödé", "nocolon", ":"}
-	for _, alg := range []string{"SHA1", "sha-256", "SHA3-256", "SHA-512", "MD5"} {
+	for _, alg := range []string{"SHA1", "sha-256", "SHA256", "SHA3-256", "SHA-512", "MD5", "2.16.840.1.101.3.4.2.3", "oid.2.16.840.1.101.3.4.2.8", "SHA512/224"} {
 		d, err := NewDigest(alg)
 		if err != nil {
 			t.Fatal(err)

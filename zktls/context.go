@@ -199,7 +199,7 @@ func (c *Context) load() (*material, []fileStamp, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	suites, unsupported, err := st.cipherSuites()
+	suites, unsupported, err := st.suitesFor(lo, hi)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -184,12 +184,11 @@ var defaultCipherSuites = []string{
 }
 
 // cipherSuites returns the TLS 1.2-and-earlier suites to offer, by their
-// IANA names (which Java uses too), and the names Go does not implement
-// (ZooKeeper's default list has two: the AES-256-CBC-SHA384 suites),
-// which are left out. Names of TLS 1.3 suites are accepted and have no
-// effect: Go always offers its TLS 1.3 suites. A list of which Go
-// implements nothing is an error.
-func (s *Settings) cipherSuites() (ids []uint16, unsupported []string, err error) {
+// IANA names (which Java uses too), whether TLS 1.3 suites are named, and
+// the names Go does not implement (ZooKeeper's default list has two: the
+// AES-256-CBC-SHA384 suites), which are left out. Go always offers its
+// TLS 1.3 suites when TLS 1.3 is on; Java offers those named only.
+func (s *Settings) cipherSuites() (ids []uint16, tls13 bool, unsupported []string) {
 	names := s.CipherSuites
 	if len(names) == 0 {
 		names = defaultCipherSuites
@@ -198,7 +197,6 @@ func (s *Settings) cipherSuites() (ids []uint16, unsupported []string, err error
 	for _, c := range append(tls.CipherSuites(), tls.InsecureCipherSuites()...) {
 		byName[c.Name] = c
 	}
-	tls13 := false
 	for _, n := range names {
 		c, ok := byName[n]
 		switch {
@@ -210,8 +208,21 @@ func (s *Settings) cipherSuites() (ids []uint16, unsupported []string, err error
 			ids = append(ids, c.ID)
 		}
 	}
-	if len(ids) == 0 && !tls13 {
-		return nil, unsupported, fmt.Errorf("none of the cipher suites %v is supported", names)
+	return ids, tls13, unsupported
+}
+
+// suitesFor checks that some configured cipher suite can serve the
+// enabled versions lo-hi: ZooKeeper would start and then fail every
+// handshake (TLSv1.3 alone with its default suites, all TLS 1.2 ones, is
+// the usual way to get there), which Meerkat refuses at start instead.
+func (s *Settings) suitesFor(lo, hi uint16) (ids []uint16, unsupported []string, err error) {
+	ids, tls13, unsupported := s.cipherSuites()
+	if (hi >= tls.VersionTLS13 && tls13) || (lo < tls.VersionTLS13 && len(ids) > 0) {
+		return ids, unsupported, nil
 	}
-	return ids, unsupported, nil
+	names := s.CipherSuites
+	if len(names) == 0 {
+		names = defaultCipherSuites
+	}
+	return nil, nil, fmt.Errorf("no handshake could succeed: none of the cipher suites %v serves the enabled protocols (for TLS 1.3 alone, name TLS 1.3 suites such as TLS_AES_128_GCM_SHA256 in ciphersuites; ZooKeeper's default suites are all TLS 1.2 ones)", names)
 }

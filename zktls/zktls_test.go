@@ -98,15 +98,20 @@ func TestProtocolsAndCipherSuites(t *testing.T) {
 	if _, _, err := (&Settings{Protocol: "SSLv3"}).versions(); err == nil {
 		t.Error("SSLv3 accepted")
 	}
-	ids, unsupported, err := (&Settings{}).cipherSuites()
+	ids, unsupported, err := (&Settings{}).suitesFor(tls.VersionTLS12, tls.VersionTLS12)
 	if err != nil || len(ids) != 10 || len(unsupported) != 2 {
 		t.Errorf("ZooKeeper's default suites: %d supported, unsupported %v, %v", len(ids), unsupported, err)
 	}
-	ids, _, err = (&Settings{CipherSuites: []string{"TLS_AES_128_GCM_SHA256"}}).cipherSuites()
-	if err != nil || len(ids) != 0 {
-		t.Errorf("a TLS 1.3 suite alone: %v %v", ids, err)
+	if _, _, err = (&Settings{}).suitesFor(tls.VersionTLS13, tls.VersionTLS13); err == nil || !strings.Contains(err.Error(), "no handshake could succeed") {
+		t.Errorf("TLS 1.3 alone with ZooKeeper's default (TLS 1.2) suites: %v", err)
 	}
-	if _, _, err := (&Settings{CipherSuites: []string{"TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"}}).cipherSuites(); err == nil {
+	if _, _, err = (&Settings{CipherSuites: []string{"TLS_AES_128_GCM_SHA256"}}).suitesFor(tls.VersionTLS13, tls.VersionTLS13); err != nil {
+		t.Errorf("TLS 1.3 alone with a TLS 1.3 suite: %v", err)
+	}
+	if _, _, err = (&Settings{CipherSuites: []string{"TLS_AES_128_GCM_SHA256"}}).suitesFor(tls.VersionTLS12, tls.VersionTLS12); err == nil {
+		t.Error("TLS 1.2 alone with only a TLS 1.3 suite was accepted")
+	}
+	if _, _, err := (&Settings{CipherSuites: []string{"TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"}}).suitesFor(tls.VersionTLS12, tls.VersionTLS13); err == nil {
 		t.Error("a list of suites Go lacks was accepted")
 	}
 }

@@ -43,6 +43,10 @@ type Ensemble struct {
 	argv  func(cfg string) []string
 }
 
+// PeerAddr returns member i's peer address, host:port (where it listens,
+// behind any proxy).
+func (e *Ensemble) PeerAddr(i int) string { return fmt.Sprintf("127.0.0.1:%d", e.ports[i].peer) }
+
 // Join starts a new server, the next server.N, whose zoo.cfg names the
 // current members and itself (as a participant, or an observer), as
 // ZooKeeper's documentation has a server started that a reconfig then

@@ -55,7 +55,25 @@ type Options struct {
 	// 127.0.0.1:AdminPort (ZooKeeper's needs Debian's Jetty, servlet API
 	// and Jackson jars, which it is then given).
 	AdminPort int
+	// SecurePort gives the server a second free port for TLS clients:
+	// zoo.cfg gets secureClientPort and secureClientPortAddress=127.0.0.1
+	// (the plain clientPort stays, and is what the start waits for), and
+	// Server.SecureAddr names it. The TLS settings themselves (the
+	// serverCnxnFactory ZooKeeper needs for TLS, ssl.*) go in Extra.
+	// Standalone servers only. It implies Netty.
+	SecurePort bool
+	// Netty puts the Netty jars ZooKeeper's NettyServerCnxnFactory needs
+	// beside those zookeeper.jar's manifest names on its classpath (Debian
+	// package libnetty-java, a dependency of zookeeper), for a
+	// configuration that sets serverCnxnFactory without SecurePort
+	// (client.portUnification on the plain port).
+	Netty bool
 }
+
+// nettyJars are the Netty jars ZooKeeper needs for TLS that its jar's
+// manifest leaves out (it names netty-buffer, -common, -handler,
+// -transport and -transport-native-epoll).
+var nettyJars = []string{"netty-codec.jar", "netty-resolver.jar", "netty-transport-native-unix-common.jar"}
 
 // adminJars are the jars ZooKeeper's AdminServer needs beside zookeeper.jar.
 var adminJars = []string{
@@ -71,6 +89,10 @@ type Server struct {
 	Addr string
 	// Port is the client port.
 	Port int
+	// SecureAddr is host:port of the secure client port, and SecurePort
+	// the port (Options.SecurePort; else empty and 0).
+	SecureAddr string
+	SecurePort int
 	// Dir is the server's data directory.
 	Dir  string
 	cmd  *exec.Cmd
@@ -91,6 +113,19 @@ func FreePort(t TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// freePortBut returns a port that was free on 127.0.0.1 a moment ago and
+// is not port.
+func freePortBut(t TB, port int) int {
+	t.Helper()
+	for range 10 {
+		if p := FreePort(t); p != port {
+			return p
+		}
+	}
+	t.Fatalf("zktest: the kernel gave port %d ten times in a row", port)
+	return 0
 }
 
 var (
@@ -144,7 +179,7 @@ func moduleRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-func writeConfig(t TB, dir string, port int, o Options) string {
+func writeConfig(t TB, dir string, port, securePort int, o Options) string {
 	t.Helper()
 	tick := o.TickTime
 	if tick == 0 {
@@ -156,6 +191,9 @@ func writeConfig(t TB, dir string, port int, o Options) string {
 		fmt.Sprintf("clientPort=%d", port),
 		"clientPortAddress=127.0.0.1",
 		"4lw.commands.whitelist=*",
+	}
+	if securePort != 0 {
+		lines = append(lines, fmt.Sprintf("secureClientPort=%d", securePort), "secureClientPortAddress=127.0.0.1")
 	}
 	if o.AdminPort != 0 {
 		lines = append(lines, "admin.enableServer=true", "admin.serverAddress=127.0.0.1", fmt.Sprintf("admin.serverPort=%d", o.AdminPort))
@@ -201,6 +239,25 @@ func ZooKeeperCommand(t TB, cfg string) *exec.Cmd {
 	return exec.Command(argv[0], argv[1:]...)
 }
 
+// ZooKeeperClientCommand is the command that runs Apache ZooKeeper's Java
+// client, org.apache.zookeeper.ZooKeeperMain (what zkCli.sh runs), with
+// args, on a classpath with the Netty jars its TLS socket
+// (ClientCnxnSocketNetty) needs. jvm are extra JVM flags, the client's
+// settings among them (-Dzookeeper.client.secure=true, ...); the JVM is
+// kept small and quick to start. Commands print to stdout, the client's
+// log (warnings and errors) goes to stderr.
+func ZooKeeperClientCommand(t TB, jvm []string, args ...string) *exec.Cmd {
+	t.Helper()
+	java := findJava(t)
+	cp := ZooKeeperJar
+	for _, jar := range append([]string{"slf4j-simple.jar"}, nettyJars...) {
+		cp += ":/usr/share/java/" + jar
+	}
+	argv := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"}
+	argv = append(append(argv, jvm...), "-cp", cp, "org.apache.zookeeper.ZooKeeperMain")
+	return exec.Command(java, append(argv, args...)...)
+}
+
 // findJava returns java's path, and fails t, loudly, when java or the
 // ZooKeeper package is missing: the side-by-side tests must not skip.
 func findJava(t TB) string {
@@ -231,6 +288,11 @@ func zooKeeperArgv(java string, o Options, main, cfg string) []string {
 		jvm = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
 	}
 	args := append([]string{java}, jvm...)
+	if o.Netty || o.SecurePort {
+		for _, jar := range nettyJars {
+			cp += ":/usr/share/java/" + jar
+		}
+	}
 	if o.AdminPort != 0 {
 		for _, jar := range adminJars {
 			cp += ":/usr/share/java/" + jar
@@ -262,16 +324,20 @@ func startOnFreePort(t TB, name string, o Options, argv func(cfg string) []strin
 	t.Helper()
 	dir := t.TempDir()
 	for attempt := 1; ; attempt++ {
-		port := FreePort(t)
-		cfg := writeConfig(t, dir, port, o)
+		port, securePort := FreePort(t), 0
+		if o.SecurePort {
+			securePort = freePortBut(t, port)
+		}
+		cfg := writeConfig(t, dir, port, securePort, o)
 		s := &Server{Name: name, Port: port, Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, args: argv(cfg)}
+		if securePort != 0 {
+			s.SecurePort, s.SecureAddr = securePort, fmt.Sprintf("127.0.0.1:%d", securePort)
+		}
 		err := s.start(t)
 		if err == nil {
-			var owns bool
-			if owns, err = ownsListener(s.Pid(), port); err == nil && owns {
+			err = s.checkListeners()
+			if err == nil {
 				return s
-			} else if err == nil {
-				err = fmt.Errorf("another process listens on port %d", port)
 			}
 		}
 		s.Kill()
@@ -279,6 +345,24 @@ func startOnFreePort(t TB, name string, o Options, argv func(cfg string) []strin
 			t.Fatalf("zktest: %s did not start: %v\n%s", name, err, s.Log())
 		}
 	}
+}
+
+// checkListeners returns an error unless the server's process holds the
+// sockets listening on its client port and secure client port.
+func (s *Server) checkListeners() error {
+	for _, port := range []int{s.Port, s.SecurePort} {
+		if port == 0 {
+			continue
+		}
+		owns, err := ownsListener(s.Pid(), port)
+		if err != nil {
+			return fmt.Errorf("cannot check who listens on port %d: %w", port, err)
+		}
+		if !owns {
+			return fmt.Errorf("another process listens on port %d; %s does not", port, s.Name)
+		}
+	}
+	return nil
 }
 
 // ownsListener reports whether process pid holds the socket listening on
@@ -465,6 +549,12 @@ func (s *Server) Restart(t TB) {
 	if !owns {
 		s.Kill()
 		t.Fatalf("zktest: restart: another process listens on port %d; the restarted %s does not\n%s", s.Port, s.Name, s.Log())
+	}
+	if s.SecurePort != 0 {
+		if err := s.checkListeners(); err != nil {
+			s.Kill()
+			t.Fatalf("zktest: restart: %v\n%s", err, s.Log())
+		}
 	}
 }
 
