@@ -1,10 +1,12 @@
 package pkcs8pbe
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -77,4 +79,22 @@ func sameKey(t *testing.T, der []byte, key *ecdsa.PrivateKey) bool {
 		return false
 	}
 	return key.Equal(k)
+}
+
+// TestKDF checks the key derivation against known answers (from
+// go-pkcs12's tests), the second one with a leading zero byte in an
+// intermediate block.
+func TestKDF(t *testing.T) {
+	sesame := []byte{0, 's', 0, 'e', 0, 's', 0, 'a', 0, 'm', 0, 'e', 0, 0}
+	for _, c := range []struct {
+		password, salt []byte
+		want           string
+	}{
+		{sesame, bytes.Repeat([]byte{0xff}, 8), "7cd9fd3e2b3be7691a44e3bef0f9ea0fb9b897d4e325d9d1"},
+		{[]byte{0, 0}, []byte("\xf3\x7e\x05\xb5\x18\x32\x4b\x4b"), "00f759ff47d14dd03665d5943cb3c4a39a2555c02aed66e1"},
+	} {
+		if got := hex.EncodeToString(kdf(c.password, c.salt, 2048, 1, 24)); got != c.want {
+			t.Errorf("kdf(%x, %x) = %s, want %s", c.password, c.salt, got, c.want)
+		}
+	}
 }

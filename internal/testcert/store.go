@@ -10,6 +10,8 @@ import (
 
 	"github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/meerkat-zk/meerkat/internal/pkcs8pbe"
 )
 
 // Format is a key store or trust store file format, named as ZooKeeper's
@@ -126,7 +128,7 @@ func (c *Cert) keyPEM(t TB, password string) []byte {
 	if password == "" {
 		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	}
-	enc, err := encryptPKCS8(der, password)
+	enc, err := pkcs8pbe.Encrypt(der, password, 2048)
 	if err != nil {
 		t.Fatalf("testcert: %v", err)
 	}

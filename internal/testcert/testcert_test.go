@@ -3,20 +3,18 @@ package testcert
 import (
 	"bytes"
 	"crypto"
-	"crypto/cipher"
-	"crypto/des"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/asn1"
-	"encoding/hex"
 	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/meerkat-zk/meerkat/x500"
-	"github.com/pavlo-v-chernykh/keystore-go/v4"
+	keystore "github.com/pavlo-v-chernykh/keystore-go/v4"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/meerkat-zk/meerkat/internal/pkcs8pbe"
+	"github.com/meerkat-zk/meerkat/x500"
 )
 
 // TestParseName: the awkward subjects keep their RDNs and attributes in
@@ -119,7 +117,9 @@ func loadKeyStore(t *testing.T, path string, f Format, password string) (crypto.
 					t.Fatalf("%s: %s with password %q", path, block.Type, password)
 				}
 				if password != "" {
-					der = decryptPKCS8(t, der, password)
+					if der, err = pkcs8pbe.Decrypt(der, password); err != nil {
+						t.Fatalf("%s: %v", path, err)
+					}
 				}
 				if key, err = x509.ParsePKCS8PrivateKey(der); err != nil {
 					t.Fatalf("%s: %v", path, err)
@@ -207,47 +207,5 @@ func loadTrustStore(t *testing.T, path string, f Format, password string) []*x50
 			t.Fatalf("%s: %v", path, err)
 		}
 		return []*x509.Certificate{cert}
-	}
-}
-
-// decryptPKCS8 undoes encryptPKCS8, checking the algorithm on the way.
-func decryptPKCS8(t *testing.T, der []byte, password string) []byte {
-	t.Helper()
-	var info encryptedPrivateKeyInfo
-	var params pbeParams
-	if _, err := asn1.Unmarshal(der, &info); err != nil || !info.Algorithm.Algorithm.Equal(oidPBEWithSHAAnd3KeyTripleDESCBC) {
-		t.Fatalf("not pbeWithSHAAnd3-KeyTripleDES-CBC: %v", err)
-	}
-	if _, err := asn1.Unmarshal(info.Algorithm.Parameters.FullBytes, &params); err != nil {
-		t.Fatal(err)
-	}
-	block, iv, err := pbeCipher(password, params.Salt, params.Iterations)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := append([]byte(nil), info.EncryptedData...)
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(data, data)
-	pad := int(data[len(data)-1])
-	if pad < 1 || pad > des.BlockSize {
-		t.Fatalf("bad padding %d: wrong password?", pad)
-	}
-	return data[:len(data)-pad]
-}
-
-// TestPKCS12KDF checks the key derivation against known answers (from
-// go-pkcs12's tests), the second one with a leading zero byte in an
-// intermediate block.
-func TestPKCS12KDF(t *testing.T) {
-	sesame := []byte{0, 's', 0, 'e', 0, 's', 0, 'a', 0, 'm', 0, 'e', 0, 0}
-	for _, c := range []struct {
-		password, salt []byte
-		want           string
-	}{
-		{sesame, bytes.Repeat([]byte{0xff}, 8), "7cd9fd3e2b3be7691a44e3bef0f9ea0fb9b897d4e325d9d1"},
-		{[]byte{0, 0}, []byte("\xf3\x7e\x05\xb5\x18\x32\x4b\x4b"), "00f759ff47d14dd03665d5943cb3c4a39a2555c02aed66e1"},
-	} {
-		if got := hex.EncodeToString(pkcs12KDF(c.password, c.salt, 2048, 1, 24)); got != c.want {
-			t.Errorf("pkcs12KDF(%x, %x) = %s, want %s", c.password, c.salt, got, c.want)
-		}
 	}
 }
