@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/meerkat-zk/meerkat/membership"
+	"github.com/meerkat-zk/meerkat/throttle"
 	"github.com/meerkat-zk/meerkat/zkauth"
 )
 
@@ -43,6 +44,16 @@ type Config struct {
 	MaxSessionTimeout time.Duration
 	// MaxClientCnxns caps connections per client IP (0 = no cap; default 60).
 	MaxClientCnxns int
+	// MaxCnxns caps connections over every client (zookeeper.maxCnxns; 0 =
+	// no cap, the default).
+	MaxCnxns int
+	// ConnThrottle is zookeeper.connection_throttle_*: the rate limit on
+	// new sessions and reconnects (off by default).
+	ConnThrottle throttle.Config
+	// RequestThrottleMax is zookeeper.request_throttle_max_requests: like
+	// globalOutstandingLimit, a cap on the requests read and not yet
+	// answered (the lower of the two holds; 0 = none, the default).
+	RequestThrottleMax int
 	// GlobalOutstandingLimit is zookeeper.globalOutstandingLimit: past
 	// this many requests read and not yet answered, connections with a
 	// request outstanding stop reading (0 means ZooKeeper's 1000).
@@ -223,7 +234,7 @@ func Parse(r io.Reader, name string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %s: %w", name, err)
 	}
-	c := &Config{MaxClientCnxns: 60, FourLetterWords: []string{"srvr"}, ForceSync: true, DataDirAutocreate: true,
+	c := &Config{MaxClientCnxns: 60, ConnThrottle: throttle.Default(), FourLetterWords: []string{"srvr"}, ForceSync: true, DataDirAutocreate: true,
 		SnapCount: 100000, AdminEnabled: true, AdminAddress: "127.0.0.1", AdminPort: 8080, StandaloneEnabled: true,
 		MetricsHTTPHost: "0.0.0.0", MetricsHTTPPort: 7000}
 	for _, p := range props {
@@ -260,6 +271,10 @@ func (c *Config) Set(key, value string) error {
 		c.MaxSessionTimeout, err = millis(key, value)
 	case "maxClientCnxns":
 		c.MaxClientCnxns, err = integer(key, value)
+	case "zookeeper.maxCnxns":
+		c.MaxCnxns, err = integer(key, value)
+	case "zookeeper.request_throttle_max_requests", "requestThrottleLimit":
+		c.RequestThrottleMax, err = integer(key, value)
 	case "zookeeper.globalOutstandingLimit":
 		c.GlobalOutstandingLimit, err = integer(key, value)
 	case "meerkat.client.outboundThrottleBytes":
@@ -377,6 +392,9 @@ func (c *Config) Set(key, value string) error {
 			if known, err := c.setTLS(key, value); known {
 				return err
 			}
+			if known, err := c.setConnThrottle(key, value); known {
+				return err
+			}
 			return c.unhandled(key, value)
 		}
 	}
@@ -397,7 +415,7 @@ func (c *Config) warn(w string) {
 func canonical(key string) string {
 	switch key {
 	case "extendedTypesEnabled", "enforceQuota", "skipACL", "forceSync", "snapCount", "preAllocSize",
-		"globalOutstandingLimit", "datadir.autocreate":
+		"globalOutstandingLimit", "datadir.autocreate", "maxCnxns", "request_throttle_max_requests":
 		return "zookeeper." + key
 	case "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.digestAlg",
 		"enforce.auth.enabled", "enforce.auth.schemes":
@@ -458,6 +476,9 @@ func (c *Config) Validate() error {
 		value int
 	}{
 		{"globalOutstandingLimit", c.GlobalOutstandingLimit},
+		{"maxCnxns", c.MaxCnxns},
+		{"zookeeper.request_throttle_max_requests", c.RequestThrottleMax},
+		{"zookeeper.connection_throttle_tokens", c.ConnThrottle.Tokens},
 		{"meerkat.client.outboundThrottleBytes", c.ClientOutboundThrottleBytes},
 		{"meerkat.client.slowConsumerBytes", c.ClientSlowConsumerBytes},
 	} {
@@ -635,4 +656,53 @@ func (c *Config) validateEnforceAuth() error {
 		}
 	}
 	return nil
+}
+
+// setConnThrottle applies a zookeeper.connection_throttle_* key (ZooKeeper
+// reads them as system properties; zoo.cfg's spelling lacks the prefix),
+// and reports whether key is one.
+func (c *Config) setConnThrottle(key, value string) (bool, error) {
+	t := &c.ConnThrottle
+	name, ok := strings.CutPrefix(strings.TrimPrefix(key, "zookeeper."), "connection_throttle_")
+	if !ok {
+		return false, nil
+	}
+	var err error
+	ms := func(d *time.Duration) {
+		var n int
+		n, err = integer(key, value)
+		*d = time.Duration(n) * time.Millisecond
+	}
+	real := func(f *float64) {
+		if *f, err = strconv.ParseFloat(value, 64); err != nil {
+			err = fmt.Errorf("%s: %q is not a number", key, value)
+		}
+	}
+	switch name {
+	case "tokens":
+		t.Tokens, err = integer(key, value)
+	case "fill_time":
+		ms(&t.FillTime)
+	case "fill_count":
+		t.FillCount, err = integer(key, value)
+	case "freeze_time":
+		ms(&t.FreezeTime)
+	case "drop_increase":
+		real(&t.DropIncrease)
+	case "drop_decrease":
+		real(&t.DropDecrease)
+	case "decrease_ratio":
+		real(&t.DecreaseRatio)
+	case "weight_enabled":
+		t.Weighted, err = boolean(key, value)
+	case "global_session_weight":
+		t.GlobalWeight, err = integer(key, value)
+	case "local_session_weight":
+		t.LocalWeight, err = integer(key, value)
+	case "renew_session_weight":
+		t.RenewWeight, err = integer(key, value)
+	default:
+		return false, nil
+	}
+	return true, err
 }

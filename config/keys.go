@@ -14,7 +14,9 @@ import (
 const (
 	whyTLSKey     = "Meerkat's TLS is Go's crypto/tls, which has no such setting"
 	whyNoSASL     = "Meerkat has no SASL or Kerberos yet"
-	whyNoLimit    = "Meerkat has no such limit yet (it has maxClientCnxns, globalOutstandingLimit and a per-connection queue cap)"
+	whyNoLimit    = "Meerkat has no such limit yet (it has maxClientCnxns, maxCnxns, globalOutstandingLimit, request_throttle_max_requests, the connection throttle and a per-connection queue cap)"
+	whyStall      = "a connection held back by request_throttle_max_requests reads again the moment its requests are answered, rather than after a stall time"
+	whyDropStale  = "the requests a closed connection had not yet had submitted are always dropped"
 	whyJVM        = "it tunes a part of ZooKeeper's Java server that Meerkat does not have"
 	whyZab        = "it tunes ZooKeeper's Zab election or learner sync; Meerkat's ensembles replicate through raft"
 	whyPurge      = "Meerkat trims its own log behind each checkpoint; there are no old snapshots or logs to purge"
@@ -40,17 +42,12 @@ var inertKeys = map[string]string{
 	"clientPortListenBacklog":                   whyOperations,
 	"admin.idleTimeout":                         whyOperations,
 	"admin.commandURL":                          "the admin server's commands are under /commands",
-	"maxCnxns":                                  whyNoLimit,
-	"zookeeper.maxCnxns":                        whyNoLimit,
-	"requestThrottleLimit":                      whyNoLimit,
-	"requestThrottleStallTime":                  whyNoLimit,
-	"requestThrottleDropStale":                  whyNoLimit,
-	"zookeeper.request_throttle_max_requests":   whyNoLimit,
-	"zookeeper.request_throttle_stall_time":     whyNoLimit,
-	"zookeeper.request_throttle_drop_stale":     whyNoLimit,
+	"requestThrottleStallTime":                  whyStall,
+	"requestThrottleDropStale":                  whyDropStale,
+	"zookeeper.request_throttle_stall_time":     whyStall,
+	"zookeeper.request_throttle_drop_stale":     whyDropStale,
 	"requestStaleLatencyCheck":                  whyNoLimit,
 	"requestStaleConnectionCheck":               whyNoLimit,
-	"zookeeper.connection_throttle_tokens":      whyNoLimit,
 	"largeRequestMaxBytes":                      whyNoLimit,
 	"largeRequestThreshold":                     whyNoLimit,
 	"outstandingHandshake.limit":                whyNoLimit,
@@ -115,7 +112,6 @@ var inertPrefixes = []struct{ prefix, why string }{
 	{"zookeeper.nio.", whyJVM},
 	{"zookeeper.commitProcessor.", whyJVM},
 	{"zookeeper.messageTracker.", whyJVM},
-	{"zookeeper.connection_throttle_", whyNoLimit},
 	{"zookeeper.watcherCleanThreshold", whyJVM},
 }
 
@@ -218,6 +214,10 @@ var HonouredKeys = []string{
 	"ssl.quorum.trustStore.location", "ssl.quorum.trustStore.password", "ssl.quorum.trustStore.type",
 	"ssl.quorum.clientAuth", "ssl.quorum.protocol", "ssl.quorum.enabledProtocols", "ssl.quorum.ciphersuites",
 	"ssl.quorum.hostnameVerification", "DigestAuthenticationProvider.digestAlg", "enforce.auth.enabled",
-	"enforce.auth.schemes",
+	"enforce.auth.schemes", "maxCnxns", "zookeeper.request_throttle_max_requests",
+	"zookeeper.connection_throttle_tokens", "zookeeper.connection_throttle_fill_time",
+	"zookeeper.connection_throttle_fill_count", "zookeeper.connection_throttle_freeze_time",
+	"zookeeper.connection_throttle_drop_increase", "zookeeper.connection_throttle_drop_decrease",
+	"zookeeper.connection_throttle_decrease_ratio", "zookeeper.connection_throttle_weight_enabled",
 	"meerkat.raft.keepEntries",
 }

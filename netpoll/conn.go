@@ -239,6 +239,13 @@ func (cn *conn) connect(frame []byte) bool {
 		}
 		cn.readOnly = true
 	}
+	srv := cn.loop.srv
+	srv.shed.connectRequests.Add(1)
+	if !srv.throttle.Allow(srv.throttle.Need(req.SessionID != 0, srv.cfg.LocalSessions), cn.loop.now) {
+		srv.shed.rejected.Add(1)
+		srv.limitLog.Info("refusing a session: connection rate over zookeeper.connection_throttle_*", "remote", cn.ip)
+		return false
+	}
 	v := cn.loop.view()
 	if req.LastZxidSeen > v.Zxid {
 		cn.loop.srv.cfg.Logger.Info("refusing session: client has seen a later zxid",
@@ -766,6 +773,7 @@ func (cn *conn) auth(xid int32, body []byte) bool {
 	case "ip":
 		cn.ids = engine.AddIdentity(cn.ids, jute.ID{Scheme: "ip", ID: javaHostAddress(cn.rc.RemoteAddr())})
 	default:
+		cn.loop.srv.shed.authFailed.Add(1)
 		cn.loop.srv.cfg.Logger.Info("authentication failed: no provider for scheme", "scheme", a.Scheme, "remote", cn.ip)
 		cn.reply(jute.ReplyHeader{Xid: xid, Err: jute.CodeAuthFailed}, nil)
 		cn.closeSoon()

@@ -545,6 +545,7 @@ func (s *Server) Metrics() zkmetrics.Snapshot {
 		fds = len(ents)
 	}
 	mode := s.Mode()
+	_, tlsFailed, tlsPending := s.TLSHandshakes()
 	gauges := []zkmetrics.Gauge{{Name: "version", Value: Version}, {Name: "server_state", Value: mode}}
 	if q, ok := s.quorum(); ok && mode != ModeReadOnly {
 		gauges = append(gauges, monitorQuorum(mode, q)...)
@@ -561,9 +562,9 @@ func (s *Server) Metrics() zkmetrics.Snapshot {
 		{Name: "packets_sent", Value: t.sent},
 		{Name: "packets_received", Value: t.received},
 		{Name: "max_client_response_size", Value: -1},
-		{Name: "connection_drop_probability", Value: 0.0},
+		{Name: "connection_drop_probability", Value: s.throttle.DropChance()},
 		{Name: "watch_count", Value: t.watches},
-		{Name: "auth_failed_count", Value: 0},
+		{Name: "auth_failed_count", Value: s.shed.authFailed.Load() + tlsFailed},
 		{Name: "min_latency", Value: lat.Min},
 		{Name: "max_file_descriptor_count", Value: maxFDs()},
 		{Name: "approximate_data_size", Value: v.Tree.DataSize()},
@@ -571,9 +572,12 @@ func (s *Server) Metrics() zkmetrics.Snapshot {
 		{Name: "local_sessions", Value: locals},
 		{Name: "uptime", Value: time.Since(s.started).Milliseconds()},
 		{Name: "max_latency", Value: lat.Max},
-		{Name: "outstanding_tls_handshake", Value: 0},
+		{Name: "outstanding_tls_handshake", Value: tlsPending},
 		{Name: "min_client_response_size", Value: -1},
 		{Name: "non_mtls_local_conn_count", Value: 0},
+		{Name: "connection_rejected", Value: s.shed.rejected.Load()},
+		{Name: "connection_request_count", Value: s.shed.connectRequests.Load()},
+		{Name: "unsuccessful_handshake", Value: tlsFailed},
 	}...)
 	summaries := append([]zkmetrics.SummaryValue{
 		{Name: "readlatency", Level: zkmetrics.Advanced, Histogram: t.reads},

@@ -40,3 +40,16 @@ var (
 		return 0
 	})
 )
+
+// shedCounts count what the limits turned away and failed
+// authentication, under ZooKeeper's metric names (see Server.Metrics).
+type shedCounts struct {
+	// rejected: connections refused by maxClientCnxns, maxCnxns or the
+	// connection throttle (connection_rejected).
+	rejected atomic.Int64
+	// connectRequests: ConnectRequests read (connection_request_count).
+	connectRequests atomic.Int64
+	// authFailed: auth packets refused (auth_failed_count; failed TLS
+	// handshakes are added from the bridge).
+	authFailed atomic.Int64
+}

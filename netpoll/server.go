@@ -15,6 +15,7 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/tlsbridge"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/throttle"
 	"github.com/meerkat-zk/meerkat/zkauth"
 	"github.com/meerkat-zk/meerkat/zktls"
 )
@@ -34,6 +35,12 @@ type Config struct {
 	MaxSessionTimeout time.Duration
 	// MaxClientCnxns caps concurrent connections per client IP; 0 is no cap.
 	MaxClientCnxns int
+	// MaxCnxns caps concurrent connections over every client, TLS ones
+	// included (zookeeper.maxCnxns); 0 is no cap.
+	MaxCnxns int
+	// ConnThrottle limits the rate of new sessions and reconnects
+	// (zookeeper.connection_throttle_*); the zero value is off.
+	ConnThrottle throttle.Config
 	// FourLetterWords is the whitelist of four-letter words; "*" allows all.
 	FourLetterWords []string
 	// SuperDigest is zookeeper.DigestAuthenticationProvider.superDigest:
@@ -187,10 +194,17 @@ type Server struct {
 
 	// loops are the event loops' states, by reactor.Loop.Index; set once by
 	// Start, read by the pipeline's goroutine too.
-	loops  atomic.Pointer[[]*loop]
-	mu     sync.Mutex // guards perIP
-	perIP  map[string]int
-	nextID atomic.Uint64
+	loops atomic.Pointer[[]*loop]
+	mu    sync.Mutex // guards perIP and conns
+	perIP map[string]int
+	conns int
+	// throttle is the connection-rate limit.
+	throttle *throttle.Throttle
+	// shed counts what the limits turned away, for the metrics.
+	shed shedCounts
+	// limitLog reports connections the limits turned away.
+	limitLog rateLimitedLog
+	nextID   atomic.Uint64
 	// outstanding counts the requests read and not yet answered, over every
 	// connection: ZooKeeper's in-flight count for globalOutstandingLimit.
 	outstanding atomic.Int64
@@ -238,6 +252,8 @@ func New(cfg Config, pipe *pipeline.Pipeline) (*Server, error) {
 	s.mode.Store(&standalone)
 	s.throttleLog.logger, s.throttleLog.interval = cfg.Logger, 10*time.Second
 	s.authLog.logger, s.authLog.interval = cfg.Logger, 10*time.Second
+	s.limitLog.logger, s.limitLog.interval = cfg.Logger, 10*time.Second
+	s.throttle = throttle.New(cfg.ConnThrottle, time.Now())
 	for _, w := range cfg.FourLetterWords {
 		s.words[w] = true
 	}
@@ -335,10 +351,18 @@ func (s *Server) OnOpen(c *reactor.Conn) bool {
 	s.mu.Lock()
 	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
 		s.mu.Unlock()
-		s.cfg.Logger.Warn("too many connections from one address", "ip", ip, "max", s.cfg.MaxClientCnxns)
+		s.shed.rejected.Add(1)
+		s.limitLog.Info("refusing a connection: too many connections from one address (maxClientCnxns)", "ip", ip, "max", s.cfg.MaxClientCnxns)
+		return false
+	}
+	if s.cfg.MaxCnxns > 0 && s.conns >= s.cfg.MaxCnxns {
+		s.mu.Unlock()
+		s.shed.rejected.Add(1)
+		s.limitLog.Info("refusing a connection: too many connections (maxCnxns)", "ip", ip, "max", s.cfg.MaxCnxns)
 		return false
 	}
 	s.perIP[ip]++
+	s.conns++
 	s.mu.Unlock()
 	l := s.allLoops()[c.Loop().Index()]
 	cn := newConn(l, c, ip, s.nextID.Add(1))
@@ -365,6 +389,7 @@ func (s *Server) OnClose(c *reactor.Conn, _ error) {
 	if s.perIP[cn.ip]--; s.perIP[cn.ip] <= 0 {
 		delete(s.perIP, cn.ip)
 	}
+	s.conns--
 	s.mu.Unlock()
 }
 

@@ -53,11 +53,11 @@ func (s *Server) SecureAddr() *net.TCPAddr {
 	return s.secureLn.Addr().(*net.TCPAddr)
 }
 
-// TLSHandshakes returns how many TLS handshakes were attempted and how many
-// failed.
-func (s *Server) TLSHandshakes() (total, failed int64) {
+// TLSHandshakes returns how many TLS handshakes were attempted, how many
+// failed, and how many are under way.
+func (s *Server) TLSHandshakes() (total, failed, pending int64) {
 	if s.bridge == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	return s.bridge.Handshakes()
 }

@@ -135,7 +135,9 @@ func (s *Server) start() error {
 		MinSessionTimeout:     cfg.MinSessionTimeout,
 		MaxSessionTimeout:     cfg.MaxSessionTimeout,
 		MaxClientCnxns:        cfg.MaxClientCnxns,
-		MaxOutstanding:        cfg.GlobalOutstandingLimit,
+		MaxCnxns:              cfg.MaxCnxns,
+		ConnThrottle:          cfg.ConnThrottle,
+		MaxOutstanding:        outstandingLimit(cfg),
 		OutboundThrottleBytes: cfg.ClientOutboundThrottleBytes,
 		SlowConsumerBytes:     cfg.ClientSlowConsumerBytes,
 		FourLetterWords:       cfg.FourLetterWords,
@@ -349,6 +351,20 @@ func (s *Server) abort() {
 func Policy(cfg *config.Config) engine.Policy {
 	return engine.Policy{ExtendedTypes: cfg.ExtendedTypes, SkipACL: cfg.SkipACL, ReconfigEnabled: cfg.ReconfigEnabled,
 		EnforceQuota: cfg.EnforceQuota, LocalSessions: cfg.LocalSessions && cfg.Distributed(), X509: cfg.TLS.X509()}
+}
+
+// outstandingLimit is the cap on requests read and not yet answered:
+// globalOutstandingLimit, or request_throttle_max_requests when that is
+// lower (0 leaves netpoll's default).
+func outstandingLimit(cfg *config.Config) int {
+	limit := cfg.GlobalOutstandingLimit
+	if limit == 0 {
+		limit = netpoll.DefaultMaxOutstanding
+	}
+	if cfg.RequestThrottleMax > 0 {
+		limit = min(limit, cfg.RequestThrottleMax)
+	}
+	return limit
 }
 
 // initialConfig is the text of the configuration file the server started

@@ -52,6 +52,7 @@ type Bridge struct {
 
 	handshakes atomic.Int64
 	failed     atomic.Int64
+	pending    atomic.Int64
 }
 
 // New makes a bridge to rs. A connection whose handshake has not finished
@@ -113,9 +114,11 @@ func (b *Bridge) Handle(c net.Conn, prefix []byte) {
 	}()
 }
 
-// Handshakes returns how many handshakes were attempted, and how many of
-// them failed.
-func (b *Bridge) Handshakes() (total, failed int64) { return b.handshakes.Load(), b.failed.Load() }
+// Handshakes returns how many handshakes were attempted, how many failed,
+// and how many are under way.
+func (b *Bridge) Handshakes() (total, failed, pending int64) {
+	return b.handshakes.Load(), b.failed.Load(), b.pending.Load()
+}
 
 // Close closes every connection the bridge holds and waits for its
 // goroutines. Connections already adopted by the reactor are the reactor's
@@ -151,10 +154,12 @@ func (b *Bridge) untrack(c net.Conn) {
 // both ways until both are done.
 func (b *Bridge) serve(raw net.Conn) {
 	b.handshakes.Add(1)
+	b.pending.Add(1)
 	tc := tls.Server(raw, b.config)
 	ctx, cancel := context.WithTimeout(context.Background(), b.handshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	b.pending.Add(-1)
 	if err != nil {
 		b.failed.Add(1)
 		b.logger.Debug("TLS handshake failed", "remote", raw.RemoteAddr(), "err", err)
