@@ -16,6 +16,14 @@
 //
 // The node key sorts like the tree orders znodes (parent, then name; NUL
 // sorts before every path byte), so loading reads znodes in tree order.
+//
+// An ACL list's index is the reference its znodes hold. The engine frees a
+// list when no znode refers to it any more, and the next write deletes its
+// key, so the indexes have gaps (a gap is a free slot). Stores written
+// before lists were freed hold every list ever used, without gaps; they
+// load the same way, and the first write after the load deletes the lists
+// no znode uses. A build from before lists were freed refuses a store with
+// gaps ("ACL reference out of order").
 package checkpoint
 
 import (
@@ -182,10 +190,17 @@ func (s *Store) Write(d engine.Delta) error {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
-	for i := d.ACLFrom; i < len(d.ACLs); i++ {
-		s.key = aclKey(s.key[:0], uint32(i))
-		s.buf = jute.AppendACLs(s.buf[:0], d.ACLs[i])
-		if err := b.Set(s.key, s.buf, nil); err != nil {
+	for _, e := range d.ACLs {
+		s.key = aclKey(s.key[:0], e.Ref)
+		var err error
+		if e.List != nil {
+			s.buf = jute.AppendACLs(s.buf[:0], e.List)
+			err = b.Set(s.key, s.buf, nil)
+		} else {
+			// Freed: no znode refers to it any more.
+			err = b.Delete(s.key, nil)
+		}
+		if err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -255,32 +270,8 @@ func (s *Store) Load() (*engine.State, error) {
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		k, v := it.Key(), it.Value()
-		switch k[0] {
-		case 'a':
-			d := jute.NewDecoder(v)
-			acls := d.ACLs()
-			if d.Err() != nil || len(k) != 5 {
-				return nil, fmt.Errorf("checkpoint: malformed ACL %x", k)
-			}
-			if err := l.AddACL(binary.BigEndian.Uint32(k[1:]), acls); err != nil {
-				return nil, err
-			}
-		case 's':
-			d := jute.NewDecoder(v)
-			to := d.Int()
-			if d.Err() != nil || len(k) != 9 {
-				return nil, fmt.Errorf("checkpoint: malformed session %x", k)
-			}
-			l.AddSession(int64(binary.BigEndian.Uint64(k[1:])), to)
-		case 'n':
-			// The path lives in a scratch buffer: AddNode copies it.
-			if scratch, err = appendPathOfKey(scratch[:0], k); err != nil {
-				return nil, err
-			}
-			if err := l.AddNode(unsafe.String(unsafe.SliceData(scratch), len(scratch)), v); err != nil {
-				return nil, err
-			}
+		if scratch, err = loadRecord(l, it.Key(), it.Value(), scratch); err != nil {
+			return nil, err
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -293,6 +284,43 @@ func (s *Store) Load() (*engine.State, error) {
 	st.SetApplied(applied)
 	st.SetTerm(term)
 	return st, nil
+}
+
+// loadRecord adds the ACL, session or node record of key k and value v to
+// l; it skips the metadata, which Load reads on its own. scratch is a
+// buffer for a node's path, returned for the next call.
+func loadRecord(l *engine.Loader, k, v, scratch []byte) ([]byte, error) {
+	if len(k) == 0 {
+		return scratch, errors.New("checkpoint: a record with an empty key")
+	}
+	switch k[0] {
+	case 'a':
+		d := jute.NewDecoder(v)
+		acls := d.ACLs()
+		if d.Err() != nil || len(k) != 5 {
+			return scratch, fmt.Errorf("checkpoint: malformed ACL %x", k)
+		}
+		if err := l.AddACL(binary.BigEndian.Uint32(k[1:]), acls); err != nil {
+			return scratch, err
+		}
+	case 's':
+		d := jute.NewDecoder(v)
+		to := d.Int()
+		if d.Err() != nil || len(k) != 9 {
+			return scratch, fmt.Errorf("checkpoint: malformed session %x", k)
+		}
+		l.AddSession(int64(binary.BigEndian.Uint64(k[1:])), to)
+	case 'n':
+		// The path lives in a scratch buffer: AddNode copies it.
+		var err error
+		if scratch, err = appendPathOfKey(scratch[:0], k); err != nil {
+			return scratch, err
+		}
+		if err := l.AddNode(unsafe.String(unsafe.SliceData(scratch), len(scratch)), v); err != nil {
+			return scratch, err
+		}
+	}
+	return scratch, nil
 }
 
 // Metrics returns pebble's view of the store (for operators).

@@ -15,11 +15,17 @@ import (
 // flushed now and then; the store is closed, reopened and loaded, and the
 // entries after the last flush are replayed, as a restart does with the
 // log. Whatever the cuts, the rebuilt state must equal the original (stats,
-// data, ACLs, sessions and their ephemerals, what awaits the sweep), and
-// replay must give the results the original Apply gave.
+// data, ACLs, sessions and their ephemerals, what awaits the sweep), down to
+// each znode's ACL reference, and replay must give the results the original
+// Apply gave. Half the seeds use many short-lived ACL lists, which the
+// table frees and whose slots it reuses.
 func TestCheckpointPlusReplayRebuildsTheSameState(t *testing.T) {
 	for seed := uint64(1); seed <= 12; seed++ {
-		entries := enginetest.RandomEntries(seed, 300, engine.Policy{ExtendedTypes: true})
+		acls := enginetest.FewACLs
+		if seed%2 == 0 {
+			acls = enginetest.ManyACLs
+		}
+		entries := enginetest.RandomEntriesWith(seed, 300, engine.Policy{ExtendedTypes: true}, acls)
 		rng := rand.New(rand.NewPCG(seed, 99))
 		dir := t.TempDir()
 		st, err := Open(dir, quiet, func(err error) { t.Error(err) })
@@ -72,6 +78,9 @@ func TestCheckpointPlusReplayRebuildsTheSameState(t *testing.T) {
 		}
 		if a, b := enginetest.ImageOf(orig), enginetest.ImageOf(restored); !reflect.DeepEqual(a, b) {
 			t.Fatalf("seed %d: restored state differs from the original\norig %+v\nrest %+v", seed, a, b)
+		}
+		if !reflect.DeepEqual(encodings(orig), encodings(restored)) {
+			t.Fatalf("seed %d: the restored state gives znodes other ACL references than the original", seed)
 		}
 	}
 }

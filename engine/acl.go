@@ -17,39 +17,12 @@ var (
 	ReadACL = []jute.ACL{{Perms: jute.PermRead, ID: jute.ID{Scheme: "world", ID: "anyone"}}}
 )
 
-// Indices of the ACL table that every version has.
+// References a fresh state gives the well-known lists (acltable.go). They
+// are counted and freed like any other.
 const (
 	aclOpen uint32 = 0
 	aclRead uint32 = 1
 )
-
-// aclTable interns ACL lists: znodes hold an index, and equal lists share one
-// entry, as ZooKeeper's ACL cache does. It only grows; versions share its
-// backing array and each sees the prefix that existed when it was published.
-// Owned by the apply goroutine.
-type aclTable struct {
-	lists [][]jute.ACL
-	index map[string]uint32
-}
-
-func newACLTable() *aclTable {
-	t := &aclTable{index: map[string]uint32{}}
-	t.intern(OpenACL)
-	t.intern(ReadACL)
-	return t
-}
-
-// intern returns the index of acls, adding it when it is new.
-func (t *aclTable) intern(acls []jute.ACL) uint32 {
-	key := string(jute.AppendACLs(nil, acls))
-	if i, ok := t.index[key]; ok {
-		return i
-	}
-	i := uint32(len(t.lists))
-	t.lists = append(t.lists, append([]jute.ACL(nil), acls...))
-	t.index[key] = i
-	return i
-}
 
 // Allowed reports whether identities ids hold perm under acls, following
 // ZooKeeperServer.checkACL: an empty list allows everything, a super

@@ -42,7 +42,8 @@ type change struct {
 	path  string
 	owner int64
 	// acl and parentACL are the ACL references of the node and its parent
-	// when the change happened, for filtering the events.
+	// when the change happened, for filtering the events. They resolve
+	// until the entry ends: only then may a slot be freed.
 	acl, parentACL uint32
 }
 
@@ -50,6 +51,15 @@ type change struct {
 // it reads no clock and no random source, only the entry and the state.
 // Every entry consumes one zxid, failed ones included, as in ZooKeeper.
 func (s *State) Apply(e *Entry) Result {
+	res := s.apply(e)
+	// ACL lists left without a znode are freed between entries, never
+	// within one (acltable.go).
+	s.acls.collect()
+	return res
+}
+
+// apply is Apply but for freeing the ACL lists the entry left unused.
+func (s *State) apply(e *Entry) Result {
 	s.policy = e.Policy
 	s.zxid = NextZxid(s.zxid)
 	zxid := s.zxid
@@ -226,7 +236,7 @@ func (s *State) fromLocalSession(e *Entry) bool {
 }
 
 func (s *State) allowed(n *Node, perm int32, ids []jute.ID) bool {
-	return s.policy.SkipACL || Allowed(s.acls.lists[n.acl], perm, ids)
+	return s.policy.SkipACL || Allowed(s.acls.resolve(n.acl), perm, ids)
 }
 
 func (s *State) get(path string) (*Node, bool) {
@@ -517,10 +527,10 @@ func (s *State) commitChanges() {
 		case jute.EventNodeCreated, jute.EventNodeDeleted:
 			s.track(c.path, c.owner, s.zxid, c.kind == jute.EventNodeCreated)
 			s.events = append(s.events,
-				Event{Type: c.kind, Path: c.path, ACL: s.acls.lists[c.acl]},
-				Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path), ACL: s.acls.lists[c.parentACL]})
+				Event{Type: c.kind, Path: c.path, ACL: s.acls.resolve(c.acl)},
+				Event{Type: jute.EventNodeChildrenChanged, Path: parentForEvents(c.path), ACL: s.acls.resolve(c.parentACL)})
 		case jute.EventNodeDataChanged:
-			s.events = append(s.events, Event{Type: jute.EventNodeDataChanged, Path: c.path, ACL: s.acls.lists[c.acl]})
+			s.events = append(s.events, Event{Type: jute.EventNodeDataChanged, Path: c.path, ACL: s.acls.resolve(c.acl)})
 		}
 	}
 	s.pending = s.pending[:0]

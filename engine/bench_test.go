@@ -94,3 +94,92 @@ func BenchmarkApplySetData(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApplyCreateDelete measures a create and a delete through Apply,
+// the writes that take and drop ACL references. acl=shared gives every node
+// the same list; acl=distinct gives each of 1000 paths a list of its own,
+// so every create interns a list that the delete before it may have freed.
+// table=N holds N lists in use besides (one per other znode), so that the
+// table's pages are three levels deep.
+func BenchmarkApplyCreateDelete(b *testing.B) {
+	const paths = 1000
+	for _, tc := range []struct {
+		table    int
+		distinct bool
+	}{{0, false}, {0, true}, {100_000, true}} {
+		name := fmt.Sprintf("table=%d/acl=shared", tc.table+2)
+		if tc.distinct {
+			name = fmt.Sprintf("table=%d/acl=distinct", tc.table+2)
+		}
+		s := NewState()
+		s.Apply(&Entry{Session: 1, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 30000)})
+		for i := 0; i < tc.table; i++ {
+			acl := []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: fmt.Sprintf("t%d:x", i)}}}
+			s.Apply(&Entry{Session: 1, Op: jute.OpCreate, Body: (&jute.CreateRequest{Path: fmt.Sprintf("/t%07d", i), ACL: acl}).AppendCreate(nil, false)})
+		}
+		var creates, deletes [][]byte
+		for i := 0; i < paths; i++ {
+			p := fmt.Sprintf("/n%07d", i)
+			acl := OpenACL
+			if tc.distinct {
+				acl = []jute.ACL{{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: DigestID(fmt.Sprintf("u%d:pw", i))}}}
+			}
+			creates = append(creates, (&jute.CreateRequest{Path: p, Data: make([]byte, 100), ACL: acl}).AppendCreate(nil, false))
+			deletes = append(deletes, (&jute.PathVersionRequest{Path: p, Version: -1}).Append(nil))
+		}
+		s.Publish()
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				k := i % paths
+				if r := s.Apply(&Entry{Session: 1, Op: jute.OpCreate, Body: creates[k]}); r.Err != jute.CodeOK {
+					b.Fatal(r.Err)
+				}
+				if r := s.Apply(&Entry{Session: 1, Op: jute.OpDelete, Body: deletes[k]}); r.Err != jute.CodeOK {
+					b.Fatal(r.Err)
+				}
+				if i%100 == 99 {
+					s.Publish()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkViewGetData measures the read path, ACL check included, over
+// tables of 2 lists (every node open) and of one list per node.
+func BenchmarkViewGetData(b *testing.B) {
+	const n = 100_000
+	for _, distinct := range []bool{false, true} {
+		name := "acls=2"
+		if distinct {
+			name = fmt.Sprintf("acls=%d", n+2)
+		}
+		s := NewState()
+		s.Apply(&Entry{Session: 1, Op: jute.OpCreateSession, Body: jute.AppendInt(nil, 30000)})
+		ids := []jute.ID{{Scheme: "ip", ID: "10.0.0.1"}}
+		paths := make([]string, 0, n)
+		for i := 0; i < n; i++ {
+			p := fmt.Sprintf("/n%07d", i)
+			acl := OpenACL
+			if distinct {
+				acl = []jute.ACL{{Perms: jute.PermRead, ID: jute.ID{Scheme: "digest", ID: fmt.Sprintf("u%d:x", i)}},
+					{Perms: jute.PermRead, ID: jute.ID{Scheme: "world", ID: "anyone"}}}
+			}
+			s.Apply(&Entry{Session: 1, Op: jute.OpCreate, Body: (&jute.CreateRequest{Path: p, Data: make([]byte, 100), ACL: acl}).AppendCreate(nil, false)})
+			paths = append(paths, p)
+		}
+		v := s.Publish()
+		rng := rand.New(rand.NewPCG(3, n))
+		out := make([]byte, 0, 512)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				var c jute.Code
+				if out, c = v.GetData(paths[rng.IntN(len(paths))], ids, false, out[:0]); c != jute.CodeOK {
+					b.Fatal(c)
+				}
+			}
+		})
+	}
+}

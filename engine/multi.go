@@ -60,8 +60,9 @@ func decodeMulti(body []byte) ([]multiOp, error) {
 }
 
 // applyMulti runs a multi on a scratch version of the tree and keeps it only
-// if every op succeeds. A failed multi still answers with err 0 in the reply
-// header; its results say which op failed.
+// if every op succeeds (the ACL counts are journaled, to be put back with
+// the tree). A failed multi still answers with err 0 in the reply header;
+// its results say which op failed.
 func (s *State) applyMulti(e *Entry, zxid int64) ([]byte, jute.Code) {
 	ops, err := decodeMulti(e.Body)
 	if err != nil || len(ops) > 0 && ops[0].read {
@@ -69,13 +70,18 @@ func (s *State) applyMulti(e *Entry, zxid int64) ([]byte, jute.Code) {
 	}
 	saved := s.tree.freeze()
 	s.multiBase = &saved
-	defer func() { s.multiBase = nil }()
+	s.acls.startJournal()
+	defer func() {
+		s.multiBase = nil
+		s.acls.stopJournal()
+	}()
 	mark := len(s.pending)
 	results := make([]opResult, len(ops))
 	failed, failCode := -1, jute.CodeOK
 	for i := range ops {
 		if ops[i].badRecord {
 			s.tree.restore(saved)
+			s.acls.undoJournal()
 			s.pending = s.pending[:mark]
 			return nil, jute.CodeMarshallingError
 		}
@@ -89,6 +95,7 @@ func (s *State) applyMulti(e *Entry, zxid int64) ([]byte, jute.Code) {
 	var out []byte
 	if failed >= 0 {
 		s.tree.restore(saved)
+		s.acls.undoJournal()
 		s.pending = s.pending[:mark]
 		for i := range ops {
 			c := jute.CodeOK

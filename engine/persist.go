@@ -16,14 +16,21 @@ type Delta struct {
 	View *View
 	// Paths are the znodes created, changed or deleted (absent from View).
 	Paths []string
-	// ACLs is the whole ACL table of View; entries from ACLFrom on are new.
-	ACLs    [][]jute.ACL
-	ACLFrom int
+	// ACLs are the ACL table's entries taken or freed (List nil) since the
+	// previous Delta, in order of Ref; for a full image, every entry in use.
+	ACLs []ACLEntry
 	// Sessions are the sessions opened (Timeout > 0) or closed (Timeout 0).
 	Sessions []SessionRecord
 	// Reset marks a full image (FullDelta) that replaces everything the
 	// checkpoint holds: a member installed from a snapshot.
 	Reset bool
+}
+
+// ACLEntry is one slot of the ACL table: the list that znodes refer to by
+// Ref, or nil when the slot is free.
+type ACLEntry struct {
+	Ref  uint32
+	List []jute.ACL
 }
 
 // SessionRecord is a session as checkpoints and snapshots store it.
@@ -35,7 +42,12 @@ type SessionRecord struct {
 // TakeDelta returns the changes since the last call, up to the last
 // Publish, and starts a new delta. Call it right after Publish.
 func (s *State) TakeDelta(v *View) Delta {
-	d := Delta{View: v, ACLs: v.acls, ACLFrom: s.aclsSaved}
+	d := Delta{View: v}
+	for ref := range s.acls.dirty {
+		d.ACLs = append(d.ACLs, ACLEntry{Ref: ref, List: v.acls.get(ref)})
+	}
+	clear(s.acls.dirty)
+	slices.SortFunc(d.ACLs, func(a, b ACLEntry) int { return cmp.Compare(a.Ref, b.Ref) })
 	for p := range s.dirty {
 		d.Paths = append(d.Paths, p)
 	}
@@ -48,7 +60,6 @@ func (s *State) TakeDelta(v *View) Delta {
 		d.Sessions = append(d.Sessions, rec)
 	}
 	clear(s.dirtySessions)
-	s.aclsSaved = len(v.acls)
 	return d
 }
 
@@ -62,8 +73,15 @@ func (s *State) SessionRecords() []SessionRecord {
 	return out
 }
 
-// ACLTable returns the ACL table of v (index i is ACL reference i).
-func (v *View) ACLTable() [][]jute.ACL { return v.acls }
+// ACLTable returns the ACL table of v: index i holds the list with ACL
+// reference i, nil for a free slot (none of v's znodes refers to it).
+func (v *View) ACLTable() [][]jute.ACL {
+	out := make([][]jute.ACL, v.acls.n)
+	for ref := range out {
+		out[ref] = v.acls.get(uint32(ref))
+	}
+	return out
+}
 
 // A node's persistent encoding, used by checkpoints and snapshots (the path
 // is stored beside it, as the key):
@@ -110,8 +128,8 @@ func DecodeNode(path string, b []byte) (Node, error) {
 }
 
 // Loader rebuilds a State from a durable image: call AddACL for every ACL
-// reference in order, AddNode for every znode (in any order, tree order is
-// fastest), AddSession for every session, then Finish.
+// reference in increasing order, AddNode for every znode (in any order,
+// tree order is fastest), AddSession for every session, then Finish.
 type Loader struct {
 	s *State
 	// build takes znodes while they come in tree order; the first one out of
@@ -122,21 +140,14 @@ type Loader struct {
 
 // NewLoader starts an empty state (no system nodes: the image has them).
 func NewLoader() *Loader {
-	return &Loader{building: true, s: emptyState(&aclTable{index: map[string]uint32{}})}
+	return &Loader{building: true, s: emptyState(newACLTable())}
 }
 
-// AddACL adds the ACL list with reference index; indexes come in order from 0.
+// AddACL adds the ACL list with reference index. References come in
+// increasing order; those an image skips are free slots. A list that no
+// znode refers to is dropped at Finish.
 func (l *Loader) AddACL(index uint32, acls []jute.ACL) error {
-	if int(index) != len(l.s.acls.lists) {
-		return fmt.Errorf("engine: ACL reference %d out of order (expected %d)", index, len(l.s.acls.lists))
-	}
-	l.s.acls.intern(acls)
-	if len(l.s.acls.lists) != int(index)+1 {
-		// A duplicate list: keep its reference distinct so nodes that use
-		// it still resolve.
-		l.s.acls.lists = append(l.s.acls.lists, append([]jute.ACL(nil), acls...))
-	}
-	return nil
+	return l.s.acls.load(index, acls)
 }
 
 // AddNode adds a znode stored by AppendNode. path is copied.
@@ -187,16 +198,14 @@ func (l *Loader) Finish(zxid int64) (*State, error) {
 	l.flushBuild()
 	s := l.s
 	s.zxid = zxid
-	var err error
 	tree := s.tree.freeze()
 	if _, ok := tree.Get("/"); !ok {
 		return nil, fmt.Errorf("engine: image has no root")
 	}
+	if err := s.acls.recount(tree); err != nil {
+		return nil, err
+	}
 	tree.All(func(n *Node) bool {
-		if int(n.acl) >= len(s.acls.lists) {
-			err = fmt.Errorf("engine: node %s refers to missing ACL %d", n.Path(), n.acl)
-			return false
-		}
 		if _, ok := s.sessions[n.Owner]; !ok && n.IsEphemeral() {
 			// Its session closed in a part of the log the image does not
 			// cover yet; the replay will close it. Track it so it does.
@@ -205,10 +214,6 @@ func (l *Loader) Finish(zxid int64) (*State, error) {
 		s.track(n.Path(), n.Owner, n.Czxid, true)
 		return true
 	})
-	if err != nil {
-		return nil, err
-	}
-	s.aclsSaved = len(s.acls.lists)
 	return s, nil
 }
 
@@ -216,7 +221,10 @@ func (l *Loader) Finish(zxid int64) (*State, error) {
 // sessions: what a new checkpoint must write (a restore from a snapshot),
 // marked Reset.
 func (s *State) FullDelta(v *View) Delta {
-	d := Delta{View: v, ACLs: v.acls, Sessions: s.SessionRecords(), Reset: true}
+	d := Delta{View: v, Sessions: s.SessionRecords(), Reset: true}
+	v.acls.each(func(ref uint32, list []jute.ACL) {
+		d.ACLs = append(d.ACLs, ACLEntry{Ref: ref, List: list})
+	})
 	v.Tree.All(func(n *Node) bool {
 		d.Paths = append(d.Paths, n.Path())
 		return true

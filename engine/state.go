@@ -114,13 +114,18 @@ type View struct {
 	// raft term of the latest leadership applied (an ensemble's).
 	Applied uint64
 	Term    uint64
-	acls    [][]jute.ACL
+	// acls are the ACL table's slots as of this version (acltable.go).
+	acls aclLists
 	// Changes holds the events that produced this version.
 	Changes *Changes
 }
 
-// ACL returns the ACL list of n.
-func (v *View) ACL(n *Node) []jute.ACL { return v.acls[n.acl] }
+// ACL returns the ACL list of n, a znode of v.
+func (v *View) ACL(n *Node) []jute.ACL { return v.acls.resolve(n.acl) }
+
+// ACLCount returns how many distinct ACL lists the znodes of v use: the
+// size of the ACL table.
+func (v *View) ACLCount() int { return v.acls.live }
 
 // Session is a session as the replicated state knows it.
 type Session struct {
@@ -153,11 +158,10 @@ type State struct {
 	events   []Event
 	pending  []change
 	changes  *Changes
-	// dirty and dirtySessions are what changed since the last TakeDelta;
-	// aclsSaved is how much of the ACL table the last delta covered.
+	// dirty and dirtySessions are what changed since the last TakeDelta
+	// (the ACL table keeps its own).
 	dirty         map[string]struct{}
 	dirtySessions map[int64]struct{}
-	aclsSaved     int
 	// multiBase is, while a multi runs, the tree as it was before it: what
 	// quota checks read, as ZooKeeper checks against its committed tree.
 	multiBase *Tree
@@ -167,6 +171,9 @@ type State struct {
 // /zookeeper/quota and /zookeeper/config, with ZooKeeper's initial stats.
 func NewState() *State {
 	s := emptyState(newACLTable())
+	if s.acls.intern(OpenACL) != aclOpen || s.acls.intern(ReadACL) != aclRead {
+		panic("BUG: engine: a fresh ACL table does not start with the well-known lists")
+	}
 	// The system nodes are added without bumping their parents' create
 	// counters, which is why a fresh server shows / with cversion -1 and
 	// /zookeeper with cversion -2.
@@ -190,6 +197,7 @@ func NewState() *State {
 		}
 		s.putNode(node)
 	}
+	s.acls.collect()
 	return s
 }
 
@@ -219,15 +227,26 @@ func emptyState(acls *aclTable) *State {
 	}
 }
 
-// putNode stores n in the tree and marks it for the next checkpoint.
+// putNode stores n in the tree and marks it for the next checkpoint. It
+// moves the ACL counts from the znode n replaces to n: every change to the
+// tree comes through here or removePath, which keeps the counts equal to
+// the tree's.
 func (s *State) putNode(n Node) {
-	s.tree.put(n)
+	if old, replaced := s.tree.put(n); !replaced || old.acl != n.acl {
+		s.acls.ref(n.acl)
+		if replaced {
+			s.acls.unref(old.acl)
+		}
+	}
 	s.dirty[n.Path()] = struct{}{}
 }
 
-// removePath deletes path from the tree and marks it for the next checkpoint.
+// removePath deletes path from the tree, drops its znode's ACL reference
+// and marks it for the next checkpoint.
 func (s *State) removePath(path string) {
-	s.tree.remove(path)
+	if old, ok := s.tree.remove(path); ok {
+		s.acls.unref(old.acl)
+	}
 	s.dirty[path] = struct{}{}
 }
 
@@ -290,7 +309,7 @@ func (s *State) Publish() *View {
 	s.events = nil
 	s.changes.next.Store(ch)
 	s.changes = ch
-	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, Applied: s.applied, Term: s.term, acls: s.acls.lists, Changes: ch}
+	return &View{Tree: s.tree.freeze(), Zxid: s.zxid, Applied: s.applied, Term: s.term, acls: s.acls.freeze(), Changes: ch}
 }
 
 // FollowChanges makes the changes of the state's next Publish follow those

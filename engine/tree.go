@@ -309,31 +309,35 @@ func (w *treeWriter) own(p *page) *page {
 	return c
 }
 
-// put inserts n or replaces the znode with the same path.
-func (w *treeWriter) put(n Node) {
+// put inserts n or replaces the znode with the same path, which it returns
+// (replaced is false when there was none).
+func (w *treeWriter) put(n Node) (old Node, replaced bool) {
 	parent, name := splitPath(n.Path())
 	if w.root == nil {
 		w.root = &page{gen: w.gen, items: []Node{n}}
 		w.count, w.bytes = 1, n.size()
-		return
+		return Node{}, false
 	}
 	w.root = w.own(w.root)
-	right, sep, added := w.insert(w.root, parent, name, n)
+	right, sep, added := w.insert(w.root, parent, name, n, &old)
 	if added {
 		w.count++
 	}
 	if right != nil {
 		w.root = &page{gen: w.gen, kids: []*page{w.root, right}, keys: []sepKey{{}, sep}}
 	}
+	return old, !added
 }
 
-// insert puts n into the owned page p. When p overflows it splits, returning
-// the new right sibling and its lower-bound key.
-func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, sepKey, bool) {
+// insert puts n into the owned page p, copying the znode it replaces to
+// old. When p overflows it splits, returning the new right sibling and its
+// lower-bound key.
+func (w *treeWriter) insert(p *page, parent, name string, n Node, old *Node) (*page, sepKey, bool) {
 	if p.leaf() {
 		i, found := searchItems(p.items, parent, name)
 		if found {
 			w.bytes += n.size() - p.items[i].size()
+			*old = p.items[i]
 			p.items[i] = n
 			return nil, sepKey{}, false
 		}
@@ -359,7 +363,7 @@ func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, sepKey
 	k := searchKids(p, parent, name)
 	kid := w.own(p.kids[k])
 	p.kids[k] = kid
-	right, sep, added := w.insert(kid, parent, name, n)
+	right, sep, added := w.insert(kid, parent, name, n, old)
 	if right == nil {
 		return nil, sepKey{}, added
 	}
@@ -389,16 +393,18 @@ func (w *treeWriter) insert(p *page, parent, name string, n Node) (*page, sepKey
 	return r, rsep, added
 }
 
-// remove deletes the znode at path and reports whether it was there.
-func (w *treeWriter) remove(path string) bool {
+// remove deletes the znode at path and returns it (ok is false when it was
+// not there).
+func (w *treeWriter) remove(path string) (old Node, ok bool) {
 	if w.root == nil {
-		return false
+		return Node{}, false
 	}
 	parent, name := splitPath(path)
 	n, ok := w.current().Get(path)
 	if !ok {
-		return false
+		return Node{}, false
 	}
+	old = *n
 	w.bytes -= n.size()
 	w.root = w.own(w.root)
 	w.delete(w.root, parent, name)
@@ -410,7 +416,7 @@ func (w *treeWriter) remove(path string) bool {
 	if w.root.leaf() && len(w.root.items) == 0 {
 		w.root = nil
 	}
-	return true
+	return old, true
 }
 
 // delete removes the key, known to exist, from the owned page p.

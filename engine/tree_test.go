@@ -57,7 +57,8 @@ func TestTreeRandomAgainstModel(t *testing.T) {
 	for step := 0; step < 40000; step++ {
 		p := fmt.Sprintf("/d%d/n%d", rng.IntN(8), rng.IntN(3000))
 		if rng.IntN(3) == 0 {
-			if _, ok := model[p]; ok != w.remove(p) {
+			_, inModel := model[p]
+			if _, removed := w.remove(p); removed != inModel {
 				t.Fatalf("remove %q disagreed with model", p)
 			}
 			delete(model, p)

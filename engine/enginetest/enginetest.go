@@ -16,8 +16,40 @@ import (
 // restrictive ACLs, multis of creates, setData, deletes and checks,
 // container deletion, sessions opened and closed), over a small namespace
 // so that many of them fail. Each carries Policy, the ExtendedTypes of
-// which the TTL creates need.
+// which the TTL creates need. Creates and setACL take FewACLs.
 func RandomEntries(seed uint64, n int, policy engine.Policy) []*engine.Entry {
+	return RandomEntriesWith(seed, n, policy, FewACLs)
+}
+
+// FewACLs is the ACL list of RandomEntries' creates and setACL: open three
+// times in four, else read-write for one of three ip addresses.
+func FewACLs(rng *rand.Rand) []jute.ACL {
+	if rng.IntN(4) == 0 {
+		return []jute.ACL{{Perms: jute.PermRead | jute.PermWrite, ID: jute.ID{Scheme: "ip", ID: fmt.Sprintf("10.0.0.%d", rng.IntN(3))}}}
+	}
+	return engine.OpenACL
+}
+
+// ManyACLs picks one of 600 lists, for a digest user of 200: with every
+// permission for everyone too, with all but ADMIN for everyone too, or for
+// the user alone (which the anonymous writes of RandomEntriesWith cannot
+// get past). Few znodes share a list, so the ACL table keeps freeing lists
+// and reusing their slots.
+func ManyACLs(rng *rand.Rand) []jute.ACL {
+	user := jute.ACL{Perms: jute.PermAll, ID: jute.ID{Scheme: "digest", ID: fmt.Sprintf("u%d:h", rng.IntN(200))}}
+	world := jute.ID{Scheme: "world", ID: "anyone"}
+	switch rng.IntN(3) {
+	case 0:
+		return []jute.ACL{user, {Perms: jute.PermAll, ID: world}}
+	case 1:
+		return []jute.ACL{{Perms: jute.PermAll &^ jute.PermAdmin, ID: world}, user}
+	}
+	return []jute.ACL{user}
+}
+
+// RandomEntriesWith is RandomEntries with the ACL lists of creates and
+// setACL chosen by acl (containers and TTL nodes stay open).
+func RandomEntriesWith(seed uint64, n int, policy engine.Policy, acl func(*rand.Rand) []jute.ACL) []*engine.Entry {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	sessions := []int64{101, 102, 103}
 	path := func() string {
@@ -27,18 +59,12 @@ func RandomEntries(seed uint64, n int, policy engine.Policy) []*engine.Entry {
 		}
 		return p
 	}
-	acl := func() []jute.ACL {
-		if rng.IntN(4) == 0 {
-			return []jute.ACL{{Perms: jute.PermRead | jute.PermWrite, ID: jute.ID{Scheme: "ip", ID: fmt.Sprintf("10.0.0.%d", rng.IntN(3))}}}
-		}
-		return engine.OpenACL
-	}
 	multiOp := func() []byte {
 		var b []byte
 		switch rng.IntN(4) {
 		case 0:
 			b = (&jute.MultiHeader{Type: jute.OpCreate, Err: -1}).Append(nil)
-			b = append(b, (&jute.CreateRequest{Path: path(), Data: []byte("m"), ACL: acl()}).AppendCreate(nil, false)...)
+			b = append(b, (&jute.CreateRequest{Path: path(), Data: []byte("m"), ACL: acl(rng)}).AppendCreate(nil, false)...)
 		case 1:
 			b = (&jute.MultiHeader{Type: jute.OpSetData, Err: -1}).Append(nil)
 			b = append(b, (&jute.SetDataRequest{Path: path(), Data: []byte("mv"), Version: -1}).Append(nil)...)
@@ -63,7 +89,7 @@ func RandomEntries(seed uint64, n int, policy engine.Policy) []*engine.Entry {
 			if rng.IntN(2) == 0 {
 				e.Op = jute.OpCreate2
 			}
-			e.Body = (&jute.CreateRequest{Path: path(), Data: []byte(fmt.Sprint(i)), ACL: acl(), Flags: int32(rng.IntN(4))}).AppendCreate(nil, false)
+			e.Body = (&jute.CreateRequest{Path: path(), Data: []byte(fmt.Sprint(i)), ACL: acl(rng), Flags: int32(rng.IntN(4))}).AppendCreate(nil, false)
 		case 2:
 			e.Op = jute.OpCreateContainer
 			e.Body = (&jute.CreateRequest{Path: path(), ACL: engine.OpenACL, Flags: 4}).AppendCreate(nil, false)
@@ -78,7 +104,7 @@ func RandomEntries(seed uint64, n int, policy engine.Policy) []*engine.Entry {
 			e.Body = (&jute.SetDataRequest{Path: path(), Data: []byte("v"), Version: -1}).Append(nil)
 		case 6:
 			e.Op = jute.OpSetACL
-			e.Body = (&jute.SetACLRequest{Path: path(), ACL: acl(), Version: -1}).Append(nil)
+			e.Body = (&jute.SetACLRequest{Path: path(), ACL: acl(rng), Version: -1}).Append(nil)
 		case 7, 8:
 			e.Op = jute.OpMulti
 			var b []byte
