@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,15 +11,20 @@ import (
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
-// conn is one generator connection: a TCP connection with a session, an
-// input buffer that frames are parsed from in place, and an output buffer
-// that requests are appended to and written with one syscall.
+// conn is one generator connection: a TCP connection (or a TLS
+// connection over one) with a session, an input buffer that frames are
+// parsed from in place, and an output buffer that requests are appended to
+// and written with one syscall (over TLS: one record, one syscall).
 type conn struct {
 	nc      net.Conn
 	rbuf    []byte
 	r, w    int // rbuf[r:w] is read but not yet parsed
 	out     []byte
 	session int64
+	// tls is set when nc is a *tls.Conn; readDeadline is the read deadline
+	// last set through setDeadline, which drainTLS puts back.
+	tls          bool
+	readDeadline time.Time
 }
 
 // maxFrame bounds a reply frame: jute.maxbuffer plus headers, with room.
@@ -30,22 +36,60 @@ var errFrame = errors.New("bench: bad frame")
 // dial connects to addr and opens a session with the given timeout. The
 // handshake must finish before deadline.
 func dial(addr string, timeout time.Duration, deadline time.Time) (*conn, error) {
+	return dialTLS(addr, nil, timeout, deadline)
+}
+
+// dialTLS is dial over TLS when tc is not nil: the TLS handshake (with
+// tc's client certificate and roots; ServerName defaults to addr's host)
+// and then the session's, both before deadline.
+func dialTLS(addr string, tc *tls.Config, timeout time.Duration, deadline time.Time) (*conn, error) {
 	nc, err := net.DialTimeout("tcp", addr, time.Until(deadline))
 	if err != nil {
 		return nil, err
 	}
 	c := &conn{nc: nc, rbuf: make([]byte, 64<<10)}
+	if tc != nil {
+		if tc.ServerName == "" {
+			host, _, _ := net.SplitHostPort(addr)
+			tc = tc.Clone()
+			tc.ServerName = host
+		}
+		t := tls.Client(nc, tc)
+		_ = t.SetDeadline(deadline)
+		if err := t.Handshake(); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("bench: TLS handshake with %s: %w", addr, err)
+		}
+		c.nc, c.tls = t, true
+	}
 	if err := c.handshake(timeout, deadline); err != nil {
-		nc.Close()
+		c.nc.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
+// tlsState describes the connection's TLS version and cipher suite, or
+// returns "" for a plaintext connection.
+func (c *conn) tlsState() string {
+	t, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return ""
+	}
+	st := t.ConnectionState()
+	return tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
+}
+
+// setDeadline sets the connection's read and write deadline.
+func (c *conn) setDeadline(t time.Time) {
+	c.readDeadline = t
+	_ = c.nc.SetDeadline(t)
+}
+
 // handshake sends a ConnectRequest for a new session and reads the answer.
 func (c *conn) handshake(timeout time.Duration, deadline time.Time) error {
-	_ = c.nc.SetDeadline(deadline)
-	defer c.nc.SetDeadline(time.Time{})
+	c.setDeadline(deadline)
+	defer c.setDeadline(time.Time{})
 	req := jute.ConnectRequest{TimeOut: int32(timeout / time.Millisecond), Passwd: make([]byte, 16), HasReadOnly: true}
 	b, start := jute.BeginFrame(c.out[:0])
 	c.out = jute.EndFrame(req.Append(b), start)
@@ -124,6 +168,34 @@ func (c *conn) fill() error {
 	return err
 }
 
+// drainTLS reads, after a fill, what a TLS connection holds already
+// decrypted or received: crypto/tls returns one record per Read, and a
+// server that writes each reply as a record of its own (Netty's SslHandler
+// does, for ZooKeeper) would otherwise have the closed loop answer every
+// record with a write of its own, where on plaintext one read takes them
+// all and one write answers them. The reads run against a past deadline,
+// which the runtime fails before any syscall once nothing is buffered (a
+// timeout leaves crypto/tls's state intact); the deadline is then put
+// back. A plaintext connection has nothing buffered. An error other than
+// the timeout is left for the next fill to report.
+func (c *conn) drainTLS() {
+	if !c.tls {
+		return
+	}
+	_ = c.nc.SetReadDeadline(pastDeadline)
+	for {
+		n, err := c.nc.Read(c.room())
+		c.w += n
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	_ = c.nc.SetReadDeadline(c.readDeadline)
+}
+
+// pastDeadline is a deadline long gone.
+var pastDeadline = time.Unix(1, 0)
+
 // next returns the next complete frame's payload from the input buffer, or
 // nil when none is complete. The payload aliases the buffer: it is valid
 // until the next fill.
@@ -176,7 +248,7 @@ func replyHeader(p []byte) (xid int32, code jute.Code, ok bool) {
 func (c *conn) close(xid int32, wait time.Duration) {
 	c.out = c.out[:0]
 	c.appendRequest(xid, jute.OpCloseSession, nil)
-	_ = c.nc.SetDeadline(time.Now().Add(wait))
+	c.setDeadline(time.Now().Add(wait))
 	if c.flush() == nil {
 		for {
 			p, err := c.readFrame()

@@ -30,6 +30,15 @@
 // beside the server's (/proc/<pid>/stat), because on a two-core machine the
 // two compete.
 //
+// With Options.TLS every connection is a crypto/tls client (a client
+// certificate, the CA as root) over its TCP connection, and the generator
+// still speaks the wire protocol itself, through the same buffers: one
+// write (one TLS record) per batch of requests, and, since crypto/tls
+// returns one record per read, every record already received is taken
+// before the closed loop answers (without a syscall: a read against a past
+// deadline), so that a server writing one record per reply is answered as
+// over plaintext, with one write.
+//
 // Fanout holds thousands of sessions with a watch each; it waits for their
 // events with a few epoll loops over the raw sockets rather than a
 // goroutine per session, so that the generator's cost per event stays well
@@ -45,7 +54,11 @@
 // the data disk; ServeEcho: a server on Meerkat's event loops answering getData
 // frames, run as a separate process), then starts ZooKeeper and Meerkat one
 // after the other through internal/zktest with forceSync=yes and
-// maxClientCnxns=0, and runs every scenario against each. The Report is
-// written as JSON (bench/results/) and rendered by WriteReport into
+// maxClientCnxns=0, and runs every scenario against each; Config.Only
+// (meerkat-bench -only) picks groups of scenarios. The TLS group starts
+// each server with a plain and a secure client port (ZooKeeper with
+// NettyServerCnxnFactory, which its TLS needs, for both) and a fresh CA,
+// and measures getData and setData over each port. The Report is written
+// as JSON (bench/results/) and rendered by WriteReport into
 // BENCHMARKS.md with SVG charts.
 package bench

@@ -183,7 +183,7 @@ func failover(tb *runnerTB, e *zktest.Ensemble) (time.Duration, error) {
 // its srvr shows the leader's zxid.
 func (c *EnsembleConfig) catchUp(tb *runnerTB, e *zktest.Ensemble) (float64, error) {
 	lead := e.Leader(tb)
-	if _, err := createAll(e.Members[lead].Addr, treeSteps(c.CatchUpZnodes, c.CatchUpValue), 30*time.Minute); err != nil {
+	if _, err := createAll(e.Members[lead].Addr, nil, treeSteps(c.CatchUpZnodes, c.CatchUpValue), 30*time.Minute); err != nil {
 		return 0, err
 	}
 	follower := (lead + 1) % len(e.Members)

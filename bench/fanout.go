@@ -48,7 +48,7 @@ func Fanout(addr, path string, sessions, rounds int, wait time.Duration) (*Fanou
 		return nil, err
 	}
 	start := time.Now()
-	conns, err := dialAll(addr, sessions, timeout)
+	conns, err := dialAll(addr, nil, sessions, timeout)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"crypto/tls"
 	"net"
 	"sort"
 	"sync"
@@ -30,6 +31,7 @@ type action struct {
 // request it records the stall and closes the connection.
 type fakeServer struct {
 	ln        net.Listener
+	tls       *tls.Config // serve TLS with it, when set
 	valueSize int
 	plan      func(n int) action
 	hold      int
@@ -75,6 +77,9 @@ func listenFake(t *testing.T, s *fakeServer) *fakeServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
 	}
 	s.ln = ln
 	s.wg.Add(1)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -85,6 +86,10 @@ type server struct {
 	*zktest.Server
 	tb        *runnerTB
 	adminPort int
+	// clientTLS is, for a server started with a secure client port, the
+	// client side of its TLS: a certificate of the same CA and the CA as
+	// the root.
+	clientTLS *tls.Config
 	// past holds the logs of the incarnations before the last restart
 	// (zktest keeps only the current one's).
 	past strings.Builder
@@ -97,18 +102,31 @@ func (s *server) log() string { return s.past.String() + s.Log() }
 // maxClientCnxns=0, and for ZooKeeper the suite's JVM flags; Meerkat's
 // admin server is given a free port so that its write metrics can be read.
 func startServer(system string, jvm []string) (*server, error) {
+	return startServerWith(system, jvm, false)
+}
+
+// startServerWith is startServer, with a secure client port beside the
+// plain one when secure is set: a fresh PKI (newPKI), the server's TLS
+// keys (tlsServerLines; ZooKeeper on NettyServerCnxnFactory, for both
+// ports), and the client side in s.clientTLS.
+func startServerWith(system string, jvm []string, secure bool) (*server, error) {
 	tb := &runnerTB{}
 	s := &server{tb: tb}
 	err := guard(func() error {
 		extra := []string{"forceSync=yes", "maxClientCnxns=0"}
+		if secure {
+			pki := newPKI(tb, tb.TempDir())
+			extra = append(extra, pki.serverLines(system)...)
+			s.clientTLS = pki.client
+		}
 		switch system {
 		case ZooKeeper:
-			s.Server = zktest.StartZooKeeper(tb, zktest.Options{JVMArgs: jvm, Extra: extra})
+			s.Server = zktest.StartZooKeeper(tb, zktest.Options{JVMArgs: jvm, Extra: extra, SecurePort: secure})
 		case Meerkat:
 			s.adminPort = zktest.FreePort(tb)
 			extra = append(extra, "admin.enableServer=true", "admin.serverAddress=127.0.0.1",
 				fmt.Sprintf("admin.serverPort=%d", s.adminPort))
-			s.Server = zktest.StartMeerkat(tb, zktest.Options{Extra: extra})
+			s.Server = zktest.StartMeerkat(tb, zktest.Options{Extra: extra, SecurePort: secure})
 		default:
 			return fmt.Errorf("bench: unknown system %q", system)
 		}

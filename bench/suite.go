@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +42,9 @@ type Config struct {
 	Flood FloodOptions
 	// JVM is ZooKeeper's JVM flags.
 	JVM []string
+	// Only, when not empty, names the groups of scenarios to run (Groups);
+	// the others are left out of the run and its report.
+	Only []string
 	// Self is the meerkat-bench executable, run again for the echo server.
 	Self string
 	// report collects the log notes as servers stop.
@@ -94,13 +99,15 @@ type Run struct {
 // Report is everything one side-by-side run produced: the raw results that
 // BENCHMARKS.md is generated from.
 type Report struct {
-	Started  time.Time `json:"started"`
-	Seconds  float64   `json:"seconds"`
-	Command  string    `json:"command"`
-	Quick    bool      `json:"quick"`
-	Machine  Machine   `json:"machine"`
-	Settings Settings  `json:"settings"`
-	Runs     []Run     `json:"runs"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Command string    `json:"command"`
+	Quick   bool      `json:"quick"`
+	// Only lists the groups of scenarios run, when not all were.
+	Only     []string `json:"only,omitempty"`
+	Machine  Machine  `json:"machine"`
+	Settings Settings `json:"settings"`
+	Runs     []Run    `json:"runs"`
 	// Logs summarises the warnings and errors in each server's log.
 	Logs []LogNote `json:"logs"`
 }
@@ -127,6 +134,8 @@ type Settings struct {
 	Depth        int      `json:"depth"`
 	TreeZnodes   int      `json:"tree_znodes"`
 	TreeValue    int      `json:"tree_value"`
+	// TLS describes the TLS scenario's certificates and settings.
+	TLS string `json:"tls,omitempty"`
 }
 
 // disturbedCores is how much CPU other processes may use during a window
@@ -150,22 +159,53 @@ const (
 	ScFsyncLimit  = "fsync-limit"
 	ScEchoLimit   = "echo-limit"
 	ScFlood       = "unread-replies-flood"
+	ScTLSGetData  = "tls-getData"
+	ScTLSSetData  = "tls-setData"
 	childrenPath  = "/kids"
 	churnPath     = "/churn"
 	fanoutPath    = "/fan"
 	childrenCount = 1000
 )
 
-// RunSuite runs every scenario against the limits, Apache ZooKeeper and
-// Meerkat, one server at a time, and returns the report. A scenario that
-// fails is recorded with its error and the suite goes on.
+// Groups of scenarios, as Config.Only and meerkat-bench -only name them;
+// each group runs on servers of its own.
+const (
+	// GroupLimits is the fsync and echo limits of the machine.
+	GroupLimits = "limits"
+	// GroupLoad is the request scenarios, on one server per system.
+	GroupLoad = "load"
+	// GroupFanout is the watch fan-out.
+	GroupFanout = "fanout"
+	// GroupTree is the large tree.
+	GroupTree = "tree"
+	// GroupFlood is the flood of unread replies.
+	GroupFlood = "flood"
+	// GroupTLS is getData and setData over plaintext and over TLS on a
+	// server with both ports.
+	GroupTLS = "tls"
+)
+
+// Groups lists every group of scenarios in the order the suite runs them
+// (for each system, after the limits).
+var Groups = []string{GroupLimits, GroupLoad, GroupFanout, GroupTree, GroupFlood, GroupTLS}
+
+// runs reports whether the run includes group.
+func (c *Config) runs(group string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, group) }
+
+// RunSuite runs every scenario (or the groups c.Only names) against the
+// limits, Apache ZooKeeper and Meerkat, one server at a time, and returns
+// the report. A scenario that fails is recorded with its error and the
+// suite goes on.
 func RunSuite(c Config) *Report {
 	start := time.Now()
-	rep := &Report{Started: start, Command: c.Command, Quick: c.Quick, Machine: describeMachine(),
+	rep := &Report{Started: start, Command: c.Command, Quick: c.Quick, Only: c.Only, Machine: describeMachine(),
 		Settings: Settings{JVM: c.JVM, ServerConfig: []string{"forceSync=yes", "maxClientCnxns=0", "tickTime=2000", "admin.enableServer=false (Meerkat: true on a free port, for /metrics)"},
 			MeerkatEnv: "GOGC=" + envOr("GOGC", "100 (default)") + ", GOMAXPROCS=" + envOr("GOMAXPROCS", "default (all cores)"),
 			Warmup:     c.Warmup.String(), Duration: c.Duration.String(), ValueSize: c.ValueSize, Keys: c.Keys,
 			Conns: c.Conns, Depth: c.Depth, TreeZnodes: c.TreeZnodes, TreeValue: c.TreeValue}}
+	if c.runs(GroupTLS) {
+		rep.Settings.TLS = tlsSetup
+	}
 	if c.LogDir == "" {
 		c.LogDir, _ = os.MkdirTemp("", "meerkat-bench-logs-")
 	}
@@ -181,6 +221,46 @@ func RunSuite(c Config) *Report {
 
 	c.Logf("machine: %s, %d cores, %s", rep.Machine.CPU, rep.Machine.Cores, rep.Machine.Kernel)
 	c.Logf("fsync semantics: %s", rep.Machine.Flush)
+	if c.runs(GroupLimits) {
+		c.limits(add)
+	}
+
+	c.Logf("server logs go to %s", c.LogDir)
+	var zkPeak float64
+	for _, system := range []string{ZooKeeper, Meerkat} {
+		if c.runs(GroupLoad) {
+			c.Logf("%s: load scenarios", system)
+			for _, r := range c.loadScenarios(system, &zkPeak) {
+				add(r)
+			}
+		}
+		if c.runs(GroupFanout) {
+			c.Logf("%s: watch fan-out", system)
+			for _, r := range c.fanoutScenarios(system) {
+				add(r)
+			}
+		}
+		if c.runs(GroupTree) {
+			c.Logf("%s: large tree (%d znodes)", system, c.TreeZnodes)
+			add(c.treeScenario(system))
+		}
+		if c.runs(GroupFlood) {
+			c.Logf("%s: flood of unread replies", system)
+			add(c.floodScenario(system))
+		}
+		if c.runs(GroupTLS) {
+			c.Logf("%s: getData and setData over plaintext and TLS", system)
+			for _, r := range c.tlsScenarios(system) {
+				add(r)
+			}
+		}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep
+}
+
+// limits measures the fsync and echo limits of the machine.
+func (c *Config) limits(add func(Run)) {
 	c.Logf("limits: fsync and group commit")
 	for _, w := range c.Writers {
 		r := Run{Scenario: ScFsyncLimit, Label: fmt.Sprintf("writers=%d", w), System: "disk"}
@@ -198,25 +278,6 @@ func RunSuite(c Config) *Report {
 		add(c.load(ScEchoLimit, c.headLabel(), Echo, e.addr, e.pid(), nil, c.Conns, c.Depth, 0, c.mix(0)))
 		e.kill()
 	}
-
-	c.Logf("server logs go to %s", c.LogDir)
-	var zkPeak float64
-	for _, system := range []string{ZooKeeper, Meerkat} {
-		c.Logf("%s: load scenarios", system)
-		for _, r := range c.loadScenarios(system, &zkPeak) {
-			add(r)
-		}
-		c.Logf("%s: watch fan-out", system)
-		for _, r := range c.fanoutScenarios(system) {
-			add(r)
-		}
-		c.Logf("%s: large tree (%d znodes)", system, c.TreeZnodes)
-		add(c.treeScenario(system))
-		c.Logf("%s: flood of unread replies", system)
-		add(c.floodScenario(system))
-	}
-	rep.Seconds = time.Since(start).Seconds()
-	return rep
 }
 
 func envOr(k, def string) string {
@@ -241,9 +302,17 @@ func (c *Config) mix(writePercent int) func(int) Stream {
 
 // load runs one load scenario and wraps it as a Run.
 func (c *Config) load(scenario, label, system, addr string, pid int, srv *server, conns, depth int, rate float64, streams func(int) Stream) Run {
-	o := Options{Addr: addr, Conns: conns, Depth: depth, Rate: rate, Warmup: c.Warmup, Duration: c.Duration, ServerPid: pid}
+	o := Options{Addr: addr, Conns: conns, Depth: depth, Rate: rate, ServerPid: pid}
+	return c.run(o, scenario, label, system, srv, streams)
+}
+
+// run runs one load scenario with o (its address, connections, depth,
+// rate and transport; the window is the suite's, and srv, when set, gives
+// the server's pid and sampler) and wraps it as a Run.
+func (c *Config) run(o Options, scenario, label, system string, srv *server, streams func(int) Stream) Run {
+	o.Warmup, o.Duration = c.Warmup, c.Duration
 	if srv != nil {
-		o.Sampler = srv.sample
+		o.ServerPid, o.Sampler = srv.Pid(), srv.sample
 	}
 	res, err := Load(o, streams)
 	// The machine may be shared: a window in which other processes used a
@@ -331,7 +400,7 @@ func (c *Config) setup(addr string) error {
 		{Paths: KeyPath, Count: c.Keys, ValueSize: c.ValueSize},
 		{Paths: func(i int) string { return fmt.Sprintf("%s/c%04d", childrenPath, i) }, Count: childrenCount},
 	}
-	_, err := createAll(addr, steps, time.Minute)
+	_, err := createAll(addr, nil, steps, time.Minute)
 	return err
 }
 
@@ -339,21 +408,26 @@ func (c *Config) setup(addr string) error {
 // valueSize-byte values on the server at addr, each step bounded by limit.
 // Nodes that exist already are kept; any other failed create is an error.
 func CreateHotSet(addr string, keys, valueSize int, limit time.Duration) error {
+	return CreateHotSetTLS(addr, nil, keys, valueSize, limit)
+}
+
+// CreateHotSetTLS is CreateHotSet over TLS when tc is set.
+func CreateHotSetTLS(addr string, tc *tls.Config, keys, valueSize int, limit time.Duration) error {
 	steps := []Creates{
 		{Paths: func(int) string { return "/bench" }, Count: 1},
 		{Paths: KeyPath, Count: keys, ValueSize: valueSize},
 	}
-	_, err := createAll(addr, steps, limit)
+	_, err := createAll(addr, tc, steps, limit)
 	return err
 }
 
 // createAll runs the create steps in order, each from 8 connections with
-// 32 requests outstanding (one connection for a handful), each bounded by
-// limit, and checks every create succeeded. It returns the last step's
-// rate.
-func createAll(addr string, steps []Creates, limit time.Duration) (lastRate float64, err error) {
+// 32 requests outstanding (one connection for a handful), over TLS when tc
+// is set, each bounded by limit, and checks every create succeeded. It
+// returns the last step's rate.
+func createAll(addr string, tc *tls.Config, steps []Creates, limit time.Duration) (lastRate float64, err error) {
 	for i, s := range steps {
-		o := Options{Addr: addr, Conns: 8, Depth: 32, Duration: limit}
+		o := Options{Addr: addr, TLS: tc, Conns: 8, Depth: 32, Duration: limit}
 		if s.Count < o.Conns {
 			o.Conns = 1
 		}

@@ -76,7 +76,7 @@ func (c *Config) treeScenario(system string) Run {
 		if res.RSSEmpty, err = ProcessRSS(srv.Pid()); err != nil {
 			return err
 		}
-		if res.LoadRate, err = createAll(srv.Addr, treeSteps(c.TreeZnodes, c.TreeValue), 30*time.Minute); err != nil {
+		if res.LoadRate, err = createAll(srv.Addr, nil, treeSteps(c.TreeZnodes, c.TreeValue), 30*time.Minute); err != nil {
 			return err
 		}
 		time.Sleep(2 * time.Second)

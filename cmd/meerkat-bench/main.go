@@ -4,22 +4,29 @@
 // JSON and regenerates BENCHMARKS.md and its charts.
 //
 //	meerkat-bench [-quick] [-json FILE] [-md FILE]   run everything
+//	meerkat-bench [-quick] -only tls[,load,...]      run some groups of
+//	                                                  scenarios alone (results
+//	                                                  to a file of their own)
 //	meerkat-bench report -json FILE [-md FILE]       regenerate the report
 //	meerkat-bench ensemble [-full] [-md FILE]        three servers of each,
 //	                                                  then regenerate the report
 //	meerkat-bench load -addr HOST:PORT [flags]       one load run against a
 //	                                                  running server, as JSON
+//	                                                  (over TLS with -tls-cert,
+//	                                                  -tls-key, -tls-ca)
 //
 // Run it from the repository root: it builds cmd/meerkat and starts
 // ZooKeeper from the Debian package (see internal/zktest).
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,15 +60,48 @@ func main() {
 func runSuite(args []string) error {
 	fl := flag.NewFlagSet("meerkat-bench", flag.ContinueOnError)
 	quick := fl.Bool("quick", false, "the short profile (make bench-quick)")
-	jsonOut := fl.String("json", "", "raw results (default bench/results/{quick,full}.json)")
-	md := fl.String("md", "BENCHMARKS.md", "report to regenerate; its SVG charts go beside it")
+	jsonOut := fl.String("json", "", "raw results (default bench/results/{quick,full}.json; with -only, a new file under the temporary directory)")
+	md := fl.String("md", "BENCHMARKS.md", "report to regenerate; its SVG charts go beside it (with -only, none unless given)")
+	only := fl.String("only", "", "run only these groups of scenarios, comma-separated: "+strings.Join(bench.Groups, ", "))
+	warmup := fl.Duration("warmup", 0, "every load scenario's warm-up instead of the profile's (0: the profile's)")
+	duration := fl.Duration("duration", 0, "every load scenario's measured window instead of the profile's (0: the profile's)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fl.Args())
+	}
+	set := map[string]bool{}
+	fl.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	cfg := bench.FullConfig()
 	name := "full"
 	if *quick {
 		cfg, name = bench.QuickConfig(), "quick"
+	}
+	if *only != "" {
+		for _, g := range strings.Split(*only, ",") {
+			g = strings.TrimSpace(g)
+			if !slices.Contains(bench.Groups, g) {
+				return fmt.Errorf("-only: unknown group %q (the groups: %s)", g, strings.Join(bench.Groups, ", "))
+			}
+			if !slices.Contains(cfg.Only, g) {
+				cfg.Only = append(cfg.Only, g)
+			}
+		}
+		// A partial run must not replace the results or the report of a
+		// whole one: it goes elsewhere unless told.
+		if *jsonOut == "" {
+			*jsonOut = filepath.Join(os.TempDir(), fmt.Sprintf("meerkat-bench-%s-%s-%s.json", name, strings.Join(cfg.Only, "+"), time.Now().Format("20060102-150405")))
+		}
+		if !set["md"] {
+			*md = ""
+		}
+	}
+	if *warmup > 0 {
+		cfg.Warmup = *warmup
+	}
+	if *duration > 0 {
+		cfg.Duration = *duration
 	}
 	if *jsonOut == "" {
 		*jsonOut = filepath.Join("bench", "results", name+".json")
@@ -71,14 +111,21 @@ func runSuite(args []string) error {
 		return err
 	}
 	cfg.Self = self
-	cfg.Command = "meerkat-bench " + strings.Join(args, " ")
+	cfg.Command = strings.TrimSpace("meerkat-bench " + strings.Join(args, " "))
 	cfg.Logf = logf
 	rep := bench.RunSuite(cfg)
 	if err := rep.WriteJSON(*jsonOut); err != nil {
 		return err
 	}
 	cfg.Logf("wrote %s (%.0f s)", *jsonOut, rep.Seconds)
-	return bench.WriteReport(rep, *md, otherProfile(*jsonOut)...)
+	if *md == "" {
+		return nil
+	}
+	var others []*bench.Report
+	if len(cfg.Only) == 0 {
+		others = otherProfile(*jsonOut)
+	}
+	return bench.WriteReport(rep, *md, others...)
 }
 
 // otherProfile returns the latest run of the other profile, whose targets
@@ -151,13 +198,25 @@ func runLoad(args []string) error {
 	value := fl.Int("value", 128, "value size, bytes")
 	writes := fl.Int("writes", 0, "percent of requests that are setData")
 	pid := fl.Int("pid", 0, "server pid, to measure its CPU")
+	tlsCert := fl.String("tls-cert", "", "TLS: the client certificate (PEM, with its chain; may hold the key too, as a ZooKeeper PEM key store does)")
+	tlsKey := fl.String("tls-key", "", "TLS: the client certificate's key (PEM, unencrypted; default: -tls-cert's file)")
+	tlsCA := fl.String("tls-ca", "", "TLS: the CA certificates to verify the server with (PEM; default: the system's)")
+	tlsName := fl.String("tls-server-name", "", "TLS: the name to verify the server's certificate against (default: -addr's host)")
+	useTLS := fl.Bool("tls", false, "TLS with the system's roots and no client certificate (implied by the other -tls flags)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if err := bench.CreateHotSet(*addr, *keys, *value, time.Minute); err != nil {
+	var tc *tls.Config
+	if *useTLS || *tlsCert != "" || *tlsKey != "" || *tlsCA != "" || *tlsName != "" {
+		var err error
+		if tc, err = bench.ClientTLS(*tlsCert, *tlsKey, *tlsCA, *tlsName); err != nil {
+			return err
+		}
+	}
+	if err := bench.CreateHotSetTLS(*addr, tc, *keys, *value, time.Minute); err != nil {
 		return err
 	}
-	res, err := bench.Load(bench.Options{Addr: *addr, Conns: *conns, Depth: *depth, Rate: *rate, Warmup: *warmup, Duration: *duration, ServerPid: *pid},
+	res, err := bench.Load(bench.Options{Addr: *addr, TLS: tc, Conns: *conns, Depth: *depth, Rate: *rate, Warmup: *warmup, Duration: *duration, ServerPid: *pid},
 		bench.Mix{Keys: *keys, ValueSize: *value, WritePercent: *writes}.Streams())
 	if err != nil {
 		return err
