@@ -22,33 +22,98 @@ const (
 	WatcherAny      int32 = 3
 )
 
+// watcherSet is the watchers of one path and their modes. Most paths have
+// one watcher, kept inline: a map per watched path would cost several
+// hundred bytes per watch (a million watches took 650 MB); the map exists
+// only from the second watcher on.
+type watcherSet[W comparable] struct {
+	one     W
+	oneMode WatchMode
+	hasOne  bool
+	more    map[W]WatchMode
+}
+
+func (s *watcherSet[W]) len() int {
+	n := len(s.more)
+	if s.hasOne {
+		n++
+	}
+	return n
+}
+
+func (s *watcherSet[W]) get(w W) (WatchMode, bool) {
+	if s.hasOne && s.one == w {
+		return s.oneMode, true
+	}
+	mode, ok := s.more[w]
+	return mode, ok
+}
+
+// set gives w mode, and returns the mode it replaced.
+func (s *watcherSet[W]) set(w W, mode WatchMode) (old WatchMode, had bool) {
+	if old, had = s.get(w); had && s.hasOne && s.one == w {
+		s.oneMode = mode
+		return old, had
+	}
+	if !had && !s.hasOne {
+		s.one, s.oneMode, s.hasOne = w, mode, true
+		return old, had
+	}
+	if s.more == nil {
+		s.more = map[W]WatchMode{}
+	}
+	s.more[w] = mode
+	return old, had
+}
+
+func (s *watcherSet[W]) remove(w W) {
+	if s.hasOne && s.one == w {
+		var zero W
+		s.one, s.hasOne = zero, false
+		return
+	}
+	delete(s.more, w)
+}
+
+// each calls fn with every watcher and its mode, and removes those for
+// which fn returns true.
+func (s *watcherSet[W]) each(fn func(w W, mode WatchMode) (remove bool)) {
+	if s.hasOne && fn(s.one, s.oneMode) {
+		s.remove(s.one)
+	}
+	for w, mode := range s.more {
+		if fn(w, mode) {
+			delete(s.more, w)
+		}
+	}
+}
+
 // watchManager is one of ZooKeeper's two watch tables (data or child). A
 // path holds one mode per watcher: registering again replaces the mode, the
 // quirk ZooKeeper 3.8 has.
 type watchManager[W comparable] struct {
-	byPath    map[string]map[W]WatchMode
+	byPath    map[string]*watcherSet[W]
 	byWatcher map[W]map[string]struct{}
 	recursive int
 }
 
 func newWatchManager[W comparable]() watchManager[W] {
-	return watchManager[W]{byPath: map[string]map[W]WatchMode{}, byWatcher: map[W]map[string]struct{}{}}
+	return watchManager[W]{byPath: map[string]*watcherSet[W]{}, byWatcher: map[W]map[string]struct{}{}}
 }
 
 func (m *watchManager[W]) add(path string, w W, mode WatchMode) {
 	ws := m.byPath[path]
 	if ws == nil {
-		ws = map[W]WatchMode{}
+		ws = &watcherSet[W]{}
 		m.byPath[path] = ws
 	}
-	old, had := ws[w]
+	old, had := ws.set(w, mode)
 	if had && old == WatchRecursive {
 		m.recursive--
 	}
 	if mode == WatchRecursive {
 		m.recursive++
 	}
-	ws[w] = mode
 	ps := m.byWatcher[w]
 	if ps == nil {
 		ps = map[string]struct{}{}
@@ -67,15 +132,18 @@ func (m *watchManager[W]) removePath(path string, w W) bool {
 		delete(m.byWatcher, w)
 	}
 	ws := m.byPath[path]
-	mode, ok := ws[w]
+	if ws == nil {
+		return false
+	}
+	mode, ok := ws.get(w)
 	if !ok {
 		return false
 	}
 	if mode == WatchRecursive {
 		m.recursive--
 	}
-	delete(ws, w)
-	if len(ws) == 0 {
+	ws.remove(w)
+	if ws.len() == 0 {
 		delete(m.byPath, path)
 	}
 	return true
@@ -84,11 +152,14 @@ func (m *watchManager[W]) removePath(path string, w W) bool {
 func (m *watchManager[W]) removeWatcher(w W) {
 	for p := range m.byWatcher[w] {
 		ws := m.byPath[p]
-		if ws[w] == WatchRecursive {
+		if ws == nil {
+			continue
+		}
+		if mode, _ := ws.get(w); mode == WatchRecursive {
 			m.recursive--
 		}
-		delete(ws, w)
-		if len(ws) == 0 {
+		ws.remove(w)
+		if ws.len() == 0 {
 			delete(m.byPath, p)
 		}
 	}
@@ -116,16 +187,16 @@ func (m *watchManager[W]) trigger(path string, typ int32, suppress map[W]struct{
 	local, atParent := path, false
 	for {
 		if ws := m.byPath[local]; ws != nil {
-			for w, mode := range ws {
+			ws.each(func(w W, mode WatchMode) (remove bool) {
 				switch {
 				case mode == WatchRecursive:
 					if typ == jute.EventNodeChildrenChanged {
-						continue
+						return false
 					}
 				case atParent:
-					continue
+					return false
 				case mode == WatchStandard:
-					delete(ws, w)
+					remove = true
 					if ps := m.byWatcher[w]; ps != nil {
 						delete(ps, local)
 						if len(ps) == 0 {
@@ -137,8 +208,9 @@ func (m *watchManager[W]) trigger(path string, typ int32, suppress map[W]struct{
 					fired = map[W]struct{}{}
 				}
 				fired[w] = struct{}{}
-			}
-			if len(ws) == 0 {
+				return remove
+			})
+			if ws.len() == 0 {
 				delete(m.byPath, local)
 			}
 		}
@@ -253,10 +325,10 @@ func (t *Watches[W]) Summary() (watchers, paths, total int) {
 func (t *Watches[W]) Count() int {
 	n := 0
 	for _, ws := range t.data.byPath {
-		n += len(ws)
+		n += ws.len()
 	}
 	for _, ws := range t.child.byPath {
-		n += len(ws)
+		n += ws.len()
 	}
 	return n
 }
@@ -275,10 +347,11 @@ func (t *Watches[W]) ByWatcher(fn func(w W, paths []string)) {
 // ByPath calls fn with each data-watched path and its watchers.
 func (t *Watches[W]) ByPath(fn func(path string, ws []W)) {
 	for p, set := range t.data.byPath {
-		ws := make([]W, 0, len(set))
-		for w := range set {
+		ws := make([]W, 0, set.len())
+		set.each(func(w W, _ WatchMode) bool {
 			ws = append(ws, w)
-		}
+			return false
+		})
 		fn(p, ws)
 	}
 }

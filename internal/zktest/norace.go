@@ -2,6 +2,6 @@
 
 package zktest
 
-// raceEnabled is set when the test binary runs under the race detector:
+// RaceEnabled is set when the test binary runs under the race detector:
 // the Meerkat binary it starts is built with -race too.
-const raceEnabled = false
+const RaceEnabled = false

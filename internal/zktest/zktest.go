@@ -159,7 +159,7 @@ func MeerkatBinary(t TB) string {
 		}
 		binPath = filepath.Join(dir, "meerkat")
 		args := []string{"build", "-o", binPath}
-		if raceEnabled {
+		if RaceEnabled {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, "./cmd/meerkat")...)
