@@ -33,6 +33,14 @@ var (
 		}
 		return 0
 	})
+	// aclLists is the number of distinct ACL lists the znodes use (the
+	// ACL table frees a list no znode uses any more).
+	_ = metrics.NewGauge("meerkat_acl_lists", func() float64 {
+		if s := current.Load(); s != nil {
+			return float64(s.pipe.View().ACLCount())
+		}
+		return 0
+	})
 	_ = metrics.NewGauge("meerkat_netpoll_outstanding_requests", func() float64 {
 		if s := current.Load(); s != nil {
 			return float64(s.outstanding.Load())

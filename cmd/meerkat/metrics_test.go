@@ -100,12 +100,19 @@ func TestPrometheusMetricsProvider(t *testing.T) {
 	if _, err := c.Create("/eph", nil, zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.Create("/acl", nil, 0, zk.DigestACL(zk.PermRead, "u", "p")); err != nil {
+		t.Fatal(err)
+	}
 	after, _ := scrape(t, url)
+	// The ACL table holds the open and read lists, then the digest one.
+	if before["meerkat_acl_lists"] != 2 || after["meerkat_acl_lists"] != 3 {
+		t.Errorf("meerkat_acl_lists %v, then %v after a znode with a new ACL; want 2, then 3", before["meerkat_acl_lists"], after["meerkat_acl_lists"])
+	}
 	for _, tc := range []struct {
 		series string
 		delta  float64
 	}{
-		{"znode_count", n + 1}, {"ephemerals_count", 1}, {"global_sessions", 1}, {"num_alive_connections", 1},
+		{"znode_count", n + 2}, {"ephemerals_count", 1}, {"global_sessions", 1}, {"num_alive_connections", 1},
 		{"readlatency_count", n}, {"updatelatency_count", n + 1}, {"fsynctime_count", 1},
 		{"sync_processor_batch_size_count", 1}, {"packets_received", 2*n + 1},
 	} {
