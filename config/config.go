@@ -62,6 +62,9 @@ type Config struct {
 	// the bytes of replies a client may leave unread before its requests
 	// stop being read (0 means 1 MiB).
 	ClientOutboundThrottleBytes int
+	// ClientMaxWatches is meerkat.client.maxWatches: the watches one
+	// connection may hold before it is closed (0, the default: no cap).
+	ClientMaxWatches int
 	// ClientSlowConsumerBytes is meerkat.client.slowConsumerBytes: the
 	// unsent bytes, watch events included, past which a connection is
 	// closed as a slow consumer (0 means 64 MiB).
@@ -279,6 +282,8 @@ func (c *Config) Set(key, value string) error {
 		c.GlobalOutstandingLimit, err = integer(key, value)
 	case "meerkat.client.outboundThrottleBytes":
 		c.ClientOutboundThrottleBytes, err = integer(key, value)
+	case "meerkat.client.maxWatches":
+		c.ClientMaxWatches, err = integer(key, value)
 	case "meerkat.client.slowConsumerBytes":
 		c.ClientSlowConsumerBytes, err = integer(key, value)
 	case "meerkat.raft.keepEntries":
@@ -477,6 +482,7 @@ func (c *Config) Validate() error {
 	}{
 		{"globalOutstandingLimit", c.GlobalOutstandingLimit},
 		{"maxCnxns", c.MaxCnxns},
+		{"meerkat.client.maxWatches", c.ClientMaxWatches},
 		{"zookeeper.request_throttle_max_requests", c.RequestThrottleMax},
 		{"zookeeper.connection_throttle_tokens", c.ConnThrottle.Tokens},
 		{"meerkat.client.outboundThrottleBytes", c.ClientOutboundThrottleBytes},

@@ -203,7 +203,7 @@ var HonouredKeys = []string{
 	"server.N", "serverId", "initLimit", "syncLimit", "standaloneEnabled", "peerType",
 	"dynamicConfigFile", "reconfigEnabled", "localSessionsEnabled",
 	"localSessionsUpgradingEnabled", "readonlymode.enabled",
-	"meerkat.client.outboundThrottleBytes", "meerkat.client.slowConsumerBytes",
+	"meerkat.client.outboundThrottleBytes", "meerkat.client.slowConsumerBytes", "meerkat.client.maxWatches",
 	"secureClientPort", "secureClientPortAddress", "client.portUnification", "client.certReload",
 	"ssl.keyStore.location", "ssl.keyStore.password", "ssl.keyStore.passwordPath", "ssl.keyStore.type",
 	"ssl.trustStore.location", "ssl.trustStore.password", "ssl.trustStore.passwordPath", "ssl.trustStore.type",

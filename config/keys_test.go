@@ -203,7 +203,7 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"serverId": "1", "initLimit": "10", "syncLimit": "5", "standaloneEnabled": "true", "peerType": "participant",
 		"dynamicConfigFile": "", "reconfigEnabled": "true", "localSessionsEnabled": "false",
 		"localSessionsUpgradingEnabled": "false", "readonlymode.enabled": "false",
-		"meerkat.client.outboundThrottleBytes": "65536", "meerkat.client.slowConsumerBytes": "1048576",
+		"meerkat.client.outboundThrottleBytes": "65536", "meerkat.client.slowConsumerBytes": "1048576", "meerkat.client.maxWatches": "100000",
 		"meerkat.raft.keepEntries": "100", "metricsProvider.className": PrometheusMetricsProvider,
 		"metricsProvider.httpHost": "127.0.0.1", "metricsProvider.httpPort": "7001",
 		"admin.snapshot.enabled": "true", "meerkat.admin.pprof.enabled": "true",

@@ -321,6 +321,9 @@ func (t *Watches[W]) Summary() (watchers, paths, total int) {
 	return len(t.data.byWatcher), len(t.data.byPath), total
 }
 
+// CountOf returns the watches w holds in both tables.
+func (t *Watches[W]) CountOf(w W) int { return len(t.data.byWatcher[w]) + len(t.child.byWatcher[w]) }
+
 // Count returns the watches in both tables (mntr's zk_watch_count).
 func (t *Watches[W]) Count() int {
 	n := 0

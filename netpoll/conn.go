@@ -783,6 +783,26 @@ func (cn *conn) auth(xid int32, body []byte) bool {
 	return true
 }
 
+// mayWatch reports whether the connection may set one more watch; when it
+// may not, it is closed once its replies so far are written.
+func (cn *conn) mayWatch() bool {
+	limit := cn.loop.srv.cfg.MaxWatches
+	if limit <= 0 || cn.loop.watches.CountOf(cn) < limit {
+		return true
+	}
+	cn.overWatchCap()
+	return false
+}
+
+// overWatchCap closes a connection that holds, or asked for, more watches
+// than MaxWatches.
+func (cn *conn) overWatchCap() {
+	watchCapClosed.Inc()
+	cn.loop.srv.limitLog.Info("closing connection: over meerkat.client.maxWatches", "remote", cn.ip,
+		"max", cn.loop.srv.cfg.MaxWatches)
+	cn.closeSoon()
+}
+
 // authenticated reports whether the connection may make requests: it has
 // an identity of a scheme authentication is enforced for, or nothing is
 // enforced.

@@ -82,3 +82,32 @@ func TestConnectionThrottle(t *testing.T) {
 		t.Errorf("mntr lacks zk_connection_rejected 1 (%v):\n%s", err, out)
 	}
 }
+
+// A connection may hold MaxWatches watches: a fired watch frees its place,
+// and the request that asks for one more is answered, and then the
+// connection is closed; its session lives on.
+func TestMaxWatchesPerConnection(t *testing.T) {
+	srv, _ := startServerWith(t, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, func(c *Config) { c.MaxWatches = 3 })
+	addr := srv.Addr().String()
+	c := dial(t, addr)
+	mustOK(t)(c.Create("/n", nil, 0))
+	exists := func(path string) wire.Reply {
+		r, err := c.Call(jute.OpExists, (&jute.PathWatchRequest{Path: path, Watch: true}).Append(nil))
+		if err != nil {
+			t.Fatalf("exists %s: %v", path, err)
+		}
+		return r
+	}
+	for _, p := range []string{"/n", "/a", "/b"} {
+		exists(p)
+	}
+	// /n's watch fires, which frees its place.
+	other := dial(t, addr)
+	mustOK(t)(other.SetData("/n", []byte("x"), -1))
+	exists("/c")
+	if r := exists("/d"); r.Header.Err != jute.CodeNoNode {
+		t.Errorf("the request over the cap was answered %v, want its own answer (NONODE)", r.Header.Err)
+	}
+	waitClosed(t, c.Raw())
+	mustOK(t)(other.Call(jute.OpPing, nil))
+}

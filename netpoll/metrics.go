@@ -19,6 +19,9 @@ var (
 	// slowConsumers counts the connections closed for holding more than
 	// SlowConsumerBytes unsent.
 	slowConsumers = metrics.NewCounter("meerkat_netpoll_slow_consumers_closed_total")
+	// watchCapClosed counts the connections closed for asking for more
+	// watches than MaxWatches.
+	watchCapClosed = metrics.NewCounter("meerkat_netpoll_watch_cap_closed_total")
 	// pausedConns is the number of connections not reading right now.
 	pausedConns atomic.Int64
 	_           = metrics.NewGauge("meerkat_netpoll_paused_connections", func() float64 {

@@ -28,6 +28,9 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		if d.Err() == nil {
 			l.watches.SetWatches(v, &sw, cn, cn.notify)
 			cn.reply(jute.ReplyHeader{Xid: xid, Zxid: v.Zxid}, nil)
+			if limit := l.srv.cfg.MaxWatches; limit > 0 && l.watches.CountOf(cn) > limit {
+				cn.overWatchCap()
+			}
 		} else {
 			cn.reply(jute.ReplyHeader{Xid: xid, Zxid: v.Zxid, Err: jute.CodeMarshallingError}, nil)
 		}
@@ -54,7 +57,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 		}
 		var n *engine.Node
 		n, code = v.Exists(bytesString(path))
-		if watch && (code == jute.CodeOK || code == jute.CodeNoNode) {
+		if watch && (code == jute.CodeOK || code == jute.CodeNoNode) && cn.mayWatch() {
 			l.watches.AddData(string(path), cn)
 		}
 		if code == jute.CodeOK {
@@ -67,7 +70,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			break
 		}
 		b, code = v.GetData(bytesString(path), ids, skip, b)
-		if watch && code == jute.CodeOK {
+		if watch && code == jute.CodeOK && cn.mayWatch() {
 			l.watches.AddData(string(path), cn)
 		}
 	case jute.OpGetChildren, jute.OpGetChildren2:
@@ -77,7 +80,7 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			break
 		}
 		b, code = v.GetChildren(bytesString(path), ids, skip, op == jute.OpGetChildren2, b)
-		if watch && code == jute.CodeOK {
+		if watch && code == jute.CodeOK && cn.mayWatch() {
 			l.watches.AddChild(string(path), cn)
 		}
 	case jute.OpGetACL:
@@ -106,7 +109,9 @@ func (cn *conn) answer(xid int32, op jute.OpCode, body []byte, ids []jute.ID, re
 			code = jute.CodeMarshallingError
 			break
 		}
-		l.watches.AddPersistent(string(path), cn, mode == 1)
+		if cn.mayWatch() {
+			l.watches.AddPersistent(string(path), cn, mode == 1)
+		}
 		b = jute.AppendInt(b, 0)
 	case jute.OpCheckWatches, jute.OpRemoveWatches:
 		path, typ := d.StringBytes(), d.Int()

@@ -35,6 +35,11 @@ type Config struct {
 	MaxSessionTimeout time.Duration
 	// MaxClientCnxns caps concurrent connections per client IP; 0 is no cap.
 	MaxClientCnxns int
+	// MaxWatches caps the watches one connection may hold
+	// (meerkat.client.maxWatches; 0, the default, is no cap, as in
+	// ZooKeeper): a request that would set one more closes the
+	// connection after its reply, as a slow consumer is closed.
+	MaxWatches int
 	// MaxCnxns caps concurrent connections over every client, TLS ones
 	// included (zookeeper.maxCnxns); 0 is no cap.
 	MaxCnxns int
