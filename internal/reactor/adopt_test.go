@@ -33,7 +33,7 @@ func TestAdoptedConnectionIsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	remote := &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 4567}
-	if err := s.Adopt(fds[0], remote, "the peer"); err != nil {
+	if err := s.Adopt(fds[0], remote, "the peer", nil); err != nil {
 		t.Fatal(err)
 	}
 	f := os.NewFile(uintptr(fds[1]), "client")

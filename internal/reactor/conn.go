@@ -17,6 +17,7 @@ type Conn struct {
 	fd     int
 	remote *net.TCPAddr
 	peer   any
+	codec  Codec
 	ctx    any
 	// handoff, set by Handoff, receives the socket instead of it being
 	// closed.
@@ -65,6 +66,21 @@ func (c *Conn) Buffered() int { return len(c.out) }
 // write that fails closes the connection after the current callback.
 func (c *Conn) Write(b []byte) {
 	if c.closing || c.doomed || c.closed || len(b) == 0 {
+		return
+	}
+	if c.codec != nil {
+		var err error
+		if b, err = c.codec.Encode(b); err != nil {
+			c.loop.doom(c, err)
+			return
+		}
+	}
+	c.writeRaw(b)
+}
+
+// writeRaw sends b as it is.
+func (c *Conn) writeRaw(b []byte) {
+	if len(b) == 0 {
 		return
 	}
 	if len(c.out) == 0 {

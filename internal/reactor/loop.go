@@ -276,15 +276,15 @@ func (l *Loop) accept() {
 		s.next = (s.next + 1) % len(s.loops)
 		remote := tcpAddr(sa)
 		if target == l {
-			l.open(fd, remote, nil)
-		} else if target.Execute(func() { target.open(fd, remote, nil) }) != nil {
+			l.open(fd, remote, nil, nil)
+		} else if target.Execute(func() { target.open(fd, remote, nil, nil) }) != nil {
 			_ = unix.Close(fd)
 		}
 	}
 }
 
 // open sets up an accepted or adopted connection on this loop.
-func (l *Loop) open(fd int, remote *net.TCPAddr, peer any) {
+func (l *Loop) open(fd int, remote *net.TCPAddr, peer any, codec Codec) {
 	if l.halted {
 		_ = unix.Close(fd)
 		return
@@ -294,7 +294,7 @@ func (l *Loop) open(fd int, remote *net.TCPAddr, peer any) {
 		_ = unix.Close(fd)
 		return
 	}
-	c := &Conn{loop: l, fd: fd, remote: remote, peer: peer, interest: unix.EPOLLIN}
+	c := &Conn{loop: l, fd: fd, remote: remote, peer: peer, codec: codec, interest: unix.EPOLLIN}
 	if fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*Conn, fd+1-len(l.conns))...)
 	}
@@ -303,6 +303,12 @@ func (l *Loop) open(fd int, remote *net.TCPAddr, peer any) {
 		l.conns[fd] = nil
 		c.closed = true
 		_ = unix.Close(fd)
+		return
+	}
+	if codec != nil {
+		// The codec may hold input already: what came with the end of a
+		// TLS handshake.
+		l.decode(c, nil)
 	}
 }
 
@@ -335,12 +341,39 @@ func (l *Loop) read(c *Conn) {
 		l.srv.handler.OnReadEOF(c)
 		return
 	}
-	data := l.buf[:n]
+	if c.codec != nil {
+		l.decode(c, l.buf[:n])
+		return
+	}
+	l.deliver(c, l.buf[:n])
+}
+
+// deliver offers data read from c, after what c kept from before.
+func (l *Loop) deliver(c *Conn, data []byte) {
 	if len(c.in) > 0 {
 		c.in = append(c.in, data...)
 		data = c.in
 	}
 	l.offer(c, data)
+}
+
+// decode passes raw, read from c, through its codec and offers the
+// plaintext; the codec's end of stream is end of input.
+func (l *Loop) decode(c *Conn, raw []byte) {
+	plain, reply, eof, err := c.codec.Decode(raw)
+	c.writeRaw(reply)
+	if err != nil {
+		l.doom(c, err)
+		return
+	}
+	if len(plain) > 0 {
+		l.deliver(c, plain)
+	}
+	if eof && !c.eof && !c.doomed && !c.closed {
+		c.eof = true
+		c.sync()
+		l.srv.handler.OnReadEOF(c)
+	}
 }
 
 // offer hands data, which is c.in or the read buffer, to the handler and

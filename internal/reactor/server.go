@@ -142,14 +142,30 @@ func (s *Server) Start() {
 	}
 }
 
+// Codec transforms a connection's bytes between the socket and the
+// handler, inside the loop: a TLS session whose handshake is done decrypts
+// what is read and encrypts what is written. Its methods are called from
+// the connection's loop only.
+type Codec interface {
+	// Decode takes bytes read from the socket (none, to ask for what the
+	// codec already holds) and returns the plaintext they complete, bytes
+	// to send in answer, and whether the peer ended its stream. The slices
+	// are valid until the next call.
+	Decode(raw []byte) (plain, reply []byte, eof bool, err error)
+	// Encode returns the bytes to send for plain, valid until the next
+	// call.
+	Encode(plain []byte) ([]byte, error)
+}
+
 // Adopt serves a connected, non-blocking socket fd on one of the loops as
-// if it had been accepted: remote is its client's address and peer what
+// if it had been accepted: remote is its client's address, peer what
 // Conn.Peer reports (a TLS terminator attaches the connection's TLS
-// state). The server owns fd from the call on, and closes it itself when
-// it returns an error (the server has stopped).
-func (s *Server) Adopt(fd int, remote *net.TCPAddr, peer any) error {
+// state), and codec, when not nil, what its bytes go through. The server
+// owns fd from the call on, and closes it itself when it returns an error
+// (the server has stopped).
+func (s *Server) Adopt(fd int, remote *net.TCPAddr, peer any, codec Codec) error {
 	l := s.loops[(s.adopted.Add(1)-1)%uint64(len(s.loops))]
-	if err := l.Execute(func() { l.open(fd, remote, peer) }); err != nil {
+	if err := l.Execute(func() { l.open(fd, remote, peer, codec) }); err != nil {
 		_ = unix.Close(fd)
 		return err
 	}

@@ -1,31 +1,23 @@
-// Package tlsbridge terminates TLS in front of a reactor server.
+// Package tlsbridge puts TLS in front of a reactor server.
 //
 // The reactor's loops read and write non-blocking sockets themselves;
-// crypto/tls wants a blocking net.Conn of its own. Rather than a second
-// network stack, each TLS connection gets goroutines: one does the
-// handshake, then two copy between the TLS connection and one end of a
-// socketpair whose other end the reactor serves as if it had accepted it
-// (reactor.Server.Adopt), with the client's TCP address and TLS state
-// attached. Everything the reactor's handler guarantees on a plaintext
-// connection (request order, events before the replies that show their
-// change, read back-pressure, half-close) carries over unchanged:
-//
-//   - the handler sees each client's bytes in order, on one connection;
-//   - when the handler stops reading a connection, the socketpair fills,
-//     the copier blocks, stops reading TLS, and TCP holds the client back;
-//   - a client that ends its sending side (close_notify or FIN) shows as
-//     end of input; a connection the handler closes gets close_notify and
-//     a FIN after its last reply.
-//
-// The price is two more socket calls per message, and a few goroutines per
-// TLS connection.
+// crypto/tls wants a blocking net.Conn for its handshake. So each TLS
+// connection's handshake runs in a goroutine of the bridge, on the socket,
+// with a deadline; once it is done, the socket and the TLS session are
+// handed to the reactor (reactor.Server.Adopt), and the loop that owns the
+// connection decrypts what it reads and encrypts what it writes through
+// the session (a reactor.Codec), as it would handle a plaintext client:
+// request order, events before the replies that show their change, read
+// back-pressure and half-close (close_notify is end of input) are the
+// loop's own. crypto/tls runs on memory buffers there: a read that finds no
+// more bytes returns a temporary error, which crypto/tls does not keep, so
+// the next read goes on where it stopped.
 package tlsbridge
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -102,6 +94,12 @@ func (b *Bridge) Handle(c net.Conn, prefix []byte) {
 		_ = c.Close()
 		return
 	}
+	tcp, ok := c.(*net.TCPConn)
+	if !ok {
+		b.logger.Warn("TLS: not a TCP connection", "remote", c.RemoteAddr())
+		b.untrack(c)
+		return
+	}
 	var raw net.Conn = c
 	if len(prefix) > 0 {
 		raw = &prefixedConn{Conn: c, prefix: append([]byte(nil), prefix...)}
@@ -110,7 +108,7 @@ func (b *Bridge) Handle(c net.Conn, prefix []byte) {
 	go func() {
 		defer b.wg.Done()
 		defer b.untrack(c)
-		b.serve(raw)
+		b.serve(raw, tcp)
 	}()
 }
 
@@ -150,12 +148,14 @@ func (b *Bridge) untrack(c net.Conn) {
 	_ = c.Close()
 }
 
-// serve handshakes, hands the plaintext side to the reactor and copies
-// both ways until both are done.
-func (b *Bridge) serve(raw net.Conn) {
+// serve handshakes on raw, in this goroutine, then hands the socket and
+// the TLS session to the reactor, whose loop decrypts and encrypts from
+// then on.
+func (b *Bridge) serve(raw net.Conn, tcp *net.TCPConn) {
 	b.handshakes.Add(1)
 	b.pending.Add(1)
-	tc := tls.Server(raw, b.config)
+	sc := &switchConn{Conn: raw}
+	tc := tls.Server(sc, b.config)
 	ctx, cancel := context.WithTimeout(context.Background(), b.handshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
@@ -165,42 +165,38 @@ func (b *Bridge) serve(raw net.Conn) {
 		b.logger.Debug("TLS handshake failed", "remote", raw.RemoteAddr(), "err", err)
 		return
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := takeSocket(tcp)
 	if err != nil {
-		b.logger.Warn("TLS: no socketpair for a connection", "err", err)
+		b.logger.Warn("TLS: cannot hand a connection to the event loops", "err", err)
 		return
 	}
-	pf := os.NewFile(uintptr(fds[1]), "tls-bridge")
-	pair, err := net.FileConn(pf)
-	_ = pf.Close()
-	if err != nil {
-		_ = unix.Close(fds[0])
-		b.logger.Warn("TLS: cannot use a socketpair", "err", err)
-		return
-	}
-	defer pair.Close()
+	sc.loop = true
 	remote, _ := raw.RemoteAddr().(*net.TCPAddr)
 	state := tc.ConnectionState()
-	if err := b.rs.Adopt(fds[0], remote, &state); err != nil {
-		return
+	_ = b.rs.Adopt(fd, remote, &state, &session{tc: tc, conn: sc})
+}
+
+// takeSocket takes c's socket away from Go's network poller: a duplicate
+// of its descriptor, non-blocking, for the reactor; c itself is closed.
+func takeSocket(c *net.TCPConn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Client to server: the client's end of input becomes the
-		// reactor's; an error closes the pair outright.
-		if _, err := io.Copy(pair, tc); err != nil {
-			_ = pair.Close()
-			return
-		}
-		_ = pair.(*net.UnixConn).CloseWrite()
-	}()
-	// Server to client, until the reactor closes its end.
-	if _, err := io.Copy(tc, pair); err != nil {
-		_ = pair.Close()
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return -1, err
 	}
-	_ = tc.Close()
-	<-done
+	if dupErr != nil {
+		return -1, dupErr
+	}
+	_ = c.Close()
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // prefixedConn is a connection whose first bytes were already read.
