@@ -37,6 +37,15 @@
 // gone. Buffered tells the handler how much is waiting, so that it can
 // bound it.
 //
+// # Connections from elsewhere
+//
+// Adopt serves a socket accepted elsewhere (by the TLS bridge, after its
+// handshake) on one of the loops, with a Codec its bytes go through: the
+// loop decrypts what it reads and encrypts what it writes, and the handler
+// sees plaintext as from any connection. Handoff does the opposite: it
+// takes a connection out of its loop without closing its socket (a
+// plaintext port that finds a TLS handshake hands it to the bridge).
+//
 // # Closing
 //
 // Close is graceful: the connection reads nothing more, its queued output
