@@ -73,6 +73,12 @@ func TestClientAuthNeed(t *testing.T) {
 		{name: "plaintext session resumed over TLS as bob: whoAmI", want: "same session; x509:" + f.bobID + " ; ip:127.0.0.1",
 			run: func(e *env) string { return e.resumed(e.srv.Addr, nil, e.srv.SecureAddr, e.clientTLS(e.bob)) }},
 
+		// Every operation against each permission bit, under an x509
+		// entry that names the client, and one that names another.
+		{name: "x509 matrix: every op x permission, the ACL names alice, alice asks", want: x509MatrixWant(true),
+			run: func(e *env) string { return e.x509Matrix("alice", e.alice, e.aliceID) }},
+		{name: "x509 matrix: every op x permission, the ACL names alice, bob asks", want: x509MatrixWant(false),
+			run: func(e *env) string { return e.x509Matrix("bob", e.bob, e.aliceID) }},
 		{name: "alice creates /alice with ACL x509:<alice>", want: "OK ; 31 x509:" + f.aliceID,
 			run: func(e *env) string {
 				return e.tlsSession(e.alice, func(s *session) string { return e.createAndGetACL(s, "/alice", acl("x509", e.aliceID)) })
