@@ -93,3 +93,52 @@ func TestHandoffGivesTheSocketAway(t *testing.T) {
 		t.Errorf("the client read %q", got)
 	}
 }
+
+// upperCodec is a Codec that upper-cases what it reads and brackets what
+// it writes, and says "bye" before a graceful close.
+type upperCodec struct{}
+
+func (upperCodec) Decode(raw []byte) (plain, reply []byte, eof bool, err error) {
+	return bytes.ToUpper(raw), nil, false, nil
+}
+func (upperCodec) Encode(plain []byte) ([]byte, error) {
+	return append(append([]byte("["), plain...), ']'), nil
+}
+func (upperCodec) CloseNotify() []byte { return []byte("bye") }
+
+// An adopted connection's bytes go through its codec both ways, and a
+// graceful close sends the codec's last words first.
+func TestCodecBothWaysAndOnClose(t *testing.T) {
+	s, err := Listen(Config{Loops: 1}, &handler{read: func(c *Conn, in []byte) int {
+		c.Write(in)
+		if bytes.Contains(in, []byte("QUIT")) {
+			c.Close()
+		}
+		return len(in)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(func() { _ = s.Stop(t.Context()) })
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adopt(fds[0], &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, upperCodec{}); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[1]), "client")
+	client, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if _, err := client.Write([]byte("hello quit")); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(readToEOF(t, client)); got != "[HELLO QUIT]bye" {
+		t.Errorf("the client read %q, want %q", got, "[HELLO QUIT]bye")
+	}
+}

@@ -130,6 +130,9 @@ func (c *Conn) Close() {
 	if c.closing || c.doomed || c.closed {
 		return
 	}
+	if n, ok := c.codec.(closeNotifier); ok {
+		c.writeRaw(n.CloseNotify())
+	}
 	c.closing = true
 	if len(c.out) == 0 {
 		c.loop.doom(c, nil)
@@ -139,6 +142,10 @@ func (c *Conn) Close() {
 	c.loop.lingering = append(c.loop.lingering, c)
 	c.sync()
 }
+
+// closeNotifier is a Codec with something to send before a graceful close
+// (TLS's close_notify alert).
+type closeNotifier interface{ CloseNotify() []byte }
 
 // Abort closes the connection after the current callback and drops its
 // queued output.

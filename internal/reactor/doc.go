@@ -42,7 +42,8 @@
 // Adopt serves a socket accepted elsewhere (by the TLS bridge, after its
 // handshake) on one of the loops, with a Codec its bytes go through: the
 // loop decrypts what it reads and encrypts what it writes, and the handler
-// sees plaintext as from any connection. Handoff does the opposite: it
+// sees plaintext as from any connection; a graceful Close sends the
+// codec's last words first (TLS's close_notify). Handoff does the opposite: it
 // takes a connection out of its loop without closing its socket (a
 // plaintext port that finds a TLS handshake hands it to the bridge).
 //

@@ -141,3 +141,10 @@ func (s *session) takeOut() []byte {
 	s.out, s.conn.out = s.conn.out, s.out[:0]
 	return s.out
 }
+
+// CloseNotify returns the close_notify alert that ends the session
+// cleanly, sent before the loop closes the connection.
+func (s *session) CloseNotify() []byte {
+	_ = s.tc.CloseWrite()
+	return s.takeOut()
+}
