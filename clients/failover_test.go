@@ -435,11 +435,16 @@ func testZkCliFailover(t *testing.T, f *failoverEnsemble) {
 			events = append(events, ev)
 		}
 	}
+	// The Closed event is the client's own, printed by its event thread
+	// as quit closes it, and lost when the JVM exits first (seen once
+	// under load, against ZooKeeper): it says nothing about the server.
+	if n := len(events); n > 0 && events[n-1] == "WatchedEvent state:Closed type:None path:null" {
+		events = events[:n-1]
+	}
 	wantEvents := []string{
 		"WatchedEvent state:Disconnected type:None path:null",
 		"WatchedEvent state:SyncConnected type:None path:null",
 		"WatchedEvent state:SyncConnected type:NodeDataChanged path:" + base + "/watched",
-		"WatchedEvent state:Closed type:None path:null",
 	}
 	if strings.Join(events, "\n") != strings.Join(wantEvents, "\n") {
 		tr.errorf("events since the SIGKILL:\n%s\nwant:\n%s", strings.Join(events, "\n"), strings.Join(wantEvents, "\n"))
