@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/meerkat-zk/meerkat/internal/zktest"
@@ -96,6 +97,27 @@ var notOnFollowers = map[string]string{
 }
 
 const malformedReconfig = "a malformed reconfig wedges ZooKeeper's follower (the leader proposes nothing for it: no reply, and no new session afterwards)"
+
+// aclMatrixPrefix names the ACL matrix scenarios, which play against the
+// standalone servers only. ZooKeeper 3.8's ensemble, after the scenarios
+// before them, once let a write forwarded by its follower through an ACL
+// that grants ADMIN alone (acl_matrix_auth_admin: setData, create and
+// delete succeeded, in CI, 2026-12-03); the same scenarios on a fresh
+// ensemble refuse them, as Meerkat's followers do. The reference is not
+// stable there, so nothing can be compared.
+const aclMatrixPrefix = "acl_matrix_"
+
+// skipOnFollowers says why the ensemble variant skips scenario name, if it
+// does.
+func skipOnFollowers(name string) (string, bool) {
+	if why, ok := notOnFollowers[name]; ok {
+		return why, true
+	}
+	if strings.HasPrefix(name, aclMatrixPrefix) {
+		return "ZooKeeper's ensemble answered the ACL matrix inconsistently, depending on the scenarios before it (see aclMatrixPrefix)", true
+	}
+	return "", false
+}
 
 // TestConformanceOnFollowers plays the same scenarios against a follower
 // of a 3-voter ZooKeeper ensemble and a follower of a 3-voter Meerkat

@@ -235,7 +235,7 @@ func runPair(t *testing.T, p *pair, list []scenario) {
 			t.Fatalf("duplicate scenario name %q", sc.name)
 		}
 		seen[sc.name] = true
-		if why, ok := notOnFollowers[sc.name]; ok && p.target == ensembleFollower {
+		if why, ok := skipOnFollowers(sc.name); ok && p.target == ensembleFollower {
 			t.Run(sc.name, func(st *testing.T) { st.Skip("not played on ensemble followers: " + why) })
 			continue
 		}
