@@ -10,6 +10,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// adoptPair gives s one end of a socketpair with Adopt, and returns the
+// other end, the client's.
+func adoptPair(t *testing.T, s *Server, remote *net.TCPAddr, peer any, codec Codec) net.Conn {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Adopt(fds[0], remote, peer, codec); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fds[1]), "client")
+	client, err := net.FileConn(f)
+	_ = f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
 // A socket given to Adopt is served like an accepted one, with the remote
 // address and peer value it was given; a server that listens nowhere
 // serves such sockets only.
@@ -28,21 +49,8 @@ func TestAdoptedConnectionIsServed(t *testing.T) {
 	}
 	s.Start()
 	t.Cleanup(func() { _ = s.Stop(t.Context()) })
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	remote := &net.TCPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 4567}
-	if err := s.Adopt(fds[0], remote, "the peer", nil); err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fds[1]), "client")
-	client, err := net.FileConn(f)
-	_ = f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := adoptPair(t, s, remote, "the peer", nil)
 	if got := <-peers; got != [2]any{net.Addr(remote), "the peer"} {
 		t.Errorf("OnOpen saw %v", got)
 	}
@@ -121,20 +129,7 @@ func TestCodecBothWaysAndOnClose(t *testing.T) {
 	}
 	s.Start()
 	t.Cleanup(func() { _ = s.Stop(t.Context()) })
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Adopt(fds[0], &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, upperCodec{}); err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(uintptr(fds[1]), "client")
-	client, err := net.FileConn(f)
-	_ = f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := adoptPair(t, s, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, upperCodec{})
 	if _, err := client.Write([]byte("hello quit")); err != nil {
 		t.Fatal(err)
 	}
