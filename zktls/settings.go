@@ -72,24 +72,14 @@ func DefaultSettings() Settings {
 // Set applies key, named below the side's prefix ("keyStore.location" for
 // ssl.keyStore.location), and reports whether the key is one of them.
 func (s *Settings) Set(key, value string) (bool, error) {
+	if field, ok := strings.CutPrefix(key, "keyStore."); ok {
+		return s.KeyStore.set(field, value)
+	}
+	if field, ok := strings.CutPrefix(key, "trustStore."); ok {
+		return s.TrustStore.set(field, value)
+	}
 	var err error
 	switch key {
-	case "keyStore.location":
-		s.KeyStore.Location = value
-	case "keyStore.password":
-		s.KeyStore.Password = value
-	case "keyStore.passwordPath":
-		s.KeyStore.Password, err = readPassword(value)
-	case "keyStore.type":
-		s.KeyStore.Type = value
-	case "trustStore.location":
-		s.TrustStore.Location = value
-	case "trustStore.password":
-		s.TrustStore.Password = value
-	case "trustStore.passwordPath":
-		s.TrustStore.Password, err = readPassword(value)
-	case "trustStore.type":
-		s.TrustStore.Type = value
 	case "clientAuth":
 		switch strings.ToUpper(value) {
 		case "", "NEED":
@@ -122,6 +112,25 @@ func (s *Settings) Set(key, value string) (bool, error) {
 		}
 	case "context.supplier.class":
 		err = fmt.Errorf("Meerkat cannot load Java classes; configure the key and trust stores instead")
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// set applies one of a store's keys (location, password, passwordPath,
+// type), and reports whether field is one.
+func (st *Store) set(field, value string) (bool, error) {
+	var err error
+	switch field {
+	case "location":
+		st.Location = value
+	case "password":
+		st.Password = value
+	case "passwordPath":
+		st.Password, err = readPassword(value)
+	case "type":
+		st.Type = value
 	default:
 		return false, nil
 	}
