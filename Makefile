@@ -60,18 +60,29 @@ soak-ensemble: test-deps
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) MEERKAT_ENSEMBLE_ROUNDS=$(SOAK_ROUNDS) MEERKAT_ENSEMBLE_VOTERS=5 \
 		$(GO) test -race -count=1 -timeout 0 -run 'TestKillLeaderUnderWrites' -v ./ensemble
 
-# fuzz runs every fuzz target for FUZZTIME each. An input that widens
-# coverage is minimized for at most 1000 runs: with the default (60 s),
-# FuzzRead, whose inputs are whole snapshots, spent its time minimizing
-# and managed a handful of executions a minute.
+# fuzz runs every fuzz target, one per decoder reachable from the network
+# or the disk, for FUZZTIME each. An input that widens coverage is
+# minimized for at most 1000 runs: the minimizer tries dropping every span
+# of its bytes, and with the default (60 s) a target whose inputs are a few
+# kilobytes spends its time there.
 FUZZTIME ?= 30s
 FUZZ := -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 1000x
 fuzz:
 	$(GO) test ./jute $(FUZZ) -fuzz FuzzDecodeRequest
+	$(GO) test ./jute $(FUZZ) -fuzz FuzzDecodeVector
 	$(GO) test ./netpoll $(FUZZ) -fuzz FuzzServerFrames
+	$(GO) test ./engine $(FUZZ) -fuzz FuzzDecodeBatch
+	$(GO) test ./engine $(FUZZ) -fuzz FuzzApply
+	$(GO) test ./membership $(FUZZ) -fuzz FuzzParse
+	$(GO) test ./pipeline $(FUZZ) -fuzz FuzzDecodeMessage
+	$(GO) test ./replication $(FUZZ) -fuzz FuzzPeerFrames
+	$(GO) test ./replication $(FUZZ) -fuzz FuzzDecodeReady
+	$(GO) test ./wal $(FUZZ) -fuzz FuzzScan
+	$(GO) test ./checkpoint $(FUZZ) -fuzz FuzzLoadRecords
 	$(GO) test ./snapshot $(FUZZ) -fuzz FuzzRead
 	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzDecodeSnapshot
 	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzReadLog
+	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzSnappyStream
 
 clean:
 	rm -rf bin

@@ -101,6 +101,16 @@ func appendBatch(b []byte, firstZxid int64, word int32, entries []*Entry) []byte
 	return b
 }
 
+// minEntrySize is the fewest bytes an entry of a batch with policy word
+// takes: time, session, xid, op, an empty identity vector and a null body,
+// behind its Ref when the batch carries them.
+func minEntrySize(word int32) int {
+	if word&batchRefs != 0 {
+		return 44
+	}
+	return 32
+}
+
 // BatchSpan reads a batch's first zxid and entry count from its header.
 func BatchSpan(b []byte) (firstZxid int64, count int32, ok bool) {
 	if len(b) < 12 {
@@ -122,7 +132,9 @@ func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
 	if d.Err() == nil && !ok {
 		return 0, nil, fmt.Errorf("engine: batch at zxid %d has no policy word: a log written by an older Meerkat", firstZxid)
 	}
-	entries = make([]Entry, 0, n)
+	// The count is trusted for the allocation only as far as the rest of
+	// the batch could hold that many entries (see minEntrySize).
+	entries = make([]Entry, 0, min(n, d.Len()/minEntrySize(word)))
 	for i := 0; i < n && d.Err() == nil; i++ {
 		e := Entry{Policy: policy}
 		if word&batchRefs != 0 {

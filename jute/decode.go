@@ -142,14 +142,19 @@ func (d *Decoder) PathBytes() []byte {
 func (d *Decoder) String() string { return string(d.Buffer()) }
 
 // VectorLen reads the element count of a vector; null (-1) reads as 0.
-func (d *Decoder) VectorLen() int {
+func (d *Decoder) VectorLen() int { return d.VectorLenMin(1) }
+
+// VectorLenMin reads the element count of a vector whose elements take at
+// least minSize bytes each; null (-1) reads as 0. A count the remaining
+// input cannot hold is certainly a lie and would only make callers
+// allocate: it fails with ErrShort, so a caller that sizes its result by
+// the count allocates no more than the input could really fill.
+func (d *Decoder) VectorLenMin(minSize int) int {
 	n := d.length()
 	if n < 0 {
 		return 0
 	}
-	// Every element takes at least one byte; a count beyond the remaining
-	// input is certainly a lie and would only make callers allocate.
-	if n > d.Len() {
+	if n > d.Len()/minSize {
 		d.fail(ErrShort)
 		return 0
 	}
@@ -158,7 +163,8 @@ func (d *Decoder) VectorLen() int {
 
 // Strings reads a vector of ustrings.
 func (d *Decoder) Strings() []string {
-	n := d.VectorLen()
+	// Each takes at least its length.
+	n := d.VectorLenMin(4)
 	if n == 0 {
 		return nil
 	}

@@ -184,8 +184,9 @@ func TestCodeAndOpNames(t *testing.T) {
 	}
 }
 
-// FuzzDecodeRequest feeds arbitrary bytes to every request decoder: none may
-// panic, and whatever decodes must survive an encode/decode round trip
+// FuzzDecodeRequest feeds arbitrary bytes to every record decoder, those of
+// the requests a client sends and those of the replies a client reads: none
+// may panic, and whatever decodes must survive an encode/decode round trip
 // unchanged.
 func FuzzDecodeRequest(f *testing.F) {
 	for _, rec := range goldenRecords {
@@ -199,6 +200,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			&ConnectRequest{}, &RequestHeader{}, &PathWatchRequest{}, &PathVersionRequest{},
 			&SetDataRequest{}, &SetACLRequest{}, &AuthPacket{}, &MultiHeader{}, &ReconfigRequest{},
 			&PathTypeRequest{}, &PathRequest{}, &Stat{}, &WatcherEvent{},
+			&ConnectResponse{}, &ReplyHeader{}, &ID{},
 		}
 		for _, r := range decoders {
 			d := NewDecoder(in)

@@ -196,7 +196,8 @@ func AppendACLs(b []byte, acls []ACL) []byte {
 
 // ACLs reads a vector of ACLs.
 func (d *Decoder) ACLs() []ACL {
-	n := d.VectorLen()
+	// Each takes at least its perms and two string lengths.
+	n := d.VectorLenMin(12)
 	if n == 0 {
 		return nil
 	}

@@ -92,6 +92,23 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 	}
 	cw := &countingWriter{w: enc}
 	bw := bufio.NewWriterSize(cw, 256<<10)
+	st, err := writeContent(bw, v, sessions, now)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return st, fmt.Errorf("snapshot: %w", err)
+	}
+	st.Bytes = cw.n
+	if err := enc.Close(); err != nil {
+		return st, fmt.Errorf("snapshot: %w", err)
+	}
+	return st, nil
+}
+
+// writeContent writes the uncompressed content of a snapshot of v with
+// sessions to w, record by record (Write buffers it).
+func writeContent(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now time.Time) (Stats, error) {
 	st := Stats{Zxid: v.Zxid, Applied: v.Applied, Term: v.Term, Time: now, ACLs: len(v.ACLTable()), Sessions: len(sessions)}
 	var b []byte
 	b = append(b, magic...)
@@ -111,8 +128,8 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 		b = jute.AppendLong(b, s.ID)
 		b = jute.AppendInt(b, s.Timeout)
 	}
-	if _, err := bw.Write(b); err != nil {
-		return st, fmt.Errorf("snapshot: %w", err)
+	if _, err := w.Write(b); err != nil {
+		return st, err
 	}
 	var werr error
 	var node []byte
@@ -120,27 +137,18 @@ func Write(w io.Writer, v *engine.View, sessions []engine.SessionRecord, now tim
 		b = jute.AppendString(b[:0], n.Path())
 		node = engine.AppendNode(node[:0], n)
 		b = jute.AppendBuffer(b, node)
-		_, werr = bw.Write(b)
+		_, werr = w.Write(b)
 		st.Nodes++
 		return werr == nil
 	})
 	if werr != nil {
-		return st, fmt.Errorf("snapshot: %w", werr)
+		return st, werr
 	}
-	if _, err := bw.Write(jute.AppendInt(nil, -1)); err != nil {
-		return st, fmt.Errorf("snapshot: %w", err)
+	if _, err := w.Write(jute.AppendInt(nil, -1)); err != nil {
+		return st, err
 	}
-	if _, err := bw.Write(jute.AppendLong(nil, st.Nodes)); err != nil {
-		return st, fmt.Errorf("snapshot: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return st, fmt.Errorf("snapshot: %w", err)
-	}
-	st.Bytes = cw.n
-	if err := enc.Close(); err != nil {
-		return st, fmt.Errorf("snapshot: %w", err)
-	}
-	return st, nil
+	_, err := w.Write(jute.AppendLong(nil, st.Nodes))
+	return st, err
 }
 
 // source records the errors of the compressed input, so that Read can tell
@@ -294,7 +302,12 @@ func Read(in io.Reader, l *engine.Loader) (Stats, error) {
 		return Stats{}, fmt.Errorf("snapshot: %w", err)
 	}
 	defer dec.Close()
-	r := &reader{r: bufio.NewReaderSize(dec, 256<<10), src: src}
+	return readContent(&reader{r: bufio.NewReaderSize(dec, 256<<10), src: src}, l)
+}
+
+// readContent reads a snapshot's uncompressed content from r into l, to
+// its end.
+func readContent(r *reader, l *engine.Loader) (Stats, error) {
 	var st Stats
 	if head := r.read(len(magic)); r.err == nil && string(head) != magic {
 		return st, fmt.Errorf("%w: not a Meerkat snapshot", ErrCorrupt)

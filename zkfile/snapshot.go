@@ -65,6 +65,10 @@ func readStream(path string) ([]byte, error) {
 	return raw, nil
 }
 
+// maxSnappyExpansion bounds how many bytes a snappy block decodes to per
+// byte of its own: its densest element, a 3-byte copy, yields 64.
+const maxSnappyExpansion = 22
+
 // decodeSnappyStream decodes snappy-java's stream format: a 16-byte header,
 // then chunks of a big-endian int length and a snappy block. A header may
 // appear again between chunks (concatenated streams).
@@ -84,6 +88,14 @@ func decodeSnappyStream(b []byte) ([]byte, error) {
 		n := int(binary.BigEndian.Uint32(b))
 		if n > len(b)-4 {
 			return nil, fmt.Errorf("snappy chunk of %d bytes, %d left", n, len(b)-4)
+		}
+		// s2 allocates the length a block's header claims before it
+		// decodes a byte: a claim the block cannot back is refused first.
+		switch size, err := s2.DecodedLen(b[4 : 4+n]); {
+		case err != nil:
+			return nil, err
+		case size > maxSnappyExpansion*n:
+			return nil, fmt.Errorf("snappy chunk of %d bytes claims %d decoded", n, size)
 		}
 		block, err := s2.Decode(nil, b[4:4+n])
 		if err != nil {

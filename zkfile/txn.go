@@ -127,7 +127,8 @@ func (t *Tree) applyMulti(d *jute.Decoder, h Txn) error {
 		op   jute.OpCode
 		body []byte
 	}
-	n := d.VectorLen()
+	// Each record takes at least its type and its length.
+	n := d.VectorLenMin(8)
 	subs := make([]sub, 0, n)
 	failed := false
 	for i := 0; i < n && d.Err() == nil; i++ {
