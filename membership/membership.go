@@ -87,18 +87,24 @@ func ParseServer(key, value string) (Server, error) {
 	return m, nil
 }
 
-// splitHost splits "host:rest" or "[v6host]:rest".
+// splitHost splits "host:rest" or "[v6host]:rest". A host holding a
+// bracket is refused: host:port could not be split again, and the
+// membership would print as text that does not parse.
 func splitHost(s string) (host, rest string, err error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
 		if end < 0 || end+1 >= len(s) || s[end+1] != ':' {
 			return "", "", errors.New("an IPv6 address in brackets must be followed by :ports")
 		}
-		return s[1:end], s[end+2:], nil
+		host, rest = s[1:end], s[end+2:]
+	} else {
+		var ok bool
+		if host, rest, ok = strings.Cut(s, ":"); !ok || host == "" {
+			return "", "", errors.New("want host:peerPort:electionPort")
+		}
 	}
-	host, rest, ok := strings.Cut(s, ":")
-	if !ok || host == "" {
-		return "", "", errors.New("want host:peerPort:electionPort")
+	if strings.ContainsAny(host, "[]") {
+		return "", "", fmt.Errorf("%q is not a host", host)
 	}
 	return host, rest, nil
 }
