@@ -277,6 +277,14 @@ func (s *Server) writeStat(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Latency min/avg/max: %d/%s/%d\n", lat.Min, zkmetrics.JavaDouble(lat.Avg()), lat.Max)
 	fmt.Fprintf(b, "Received: %d\nSent: %d\nConnections: %d\nOutstanding: %d\n", t.received, t.sent, t.conns, t.outstanding)
 	mode := s.Mode()
+	if mode == ModeNotServing {
+		// The member lost its leader while the answer was being put
+		// together (serverTotals waits for every loop): answer as from
+		// then on, not with an empty mode.
+		b.Reset()
+		b.WriteString(notServing)
+		return
+	}
 	fmt.Fprintf(b, "Zxid: 0x%s\nMode: %s\nNode count: %d\n", hex(v.Zxid), mode, nodeCount(v))
 	if q, ok := s.quorum(); ok && mode == ModeLeader {
 		fmt.Fprintf(b, "Proposal sizes last/min/max: %d/%d/%d\n", q.ProposalLast, q.ProposalMin, q.ProposalMax)
