@@ -3,14 +3,13 @@ package engine_test
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"reflect"
-	"runtime/metrics"
 	"strings"
 	"testing"
 
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/engine/enginetest"
+	"github.com/meerkat-zk/meerkat/internal/alloctest"
 	"github.com/meerkat-zk/meerkat/jute"
 )
 
@@ -34,26 +33,6 @@ func batchSeeds() [][]byte {
 	}
 }
 
-// allocatedBy runs fn, which must be deterministic, and returns how many
-// bytes it allocated. The runtime counts a large allocation at once but
-// small ones a span at a time, and a GC cycle that starts meanwhile
-// credits every cached span at once; so a measure above limit is taken
-// again, and the least of three is returned.
-func allocatedBy(limit uint64, fn func()) uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		metrics.Read(s)
-		before := s[0].Value.Uint64()
-		fn()
-		metrics.Read(s)
-		if least = min(least, s[0].Value.Uint64()-before); least <= limit {
-			break
-		}
-	}
-	return least
-}
-
 // FuzzDecodeBatch feeds DecodeBatch what a wal record, a raft entry or a
 // member forwarding writes to its leader may hold. It proves that decoding
 // allocates in proportion to the input whatever its counts claim, that a
@@ -70,7 +49,7 @@ func FuzzDecodeBatch(f *testing.F) {
 		// An Entry is 96 bytes and takes at least 32 of the input; each
 		// identity (appended one by one) 32 bytes for at least 8.
 		limit := 16*uint64(len(in)) + 64<<10
-		if n := allocatedBy(limit, func() { first, entries, err = engine.DecodeBatch(in) }); n > limit {
+		if n := alloctest.AllocatedBy(limit, func() { first, entries, err = engine.DecodeBatch(in) }); n > limit {
 			t.Fatalf("decoding %d bytes allocated %d", len(in), n)
 		}
 		if err != nil {

@@ -3,12 +3,12 @@ package zkfile
 import (
 	"bytes"
 	"encoding/binary"
-	"math"
 	"os"
-	"runtime/metrics"
 	"testing"
 
 	"github.com/klauspost/compress/s2"
+
+	"github.com/meerkat-zk/meerkat/internal/alloctest"
 )
 
 // snappyJavaStream encodes b as snappy-java's SnappyOutputStream does:
@@ -24,26 +24,6 @@ func snappyJavaStream(b []byte, blockSize int) []byte {
 		b = b[n:]
 	}
 	return out
-}
-
-// allocatedBy runs fn, which must be deterministic, and returns how many
-// bytes it allocated. The runtime counts a large allocation at once but
-// small ones a span at a time, and a GC cycle that starts meanwhile
-// credits every cached span at once; so a measure above limit is taken
-// again, and the least of three is returned.
-func allocatedBy(limit uint64, fn func()) uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		metrics.Read(s)
-		before := s[0].Value.Uint64()
-		fn()
-		metrics.Read(s)
-		if least = min(least, s[0].Value.Uint64()-before); least <= limit {
-			break
-		}
-	}
-	return least
 }
 
 // FuzzSnappyStream feeds the decoder of snapshot.<zxid>.snappy files the
@@ -63,7 +43,7 @@ func FuzzSnappyStream(f *testing.F) {
 		var out []byte
 		var err error
 		limit := 100*uint64(len(b)) + 64<<10
-		if n := allocatedBy(limit, func() { out, err = decodeSnappyStream(b) }); n > limit {
+		if n := alloctest.AllocatedBy(limit, func() { out, err = decodeSnappyStream(b) }); n > limit {
 			t.Fatalf("decoding %d bytes allocated %d", len(b), n)
 		}
 		if err != nil {
