@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Server is one server.N line: a server of the ensemble.
@@ -75,6 +76,9 @@ func ParseServer(key, value string) (Server, error) {
 			if chost, cport, err = net.SplitHostPort(client); err != nil {
 				return Server{}, fmt.Errorf("%s: client address %q: %w", key, client, err)
 			}
+			if !validHost(chost) {
+				return Server{}, fmt.Errorf("%s: client address %q: %q is not a host", key, client, chost)
+			}
 		}
 		if _, err := Port(cport); err != nil {
 			return Server{}, fmt.Errorf("%s: client port %q: %w", key, cport, err)
@@ -87,9 +91,18 @@ func ParseServer(key, value string) (Server, error) {
 	return m, nil
 }
 
-// splitHost splits "host:rest" or "[v6host]:rest". A host holding a
-// bracket is refused: host:port could not be split again, and the
-// membership would print as text that does not parse.
+// validHost reports whether h can stand in a membership's text: a host
+// holding a bracket could not be split from its port again, and one
+// holding a space or a control character (a newline, from a reconfig
+// request) would not survive the text's lines. Either way the membership
+// would print as text that does not parse.
+func validHost(h string) bool {
+	return !strings.ContainsFunc(h, func(r rune) bool {
+		return r == '[' || r == ']' || unicode.IsSpace(r) || unicode.IsControl(r)
+	})
+}
+
+// splitHost splits "host:rest" or "[v6host]:rest".
 func splitHost(s string) (host, rest string, err error) {
 	if strings.HasPrefix(s, "[") {
 		end := strings.IndexByte(s, ']')
@@ -103,7 +116,7 @@ func splitHost(s string) (host, rest string, err error) {
 			return "", "", errors.New("want host:peerPort:electionPort")
 		}
 	}
-	if strings.ContainsAny(host, "[]") {
+	if !validHost(host) {
 		return "", "", fmt.Errorf("%q is not a host", host)
 	}
 	return host, rest, nil
