@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -391,47 +390,6 @@ func TestFourLetterWordWhitelist(t *testing.T) {
 	if err != nil || !strings.HasPrefix(got, "Zookeeper version: 3.8.0") || !strings.Contains(got, "\nMode: standalone\n") {
 		t.Fatalf("srvr: %q, %v", got, err)
 	}
-}
-
-// FuzzServerFrames sends arbitrary bytes on a new connection, behind a
-// ConnectRequest (a client that pipelines its first requests behind the
-// handshake) or instead of one, and checks the server survives and keeps
-// serving another client. Each run costs a connection and one round trip:
-// it does not wait for the handshake, and the session it opens expires at
-// the shortest timeout the server grants.
-func FuzzServerFrames(f *testing.F) {
-	stream, _ := requestStream()
-	// stream starts with a ConnectRequest of 30 bytes.
-	f.Add(stream, false)
-	f.Add(stream[30:], true)
-	f.Add([]byte{0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 14}, true)
-	f.Add([]byte("ruok"), false)
-	// Quiet: a line logged for every malformed connection would cost more
-	// than the run.
-	addr := startServer(f, func(c *Config) {
-		c.MaxBuffer = 1 << 16
-		c.Logger = slog.New(slog.DiscardHandler)
-	})
-	healthy, err := wire.Dial(addr, 30000)
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer healthy.Close()
-	connect := wire.Frame((&jute.ConnectRequest{TimeOut: 1, Passwd: make([]byte, 16), HasReadOnly: true}).Append(nil))
-	f.Fuzz(func(t *testing.T, in []byte, afterHandshake bool) {
-		c, err := wire.DialRaw(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if afterHandshake {
-			in = append(connect[:len(connect):len(connect)], in...)
-		}
-		_, _ = c.Raw().Write(in)
-		c.Close()
-		if _, err := healthy.Call(jute.OpPing, nil); err != nil {
-			t.Fatalf("server stopped serving after %x: %v", in, err)
-		}
-	})
 }
 
 // gatedLog is a pipeline.Log whose appends, once shut is set, wait until
