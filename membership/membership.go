@@ -112,9 +112,12 @@ func splitHost(s string) (host, rest string, err error) {
 		host, rest = s[1:end], s[end+2:]
 	} else {
 		var ok bool
-		if host, rest, ok = strings.Cut(s, ":"); !ok || host == "" {
+		if host, rest, ok = strings.Cut(s, ":"); !ok {
 			return "", "", errors.New("want host:peerPort:electionPort")
 		}
+	}
+	if host == "" {
+		return "", "", errors.New("want host:peerPort:electionPort, with a host")
 	}
 	if !validHost(host) {
 		return "", "", fmt.Errorf("%q is not a host", host)
