@@ -467,10 +467,18 @@ func (c *core) process() (bool, error) {
 	if len(early) > 0 {
 		c.cfg.Send(early)
 	}
+	// 2. The committed entries this member already holds on its disk are
+	// applied before the new entries are written: their clients need not
+	// wait for an fsync of later writes (a follower learns of a commit
+	// with the next append, so otherwise every reply would).
+	onDisk := durableCommitted(rd)
+	if err := c.apply(rd.CommittedEntries[:onDisk]); err != nil {
+		return true, err
+	}
 	if err := c.storage.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
 		return true, err
 	}
-	// 2. Then the answers that vouch for what was written.
+	// 3. Then the answers that vouch for what was written.
 	if len(late) > 0 {
 		c.cfg.Send(late)
 	}
@@ -480,8 +488,8 @@ func (c *core) process() (bool, error) {
 		c.setMembership(meta.GetConfState())
 		c.applied = max(c.applied, meta.GetIndex())
 	}
-	// 3. Then the committed entries.
-	if err := c.apply(rd.CommittedEntries); err != nil {
+	// 4. Then the committed entries that came with this Ready's own.
+	if err := c.apply(rd.CommittedEntries[onDisk:]); err != nil {
 		return true, err
 	}
 	// Leadership and read indexes, after the entries committed with them.
@@ -491,7 +499,7 @@ func (c *core) process() (bool, error) {
 			c.cfg.OnReadIndex(rs.RequestCtx, rs.Index)
 		}
 	}
-	// 4. Done with this Ready.
+	// 5. Done with this Ready.
 	c.rn.Advance(rd)
 	for _, id := range c.readd {
 		if err := c.rejoin(id); err != nil {
@@ -500,6 +508,24 @@ func (c *core) process() (bool, error) {
 	}
 	c.readd = c.readd[:0]
 	return true, nil
+}
+
+// durableCommitted returns how many of rd's committed entries an earlier
+// Ready made durable: those before the first entry rd itself persists. A
+// Ready that installs a snapshot has them all after the snapshot, so none.
+func durableCommitted(rd raft.Ready) int {
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		return 0
+	}
+	if len(rd.Entries) == 0 {
+		return len(rd.CommittedEntries)
+	}
+	first := rd.Entries[0].GetIndex()
+	n := 0
+	for n < len(rd.CommittedEntries) && rd.CommittedEntries[n].GetIndex() < first {
+		n++
+	}
+	return n
 }
 
 // apply hands committed entries to the applier, configuration changes to

@@ -125,38 +125,43 @@ func (n *network) heal() { clear(n.cut) }
 // settle processes Readys and delivers messages until nothing moves.
 func (n *network) settle() {
 	n.t.Helper()
-	for round := 0; ; round++ {
-		if round == 10000 {
-			n.t.Fatal("the network never settled")
-		}
-		moved := false
-		for _, id := range n.ids() {
-			if n.down[id] {
-				continue
-			}
-			did, err := n.members[id].c.process()
-			if err != nil {
-				n.t.Fatal(err)
-			}
-			moved = moved || did
-		}
-		queue := n.queue
-		n.queue = nil
-		for _, msg := range queue {
-			to, from := msg.GetTo(), msg.GetFrom()
-			if n.down[to] || n.down[from] || n.cut[[2]uint64{from, to}] || n.raftCut[to] || n.raftCut[from] {
-				continue
-			}
-			_ = n.members[to].c.Step(msg)
-			moved = true
-		}
-		if n.also != nil && n.also() {
-			moved = true
-		}
-		if !moved {
+	for range 10000 {
+		if !n.round() {
 			return
 		}
 	}
+	n.t.Fatal("the network never settled")
+}
+
+// round processes one Ready of every live member, then delivers the
+// messages sent meanwhile; it reports whether anything moved.
+func (n *network) round() bool {
+	n.t.Helper()
+	moved := false
+	for _, id := range n.ids() {
+		if n.down[id] {
+			continue
+		}
+		did, err := n.members[id].c.process()
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		moved = moved || did
+	}
+	queue := n.queue
+	n.queue = nil
+	for _, msg := range queue {
+		to, from := msg.GetTo(), msg.GetFrom()
+		if n.down[to] || n.down[from] || n.cut[[2]uint64{from, to}] || n.raftCut[to] || n.raftCut[from] {
+			continue
+		}
+		_ = n.members[to].c.Step(msg)
+		moved = true
+	}
+	if n.also != nil && n.also() {
+		moved = true
+	}
+	return moved
 }
 
 // tick advances every live member's clock k times, settling after each.
@@ -265,6 +270,58 @@ func TestElectsOneLeaderAndReplicatesInOrder(t *testing.T) {
 // one in a later term and go on committing; the old leader steps down
 // (check-quorum), what it accepted alone never commits, and once healed it
 // applies exactly what the majority did.
+// TestDurableCommittedEntriesApplyBeforeTheNextFsync: a member learns that
+// an entry is committed with the next append, and so in the same Ready as
+// entries still to be written. The committed entry is on its disk already,
+// and is applied before those are written: its reply does not wait for the
+// next fsync. No entry is ever applied before it is on the member's disk.
+func TestDurableCommittedEntriesApplyBeforeTheNextFsync(t *testing.T) {
+	// onDisk is, for each member and each entry it applied, the last index
+	// of its log on disk when it did.
+	onDisk := map[uint64]map[uint64]uint64{}
+	n := newWiredNetwork(t, []uint64{1, 2, 3}, nil, func(m *member, cfg *coreConfig) {
+		apply, s := cfg.Apply, cfg.Storage
+		onDisk[m.id] = map[uint64]uint64{}
+		cfg.Apply = func(ents []*pb.Entry) {
+			last, err := s.LastIndex()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range ents {
+				if e.GetIndex() > last {
+					t.Errorf("member %d applied entry %d with its log on disk through %d", m.id, e.GetIndex(), last)
+				}
+				onDisk[m.id][e.GetIndex()] = last
+			}
+			apply(ents)
+		}
+	})
+	lead := n.leader(1, 2, 3)
+	if err := n.members[lead].c.Propose([]byte("w1")); err != nil {
+		t.Fatal(err)
+	}
+	w1 := n.members[lead].c.rn.Status().GetCommit() + 1
+	// The leader sends w1; the followers write it and acknowledge, and the
+	// leader takes it for committed.
+	n.round()
+	n.round()
+	if got := n.members[lead].c.rn.Status().GetCommit(); got != w1 {
+		t.Fatalf("the leader's commit index is %d after two rounds, want w1's %d", got, w1)
+	}
+	// w2 is proposed before anyone has applied w1: every member learns of
+	// w1's commit in the Ready that writes w2.
+	if err := n.members[lead].c.Propose([]byte("w2")); err != nil {
+		t.Fatal(err)
+	}
+	n.settle()
+	n.mustApply([]uint64{1, 2, 3}, []string{"w1", "w2"})
+	for id := range n.members {
+		if last := onDisk[id][w1]; last != w1 {
+			t.Errorf("member %d applied w1 (%d) with its log on disk through %d: it waited for w2 to be written", id, w1, last)
+		}
+	}
+}
+
 func TestLeaderCutOffIsReplaced(t *testing.T) {
 	n := newNetwork(t, []uint64{1, 2, 3}, nil)
 	old := n.leader(1, 2, 3)

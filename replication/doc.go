@@ -46,13 +46,19 @@
 // a time: Tick, Step (a message from a peer), Propose, and process, which
 // handles one Ready exactly as raft asks:
 //
-//  1. persist the entries, the HardState and any snapshot, in one wal record
-//     and one fdatasync (group commit: everything one Ready holds);
-//  2. then send the messages, since they may promise what was just made
-//     durable;
-//  3. then hand the committed entries to the applier, applying
-//     configuration changes to raft itself;
-//  4. Advance.
+//  1. send the messages that promise nothing about this member's disk
+//     (appends, heartbeats, vote requests), so that followers write in
+//     parallel with the leader;
+//  2. hand the committed entries an earlier Ready made durable to the
+//     applier, so that their replies do not wait for the next fsync;
+//  3. persist the entries, the HardState and any snapshot, in one wal record
+//     and one fdatasync (group commit: everything one Ready holds), then
+//     send the acknowledgements and votes, which promise what was just
+//     made durable;
+//  4. hand the rest of the committed entries (those this Ready persisted)
+//     to the applier; configuration changes are applied to raft itself
+//     as they come;
+//  5. Advance.
 //
 // Because nothing in the core reads a clock or starts a goroutine, tests
 // drive several cores over an in-process network with logical ticks; the
