@@ -38,11 +38,6 @@ vet:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-# TEST_FUZZTIME is how long make test fuzzes each target, after the
-# tests: a few seconds of new inputs on every run, beyond the seeds and
-# regression inputs that go test replays.
-TEST_FUZZTIME ?= 3s
-
 # test runs every package under the race detector, one package at a time
 # (-p 1): the side-by-side suites run ZooKeeper's JVMs, ensembles among
 # them, and two packages' JVMs at once on two cores starved a reference
@@ -55,7 +50,6 @@ RACE_BIN := bin/meerkat-race
 test: test-deps vet
 	$(GO) build -buildvcs=auto -race -o $(RACE_BIN) ./cmd/meerkat
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -p 1 -count=1 -timeout 40m ./...
-	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 # soak-ensemble SIGKILLs the leader of a five-server ensemble under writes
 # for SOAK_ROUNDS rounds (default 100), then checks every acknowledged
