@@ -32,7 +32,6 @@ func FuzzServerFrames(f *testing.F) {
 	// than the run.
 	srv, _ := startServerWith(f, pipeline.Config{ServerID: 1, Tick: 200 * time.Millisecond}, func(c *Config) {
 		c.MaxBuffer = 1 << 16
-		c.MaxClientCnxns = 0
 		c.Logger = slog.New(slog.DiscardHandler)
 	})
 	healthy, err := wire.Dial(srv.Addr().String(), 30000)
