@@ -85,9 +85,11 @@ type core struct {
 	// the last proposed at index changing.
 	want     *pb.ConfState
 	changing uint64
-	// outbox is a Ready's messages, reused from one Ready to the next
-	// (splitByDurability).
-	outbox []*pb.Message
+	// outbox is a Ready's messages to other members, reused from one
+	// Ready to the next; appends are the MsgStorageAppend messages not yet
+	// taken to be persisted (takeAppends).
+	outbox  []*pb.Message
+	appends []*pb.Message
 	// ticks counts Tick calls; heard is the tick each member was last
 	// heard from at.
 	ticks uint64
@@ -275,7 +277,10 @@ func newCore(cfg coreConfig) (*core, error) {
 		ReadOnlyOption:            raft.ReadOnlySafe,
 		// A leader a reconfig removes hands over at once.
 		StepDownOnRemoval: true,
-		Logger:            raftLogger{cfg.Logger},
+		// A Ready never waits for the disk: commits are learnt, applied
+		// and answered while the next fsync runs (see process).
+		AsyncStorageWrites: true,
+		Logger:             raftLogger{cfg.Logger},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("replication: %w", err)
@@ -448,49 +453,49 @@ func (c *core) Quorum() QuorumStatus {
 func (c *core) Status() raft.BasicStatus { return c.rn.BasicStatus() }
 
 // process handles one Ready, if raft has one, and reports whether it did.
-// An error means the log could not be written: the member must stop.
+// Raft runs with asynchronous storage writes: a Ready does not wait for
+// the disk. Its messages to other members go out at once (raft holds
+// back those that vouch for this member's disk: they ride on the append
+// they depend on). What is to be persisted, a MsgStorageAppend, waits in
+// appends for the appender (takeAppends, then persisted). The committed
+// entries, which raft hands over only once they are on this member's
+// disk, are applied here and now. An error means the state machine could
+// not take a configuration change: the member must stop.
 func (c *core) process() (bool, error) {
 	if !c.rn.HasReady() {
 		c.checkLeader()
 		return false, nil
 	}
 	rd := c.rn.Ready()
-	// 1. The messages that promise nothing about this member's disk
-	// (appends, heartbeats, votes asked for) go out at once, so that the
-	// followers write in parallel with the leader (raft thesis §10.2.1;
-	// the leader counts its own entries only after Advance). The answers
-	// that vouch for entries or a vote wait until they are durable.
-	var k int
-	c.outbox, k = splitByDurability(c.outbox, rd.Messages)
-	early, late := c.outbox[:k], c.outbox[k:]
+	c.outbox = c.outbox[:0]
 	defer clear(c.outbox)
-	if len(early) > 0 {
-		c.cfg.Send(early)
+	var applies []*pb.Message
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			c.appends = append(c.appends, m)
+			if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
+				// The image is installed already (a MsgSnap is stepped
+				// only once it is): the state machine stands at its index.
+				meta := snap.GetMetadata()
+				c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
+				c.setMembership(meta.GetConfState())
+				c.applied = max(c.applied, meta.GetIndex())
+			}
+		case raft.LocalApplyThread:
+			applies = append(applies, m)
+		default:
+			c.outbox = append(c.outbox, m)
+		}
 	}
-	// 2. The committed entries this member already holds on its disk are
-	// applied before the new entries are written: their clients need not
-	// wait for an fsync of later writes (a follower learns of a commit
-	// with the next append, so otherwise every reply would).
-	onDisk := durableCommitted(rd)
-	if err := c.apply(rd.CommittedEntries[:onDisk]); err != nil {
-		return true, err
+	if len(c.outbox) > 0 {
+		c.cfg.Send(c.outbox)
 	}
-	if err := c.storage.Save(rd.HardState, rd.Entries, rd.Snapshot); err != nil {
-		return true, err
-	}
-	// 3. Then the answers that vouch for what was written.
-	if len(late) > 0 {
-		c.cfg.Send(late)
-	}
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		meta := rd.Snapshot.GetMetadata()
-		c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
-		c.setMembership(meta.GetConfState())
-		c.applied = max(c.applied, meta.GetIndex())
-	}
-	// 4. Then the committed entries that came with this Ready's own.
-	if err := c.apply(rd.CommittedEntries[onDisk:]); err != nil {
-		return true, err
+	for _, m := range applies {
+		if err := c.apply(m.GetEntries()); err != nil {
+			return true, err
+		}
+		c.stepLocal(m.GetResponses())
 	}
 	// Leadership and read indexes, after the entries committed with them.
 	c.checkLeader()
@@ -499,8 +504,6 @@ func (c *core) process() (bool, error) {
 			c.cfg.OnReadIndex(rs.RequestCtx, rs.Index)
 		}
 	}
-	// 5. Done with this Ready.
-	c.rn.Advance(rd)
 	for _, id := range c.readd {
 		if err := c.rejoin(id); err != nil {
 			return true, err
@@ -510,22 +513,43 @@ func (c *core) process() (bool, error) {
 	return true, nil
 }
 
-// durableCommitted returns how many of rd's committed entries an earlier
-// Ready made durable: those before the first entry rd itself persists. A
-// Ready that installs a snapshot has them all after the snapshot, so none.
-func durableCommitted(rd raft.Ready) int {
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		return 0
+// takeAppends returns the MsgStorageAppend messages the Readys so far
+// asked for, in order, and forgets them: the caller persists them
+// (Storage.Persist) and then hands them to persisted.
+func (c *core) takeAppends() []*pb.Message {
+	msgs := c.appends
+	c.appends = nil
+	return msgs
+}
+
+// persisted delivers the responses of appends that are now durable: those
+// to this member are stepped (raft learns its log is stable; a leader
+// counts its own vote), the others are sent. It is called in the order
+// the appends were taken.
+func (c *core) persisted(appends []*pb.Message) {
+	var out []*pb.Message
+	for _, m := range appends {
+		for _, r := range m.GetResponses() {
+			if r.GetTo() == c.cfg.ID {
+				c.stepLocal([]*pb.Message{r})
+			} else {
+				out = append(out, r)
+			}
+		}
 	}
-	if len(rd.Entries) == 0 {
-		return len(rd.CommittedEntries)
+	if len(out) > 0 {
+		c.cfg.Send(out)
 	}
-	first := rd.Entries[0].GetIndex()
-	n := 0
-	for n < len(rd.CommittedEntries) && rd.CommittedEntries[n].GetIndex() < first {
-		n++
+}
+
+// stepLocal steps responses addressed to this member by its own append
+// and apply work; raft refuses them only once stopped.
+func (c *core) stepLocal(msgs []*pb.Message) {
+	for _, m := range msgs {
+		if err := c.rn.Step(m); err != nil {
+			c.cfg.Logger.Debug("replication: step local", "type", m.GetType(), "err", err)
+		}
 	}
-	return n
 }
 
 // apply hands committed entries to the applier, configuration changes to
@@ -542,37 +566,6 @@ func (c *core) apply(ents []*pb.Entry) error {
 	c.cfg.Apply(ents)
 	c.applied = ents[len(ents)-1].GetIndex()
 	return nil
-}
-
-// splitByDurability puts msgs into buf in two runs, keeping their order
-// within each: first those that may be sent before the Ready's state is
-// durable, then the acknowledgements and votes that may not (raft keeps
-// the same distinction with asynchronous storage writes). It returns buf
-// and where the second run starts.
-func splitByDurability(buf, msgs []*pb.Message) ([]*pb.Message, int) {
-	buf = buf[:0]
-	for _, m := range msgs {
-		if !vouches(m) {
-			buf = append(buf, m)
-		}
-	}
-	k := len(buf)
-	for _, m := range msgs {
-		if vouches(m) {
-			buf = append(buf, m)
-		}
-	}
-	return buf, k
-}
-
-// vouches reports whether m promises something about its sender's disk:
-// an append acknowledged, a vote given.
-func vouches(m *pb.Message) bool {
-	switch m.GetType() {
-	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
-		return true
-	}
-	return false
 }
 
 // checkLeader reports a change of leader or term to OnLeader. A learner

@@ -13,6 +13,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/wal/walfs"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -48,6 +49,9 @@ type network struct {
 	// moved anything; onTick runs before every tick.
 	also   func() bool
 	onTick func()
+	// slowDisk members write nothing their Readys ask for until the test
+	// clears them: their fsync has not returned.
+	slowDisk map[uint64]bool
 }
 
 func newNetwork(t *testing.T, voters, learners []uint64) *network {
@@ -56,7 +60,7 @@ func newNetwork(t *testing.T, voters, learners []uint64) *network {
 
 func newWiredNetwork(t *testing.T, voters, learners []uint64, wire func(*member, *coreConfig)) *network {
 	n := &network{t: t, boot: &pb.ConfState{Voters: voters, Learners: learners},
-		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}, raftCut: map[uint64]bool{}, wire: wire}
+		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}, raftCut: map[uint64]bool{}, slowDisk: map[uint64]bool{}, wire: wire}
 	dir := t.TempDir()
 	for _, id := range slices.Concat(voters, learners) {
 		n.start(&member{id: id, dir: filepath.Join(dir, fmt.Sprint(id))})
@@ -146,7 +150,7 @@ func (n *network) round() bool {
 		if err != nil {
 			n.t.Fatal(err)
 		}
-		moved = moved || did
+		moved = n.persist(n.members[id]) || did || moved
 	}
 	queue := n.queue
 	n.queue = nil
@@ -162,6 +166,34 @@ func (n *network) round() bool {
 		moved = true
 	}
 	return moved
+}
+
+// persist writes what m's Readys asked to, as its appender would, and
+// delivers the responses; it reports whether there was anything to write.
+func (n *network) persist(m *member) bool {
+	if n.slowDisk[m.id] {
+		return false
+	}
+	did, err := persistNow(m.c)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return did
+}
+
+// persistNow does c's appender's work on the caller's goroutine: it writes
+// what c's Readys asked to and delivers the responses. It reports whether
+// there was anything to write.
+func persistNow(c *core) (bool, error) {
+	appends := c.takeAppends()
+	if len(appends) == 0 {
+		return false, nil
+	}
+	if err := c.storage.Persist(appends); err != nil {
+		return true, err
+	}
+	c.persisted(appends)
+	return true, nil
 }
 
 // tick advances every live member's clock k times, settling after each.
@@ -270,12 +302,11 @@ func TestElectsOneLeaderAndReplicatesInOrder(t *testing.T) {
 // one in a later term and go on committing; the old leader steps down
 // (check-quorum), what it accepted alone never commits, and once healed it
 // applies exactly what the majority did.
-// TestDurableCommittedEntriesApplyBeforeTheNextFsync: a member learns that
-// an entry is committed with the next append, and so in the same Ready as
-// entries still to be written. The committed entry is on its disk already,
-// and is applied before those are written: its reply does not wait for the
-// next fsync. No entry is ever applied before it is on the member's disk.
-func TestDurableCommittedEntriesApplyBeforeTheNextFsync(t *testing.T) {
+// TestCommitsApplyWhileTheDiskIsBusy: a member whose fsync has not
+// returned still learns of commits and applies the entries already on its
+// disk (a Ready never waits for the disk); it applies nothing that is not
+// on its disk, and the others commit without it meanwhile.
+func TestCommitsApplyWhileTheDiskIsBusy(t *testing.T) {
 	// onDisk is, for each member and each entry it applied, the last index
 	// of its log on disk when it did.
 	onDisk := map[uint64]map[uint64]uint64{}
@@ -297,29 +328,47 @@ func TestDurableCommittedEntriesApplyBeforeTheNextFsync(t *testing.T) {
 		}
 	})
 	lead := n.leader(1, 2, 3)
+	slow := n.ids()[0]
+	if slow == lead {
+		slow = n.ids()[1]
+	}
 	if err := n.members[lead].c.Propose([]byte("w1")); err != nil {
 		t.Fatal(err)
 	}
 	w1 := n.members[lead].c.rn.Status().GetCommit() + 1
 	// The leader sends w1; the followers write it and acknowledge, and the
-	// leader takes it for committed.
+	// leader takes it for committed. Nobody has heard so yet.
 	n.round()
 	n.round()
 	if got := n.members[lead].c.rn.Status().GetCommit(); got != w1 {
 		t.Fatalf("the leader's commit index is %d after two rounds, want w1's %d", got, w1)
 	}
-	// w2 is proposed before anyone has applied w1: every member learns of
-	// w1's commit in the Ready that writes w2.
+	if len(n.members[slow].applied) != 0 {
+		t.Fatalf("member %d applied %q before hearing of a commit", slow, n.members[slow].applied)
+	}
+	// Now one follower's disk stalls, and w2 comes: that follower learns
+	// w1 committed while w2 waits to be written.
+	n.slowDisk[slow] = true
 	if err := n.members[lead].c.Propose([]byte("w2")); err != nil {
 		t.Fatal(err)
 	}
 	n.settle()
-	n.mustApply([]uint64{1, 2, 3}, []string{"w1", "w2"})
-	for id := range n.members {
-		if last := onDisk[id][w1]; last != w1 {
-			t.Errorf("member %d applied w1 (%d) with its log on disk through %d: it waited for w2 to be written", id, w1, last)
+	n.mustApply([]uint64{slow}, []string{"w1"})
+	if last := onDisk[slow][w1]; last != w1 {
+		t.Errorf("member %d applied w1 (%d) with its log on disk through %d", slow, w1, last)
+	}
+	if len(n.members[slow].c.appends) == 0 {
+		t.Fatalf("member %d has no write pending: w2 was never sent to it", slow)
+	}
+	for _, id := range n.ids() {
+		if id != slow {
+			n.mustApply([]uint64{id}, []string{"w1", "w2"})
 		}
 	}
+	// The disk comes back: w2 is written, then applied.
+	delete(n.slowDisk, slow)
+	n.settle()
+	n.mustApply([]uint64{1, 2, 3}, []string{"w1", "w2"})
 }
 
 func TestLeaderCutOffIsReplaced(t *testing.T) {
@@ -481,6 +530,52 @@ func TestStorageRecordRoundTrip(t *testing.T) {
 		if _, _, _, err := decodeReady(b[:cut]); err == nil {
 			t.Fatalf("a record cut to %d of %d bytes decoded", cut, len(b))
 		}
+	}
+}
+
+// TestPersistSyncsOnlyForResponses: a run of appends is written in order
+// and synced once if any of them promises durability (carries responses);
+// a run that only moves the commit index does not wait for the disk. What
+// was written replays after a restart.
+func TestPersistSyncsOnlyForResponses(t *testing.T) {
+	dir := t.TempDir()
+	disk := walfs.NewFaulty(wal.OSFS)
+	opts := wal.Options{FS: disk, SegmentSize: 1 << 20, Logger: quiet, OnSyncError: func(error) {}}
+	boot := &pb.ConfState{Voters: []uint64{1}}
+	s, err := OpenStorage(dir, opts, boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(i uint64) *pb.Entry {
+		return &pb.Entry{Term: new(uint64(1)), Index: new(i), Type: pb.EntryNormal.Enum(), Data: fmt.Appendf(nil, "e%d", i)}
+	}
+	appendMsg := func(commit uint64, responses int, ents ...*pb.Entry) *pb.Message {
+		m := &pb.Message{Type: pb.MsgStorageAppend.Enum(), Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(commit), Entries: ents}
+		for range responses {
+			m.Responses = append(m.Responses, &pb.Message{Type: pb.MsgStorageAppendResp.Enum()})
+		}
+		return m
+	}
+	if err := s.Persist([]*pb.Message{appendMsg(0, 0, entry(1)), appendMsg(0, 1, entry(2), entry(3))}); err != nil {
+		t.Fatal(err)
+	}
+	disk.SetBroken(true)
+	if err := s.Persist([]*pb.Message{appendMsg(2, 0)}); err != nil {
+		t.Fatalf("a commit index alone waited for the disk: %v", err)
+	}
+	if err := s.Persist([]*pb.Message{appendMsg(3, 1)}); err == nil {
+		t.Fatal("appends with responses were acknowledged without a sync")
+	}
+	disk.SetBroken(false)
+	s.Close()
+	s, err = OpenStorage(dir, wal.Options{SegmentSize: 1 << 20, Logger: quiet}, boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ents, err := s.Entries(1, 4, 1<<20)
+	if err != nil || len(ents) != 3 || string(ents[2].GetData()) != "e3" {
+		t.Fatalf("replayed %v, %v", ents, err)
 	}
 }
 

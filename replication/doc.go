@@ -44,21 +44,28 @@
 //
 // core owns one RawNode and is driven by its owner's goroutine, one call at
 // a time: Tick, Step (a message from a peer), Propose, and process, which
-// handles one Ready exactly as raft asks:
+// handles one Ready. Raft runs with asynchronous storage writes, so that a
+// Ready never waits for the disk: while one fsync runs, the member goes on
+// learning of commits, applying and answering them, and gathering the
+// next batch. A Ready is handled so:
 //
-//  1. send the messages that promise nothing about this member's disk
-//     (appends, heartbeats, vote requests), so that followers write in
-//     parallel with the leader;
-//  2. hand the committed entries an earlier Ready made durable to the
-//     applier, so that their replies do not wait for the next fsync;
-//  3. persist the entries, the HardState and any snapshot, in one wal record
-//     and one fdatasync (group commit: everything one Ready holds), then
-//     send the acknowledgements and votes, which promise what was just
-//     made durable;
-//  4. hand the rest of the committed entries (those this Ready persisted)
-//     to the applier; configuration changes are applied to raft itself
-//     as they come;
-//  5. Advance.
+//  1. its messages to other members go out at once: appends, heartbeats,
+//     votes asked for (followers write in parallel with the leader, raft
+//     thesis §10.2.1); raft holds back the answers that vouch for this
+//     member's disk (append acknowledgements, votes given) as responses of
+//     the append they depend on;
+//  2. its committed entries, which raft hands over only once they are on
+//     this member's disk, go to the applier; configuration changes are
+//     applied to raft itself as they come;
+//  3. what it asks to persist (a MsgStorageAppend: entries, HardState, a
+//     snapshot) is queued for the appender.
+//
+// The appender (the Node's storage goroutine) takes everything queued, in
+// order, writes each as one wal record and then makes them all durable
+// with one fdatasync (group commit across Readys; a run that only moves
+// the commit index is not synced). Then the responses go out: those to
+// other members are sent, those to this member (its log is stable; a
+// leader's own vote) are stepped on the node's goroutine.
 //
 // Because nothing in the core reads a clock or starts a goroutine, tests
 // drive several cores over an in-process network with logical ticks; the

@@ -54,7 +54,11 @@ func newFuzzTraffic(tb testing.TB) fuzzTraffic {
 				if err != nil {
 					tb.Fatal(err)
 				}
-				moved = moved || did
+				wrote, err := persistNow(cores[id])
+				if err != nil {
+					tb.Fatal(err)
+				}
+				moved = moved || did || wrote
 			}
 			msgs := queue
 			queue = nil

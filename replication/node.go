@@ -72,8 +72,14 @@ type Node struct {
 	rejoins     chan uint64
 	stop        chan struct{}
 	done        chan struct{}
-	once        sync.Once
-	err         error // why the node stopped on its own; read after done
+	// appender writes what raft asks to persist, on its own goroutine, so
+	// that the node's goroutine never waits for the disk; written brings
+	// back the appends it made durable, failed why it could not.
+	appender *appender
+	written  chan []*pb.Message
+	failed   chan error
+	once     sync.Once
+	err      error // why the node stopped on its own; read after done
 	// wanted is the membership raft is to follow (SetMembership); synced
 	// is what Synced reports, refreshed by followMembership.
 	wanted atomic.Pointer[pb.ConfState]
@@ -138,7 +144,9 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, inbound: make(chan *pb.Message, 4096), proposals: make(chan []byte, 256),
 		reads: make(chan uint64, 256), inspect: make(chan func(*core)), unreach: make(chan uint64, 64),
-		lost: make(chan uint64, 64), snapped: make(chan snapResult, 16), rejoins: make(chan uint64, 16), stop: make(chan struct{}), done: make(chan struct{})}
+		lost: make(chan uint64, 64), snapped: make(chan snapResult, 16), rejoins: make(chan uint64, 16), stop: make(chan struct{}), done: make(chan struct{}),
+		written: make(chan []*pb.Message, 1), failed: make(chan error, 1)}
+	n.appender = &appender{storage: cfg.Storage, wake: make(chan struct{}, 1), halt: make(chan struct{}), done: make(chan struct{})}
 	ccfg := coreConfig{ID: cfg.ID, Storage: cfg.Storage, Applied: cfg.Applied, Send: n.send, Logger: cfg.Logger}
 	connect(&ccfg, cfg.Applier)
 	c, err := newCore(ccfg)
@@ -146,8 +154,62 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 		return nil, err
 	}
 	n.core = c
+	go n.appender.run(n.written, n.failed)
 	go n.run()
 	return n, nil
+}
+
+// appender is a node's storage goroutine: it persists the MsgStorageAppend
+// messages the node's Readys produce, in order, as many at a time as have
+// queued (one fsync for all of them), and hands each run back once it is
+// durable.
+type appender struct {
+	storage *Storage
+	mu      sync.Mutex
+	queue   []*pb.Message
+	wake    chan struct{}
+	// halt stops the goroutine; done is closed once it has.
+	halt, done chan struct{}
+}
+
+// push queues appends; it never blocks.
+func (a *appender) push(msgs []*pb.Message) {
+	a.mu.Lock()
+	a.queue = append(a.queue, msgs...)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run persists what is queued until halted: each run made durable goes to
+// written, in order; the first failure goes to failed, and ends it.
+func (a *appender) run(written chan<- []*pb.Message, failed chan<- error) {
+	defer close(a.done)
+	for {
+		select {
+		case <-a.halt:
+			return
+		case <-a.wake:
+		}
+		a.mu.Lock()
+		msgs := a.queue
+		a.queue = nil
+		a.mu.Unlock()
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := a.storage.Persist(msgs); err != nil {
+			failed <- err
+			return
+		}
+		select {
+		case written <- msgs:
+		case <-a.halt:
+			return
+		}
+	}
 }
 
 // send hands raft's messages to the transport; a snapshot goes on its own
@@ -367,6 +429,12 @@ func (n *Node) propose(data []byte) {
 
 func (n *Node) run() {
 	defer close(n.done)
+	defer func() {
+		// The appender may be writing: the storage is the caller's to
+		// close once Stop returns.
+		close(n.appender.halt)
+		<-n.appender.done
+	}()
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	var campaign <-chan time.Time
@@ -423,17 +491,27 @@ func (n *Node) run() {
 			}
 		case fn := <-n.inspect:
 			fn(n.core)
+		case msgs := <-n.written:
+			n.core.persisted(msgs)
+			n.drain()
+		case err := <-n.failed:
+			n.err = fmt.Errorf("replication: member %d: %w", n.cfg.ID, err)
+			n.cfg.Logger.Error("replication: the raft log failed; stopping", "err", err)
+			return
 		}
 		for {
 			did, err := n.core.process()
 			if err != nil {
 				n.err = fmt.Errorf("replication: member %d: %w", n.cfg.ID, err)
-				n.cfg.Logger.Error("replication: the raft log failed; stopping", "err", err)
+				n.cfg.Logger.Error("replication: a membership change could not be applied; stopping", "err", err)
 				return
 			}
 			if !did {
 				break
 			}
+		}
+		if msgs := n.core.takeAppends(); len(msgs) > 0 {
+			n.appender.push(msgs)
 		}
 		now := time.Now()
 		if now.Sub(n.followed) >= followEvery {

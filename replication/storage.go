@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -20,10 +21,13 @@ const (
 )
 
 // Storage is raft's log kept in a wal: raft reads it from memory (the
-// embedded raft.MemoryStorage), and every Save is one wal record and one
-// fdatasync before it reaches memory. It belongs to the node's goroutine.
+// embedded raft.MemoryStorage, safe from any goroutine), and what raft
+// asks to persist is written to the wal before it reaches memory. Writes
+// (Persist, Save, Compact) may come from two goroutines, the node's and
+// its appender; they take turns.
 type Storage struct {
 	*raft.MemoryStorage
+	mu  sync.Mutex
 	log *wal.WAL
 	buf []byte
 }
@@ -82,9 +86,46 @@ func InitStorage(dir string, opts wal.Options, boot *pb.ConfState) error {
 	return errors.Join(err, s.Close())
 }
 
-// Save makes what one Ready holds durable, as one record, then serves it
-// from memory. Any of hs, ents and snap may be empty.
+// Save makes a HardState, entries and a snapshot durable, as one record,
+// then serves them from memory. Any of hs, ents and snap may be empty.
 func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.write(hs, ents, snap); err != nil {
+		return err
+	}
+	return s.log.Sync()
+}
+
+// Persist does what a run of raft's MsgStorageAppend messages ask, in
+// order: each becomes one record, written without waiting for the disk,
+// and then, if any of them carries responses (which promise durability),
+// one fdatasync covers them all (group commit across Readys). A run
+// without responses only moves the commit index or the like, which a
+// crash may lose: raft learns it again from the leader.
+func (s *Storage) Persist(msgs []*pb.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sync := false
+	for _, m := range msgs {
+		var hs *pb.HardState
+		if m.Term != nil {
+			hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+		}
+		if err := s.write(hs, m.GetEntries(), m.GetSnapshot()); err != nil {
+			return err
+		}
+		sync = sync || len(m.GetResponses()) > 0
+	}
+	if !sync {
+		return nil
+	}
+	return s.log.Sync()
+}
+
+// write appends one record to the wal, unsynced, and applies it to
+// memory; a record with nothing in it is not written.
+func (s *Storage) write(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) error {
 	if raft.IsEmptyHardState(hs) && len(ents) == 0 && raft.IsEmptySnap(snap) && !bootstrapSnap(snap) {
 		return nil
 	}
@@ -98,18 +139,7 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) er
 	if s.buf, err = appendRecord(s.buf[:0], readyRecord, hs, ents, snap); err != nil {
 		return err
 	}
-	// A Ready that only moves the commit index need not wait for the
-	// disk (raft.MustSync): a crash may lose it, and raft learns the
-	// commit again from the leader.
-	prev, _, err := s.InitialState()
-	if err != nil {
-		return err
-	}
-	write := s.log.Append
-	if !raft.MustSync(hs, prev, len(ents)) && raft.IsEmptySnap(snap) && !bootstrapSnap(snap) {
-		write = s.log.AppendUnsynced
-	}
-	if err := write(index, s.buf); err != nil {
+	if err := s.log.AppendUnsynced(index, s.buf); err != nil {
 		return err
 	}
 	return s.remember(hs, ents, snap)
@@ -140,6 +170,8 @@ func (s *Storage) remember(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot
 // record (the snapshot's metadata and the HardState, which the removed
 // records carried), then the segments before it go.
 func (s *Storage) Compact(index uint64, cs *pb.ConfState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	first, err := s.FirstIndex()
 	if err != nil {
 		return err

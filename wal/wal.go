@@ -526,6 +526,24 @@ func (w *WAL) AppendUnsynced(index uint64, payload []byte) error {
 	return w.write(index, payload, false)
 }
 
+// Sync makes every record written so far durable: what AppendUnsynced
+// left in the current segment (earlier segments were synced as they
+// ended). It is for a batch of records written unsynced that must all be
+// durable before its caller answers.
+func (w *WAL) Sync() error {
+	if w.failed {
+		return ErrFailed
+	}
+	if !w.unsynced {
+		return nil
+	}
+	if err := w.sync(w.cur); err != nil {
+		return w.fail(fmt.Errorf("wal: sync segment %s: %w", w.tail().name, err))
+	}
+	w.unsynced = false
+	return nil
+}
+
 func (w *WAL) write(index uint64, payload []byte, sync bool) error {
 	if w.failed {
 		return ErrFailed

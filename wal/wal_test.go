@@ -513,3 +513,55 @@ func TestUnsyncedRecordsAreSyncedLater(t *testing.T) {
 		t.Fatalf("replayed %v", got)
 	}
 }
+
+// TestSyncCoversUnsyncedRecords: Sync makes what AppendUnsynced left
+// durable, and has nothing to do (it does not touch the disk) when the
+// last record was synced already.
+func TestSyncCoversUnsyncedRecords(t *testing.T) {
+	efs := walfs.NewFaulty(OSFS)
+	w, err := Open(t.TempDir(), Options{FS: efs, SegmentSize: 4096, Logger: discard, OnSyncError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, w, testRecords(2))
+	efs.SetBroken(true)
+	if err := w.Sync(); err != nil {
+		t.Fatalf("Sync after a synced record touched the disk: %v", err)
+	}
+	efs.SetBroken(false)
+	for i := range uint64(3) {
+		if err := w.AppendUnsynced(100+i, []byte("batch")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing is left for Close to sync: a broken disk does not fail it.
+	efs.SetBroken(true)
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close found records Sync had left unsynced: %v", err)
+	}
+}
+
+// TestSyncFailureFailsTheLog: a failed Sync is reported, and the log takes
+// no more records (what it wrote may not be on the disk).
+func TestSyncFailureFailsTheLog(t *testing.T) {
+	efs := walfs.NewFaulty(OSFS)
+	w, err := Open(t.TempDir(), Options{FS: efs, SegmentSize: 4096, Logger: discard, OnSyncError: func(error) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.AppendUnsynced(1, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	efs.SetBroken(true)
+	if err := w.Sync(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Sync on a broken disk returned %v", err)
+	}
+	efs.SetBroken(false)
+	if err := w.Append(2, []byte("y")); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Append after a failed Sync returned %v", err)
+	}
+}
