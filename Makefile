@@ -11,7 +11,7 @@ BIN       := bin/meerkat
 # zookeeper package leaves it out).
 TEST_DEBS := zookeeper zookeeper-bin python3-kazoo libcurator-framework-java openjdk-17-jdk-headless libservlet-api-java libnetty-java openssl
 
-.PHONY: all build run run-ensemble test test-deps vet fuzz clean bench bench-quick bench-ensemble soak-ensemble
+.PHONY: all build run run-ensemble test test-deps vet fuzz fuzz-brief clean bench bench-quick bench-ensemble soak-ensemble
 
 all: build
 
@@ -50,6 +50,7 @@ RACE_BIN := bin/meerkat-race
 test: test-deps vet
 	$(GO) build -buildvcs=auto -race -o $(RACE_BIN) ./cmd/meerkat
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -p 1 -count=1 -timeout 40m ./...
+	$(MAKE) fuzz-brief
 
 # soak-ensemble SIGKILLs the leader of a five-server ensemble under writes
 # for SOAK_ROUNDS rounds (default 100), then checks every acknowledged
@@ -83,6 +84,14 @@ fuzz:
 	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzDecodeSnapshot
 	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzReadLog
 	$(GO) test ./zkfile $(FUZZ) -fuzz FuzzSnappyStream
+
+# fuzz-brief is the fuzz step of make test: every target for FUZZ_BRIEF
+# executions. A count, not a duration: given a duration, Go's fuzz
+# coordinator can report its own deadline as a failure when the window
+# ends, with no input at fault.
+FUZZ_BRIEF ?= 3000
+fuzz-brief:
+	$(MAKE) fuzz FUZZTIME=$(FUZZ_BRIEF)x
 
 clean:
 	rm -rf bin
