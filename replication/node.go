@@ -398,8 +398,8 @@ func (n *Node) askToRejoin(now time.Time) {
 const maxDrain = 1024
 
 // drain hands raft whatever else is queued (messages, proposals, read
-// requests) so that one Ready, and one fsync, covers all of it: taking
-// one at a time would cost an fsync each while the rest waited.
+// requests) so that one Ready covers all of it: one wal record, one round
+// of messages to each member, rather than one for each.
 func (n *Node) drain() {
 	for range maxDrain {
 		select {
