@@ -474,14 +474,6 @@ func (c *core) process() (bool, error) {
 		switch m.GetTo() {
 		case raft.LocalAppendThread:
 			c.appends = append(c.appends, m)
-			if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
-				// The image is installed already (a MsgSnap is stepped
-				// only once it is): the state machine stands at its index.
-				meta := snap.GetMetadata()
-				c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
-				c.setMembership(meta.GetConfState())
-				c.applied = max(c.applied, meta.GetIndex())
-			}
 		case raft.LocalApplyThread:
 			applies = append(applies, m)
 		default:
@@ -529,6 +521,16 @@ func (c *core) takeAppends() []*pb.Message {
 func (c *core) persisted(appends []*pb.Message) {
 	var out []*pb.Message
 	for _, m := range appends {
+		if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
+			// The image was installed before raft saw the MsgSnap; now the
+			// log starts after it too, and the member stands at its index.
+			// (Not before: a compaction up to an index the log has not
+			// reached would fail.)
+			meta := snap.GetMetadata()
+			c.confs = []confAt{{meta.GetIndex(), meta.GetConfState()}}
+			c.setMembership(meta.GetConfState())
+			c.applied = max(c.applied, meta.GetIndex())
+		}
 		for _, r := range m.GetResponses() {
 			if r.GetTo() == c.cfg.ID {
 				c.stepLocal([]*pb.Message{r})

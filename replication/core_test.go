@@ -50,8 +50,9 @@ type network struct {
 	also   func() bool
 	onTick func()
 	// slowDisk members write nothing their Readys ask for until the test
-	// clears them: their fsync has not returned.
-	slowDisk map[uint64]bool
+	// clears them: their fsync has not returned. stallOnSnapshot members
+	// write normally until asked to write a snapshot, then stall so.
+	slowDisk, stallOnSnapshot map[uint64]bool
 }
 
 func newNetwork(t *testing.T, voters, learners []uint64) *network {
@@ -60,7 +61,7 @@ func newNetwork(t *testing.T, voters, learners []uint64) *network {
 
 func newWiredNetwork(t *testing.T, voters, learners []uint64, wire func(*member, *coreConfig)) *network {
 	n := &network{t: t, boot: &pb.ConfState{Voters: voters, Learners: learners},
-		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}, raftCut: map[uint64]bool{}, slowDisk: map[uint64]bool{}, wire: wire}
+		members: map[uint64]*member{}, down: map[uint64]bool{}, cut: map[[2]uint64]bool{}, raftCut: map[uint64]bool{}, slowDisk: map[uint64]bool{}, stallOnSnapshot: map[uint64]bool{}, wire: wire}
 	dir := t.TempDir()
 	for _, id := range slices.Concat(voters, learners) {
 		n.start(&member{id: id, dir: filepath.Join(dir, fmt.Sprint(id))})
@@ -171,6 +172,10 @@ func (n *network) round() bool {
 // persist writes what m's Readys asked to, as its appender would, and
 // delivers the responses; it reports whether there was anything to write.
 func (n *network) persist(m *member) bool {
+	if n.stallOnSnapshot[m.id] && slices.ContainsFunc(m.c.appends, func(a *pb.Message) bool { return !raft.IsEmptySnap(a.GetSnapshot()) }) {
+		n.slowDisk[m.id] = true
+		delete(n.stallOnSnapshot, m.id)
+	}
 	if n.slowDisk[m.id] {
 		return false
 	}
@@ -736,6 +741,42 @@ func TestCompactionAndSnapshotCatchUp(t *testing.T) {
 		if got := n.members[id].applied; got[len(got)-1] != "c" {
 			t.Fatalf("member %d applied %q last", id, got[len(got)-1])
 		}
+	}
+}
+
+// TestCompactionWhileASnapshotIsWritten: a follower is sent a snapshot and
+// its disk has not written it yet when its checkpoint, which holds the
+// snapshot's image, asks for a compaction. The log must not be compacted
+// past what it holds (raft's storage would panic); once the snapshot is
+// written the follower catches up.
+func TestCompactionWhileASnapshotIsWritten(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	follower := n.ids()[0]
+	if follower == lead {
+		follower = n.ids()[1]
+	}
+	n.crash(follower)
+	n.propose(lead, seq("a", 0, 100)...)
+	l := n.members[lead]
+	if err := l.c.compact(l.c.applied, 10); err != nil {
+		t.Fatal(err)
+	}
+	n.restart(follower)
+	n.stallOnSnapshot[follower] = true
+	n.tick(3)
+	f := n.members[follower]
+	if !n.slowDisk[follower] {
+		t.Fatal("the follower was never asked to write a snapshot")
+	}
+	if err := f.c.compact(l.c.applied, 0); err != nil {
+		t.Fatal(err)
+	}
+	delete(n.slowDisk, follower)
+	n.propose(lead, "b")
+	n.tick(3)
+	if got := f.applied; len(got) == 0 || got[len(got)-1] != "b" {
+		t.Fatalf("the follower applied %q", got)
 	}
 }
 
