@@ -127,7 +127,9 @@ func nodeKey(b []byte, path string) []byte {
 func appendPathOfKey(b, k []byte) ([]byte, error) {
 	k = k[1:]
 	i := bytes.IndexByte(k, 0)
-	if i < 0 {
+	if i < 0 || bytes.IndexByte(k[i+1:], '/') >= 0 {
+		// No separator, or a name holding a '/': nodeKey splits a path
+		// at its last '/', so no znode's key looks like that.
 		return b, fmt.Errorf("checkpoint: malformed node key %q", k)
 	}
 	if i == 0 && len(k) == 1 {
