@@ -685,14 +685,13 @@ func TestLearnerGivesUpOnASilentLeader(t *testing.T) {
 	}
 }
 
-// TestCompactionAndSnapshotCatchUp compacts the leader's log while a
-// follower is down: the follower, back, is sent a snapshot (raft's
-// MsgSnap) and then the entries after it. Both logs survive a restart:
-// the compaction record keeps the entries after it and the HardState.
-func TestCompactionAndSnapshotCatchUp(t *testing.T) {
-	n := newNetwork(t, []uint64{1, 2, 3}, nil)
-	lead := n.leader(1, 2, 3)
-	follower := n.ids()[0]
+// compactedWhileDown starts three members, crashes a follower, commits
+// 100 entries without it and compacts the leader's log to 10 entries
+// before its last applied one: the follower, back, needs a snapshot.
+func compactedWhileDown(t *testing.T) (n *network, lead, follower uint64) {
+	n = newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead = n.leader(1, 2, 3)
+	follower = n.ids()[0]
 	if follower == lead {
 		follower = n.ids()[1]
 	}
@@ -702,6 +701,16 @@ func TestCompactionAndSnapshotCatchUp(t *testing.T) {
 	if err := l.c.compact(l.c.applied, 10); err != nil {
 		t.Fatal(err)
 	}
+	return n, lead, follower
+}
+
+// TestCompactionAndSnapshotCatchUp compacts the leader's log while a
+// follower is down: the follower, back, is sent a snapshot (raft's
+// MsgSnap) and then the entries after it. Both logs survive a restart:
+// the compaction record keeps the entries after it and the HardState.
+func TestCompactionAndSnapshotCatchUp(t *testing.T) {
+	n, lead, follower := compactedWhileDown(t)
+	l := n.members[lead]
 	first, _ := l.storage.FirstIndex()
 	if want := l.c.applied - 10 + 1; first != want {
 		t.Fatalf("after compacting, the log starts at %d, want %d", first, want)
@@ -750,18 +759,8 @@ func TestCompactionAndSnapshotCatchUp(t *testing.T) {
 // past what it holds (raft's storage would panic); once the snapshot is
 // written the follower catches up.
 func TestCompactionWhileASnapshotIsWritten(t *testing.T) {
-	n := newNetwork(t, []uint64{1, 2, 3}, nil)
-	lead := n.leader(1, 2, 3)
-	follower := n.ids()[0]
-	if follower == lead {
-		follower = n.ids()[1]
-	}
-	n.crash(follower)
-	n.propose(lead, seq("a", 0, 100)...)
+	n, lead, follower := compactedWhileDown(t)
 	l := n.members[lead]
-	if err := l.c.compact(l.c.applied, 10); err != nil {
-		t.Fatal(err)
-	}
 	n.restart(follower)
 	n.stallOnSnapshot[follower] = true
 	n.tick(3)
