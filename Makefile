@@ -50,7 +50,7 @@ RACE_BIN := bin/meerkat-race
 test: test-deps vet
 	$(GO) build -buildvcs=auto -race -o $(RACE_BIN) ./cmd/meerkat
 	MEERKAT_BINARY=$(CURDIR)/$(RACE_BIN) $(GO) test -race -p 1 -count=1 -timeout 40m ./...
-	$(MAKE) fuzz-brief
+	$(MAKE) --no-print-directory fuzz-brief
 
 # soak-ensemble SIGKILLs the leader of a five-server ensemble under writes
 # for SOAK_ROUNDS rounds (default 100), then checks every acknowledged
@@ -91,7 +91,7 @@ fuzz:
 # ends, with no input at fault.
 FUZZ_BRIEF ?= 3000
 fuzz-brief:
-	$(MAKE) fuzz FUZZTIME=$(FUZZ_BRIEF)x
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_BRIEF)x
 
 clean:
 	rm -rf bin

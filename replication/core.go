@@ -85,8 +85,8 @@ type core struct {
 	// the last proposed at index changing.
 	want     *pb.ConfState
 	changing uint64
-	// outbox is a Ready's messages to other members, reused from one
-	// Ready to the next; appends are the MsgStorageAppend messages not yet
+	// outbox is the messages to other members of one Ready or one run of
+	// persisted appends, reused from one to the next; appends are the MsgStorageAppend messages not yet
 	// taken to be persisted (takeAppends).
 	outbox  []*pb.Message
 	appends []*pb.Message
@@ -487,7 +487,9 @@ func (c *core) process() (bool, error) {
 		if err := c.apply(m.GetEntries()); err != nil {
 			return true, err
 		}
-		c.stepLocal(m.GetResponses())
+		for _, r := range m.GetResponses() {
+			c.stepLocal(r)
+		}
 	}
 	// Leadership and read indexes, after the entries committed with them.
 	c.checkLeader()
@@ -519,7 +521,8 @@ func (c *core) takeAppends() []*pb.Message {
 // counts its own vote), the others are sent. It is called in the order
 // the appends were taken.
 func (c *core) persisted(appends []*pb.Message) {
-	var out []*pb.Message
+	c.outbox = c.outbox[:0]
+	defer clear(c.outbox)
 	for _, m := range appends {
 		if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
 			// The image was installed before raft saw the MsgSnap; now the
@@ -533,24 +536,22 @@ func (c *core) persisted(appends []*pb.Message) {
 		}
 		for _, r := range m.GetResponses() {
 			if r.GetTo() == c.cfg.ID {
-				c.stepLocal([]*pb.Message{r})
+				c.stepLocal(r)
 			} else {
-				out = append(out, r)
+				c.outbox = append(c.outbox, r)
 			}
 		}
 	}
-	if len(out) > 0 {
-		c.cfg.Send(out)
+	if len(c.outbox) > 0 {
+		c.cfg.Send(c.outbox)
 	}
 }
 
-// stepLocal steps responses addressed to this member by its own append
-// and apply work; raft refuses them only once stopped.
-func (c *core) stepLocal(msgs []*pb.Message) {
-	for _, m := range msgs {
-		if err := c.rn.Step(m); err != nil {
-			c.cfg.Logger.Debug("replication: step local", "type", m.GetType(), "err", err)
-		}
+// stepLocal steps a response addressed to this member by its own append
+// or apply work; raft refuses it only once stopped.
+func (c *core) stepLocal(m *pb.Message) {
+	if err := c.rn.Step(m); err != nil {
+		c.cfg.Logger.Debug("replication: step local", "type", m.GetType(), "err", err)
 	}
 }
 
