@@ -255,13 +255,20 @@ func (c cleanupOn) TempDir() string  { return c.parent.TempDir() }
 
 // compare plays sc on both servers of p and reports differences on t. A
 // server that died meanwhile is restarted, its process owned by parent.
+//
+// ZooKeeper's follower, on this 2-core machine with both ensembles
+// running, now and then leaves a request unanswered for longer than the
+// reply timeout (a few times in a hundred scenarios, in no particular
+// one; its log says nothing). A scenario whose transcripts differ only
+// because ZooKeeper timed out where Meerkat answered is therefore played
+// once more on a new pair; what the second run shows is reported.
 func compare(t, parent *testing.T, p *pair, sc scenario) {
-	var zk, mk *env
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); zk = runEnv(p.zk, p.target, sc) }()
-	go func() { defer wg.Done(); mk = runEnv(p.mk, p.target, sc) }()
-	wg.Wait()
+	zk, mk := play(p, sc)
+	if p.target == ensembleFollower && referenceStalled(zk, mk) {
+		t.Logf("zookeeper's follower (%s) left a request unanswered where meerkat answered; the scenario is played again on a new pair. ZooKeeper's transcript:\n%s", p.zk.Addr, strings.Join(zk.lines, "\n"))
+		restartPair(t, parent, p)
+		zk, mk = play(p, sc)
+	}
 	for _, f := range zk.fails {
 		t.Errorf("zookeeper: expectation failed (the scenario is wrong about ZooKeeper): %s", f)
 	}
@@ -292,23 +299,58 @@ func compare(t, parent *testing.T, p *pair, sc scenario) {
 	}
 	if p.target == ensembleFollower && !dead {
 		for _, srv := range []*zktest.Server{p.zk, p.mk} {
+			// A follower may answer srvr while its request pipeline
+			// is stuck. ZooKeeper's stalls (above) are its own, not a
+			// difference: they only make the remaining scenarios start
+			// on a new pair.
+			report := t.Errorf
+			if srv == p.zk {
+				report = t.Logf
+			}
 			if m := zktest.SrvrField(srv.Addr, "Mode"); m != "follower" {
-				t.Errorf("%s's follower (%s) says mode %q after this scenario; the remaining scenarios run on a new pair", srv.Name, srv.Addr, m)
+				report("%s's follower (%s) says mode %q after this scenario; the remaining scenarios run on a new pair", srv.Name, srv.Addr, m)
 				dead = true
 			} else if err := setsUpSession(srv); err != nil {
-				// A follower may answer srvr while its request pipeline
-				// is stuck.
-				t.Errorf("%s's follower (%s) sets up no session after this scenario (%v); the remaining scenarios run on a new pair", srv.Name, srv.Addr, err)
+				report("%s's follower (%s) sets up no session after this scenario (%v); the remaining scenarios run on a new pair", srv.Name, srv.Addr, err)
 				dead = true
 			}
 		}
 	}
 	if dead {
-		for _, srv := range p.servers() {
-			srv.Kill()
-		}
-		*p = *startPair(cleanupOn{t, parent}, p.opts, p.target)
+		restartPair(t, parent, p)
 	}
+}
+
+// play runs sc on both servers of p at once.
+func play(p *pair, sc scenario) (zk, mk *env) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); zk = runEnv(p.zk, p.target, sc) }()
+	go func() { defer wg.Done(); mk = runEnv(p.mk, p.target, sc) }()
+	wg.Wait()
+	return zk, mk
+}
+
+// restartPair kills every process of p and starts a new pair in its place,
+// its processes owned by parent.
+func restartPair(t, parent *testing.T, p *pair) {
+	for _, srv := range p.servers() {
+		srv.Kill()
+	}
+	*p = *startPair(cleanupOn{t, parent}, p.opts, p.target)
+}
+
+// referenceStalled reports whether zk's run of a scenario ran into a reply
+// timeout that mk's run of it did not: the first line where the two
+// transcripts part is a timeout on ZooKeeper's side only.
+func referenceStalled(zk, mk *env) bool {
+	for i, line := range zk.lines {
+		if i < len(mk.lines) && mk.lines[i] == line {
+			continue
+		}
+		return strings.Contains(line, "(timed out)") && (i >= len(mk.lines) || !strings.Contains(mk.lines[i], "(timed out)"))
+	}
+	return false
 }
 
 // setsUpSession opens a session on srv and closes it again.
