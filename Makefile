@@ -105,9 +105,10 @@ bench: test-deps
 	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench
 	./bin/meerkat-bench
 
-# bench-ensemble compares three-server ensembles (ENSEMBLE_PROFILE=full for
-# 10 s windows and 10^6 znodes to catch up) and regenerates BENCHMARKS.md
-# with the latest standalone results.
+# bench-ensemble compares three-server ensembles, the two systems taking
+# turns at each load (3 rounds of 3 s; ENSEMBLE_PROFILE=full for 5 rounds
+# of 6 s and 10^6 znodes to catch up), and regenerates BENCHMARKS.md with
+# the latest standalone results.
 ENSEMBLE_PROFILE ?= quick
 bench-ensemble: test-deps
 	$(GO) build -o bin/meerkat-bench ./cmd/meerkat-bench

@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +27,9 @@ type EnsembleConfig struct {
 	// Conns and Depth are the read and mixed loads; Writers the
 	// connections of the setData load (depth 1 each).
 	Conns, Depth, Writers int
+	// Rounds is how many windows of each load each system gets, the two
+	// systems alternating.
+	Rounds int
 	// FailoverRounds is how many times the leader is SIGKILLed.
 	FailoverRounds int
 	// CatchUpZnodes (of CatchUpValue bytes) are loaded before a follower
@@ -38,16 +43,18 @@ type EnsembleConfig struct {
 	Logf func(format string, args ...any) `json:"-"`
 }
 
-// QuickEnsembleConfig is the short profile: 3 s windows, 10^5 znodes.
+// QuickEnsembleConfig is the short profile: 3 rounds of 3 s windows,
+// 10^5 znodes.
 func QuickEnsembleConfig() EnsembleConfig {
-	return EnsembleConfig{Warmup: time.Second, Duration: 3 * time.Second, Keys: 1000, ValueSize: 128,
+	return EnsembleConfig{Warmup: time.Second, Duration: 3 * time.Second, Rounds: 3, Keys: 1000, ValueSize: 128,
 		Conns: 64, Depth: 8, Writers: 64, FailoverRounds: 3, CatchUpZnodes: 100_000, CatchUpValue: 100, JVM: DefaultJVM}
 }
 
-// FullEnsembleConfig is the long profile: 10 s windows, 10^6 znodes.
+// FullEnsembleConfig is the long profile: 5 rounds of 6 s windows, 10^6
+// znodes.
 func FullEnsembleConfig() EnsembleConfig {
 	c := QuickEnsembleConfig()
-	c.Warmup, c.Duration, c.FailoverRounds, c.CatchUpZnodes = 3*time.Second, 10*time.Second, 5, 1_000_000
+	c.Warmup, c.Duration, c.Rounds, c.FailoverRounds, c.CatchUpZnodes = 2*time.Second, 6*time.Second, 5, 5, 1_000_000
 	return c
 }
 
@@ -65,8 +72,14 @@ type EnsembleReport struct {
 // EnsembleResult is what one system's ensemble measured.
 type EnsembleResult struct {
 	System string `json:"system"`
-	// Reads, Mixed (10 % setData) and Writes (setData only) are the loads.
+	// Reads, Mixed (10 % setData) and Writes (setData only) are the loads,
+	// each its median round.
 	Reads, Mixed, Writes *Result
+	// ReadRounds, MixedRounds and WriteRounds are every round's ops/s, in
+	// the order measured.
+	ReadRounds  []float64 `json:"read_rounds"`
+	MixedRounds []float64 `json:"mixed_rounds"`
+	WriteRounds []float64 `json:"write_rounds"`
 	// FailoverMs are, per round, the time from the leader's SIGKILL to
 	// the first acknowledged write through a surviving member (a new
 	// session, then setData).
@@ -77,69 +90,143 @@ type EnsembleResult struct {
 	Error     string  `json:"error,omitempty"`
 }
 
-// RunEnsembles measures a ZooKeeper ensemble, then a Meerkat ensemble.
+// RunEnsembles starts a ZooKeeper and a Meerkat ensemble side by side and
+// measures the loads on them in alternation: Rounds rounds, the order
+// swapped each round, so that both systems meet this shared machine's
+// good and bad moments alike (a lone run of either moves by up to 2×
+// between minutes). Each load's figure is its median round. Then each
+// ensemble's failover and catch-up are measured, one system after the
+// other.
 func RunEnsembles(c EnsembleConfig) *EnsembleReport {
 	rep := &EnsembleReport{Started: time.Now(), Command: c.Command, Machine: describeMachine(), Config: c}
-	for _, system := range []string{ZooKeeper, Meerkat} {
-		c.Logf("%s: three servers", system)
-		res := EnsembleResult{System: system}
-		tb := &runnerTB{}
-		res.Error = errString(guard(func() error { return c.measure(tb, system, &res) }))
-		tb.close()
-		if res.Error != "" {
-			c.Logf("%s: %s", system, res.Error)
+	runs := []*ensembleRun{{res: EnsembleResult{System: ZooKeeper}}, {res: EnsembleResult{System: Meerkat}}}
+	for _, r := range runs {
+		c.Logf("%s: three servers", r.res.System)
+		r.tb = &runnerTB{}
+		r.do(&c, func() error { return c.start(r) })
+	}
+	for _, l := range ensembleLoads {
+		for round := range max(c.Rounds, 1) {
+			for k := range runs {
+				r := runs[(k+round)%len(runs)]
+				r.do(&c, func() error { return c.measureRound(r, l) })
+			}
 		}
-		rep.Systems = append(rep.Systems, res)
+		for _, r := range runs {
+			r.keepMedian(l)
+		}
+	}
+	for _, r := range runs {
+		r.do(&c, func() error { return c.failoverAndCatchUp(r) })
+		r.tb.close()
+		rep.Systems = append(rep.Systems, r.res)
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	return rep
 }
 
-func (c *EnsembleConfig) measure(tb *runnerTB, system string, res *EnsembleResult) error {
+// ensembleRun is one system's ensemble during RunEnsembles.
+type ensembleRun struct {
+	res EnsembleResult
+	tb  *runnerTB
+	e   *zktest.Ensemble
+	// rounds are the current load's results so far.
+	rounds []*Result
+}
+
+// do runs step unless an earlier one failed; the first failure is the
+// run's error and ends its measurements.
+func (r *ensembleRun) do(c *EnsembleConfig, step func() error) {
+	if r.res.Error != "" {
+		return
+	}
+	if r.res.Error = errString(guard(step)); r.res.Error != "" {
+		c.Logf("%s: %s", r.res.System, r.res.Error)
+	}
+}
+
+// ensembleLoad is one of the loads measured in rounds.
+type ensembleLoad struct {
+	name         string
+	writePercent int
+	// writers is whether the load is the setData one (Writers
+	// connections, one request outstanding each).
+	writers bool
+	// result and rounds are where a system's figures go.
+	result func(*EnsembleResult) **Result
+	rounds func(*EnsembleResult) *[]float64
+}
+
+var ensembleLoads = []ensembleLoad{
+	{"getData", 0, false, func(r *EnsembleResult) **Result { return &r.Reads }, func(r *EnsembleResult) *[]float64 { return &r.ReadRounds }},
+	{"mixed-90-10", 10, false, func(r *EnsembleResult) **Result { return &r.Mixed }, func(r *EnsembleResult) *[]float64 { return &r.MixedRounds }},
+	{"setData", 100, true, func(r *EnsembleResult) **Result { return &r.Writes }, func(r *EnsembleResult) *[]float64 { return &r.WriteRounds }},
+}
+
+// start starts r's ensemble (fsync on) and creates the hot set.
+func (c *EnsembleConfig) start(r *ensembleRun) error {
 	o := zktest.EnsembleOptions{Options: zktest.Options{JVMArgs: c.JVM, Extra: []string{"forceSync=yes", "maxClientCnxns=0"}}}
-	var e *zktest.Ensemble
-	if system == ZooKeeper {
-		e = zktest.StartZooKeeperEnsemble(tb, o)
+	if r.res.System == ZooKeeper {
+		r.e = zktest.StartZooKeeperEnsemble(r.tb, o)
 	} else {
-		e = zktest.StartMeerkatEnsemble(tb, o)
+		r.e = zktest.StartMeerkatEnsemble(r.tb, o)
 	}
-	lead := e.Leader(tb)
-	all := e.ConnectString()
-	if err := CreateHotSet(e.Members[lead].Addr, c.Keys, c.ValueSize, time.Minute); err != nil {
-		return err
+	lead := r.e.Leader(r.tb)
+	return CreateHotSet(r.e.Members[lead].Addr, c.Keys, c.ValueSize, time.Minute)
+}
+
+// measureRound runs one round of load l on r's ensemble, connections
+// spread over every member.
+func (c *EnsembleConfig) measureRound(r *ensembleRun, l ensembleLoad) error {
+	conns, depth := c.Conns, c.Depth
+	if l.writers {
+		conns, depth = c.Writers, 1
 	}
-	var err error
-	for _, l := range []struct {
-		into         **Result
-		conns, depth int
-		writePercent int
-		name         string
-	}{
-		{&res.Reads, c.Conns, c.Depth, 0, "getData"},
-		{&res.Mixed, c.Conns, c.Depth, 10, "mixed-90-10"},
-		{&res.Writes, c.Writers, 1, 100, "setData"},
-	} {
-		o := Options{Addr: all, Conns: l.conns, Depth: l.depth, Warmup: c.Warmup, Duration: c.Duration}
-		if *l.into, err = Load(o, Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: l.writePercent, Read: jute.OpGetData}.Streams()); err != nil {
-			return fmt.Errorf("%s: %w", l.name, err)
-		}
-		if n := (*l.into).Failures(); n > 0 {
-			return fmt.Errorf("%s: %d failed checks: %v %v", l.name, n, (*l.into).Unexpected, (*l.into).ConnErrors)
-		}
-		c.Logf("%s %s: %.0f ops/s", system, l.name, (*l.into).Throughput)
+	o := Options{Addr: r.e.ConnectString(), Conns: conns, Depth: depth, Warmup: c.Warmup, Duration: c.Duration}
+	res, err := Load(o, Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: l.writePercent, Read: jute.OpGetData}.Streams())
+	if err != nil {
+		return fmt.Errorf("%s: %w", l.name, err)
 	}
+	if n := res.Failures(); n > 0 {
+		return fmt.Errorf("%s: %d failed checks: %v %v", l.name, n, res.Unexpected, res.ConnErrors)
+	}
+	c.Logf("%s %s round %d: %.0f ops/s", r.res.System, l.name, len(r.rounds)+1, res.Throughput)
+	r.rounds = append(r.rounds, res)
+	return nil
+}
+
+// keepMedian records the rounds of load l and keeps its median round (the
+// lower middle one of an even count) as the load's result.
+func (r *ensembleRun) keepMedian(l ensembleLoad) {
+	rounds := r.rounds
+	r.rounds = nil
+	if len(rounds) == 0 {
+		return
+	}
+	tput := l.rounds(&r.res)
+	for _, res := range rounds {
+		*tput = append(*tput, res.Throughput)
+	}
+	slices.SortFunc(rounds, func(a, b *Result) int { return cmp.Compare(a.Throughput, b.Throughput) })
+	*l.result(&r.res) = rounds[(len(rounds)-1)/2]
+}
+
+// failoverAndCatchUp SIGKILLs r's leader FailoverRounds times, then wipes
+// and restarts a follower.
+func (c *EnsembleConfig) failoverAndCatchUp(r *ensembleRun) error {
 	for round := range c.FailoverRounds {
-		d, err := failover(tb, e)
+		d, err := failover(r.tb, r.e)
 		if err != nil {
 			return fmt.Errorf("failover round %d: %w", round+1, err)
 		}
-		res.FailoverMs = append(res.FailoverMs, ms(d))
-		c.Logf("%s failover %d: %.0f ms", system, round+1, ms(d))
+		r.res.FailoverMs = append(r.res.FailoverMs, ms(d))
+		c.Logf("%s failover %d: %.0f ms", r.res.System, round+1, ms(d))
 	}
-	if res.CatchUpMs, err = c.catchUp(tb, e); err != nil {
+	var err error
+	if r.res.CatchUpMs, err = c.catchUp(r.tb, r.e); err != nil {
 		return fmt.Errorf("catch-up: %w", err)
 	}
-	c.Logf("%s catch-up of %d znodes: %.0f ms", system, c.CatchUpZnodes, res.CatchUpMs)
+	c.Logf("%s catch-up of %d znodes: %.0f ms", r.res.System, c.CatchUpZnodes, r.res.CatchUpMs)
 	return nil
 }
 
@@ -252,6 +339,7 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 	p("Three Meerkat servers beside three Apache ZooKeeper 3.8 servers on this machine (all on loopback, so the six JVM or Go processes and the generator share its %d cores), ", rep.Machine.Cores)
 	p("measured by `make bench-ensemble` (`%s`) on %s in %.0f s; raw results: `bench/results/ensemble.json`. ", rep.Command, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Seconds)
 	p("Connections are spread over the three servers in turn; writes are forwarded to the leader and fsync'd by a majority (forceSync=yes). ")
+	p("Both ensembles run at once and take turns at each load, %d rounds of %s (after %s of warm-up) each, the order swapped every round; a load's figure is its median round, and the rounds' ops/s are listed below the table. ", max(rep.Config.Rounds, 1), rep.Config.Duration, rep.Config.Warmup)
 	p("Failover is the time from the leader's SIGKILL to the first acknowledged write through a surviving server (a new session, then setData), over %d rounds; ", rep.Config.FailoverRounds)
 	p("catch-up is the time from restarting a follower whose data directory was wiped (all but myid) to its srvr showing the leader's zxid, with %s znodes of %d bytes in the tree.\n\n", num(float64(rep.Config.CatchUpZnodes)), rep.Config.CatchUpValue)
 	var zk, mk *EnsembleResult
@@ -284,6 +372,12 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 	p("| failover after SIGKILL, median (all rounds) | %s | %s | %s | no slower; aim ⅓ |\n",
 		msList(zk.FailoverMs), msList(mk.FailoverMs), ratio(median(mk.FailoverMs), median(zk.FailoverMs)))
 	p("| catch-up of a wiped follower | %s | %s | %s | |\n\n", msText(zk.CatchUpMs), msText(mk.CatchUpMs), ratio(mk.CatchUpMs, zk.CatchUpMs))
+	for _, l := range ensembleLoads {
+		if zr, mr := *l.rounds(zk), *l.rounds(mk); len(zr)+len(mr) > 0 {
+			p("- %s rounds, ops/s: ZooKeeper %s; Meerkat %s\n", l.name, numList(zr), numList(mr))
+		}
+	}
+	p("\n")
 	for _, r := range []*EnsembleResult{zk, mk} {
 		if r.Error != "" {
 			p("%s failed: `%s`\n\n", r.System, truncate(r.Error, 400))
@@ -306,6 +400,15 @@ func msText(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f ms", v)
+}
+
+// numList is v's figures, comma-separated.
+func numList(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = num(x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func msList(v []float64) string {

@@ -9,7 +9,9 @@
 #
 # Every few seconds it prints each server's mode (leader, follower, or
 # "-" while it has no leader). Kill the leader's pid to watch a failover;
-# Ctrl-C stops all three.
+# Ctrl-C (or SIGTERM to this script) stops all three.
+# MEERKAT_EXTRA_CONFIG holds zoo.cfg lines added to each server's file
+# (meerkat.admin.pprof.enabled=true for profiles, forceSync=no, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${MEERKAT:-bin/meerkat}
@@ -18,6 +20,7 @@ stop() {
 	trap - INT TERM EXIT
 	kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null || true
+	exit 0
 }
 trap stop INT TERM EXIT
 
@@ -37,6 +40,7 @@ admin.serverPort=808$id
 server.1=127.0.0.1:2888:3888
 server.2=127.0.0.1:2889:3889
 server.3=127.0.0.1:2890:3890
+${MEERKAT_EXTRA_CONFIG:-}
 CFG
 	"$bin" "$dir/zoo.cfg" 2>"$dir/meerkat.log" &
 	pids[$id]=$!
