@@ -538,42 +538,47 @@ func TestStorageRecordRoundTrip(t *testing.T) {
 	}
 }
 
-// TestPersistSyncsOnlyForResponses: a run of appends is written in order
-// and synced once if any of them promises durability (carries responses);
-// a run that only moves the commit index does not wait for the disk. What
-// was written replays after a restart.
-func TestPersistSyncsOnlyForResponses(t *testing.T) {
-	dir := t.TempDir()
-	disk := walfs.NewFaulty(wal.OSFS)
-	opts := wal.Options{FS: disk, SegmentSize: 1 << 20, Logger: quiet, OnSyncError: func(error) {}}
+// TestPersistSyncsOnlyWhatACrashMustKeep: a run of appends is written in
+// order and synced once if any of them holds entries or a new term or
+// vote; a run that only moves the commit index does not wait for the disk,
+// even when it carries responses (a follower's acknowledgement of a
+// commit-only append). What was written replays after a restart.
+func TestPersistSyncsOnlyWhatACrashMustKeep(t *testing.T) {
 	boot := &pb.ConfState{Voters: []uint64{1}}
-	s, err := OpenStorage(dir, opts, boot)
-	if err != nil {
-		t.Fatal(err)
-	}
 	entry := func(i uint64) *pb.Entry {
 		return &pb.Entry{Term: new(uint64(1)), Index: new(i), Type: pb.EntryNormal.Enum(), Data: fmt.Appendf(nil, "e%d", i)}
 	}
-	appendMsg := func(commit uint64, responses int, ents ...*pb.Entry) *pb.Message {
-		m := &pb.Message{Type: pb.MsgStorageAppend.Enum(), Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(commit), Entries: ents}
+	appendMsg := func(term, commit uint64, responses int, ents ...*pb.Entry) *pb.Message {
+		m := &pb.Message{Type: pb.MsgStorageAppend.Enum(), Term: new(term), Vote: new(uint64(1)), Commit: new(commit), Entries: ents}
 		for range responses {
 			m.Responses = append(m.Responses, &pb.Message{Type: pb.MsgStorageAppendResp.Enum()})
 		}
 		return m
 	}
-	if err := s.Persist([]*pb.Message{appendMsg(0, 0, entry(1)), appendMsg(0, 1, entry(2), entry(3))}); err != nil {
-		t.Fatal(err)
+	// open returns a storage holding entries 1-3 (synced) whose disk
+	// fails every fdatasync from now on, and its directory.
+	open := func(t *testing.T) (*Storage, string) {
+		dir := t.TempDir()
+		disk := walfs.NewFaulty(wal.OSFS)
+		s, err := OpenStorage(dir, wal.Options{FS: disk, SegmentSize: 1 << 20, Logger: quiet, OnSyncError: func(error) {}}, boot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		if err := s.Persist([]*pb.Message{appendMsg(1, 0, 0, entry(1)), appendMsg(1, 0, 1, entry(2), entry(3))}); err != nil {
+			t.Fatal(err)
+		}
+		disk.SetBroken(true)
+		return s, dir
 	}
-	disk.SetBroken(true)
-	if err := s.Persist([]*pb.Message{appendMsg(2, 0)}); err != nil {
-		t.Fatalf("a commit index alone waited for the disk: %v", err)
+	s, dir := open(t)
+	for _, run := range [][]*pb.Message{{appendMsg(1, 2, 0)}, {appendMsg(1, 3, 1)}, {appendMsg(1, 3, 1), appendMsg(1, 3, 2)}} {
+		if err := s.Persist(run); err != nil {
+			t.Fatalf("a commit index alone waited for the disk: %v", err)
+		}
 	}
-	if err := s.Persist([]*pb.Message{appendMsg(3, 1)}); err == nil {
-		t.Fatal("appends with responses were acknowledged without a sync")
-	}
-	disk.SetBroken(false)
 	s.Close()
-	s, err = OpenStorage(dir, wal.Options{SegmentSize: 1 << 20, Logger: quiet}, boot)
+	s, err := OpenStorage(dir, wal.Options{SegmentSize: 1 << 20, Logger: quiet}, boot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -581,6 +586,16 @@ func TestPersistSyncsOnlyForResponses(t *testing.T) {
 	ents, err := s.Entries(1, 4, 1<<20)
 	if err != nil || len(ents) != 3 || string(ents[2].GetData()) != "e3" {
 		t.Fatalf("replayed %v, %v", ents, err)
+	}
+	for what, run := range map[string][]*pb.Message{
+		"entries without responses": {appendMsg(1, 3, 0, entry(4))},
+		"entries with responses":    {appendMsg(1, 3, 1, entry(4))},
+		"a new term":                {appendMsg(2, 3, 1)},
+		"a commit, then entries":    {appendMsg(1, 3, 1), appendMsg(1, 3, 0, entry(4))},
+	} {
+		if s, _ := open(t); s.Persist(run) == nil {
+			t.Errorf("%s went unsynced", what)
+		}
 	}
 }
 

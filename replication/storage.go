@@ -99,10 +99,15 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) er
 
 // Persist does what a run of raft's MsgStorageAppend messages ask, in
 // order: each becomes one record, written without waiting for the disk,
-// and then, if any of them carries responses (which promise durability),
-// one fdatasync covers them all (group commit across Readys). A run
-// without responses only moves the commit index or the like, which a
-// crash may lose: raft learns it again from the leader.
+// and then, if any of them holds what raft must find again after a crash
+// (entries, a snapshot, a new term or vote), one fdatasync covers them all
+// (group commit across Readys). A record that only moves the commit index
+// is not synced, even when it carries responses: a crash may lose it (raft
+// learns the index again from the leader), and what its responses vouch
+// for, the log up to its last index, was synced by the runs before it, as
+// the appender persists runs one after the other. A follower's every
+// commit-only append carries such a response (its acknowledgement to the
+// leader), so syncing for responses alone would double its fsyncs.
 func (s *Storage) Persist(msgs []*pb.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,15 +117,24 @@ func (s *Storage) Persist(msgs []*pb.Message) error {
 		if m.Term != nil {
 			hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 		}
+		sync = sync || len(m.GetEntries()) > 0 || m.GetSnapshot() != nil || s.changesVote(hs)
 		if err := s.write(hs, m.GetEntries(), m.GetSnapshot()); err != nil {
 			return err
 		}
-		sync = sync || len(m.GetResponses()) > 0
 	}
 	if !sync {
 		return nil
 	}
 	return s.log.Sync()
+}
+
+// changesVote reports whether hs changes the term or vote this storage holds.
+func (s *Storage) changesVote(hs *pb.HardState) bool {
+	if hs == nil {
+		return false
+	}
+	cur, _, err := s.InitialState()
+	return err != nil || hs.GetTerm() != cur.GetTerm() || hs.GetVote() != cur.GetVote()
 }
 
 // write appends one record to the wal, unsynced, and applies it to
