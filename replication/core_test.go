@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -838,5 +839,55 @@ func TestWipedMemberRejoins(t *testing.T) {
 		if cs := n.members[id].c.confs[len(n.members[id].c.confs)-1].cs; !slices.Contains(cs.GetVoters(), wiped) {
 			t.Fatalf("member %d's membership %v lacks the rejoined member", id, cs.GetVoters())
 		}
+	}
+}
+
+// TestReopenAfterCompactionInsideASegment: compaction removes only the
+// segments all of whose records it covers, so the first segment kept may
+// begin with entries below the compaction index, replayed before the
+// compaction record that covers them. Reopening must start the log at the
+// compaction and keep every entry after it (a member once panicked here
+// on restart: "missing log entry").
+func TestReopenAfterCompactionInsideASegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := wal.Options{SegmentSize: 4 << 10, Logger: quiet}
+	boot := &pb.ConfState{Voters: []uint64{1}}
+	s, err := OpenStorage(dir, opts, boot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const last = 60
+	for i := uint64(1); i <= last; i++ {
+		e := &pb.Entry{Term: new(uint64(1)), Index: new(i), Type: pb.EntryNormal.Enum(), Data: bytes.Repeat([]byte{byte(i)}, 300)}
+		if err := s.Save(&pb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(i)}, []*pb.Entry{e}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.log.Segments()) < 4 {
+		t.Fatalf("the test needs several segments, got %v", s.log.Segments())
+	}
+	// An index in the middle of a segment that is not the last.
+	const compactAt = 45
+	if err := s.Compact(compactAt, boot); err != nil {
+		t.Fatal(err)
+	}
+	kept := s.log.Segments()
+	s.Close()
+	s, err = OpenStorage(dir, opts, boot)
+	if err != nil {
+		t.Fatalf("reopening after a compaction (segments %v): %v", kept, err)
+	}
+	defer s.Close()
+	first, _ := s.FirstIndex()
+	lastIndex, _ := s.LastIndex()
+	if first != compactAt+1 || lastIndex != last {
+		t.Fatalf("reopened log spans %d-%d, want %d-%d", first, lastIndex, compactAt+1, last)
+	}
+	ents, err := s.Entries(first, lastIndex+1, 1<<30)
+	if err != nil || len(ents) != last-compactAt || ents[0].GetData()[0] != compactAt+1 {
+		t.Fatalf("entries after the compaction: %d, %v", len(ents), err)
+	}
+	if snap, _ := s.Snapshot(); snap.GetMetadata().GetIndex() != compactAt {
+		t.Fatalf("snapshot at %d, want %d", snap.GetMetadata().GetIndex(), compactAt)
 	}
 }

@@ -41,6 +41,14 @@ func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, er
 		return nil, err
 	}
 	s := &Storage{MemoryStorage: raft.NewMemoryStorage(), log: log}
+	// Compaction removes only the segments all of whose records it covers,
+	// so the first segment kept may begin with entries the compaction
+	// record further on covers: raft's log starts at the last compaction,
+	// and entries replayed before it then only fill in what follows it.
+	if err := s.startAtLastCompaction(); err != nil {
+		log.Close()
+		return nil, err
+	}
 	records := 0
 	err = log.Replay(func(index uint64, payload []byte) error {
 		records++
@@ -64,6 +72,29 @@ func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, er
 		}
 	}
 	return s, nil
+}
+
+// startAtLastCompaction finds the wal's last compaction record and starts
+// the in-memory log at its snapshot.
+func (s *Storage) startAtLastCompaction() error {
+	var last []byte
+	err := s.log.Replay(func(index uint64, payload []byte) error {
+		if len(payload) > 0 && payload[0] == compactRecord {
+			last = append(last[:0], payload...)
+		}
+		return nil
+	})
+	if err != nil || last == nil {
+		return err
+	}
+	_, _, snap, err := decodeReady(last)
+	if err == nil && snap == nil {
+		err = errors.New("no snapshot in it")
+	}
+	if err != nil {
+		return fmt.Errorf("replication: raft log compaction record: %w", err)
+	}
+	return s.ApplySnapshot(snap)
 }
 
 // ImportedIndex is the raft index and term at which InitStorage starts a
