@@ -152,15 +152,15 @@ type ensembleLoad struct {
 	// writers is whether the load is the setData one (Writers
 	// connections, one request outstanding each).
 	writers bool
-	// result and rounds are where a system's figures go.
-	result func(*EnsembleResult) **Result
-	rounds func(*EnsembleResult) *[]float64
+	// of is where a system's figures for the load go: its median round
+	// and every round's ops/s.
+	of func(*EnsembleResult) (**Result, *[]float64)
 }
 
 var ensembleLoads = []ensembleLoad{
-	{"getData", 0, false, func(r *EnsembleResult) **Result { return &r.Reads }, func(r *EnsembleResult) *[]float64 { return &r.ReadRounds }},
-	{"mixed-90-10", 10, false, func(r *EnsembleResult) **Result { return &r.Mixed }, func(r *EnsembleResult) *[]float64 { return &r.MixedRounds }},
-	{"setData", 100, true, func(r *EnsembleResult) **Result { return &r.Writes }, func(r *EnsembleResult) *[]float64 { return &r.WriteRounds }},
+	{"getData", 0, false, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Reads, &r.ReadRounds }},
+	{"mixed-90-10", 10, false, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Mixed, &r.MixedRounds }},
+	{"setData", 100, true, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Writes, &r.WriteRounds }},
 }
 
 // start starts r's ensemble (fsync on) and creates the hot set.
@@ -203,12 +203,12 @@ func (r *ensembleRun) keepMedian(l ensembleLoad) {
 	if len(rounds) == 0 {
 		return
 	}
-	tput := l.rounds(&r.res)
+	result, tput := l.of(&r.res)
 	for _, res := range rounds {
 		*tput = append(*tput, res.Throughput)
 	}
 	slices.SortFunc(rounds, func(a, b *Result) int { return cmp.Compare(a.Throughput, b.Throughput) })
-	*l.result(&r.res) = rounds[(len(rounds)-1)/2]
+	*result = rounds[(len(rounds)-1)/2]
 }
 
 // failoverAndCatchUp SIGKILLs r's leader FailoverRounds times, then wipes
@@ -373,8 +373,10 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 		msList(zk.FailoverMs), msList(mk.FailoverMs), ratio(median(mk.FailoverMs), median(zk.FailoverMs)))
 	p("| catch-up of a wiped follower | %s | %s | %s | |\n\n", msText(zk.CatchUpMs), msText(mk.CatchUpMs), ratio(mk.CatchUpMs, zk.CatchUpMs))
 	for _, l := range ensembleLoads {
-		if zr, mr := *l.rounds(zk), *l.rounds(mk); len(zr)+len(mr) > 0 {
-			p("- %s rounds, ops/s: ZooKeeper %s; Meerkat %s\n", l.name, numList(zr), numList(mr))
+		_, zr := l.of(zk)
+		_, mr := l.of(mk)
+		if len(*zr)+len(*mr) > 0 {
+			p("- %s rounds, ops/s: ZooKeeper %s; Meerkat %s\n", l.name, joined(*zr, num), joined(*mr, num))
 		}
 	}
 	p("\n")
@@ -402,19 +404,15 @@ func msText(v float64) string {
 	return fmt.Sprintf("%.0f ms", v)
 }
 
-// numList is v's figures, comma-separated.
-func numList(v []float64) string {
+// joined is v's figures, each as format writes it, comma-separated.
+func joined(v []float64, format func(float64) string) string {
 	parts := make([]string, len(v))
 	for i, x := range v {
-		parts[i] = num(x)
+		parts[i] = format(x)
 	}
 	return strings.Join(parts, ", ")
 }
 
 func msList(v []float64) string {
-	parts := make([]string, len(v))
-	for i, x := range v {
-		parts[i] = fmt.Sprintf("%.0f", x)
-	}
-	return fmt.Sprintf("%.0f ms (%s)", median(v), strings.Join(parts, ", "))
+	return fmt.Sprintf("%.0f ms (%s)", median(v), joined(v, func(x float64) string { return fmt.Sprintf("%.0f", x) }))
 }

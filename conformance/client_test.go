@@ -132,10 +132,14 @@ func noResponse(err error) string {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
 		return "closed without response"
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return "no response (timed out)"
+		return "no response " + timedOut
 	}
 	return ""
 }
+
+// timedOut ends every transcript outcome of a read that waited in vain
+// (referenceStalled looks for it).
+const timedOut = "(timed out)"
 
 // maxFrame bounds the frames the test client accepts.
 const maxFrame = 16 << 20

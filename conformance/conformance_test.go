@@ -122,10 +122,8 @@ func skipOnFollowers(name string) (string, bool) {
 // TestConformanceOnFollowers plays the same scenarios against a follower
 // of a 3-voter ZooKeeper ensemble and a follower of a 3-voter Meerkat
 // ensemble, each ensemble started once for all of them. It runs alone,
-// not beside the package's parallel pairs: with six servers, three of them
-// JVMs, and another pair on two cores, ZooKeeper's follower left a request
-// unanswered past the 10 s reply timeout in three CI runs out of the last
-// few (a create, then a delete, each in a different scenario).
+// not beside the package's parallel pairs, which made ZooKeeper's
+// follower stall more often still (see compare for the stalls left).
 func TestConformanceOnFollowers(t *testing.T) {
 	p := startPair(t, sharedOptions(), ensembleFollower)
 	runPair(t, p, followerScenarios())

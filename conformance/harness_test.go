@@ -348,7 +348,7 @@ func referenceStalled(zk, mk *env) bool {
 		if i < len(mk.lines) && mk.lines[i] == line {
 			continue
 		}
-		return strings.Contains(line, "(timed out)") && (i >= len(mk.lines) || !strings.Contains(mk.lines[i], "(timed out)"))
+		return strings.Contains(line, timedOut) && (i >= len(mk.lines) || !strings.Contains(mk.lines[i], timedOut))
 	}
 	return false
 }
@@ -512,7 +512,7 @@ func errKind(err error) string {
 		// connection; which of the two we notice first is timing.
 		return "connection closed by server"
 	case errors.Is(err, errTimeout):
-		return "no reply (timed out)"
+		return "no reply " + timedOut
 	}
 	return err.Error()
 }

@@ -86,8 +86,9 @@ type core struct {
 	want     *pb.ConfState
 	changing uint64
 	// outbox is the messages to other members of one Ready or one run of
-	// persisted appends, reused from one to the next; appends are the MsgStorageAppend messages not yet
-	// taken to be persisted (takeAppends).
+	// persisted appends, reused from one to the next; appends are the
+	// MsgStorageAppend messages not yet taken to be persisted
+	// (takeAppends).
 	outbox  []*pb.Message
 	appends []*pb.Message
 	// ticks counts Tick calls; heard is the tick each member was last
