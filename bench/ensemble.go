@@ -25,7 +25,8 @@ type EnsembleConfig struct {
 	// Keys and ValueSize are the hot set.
 	Keys, ValueSize int
 	// Conns and Depth are the read and mixed loads; Writers the
-	// connections of the setData load (depth 1 each).
+	// connections of the setData loads (depth 1 each, and Depth each in
+	// the pipelined one).
 	Conns, Depth, Writers int
 	// Rounds is how many windows of each load each system gets, the two
 	// systems alternating.
@@ -72,14 +73,17 @@ type EnsembleReport struct {
 // EnsembleResult is what one system's ensemble measured.
 type EnsembleResult struct {
 	System string `json:"system"`
-	// Reads, Mixed (10 % setData) and Writes (setData only) are the loads,
-	// each its median round.
-	Reads, Mixed, Writes *Result
-	// ReadRounds, MixedRounds and WriteRounds are every round's ops/s, in
-	// the order measured.
-	ReadRounds  []float64 `json:"read_rounds"`
-	MixedRounds []float64 `json:"mixed_rounds"`
-	WriteRounds []float64 `json:"write_rounds"`
+	// Reads, Mixed (10 % setData), Writes (setData only, one request
+	// outstanding per connection) and PipelinedWrites (setData only, Depth
+	// outstanding per connection, as clients that write asynchronously
+	// send them) are the loads, each its median round.
+	Reads, Mixed, Writes, PipelinedWrites *Result
+	// ReadRounds, MixedRounds, WriteRounds and PipelinedWriteRounds are
+	// every round's ops/s, in the order measured.
+	ReadRounds           []float64 `json:"read_rounds"`
+	MixedRounds          []float64 `json:"mixed_rounds"`
+	WriteRounds          []float64 `json:"write_rounds"`
+	PipelinedWriteRounds []float64 `json:"pipelined_write_rounds"`
 	// FailoverMs are, per round, the time from the leader's SIGKILL to
 	// the first acknowledged write through a surviving member (a new
 	// session, then setData).
@@ -149,19 +153,25 @@ func (r *ensembleRun) do(c *EnsembleConfig, step func() error) {
 type ensembleLoad struct {
 	name         string
 	writePercent int
-	// writers is whether the load is the setData one (Writers
-	// connections, one request outstanding each).
-	writers bool
+	// shape is the load's connections and requests outstanding on each.
+	shape func(*EnsembleConfig) (conns, depth int)
 	// of is where a system's figures for the load go: its median round
 	// and every round's ops/s.
 	of func(*EnsembleResult) (**Result, *[]float64)
 }
 
 var ensembleLoads = []ensembleLoad{
-	{"getData", 0, false, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Reads, &r.ReadRounds }},
-	{"mixed-90-10", 10, false, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Mixed, &r.MixedRounds }},
-	{"setData", 100, true, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Writes, &r.WriteRounds }},
+	{"getData", 0, readShape, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Reads, &r.ReadRounds }},
+	{"mixed-90-10", 10, readShape, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Mixed, &r.MixedRounds }},
+	{"setData", 100, writerShape, func(r *EnsembleResult) (**Result, *[]float64) { return &r.Writes, &r.WriteRounds }},
+	{"setData-pipelined", 100, pipelinedWriterShape, func(r *EnsembleResult) (**Result, *[]float64) {
+		return &r.PipelinedWrites, &r.PipelinedWriteRounds
+	}},
 }
+
+func readShape(c *EnsembleConfig) (int, int)            { return c.Conns, c.Depth }
+func writerShape(c *EnsembleConfig) (int, int)          { return c.Writers, 1 }
+func pipelinedWriterShape(c *EnsembleConfig) (int, int) { return c.Writers, c.Depth }
 
 // start starts r's ensemble (fsync on) and creates the hot set.
 func (c *EnsembleConfig) start(r *ensembleRun) error {
@@ -178,10 +188,7 @@ func (c *EnsembleConfig) start(r *ensembleRun) error {
 // measureRound runs one round of load l on r's ensemble, connections
 // spread over every member.
 func (c *EnsembleConfig) measureRound(r *ensembleRun, l ensembleLoad) error {
-	conns, depth := c.Conns, c.Depth
-	if l.writers {
-		conns, depth = c.Writers, 1
-	}
+	conns, depth := l.shape(c)
 	o := Options{Addr: r.e.ConnectString(), Conns: conns, Depth: depth, Warmup: c.Warmup, Duration: c.Duration}
 	res, err := Load(o, Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: l.writePercent, Read: jute.OpGetData}.Streams())
 	if err != nil {
@@ -369,6 +376,7 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 	row(fmt.Sprintf("getData (%s)", loadLabel(c.Conns, c.Depth)), zk.Reads, mk.Reads, "≥ 4×")
 	row(fmt.Sprintf("mixed 90/10 (%s)", loadLabel(c.Conns, c.Depth)), zk.Mixed, mk.Mixed, "")
 	row(fmt.Sprintf("setData (%s)", loadLabel(c.Writers, 1)), zk.Writes, mk.Writes, "≥ 2×")
+	row(fmt.Sprintf("setData pipelined (%s)", loadLabel(c.Writers, c.Depth)), zk.PipelinedWrites, mk.PipelinedWrites, "≥ 2×")
 	p("| failover after SIGKILL, median (all rounds) | %s | %s | %s | no slower; aim ⅓ |\n",
 		msList(zk.FailoverMs), msList(mk.FailoverMs), ratio(median(mk.FailoverMs), median(zk.FailoverMs)))
 	p("| catch-up of a wiped follower | %s | %s | %s | |\n\n", msText(zk.CatchUpMs), msText(mk.CatchUpMs), ratio(mk.CatchUpMs, zk.CatchUpMs))
