@@ -384,7 +384,11 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 		_, zr := l.of(zk)
 		_, mr := l.of(mk)
 		if len(*zr)+len(*mr) > 0 {
-			p("- %s rounds, ops/s: ZooKeeper %s; Meerkat %s\n", l.name, joined(*zr, num), joined(*mr, num))
+			p("- %s rounds, ops/s: ZooKeeper %s; Meerkat %s", l.name, joined(*zr, num), joined(*mr, num))
+			if byRound := roundRatios(*mr, *zr); len(byRound) > 0 {
+				p("; Meerkat / ZooKeeper round by round %s, median %.2f×", joined(byRound, func(x float64) string { return fmt.Sprintf("%.2f×", x) }), median(byRound))
+			}
+			p("\n")
 		}
 	}
 	p("\n")
@@ -394,6 +398,20 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 		}
 	}
 	return b.String()
+}
+
+// roundRatios pairs each of Meerkat's rounds with ZooKeeper's round of the
+// same number, which ran just before or after it, and returns their
+// ratios: the machine's drift between rounds, which moves both systems,
+// then cancels out of each ratio.
+func roundRatios(mk, zk []float64) []float64 {
+	var out []float64
+	for i := range min(len(mk), len(zk)) {
+		if mk[i] > 0 && zk[i] > 0 {
+			out = append(out, mk[i]/zk[i])
+		}
+	}
+	return out
 }
 
 // heavier returns the latencies of the requests the run sent more of,
