@@ -351,6 +351,13 @@ func (c *core) rejoin(id uint64) error {
 	cur := c.confs[len(c.confs)-1].cs
 	member := slices.Contains(cur.GetVoters(), id) || slices.Contains(cur.GetLearners(), id)
 	learner, removed := c.rejoining[id]
+	if pr, ok := c.rn.Status().Progress[id]; ok && pr.State == tracker.StateSnapshot {
+		// It was taken back and a snapshot is on its way: until that is
+		// installed its log is empty, and it asks again. Removing it now
+		// would make the snapshot in flight one whose membership lacks it,
+		// which raft refuses to restore, over and over.
+		return nil
+	}
 	switch {
 	case removed && !member:
 		t := pb.ConfChangeAddNode

@@ -12,6 +12,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 
 	"github.com/meerkat-zk/meerkat/wal"
 	"github.com/meerkat-zk/meerkat/wal/walfs"
@@ -889,5 +890,65 @@ func TestReopenAfterCompactionInsideASegment(t *testing.T) {
 	}
 	if snap, _ := s.Snapshot(); snap.GetMetadata().GetIndex() != compactAt {
 		t.Fatalf("snapshot at %d, want %d", snap.GetMetadata().GetIndex(), compactAt)
+	}
+}
+
+// TestRejoinAskedAgainDuringTheSnapshot: a wiped member asks to rejoin
+// again while the snapshot that brings it back is still on its way (its
+// log is empty until it is installed). The leader must not remove it a
+// second time: the snapshot in flight would then hold a membership
+// without it, which raft refuses to restore, and the member looped on
+// snapshots for a minute in the ensemble benchmark.
+func TestRejoinAskedAgainDuringTheSnapshot(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	wiped := n.ids()[0]
+	if wiped == lead {
+		wiped = n.ids()[1]
+	}
+	n.propose(lead, seq("a", 0, 30)...)
+	l := n.members[lead]
+	if err := l.c.compact(l.c.applied, 5); err != nil {
+		t.Fatal(err)
+	}
+	n.crash(wiped)
+	if err := os.RemoveAll(n.members[wiped].dir); err != nil {
+		t.Fatal(err)
+	}
+	n.restart(wiped)
+	n.tick(3)
+	askedDuringSnapshot := false
+	n.also = func() bool {
+		if pr, ok := l.c.rn.Status().Progress[wiped]; ok && pr.State == tracker.StateSnapshot {
+			askedDuringSnapshot = true
+			if err := l.c.rejoin(wiped); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return false
+	}
+	if err := l.c.rejoin(wiped); err != nil {
+		t.Fatal(err)
+	}
+	n.tick(10)
+	n.also = nil
+	if !askedDuringSnapshot {
+		t.Fatal("the leader never had a snapshot on its way to the rejoining member: the test did not test")
+	}
+	removals, had := 0, true
+	for _, c := range l.c.confs {
+		has := slices.Contains(c.cs.GetVoters(), wiped)
+		if had && !has {
+			removals++
+		}
+		had = has
+	}
+	if removals != 1 {
+		t.Fatalf("the rejoining member was removed %d times, want once", removals)
+	}
+	n.propose(lead, "after")
+	n.tick(3)
+	if got := n.members[wiped].applied; len(got) == 0 || got[len(got)-1] != "after" {
+		t.Fatalf("the wiped member applied %q", got)
 	}
 }
