@@ -801,7 +801,9 @@ func TestCompactionWhileASnapshotIsWritten(t *testing.T) {
 // panic (raft would, on the heartbeat's commit index); it asks to rejoin,
 // and the leader removes it and adds it back with a fresh progress, which
 // brings it a snapshot and the log after it.
-func TestWipedMemberRejoins(t *testing.T) {
+// wipeAFollower starts three members, has the leader order 30 entries and
+// compact its log, then restarts a follower whose data is gone.
+func wipeAFollower(t *testing.T) (*network, uint64, uint64) {
 	n := newNetwork(t, []uint64{1, 2, 3}, nil)
 	lead := n.leader(1, 2, 3)
 	wiped := n.ids()[0]
@@ -819,6 +821,12 @@ func TestWipedMemberRejoins(t *testing.T) {
 	}
 	n.restart(wiped)
 	n.tick(3)
+	return n, lead, wiped
+}
+
+func TestWipedMemberRejoins(t *testing.T) {
+	n, lead, wiped := wipeAFollower(t)
+	l := n.members[lead]
 	w := n.members[wiped]
 	if !w.c.lostLog {
 		t.Fatal("the wiped member did not notice it lost its log")
@@ -900,23 +908,8 @@ func TestReopenAfterCompactionInsideASegment(t *testing.T) {
 // without it, which raft refuses to restore, and the member looped on
 // snapshots for a minute in the ensemble benchmark.
 func TestRejoinAskedAgainDuringTheSnapshot(t *testing.T) {
-	n := newNetwork(t, []uint64{1, 2, 3}, nil)
-	lead := n.leader(1, 2, 3)
-	wiped := n.ids()[0]
-	if wiped == lead {
-		wiped = n.ids()[1]
-	}
-	n.propose(lead, seq("a", 0, 30)...)
+	n, lead, wiped := wipeAFollower(t)
 	l := n.members[lead]
-	if err := l.c.compact(l.c.applied, 5); err != nil {
-		t.Fatal(err)
-	}
-	n.crash(wiped)
-	if err := os.RemoveAll(n.members[wiped].dir); err != nil {
-		t.Fatal(err)
-	}
-	n.restart(wiped)
-	n.tick(3)
 	askedDuringSnapshot := false
 	n.also = func() bool {
 		if pr, ok := l.c.rn.Status().Progress[wiped]; ok && pr.State == tracker.StateSnapshot {
