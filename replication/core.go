@@ -348,9 +348,6 @@ func (c *core) rejoin(id uint64) error {
 	if c.rn.BasicStatus().RaftState != raft.StateLeader || id == c.cfg.ID {
 		return nil
 	}
-	cur := c.confs[len(c.confs)-1].cs
-	member := slices.Contains(cur.GetVoters(), id) || slices.Contains(cur.GetLearners(), id)
-	learner, removed := c.rejoining[id]
 	if pr, ok := c.rn.Status().Progress[id]; ok && pr.State == tracker.StateSnapshot {
 		// It was taken back and a snapshot is on its way: until that is
 		// installed its log is empty, and it asks again. Removing it now
@@ -358,6 +355,9 @@ func (c *core) rejoin(id uint64) error {
 		// which raft refuses to restore, over and over.
 		return nil
 	}
+	cur := c.confs[len(c.confs)-1].cs
+	member := slices.Contains(cur.GetVoters(), id) || slices.Contains(cur.GetLearners(), id)
+	learner, removed := c.rejoining[id]
 	switch {
 	case removed && !member:
 		t := pb.ConfChangeAddNode

@@ -796,11 +796,6 @@ func TestCompactionWhileASnapshotIsWritten(t *testing.T) {
 	}
 }
 
-// TestWipedMemberRejoins wipes a follower's log: back with an empty log,
-// it hears of entries it had acknowledged and does not have. It must not
-// panic (raft would, on the heartbeat's commit index); it asks to rejoin,
-// and the leader removes it and adds it back with a fresh progress, which
-// brings it a snapshot and the log after it.
 // wipeAFollower starts three members, has the leader order 30 entries and
 // compact its log, then restarts a follower whose data is gone.
 func wipeAFollower(t *testing.T) (*network, uint64, uint64) {
@@ -824,6 +819,11 @@ func wipeAFollower(t *testing.T) (*network, uint64, uint64) {
 	return n, lead, wiped
 }
 
+// TestWipedMemberRejoins wipes a follower's log: back with an empty log,
+// it hears of entries it had acknowledged and does not have. It must not
+// panic (raft would, on the heartbeat's commit index); it asks to rejoin,
+// and the leader removes it and adds it back with a fresh progress, which
+// brings it a snapshot and the log after it.
 func TestWipedMemberRejoins(t *testing.T) {
 	n, lead, wiped := wipeAFollower(t)
 	l := n.members[lead]
