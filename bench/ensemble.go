@@ -386,7 +386,7 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 		if len(*zr)+len(*mr) > 0 {
 			p("- %s rounds, ops/s: ZooKeeper %s; Meerkat %s", l.name, joined(*zr, num), joined(*mr, num))
 			if byRound := roundRatios(*mr, *zr); len(byRound) > 0 {
-				p("; Meerkat / ZooKeeper round by round %s, median %.2f×", joined(byRound, func(x float64) string { return fmt.Sprintf("%.2f×", x) }), median(byRound))
+				p("; Meerkat / ZooKeeper round by round %s, median %s", joined(byRound, times), times(median(byRound)))
 			}
 			p("\n")
 		}

@@ -118,8 +118,11 @@ func ratio(a, b float64) string {
 	if a <= 0 || b <= 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f×", a/b)
+	return times(a / b)
 }
+
+// times formats a ratio as "1.23×".
+func times(x float64) string { return fmt.Sprintf("%.2f×", x) }
 
 // median returns the middle of v (the upper one of an even count), 0 for
 // none.
