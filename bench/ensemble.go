@@ -190,6 +190,9 @@ func (c *EnsembleConfig) start(r *ensembleRun) error {
 func (c *EnsembleConfig) measureRound(r *ensembleRun, l ensembleLoad) error {
 	conns, depth := l.shape(c)
 	o := Options{Addr: r.e.ConnectString(), Conns: conns, Depth: depth, Warmup: c.Warmup, Duration: c.Duration}
+	for _, m := range r.e.Members {
+		o.ServerPids = append(o.ServerPids, m.Pid())
+	}
 	res, err := Load(o, Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: l.writePercent, Read: jute.OpGetData}.Streams())
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.name, err)
@@ -347,6 +350,7 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 	p("measured by `make bench-ensemble` (`%s`) on %s in %.0f s; raw results: `bench/results/ensemble.json`. ", rep.Command, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Seconds)
 	p("Connections are spread over the three servers in turn; writes are forwarded to the leader and fsync'd by a majority (forceSync=yes). ")
 	p("Both ensembles run at once and take turns at each load, %d rounds of %s (after %s of warm-up) each, the order swapped every round; a load's figure is its median round, and the rounds' ops/s are listed below the table. ", max(rep.Config.Rounds, 1), rep.Config.Duration, rep.Config.Warmup)
+	p("CPU per request is the time the three server processes used over the window (/proc/<pid>/stat, summed), and the generator's beside it, per request; the ratio compares the servers'. ")
 	p("Failover is the time from the leader's SIGKILL to the first acknowledged write through a surviving server (a new session, then setData), over %d rounds; ", rep.Config.FailoverRounds)
 	p("catch-up is the time from restarting a follower whose data directory was wiped (all but myid) to its srvr showing the leader's zxid, with %s znodes of %d bytes in the tree.\n\n", num(float64(rep.Config.CatchUpZnodes)), rep.Config.CatchUpValue)
 	var zk, mk *EnsembleResult
@@ -371,6 +375,10 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 		p("| %s ops/s | %s | %s | %.2f× | %s |\n", name, num(z.Throughput), num(m.Throughput), m.Throughput/z.Throughput, target)
 		zl, ml := z.heavier(), m.heavier()
 		p("| %s p50 / p99 | %s / %s | %s / %s | | |\n", name, us(zl.P50), us(zl.P99), us(ml.P50), us(ml.P99))
+		if z.ServerCPUPerOp > 0 && m.ServerCPUPerOp > 0 {
+			p("| %s CPU per request, µs: three servers + generator | %.0f + %.0f | %.0f + %.0f | %.2f× | |\n",
+				name, z.ServerCPUPerOp, z.GenCPUPerOp, m.ServerCPUPerOp, m.GenCPUPerOp, m.ServerCPUPerOp/z.ServerCPUPerOp)
+		}
 	}
 	c := rep.Config
 	row(fmt.Sprintf("getData (%s)", loadLabel(c.Conns, c.Depth)), zk.Reads, mk.Reads, "≥ 4×")

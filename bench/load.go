@@ -56,9 +56,9 @@ type Options struct {
 	// MaxRequests bounds the requests sent by each connection; zero means
 	// no bound (the duration bounds the run).
 	MaxRequests int64
-	// ServerPid, when set, is the server process whose CPU time is measured
-	// over the window.
-	ServerPid int
+	// ServerPids are the server processes (an ensemble's members) whose
+	// CPU time, summed, is measured over the window.
+	ServerPids []int
 	// Sampler, when set, is read at the start and end of the window; the
 	// result keeps the differences (server-side counters).
 	Sampler func() map[string]float64
@@ -189,7 +189,7 @@ func Load(o Options, newStream func(conn int) Stream) (*Result, error) {
 		sample map[string]float64
 	}
 	take := func() mark {
-		m := mark{cpu: markCPU(o.ServerPid)}
+		m := mark{cpu: markCPU(o.ServerPids...)}
 		if o.Sampler != nil {
 			m.sample = o.Sampler()
 		}

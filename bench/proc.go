@@ -98,11 +98,14 @@ type cpuMark struct {
 	gen, server, busy time.Duration
 }
 
-// markCPU takes a cpuMark; serverPid 0 leaves the server's time out.
-func markCPU(serverPid int) cpuMark {
+// markCPU takes a cpuMark; the server's time is that of serverPids
+// together (a pid of 0 counts for nothing).
+func markCPU(serverPids ...int) cpuMark {
 	m := cpuMark{at: time.Now(), gen: selfCPU(), busy: systemBusy()}
-	if serverPid > 0 {
-		m.server = processCPU(serverPid)
+	for _, pid := range serverPids {
+		if pid > 0 {
+			m.server += processCPU(pid)
+		}
 	}
 	return m
 }

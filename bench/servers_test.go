@@ -25,7 +25,7 @@ func TestScenariosAgainstServers(t *testing.T) {
 			if err := c.setup(srv.Addr); err != nil {
 				t.Fatalf("setup: %v", err)
 			}
-			window := Options{Addr: srv.Addr, Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, ServerPid: srv.Pid(), Sampler: srv.sample}
+			window := Options{Addr: srv.Addr, Warmup: 100 * time.Millisecond, Duration: 300 * time.Millisecond, ServerPids: []int{srv.Pid()}, Sampler: srv.sample}
 			cases := []struct {
 				name    string
 				conns   int

@@ -302,7 +302,7 @@ func (c *Config) mix(writePercent int) func(int) Stream {
 
 // load runs one load scenario and wraps it as a Run.
 func (c *Config) load(scenario, label, system, addr string, pid int, srv *server, conns, depth int, rate float64, streams func(int) Stream) Run {
-	o := Options{Addr: addr, Conns: conns, Depth: depth, Rate: rate, ServerPid: pid}
+	o := Options{Addr: addr, Conns: conns, Depth: depth, Rate: rate, ServerPids: []int{pid}}
 	return c.run(o, scenario, label, system, srv, streams)
 }
 
@@ -312,7 +312,7 @@ func (c *Config) load(scenario, label, system, addr string, pid int, srv *server
 func (c *Config) run(o Options, scenario, label, system string, srv *server, streams func(int) Stream) Run {
 	o.Warmup, o.Duration = c.Warmup, c.Duration
 	if srv != nil {
-		o.ServerPid, o.Sampler = srv.Pid(), srv.sample
+		o.ServerPids, o.Sampler = []int{srv.Pid()}, srv.sample
 	}
 	res, err := Load(o, streams)
 	// The machine may be shared: a window in which other processes used a

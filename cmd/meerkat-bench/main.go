@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -197,7 +198,12 @@ func runLoad(args []string) error {
 	keys := fl.Int("keys", 1000, "hot-set size (created if missing)")
 	value := fl.Int("value", 128, "value size, bytes")
 	writes := fl.Int("writes", 0, "percent of requests that are setData")
-	pid := fl.Int("pid", 0, "server pid, to measure its CPU")
+	var pids []int
+	fl.Func("pid", "server pid, to measure its CPU; repeat it for an ensemble's members, whose CPU is summed", func(s string) error {
+		pid, err := strconv.Atoi(s)
+		pids = append(pids, pid)
+		return err
+	})
 	tlsCert := fl.String("tls-cert", "", "TLS: the client certificate (PEM, with its chain; may hold the key too, as a ZooKeeper PEM key store does)")
 	tlsKey := fl.String("tls-key", "", "TLS: the client certificate's key (PEM, unencrypted; default: -tls-cert's file)")
 	tlsCA := fl.String("tls-ca", "", "TLS: the CA certificates to verify the server with (PEM; default: the system's)")
@@ -216,7 +222,7 @@ func runLoad(args []string) error {
 	if err := bench.CreateHotSetTLS(*addr, tc, *keys, *value, time.Minute); err != nil {
 		return err
 	}
-	res, err := bench.Load(bench.Options{Addr: *addr, TLS: tc, Conns: *conns, Depth: *depth, Rate: *rate, Warmup: *warmup, Duration: *duration, ServerPid: *pid},
+	res, err := bench.Load(bench.Options{Addr: *addr, TLS: tc, Conns: *conns, Depth: *depth, Rate: *rate, Warmup: *warmup, Duration: *duration, ServerPids: pids},
 		bench.Mix{Keys: *keys, ValueSize: *value, WritePercent: *writes}.Streams())
 	if err != nil {
 		return err
