@@ -47,6 +47,10 @@ type Config struct {
 	// MaxCnxns caps connections over every client (zookeeper.maxCnxns; 0 =
 	// no cap, the default).
 	MaxCnxns int
+	// SelectorThreads is the number of event loops that serve the client
+	// connections (zookeeper.nio.numSelectorThreads, the selector threads
+	// of ZooKeeper's NIO server); 0, the default, means one per core.
+	SelectorThreads int
 	// ConnThrottle is zookeeper.connection_throttle_*: the rate limit on
 	// new sessions and reconnects (off by default).
 	ConnThrottle throttle.Config
@@ -276,6 +280,11 @@ func (c *Config) Set(key, value string) error {
 		c.MaxClientCnxns, err = integer(key, value)
 	case "zookeeper.maxCnxns":
 		c.MaxCnxns, err = integer(key, value)
+	case "zookeeper.nio.numSelectorThreads":
+		c.SelectorThreads, err = integer(key, value)
+		if err == nil && c.SelectorThreads < 1 {
+			err = fmt.Errorf("%s: %d must be at least 1", key, c.SelectorThreads)
+		}
 	case "zookeeper.request_throttle_max_requests", "requestThrottleLimit":
 		c.RequestThrottleMax, err = integer(key, value)
 	case "zookeeper.globalOutstandingLimit":
@@ -420,7 +429,8 @@ func (c *Config) warn(w string) {
 func canonical(key string) string {
 	switch key {
 	case "extendedTypesEnabled", "enforceQuota", "skipACL", "forceSync", "snapCount", "preAllocSize",
-		"globalOutstandingLimit", "datadir.autocreate", "maxCnxns", "request_throttle_max_requests":
+		"globalOutstandingLimit", "datadir.autocreate", "maxCnxns", "request_throttle_max_requests",
+		"nio.numSelectorThreads":
 		return "zookeeper." + key
 	case "DigestAuthenticationProvider.superDigest", "DigestAuthenticationProvider.digestAlg",
 		"enforce.auth.enabled", "enforce.auth.schemes":

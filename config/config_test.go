@@ -36,6 +36,7 @@ admin.serverPort=9090
 globalOutstandingLimit=50
 meerkat.client.outboundThrottleBytes=65536
 meerkat.client.slowConsumerBytes=8388608
+nio.numSelectorThreads=1
 someUnknownKey=1
 `)
 	if err != nil {
@@ -54,14 +55,15 @@ someUnknownKey=1
 		t.Fatalf("system properties: %+v", c)
 	case c.ForceSync, c.DataDirAutocreate, c.SnapCount != 5000, c.PreAllocSize != 1<<20, c.AdminPort != 9090:
 		t.Fatalf("durability and admin keys: %+v", c)
-	case c.GlobalOutstandingLimit != 50, c.ClientOutboundThrottleBytes != 65536, c.ClientSlowConsumerBytes != 8388608:
+	case c.GlobalOutstandingLimit != 50, c.ClientOutboundThrottleBytes != 65536, c.ClientSlowConsumerBytes != 8388608,
+		c.SelectorThreads != 1:
 		t.Fatalf("flow-control keys: %+v", c)
 	case len(c.Unknown) != 1 || c.Unknown[0] != "someUnknownKey":
 		t.Fatalf("unknown keys %q", c.Unknown)
 	}
 	// The full system property name works too.
-	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\nzookeeper.globalOutstandingLimit=7\nzookeeper.datadir.autocreate=false\n")
-	if err != nil || !c.ExtendedTypes || !c.ForceSync || c.DataDirAutocreate || !c.EnforceQuota || c.GlobalOutstandingLimit != 7 {
+	c, err = parse(t, "tickTime=2000\ndataDir=/d\nzookeeper.extendedTypesEnabled=true\nzookeeper.forceSync=yes\nzookeeper.enforceQuota=true\nzookeeper.globalOutstandingLimit=7\nzookeeper.datadir.autocreate=false\nzookeeper.nio.numSelectorThreads=3\n")
+	if err != nil || !c.ExtendedTypes || !c.ForceSync || c.DataDirAutocreate || !c.EnforceQuota || c.GlobalOutstandingLimit != 7 || c.SelectorThreads != 3 {
 		t.Fatalf("zookeeper.-prefixed keys: %v %+v", err, c)
 	}
 }
@@ -72,7 +74,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.MinSessionTimeout != 6*time.Second || c.MaxSessionTimeout != 60*time.Second || c.MaxClientCnxns != 60 ||
-		c.MaxBuffer != 0xfffff || c.ContainerCheckInterval != time.Minute || !c.ForceSync || !c.DataDirAutocreate || c.ServerID != 1 ||
+		c.MaxBuffer != 0xfffff || c.SelectorThreads != 0 || c.ContainerCheckInterval != time.Minute || !c.ForceSync || !c.DataDirAutocreate || c.ServerID != 1 ||
 		c.AdminAddr() != "127.0.0.1:8080" ||
 		strings.Join(c.FourLetterWords, ",") != "srvr" {
 		t.Fatalf("defaults %+v", c)
@@ -101,6 +103,7 @@ func TestBadConfigsSayWhatIsWrong(t *testing.T) {
 		{"tickTime=2000\ndataDir=/d\nserver.1=a:2888:3888\nserver.2=b:2888:3888\n", []string{"/d/myid", "server.N"}},
 		{"tickTime=2000\ndataDir=/d\nsnapCount=0\n", []string{"snapCount"}},
 		{"tickTime=2000\ndataDir=/d\nglobalOutstandingLimit=-1\n", []string{"globalOutstandingLimit"}},
+		{"tickTime=2000\ndataDir=/d\nnio.numSelectorThreads=0\n", []string{"numSelectorThreads", "at least 1"}},
 		{"tickTime=2000\ndataDir=/d\npreAllocSize=16\n", []string{"preAllocSize"}},
 		{"tickTime=2000\ndataDir=/d\nmeerkat.client.slowConsumerBytes=lots\n", []string{"zoo.cfg:3", "slowConsumerBytes", "lots"}},
 		{"tickTime=2000\ndataDir=/d\nmeerkat.client.outboundThrottleBytes=-5\n", []string{"outboundThrottleBytes"}},

@@ -192,7 +192,7 @@ func (c *Config) unhandled(key, value string) error {
 // --help` (server.N stands for the ensemble's server lines).
 var HonouredKeys = []string{
 	"tickTime", "dataDir", "dataLogDir", "clientPort", "clientPortAddress",
-	"minSessionTimeout", "maxSessionTimeout", "maxClientCnxns", "globalOutstandingLimit",
+	"minSessionTimeout", "maxSessionTimeout", "maxClientCnxns", "globalOutstandingLimit", "nio.numSelectorThreads",
 	"4lw.commands.whitelist", "jute.maxbuffer", "extendedTypesEnabled", "enforceQuota",
 	"znode.container.checkIntervalMs", "znode.container.maxPerMinute",
 	"znode.container.maxNeverUsedIntervalMs", "DigestAuthenticationProvider.superDigest",

@@ -214,7 +214,7 @@ func TestHonouredKeysAreRead(t *testing.T) {
 		"ssl.clientAuth": "want", "ssl.protocol": "TLSv1.3", "ssl.enabledProtocols": "TLSv1.2,TLSv1.3",
 		"ssl.ciphersuites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ssl.hostnameVerification": "false",
 		"ssl.handshakeDetectionTimeoutMillis": "3000", "ssl.crl": "false", "ssl.ocsp": "false", "ssl.authProvider": "x509",
-		"X509AuthenticationProvider.superUser": "CN=admin", "maxCnxns": "100", "zookeeper.request_throttle_max_requests": "500",
+		"X509AuthenticationProvider.superUser": "CN=admin", "maxCnxns": "100", "nio.numSelectorThreads": "1", "zookeeper.request_throttle_max_requests": "500",
 		"zookeeper.connection_throttle_tokens": "100", "zookeeper.connection_throttle_fill_time": "10",
 		"zookeeper.connection_throttle_fill_count": "5", "zookeeper.connection_throttle_freeze_time": "100",
 		"zookeeper.connection_throttle_drop_increase": "0.05", "zookeeper.connection_throttle_drop_decrease": "0.01",

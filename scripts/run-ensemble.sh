@@ -37,6 +37,8 @@ clientPortAddress=127.0.0.1
 clientPort=218$id
 admin.serverPort=808$id
 4lw.commands.whitelist=*
+# Three servers share this machine: one event loop each, not one per core.
+nio.numSelectorThreads=1
 server.1=127.0.0.1:2888:3888
 server.2=127.0.0.1:2889:3889
 server.3=127.0.0.1:2890:3890

@@ -136,6 +136,7 @@ func (s *Server) start() error {
 		MaxSessionTimeout:     cfg.MaxSessionTimeout,
 		MaxClientCnxns:        cfg.MaxClientCnxns,
 		MaxCnxns:              cfg.MaxCnxns,
+		Loops:                 cfg.SelectorThreads,
 		MaxWatches:            cfg.ClientMaxWatches,
 		ConnThrottle:          cfg.ConnThrottle,
 		MaxOutstanding:        outstandingLimit(cfg),
