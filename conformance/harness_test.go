@@ -472,11 +472,13 @@ func (c *client) reconnectQuiet() *client {
 	return r
 }
 
-// mustCall sends a request with xid and waits for its reply.
+// mustCall sends a request with xid and waits for its reply; without one
+// the scenario ends. A reply that timed out says so as a transcript line
+// does, so that referenceStalled sees ZooKeeper's stall in the abort too.
 func (c *client) mustCall(xid int32, op jute.OpCode, body []byte) frame {
 	f, err := c.callXid(xid, op, body, replyTimeout)
 	if err != nil {
-		c.e.fatalf("%s: %v %s: %v", c.label, op, body, err)
+		c.e.fatalf("%s: %v %s: %s", c.label, op, body, errKind(err))
 	}
 	return f
 }
@@ -643,5 +645,34 @@ func (c *client) exchangeXid(xid int32, desc string, op jute.OpCode, body []byte
 	}
 	if !c.dropped {
 		c.ping()
+	}
+}
+
+// A scenario that ZooKeeper's follower aborted because a call it had to
+// answer timed out counts as its stall, as a timed-out line does; a
+// timeout on both sides, or another difference, does not.
+func TestReferenceStalledSeesTimedOutAborts(t *testing.T) {
+	aborted := &env{}
+	func() {
+		defer func() {
+			a := recover().(errAbort)
+			aborted.logf("ABORT: %s", a.msg)
+		}()
+		aborted.fatalf("%s: %v %s: %s", "A", jute.OpPing, "", errKind(errTimeout))
+	}()
+	answered := &env{lines: []string{"zxid epoch 1", "A: ping -> OK zxid=z+0"}}
+	other := &env{lines: []string{"ABORT: A: connect refused"}}
+	for _, tc := range []struct {
+		name   string
+		zk, mk *env
+		want   bool
+	}{
+		{"zookeeper aborted on a timeout, meerkat answered", aborted, answered, true},
+		{"both aborted on a timeout", aborted, aborted, false},
+		{"zookeeper aborted for another reason", other, answered, false},
+	} {
+		if got := referenceStalled(tc.zk, tc.mk); got != tc.want {
+			t.Errorf("%s: referenceStalled = %v, want %v (zookeeper: %q)", tc.name, got, tc.want, tc.zk.lines)
+		}
 	}
 }
