@@ -281,10 +281,7 @@ func (c *Config) Set(key, value string) error {
 	case "zookeeper.maxCnxns":
 		c.MaxCnxns, err = integer(key, value)
 	case "zookeeper.nio.numSelectorThreads":
-		c.SelectorThreads, err = integer(key, value)
-		if err == nil && c.SelectorThreads < 1 {
-			err = fmt.Errorf("%s: %d must be at least 1", key, c.SelectorThreads)
-		}
+		c.SelectorThreads, err = count(key, value)
 	case "zookeeper.request_throttle_max_requests", "requestThrottleLimit":
 		c.RequestThrottleMax, err = integer(key, value)
 	case "zookeeper.globalOutstandingLimit":
@@ -297,10 +294,7 @@ func (c *Config) Set(key, value string) error {
 		c.ClientSlowConsumerBytes, err = integer(key, value)
 	case "meerkat.raft.keepEntries":
 		var n int
-		n, err = integer(key, value)
-		if err == nil && n < 1 {
-			err = fmt.Errorf("%s: %d must be at least 1", key, n)
-		}
+		n, err = count(key, value)
 		c.RaftKeepEntries = uint64(n)
 	case "4lw.commands.whitelist", "zookeeper.4lw.commands.whitelist":
 		c.FourLetterWords = nil
@@ -593,6 +587,15 @@ func integer(key, v string) (int, error) {
 		return 0, fmt.Errorf("%s: %q is not an integer", key, v)
 	}
 	return n, nil
+}
+
+// count reads an integer that must be at least 1.
+func count(key, v string) (int, error) {
+	n, err := integer(key, v)
+	if err == nil && n < 1 {
+		return 0, fmt.Errorf("%s: %d must be at least 1", key, n)
+	}
+	return n, err
 }
 
 func millis(key, v string) (time.Duration, error) {

@@ -104,6 +104,7 @@ func TestBadConfigsSayWhatIsWrong(t *testing.T) {
 		{"tickTime=2000\ndataDir=/d\nsnapCount=0\n", []string{"snapCount"}},
 		{"tickTime=2000\ndataDir=/d\nglobalOutstandingLimit=-1\n", []string{"globalOutstandingLimit"}},
 		{"tickTime=2000\ndataDir=/d\nnio.numSelectorThreads=0\n", []string{"numSelectorThreads", "at least 1"}},
+		{"tickTime=2000\ndataDir=/d\nmeerkat.raft.keepEntries=0\n", []string{"keepEntries", "at least 1"}},
 		{"tickTime=2000\ndataDir=/d\npreAllocSize=16\n", []string{"preAllocSize"}},
 		{"tickTime=2000\ndataDir=/d\nmeerkat.client.slowConsumerBytes=lots\n", []string{"zoo.cfg:3", "slowConsumerBytes", "lots"}},
 		{"tickTime=2000\ndataDir=/d\nmeerkat.client.outboundThrottleBytes=-5\n", []string{"outboundThrottleBytes"}},
