@@ -473,14 +473,20 @@ func (c *client) reconnectQuiet() *client {
 }
 
 // mustCall sends a request with xid and waits for its reply; without one
-// the scenario ends. A reply that timed out says so as a transcript line
-// does, so that referenceStalled sees ZooKeeper's stall in the abort too.
+// the scenario ends (callFailed).
 func (c *client) mustCall(xid int32, op jute.OpCode, body []byte) frame {
 	f, err := c.callXid(xid, op, body, replyTimeout)
 	if err != nil {
-		c.e.fatalf("%s: %v %s: %s", c.label, op, body, errKind(err))
+		c.callFailed(op, body, err)
 	}
 	return f
+}
+
+// callFailed aborts the scenario over a call that got no reply. A reply
+// that timed out says so as a transcript line does, so that
+// referenceStalled sees ZooKeeper's stall in the abort too.
+func (c *client) callFailed(op jute.OpCode, body []byte, err error) {
+	c.e.fatalf("%s: %v %s: %s", c.label, op, body, errKind(err))
 }
 
 // errWrite reports a request that could not be written.
@@ -652,14 +658,8 @@ func (c *client) exchangeXid(xid int32, desc string, op jute.OpCode, body []byte
 // answer timed out counts as its stall, as a timed-out line does; a
 // timeout on both sides, or another difference, does not.
 func TestReferenceStalledSeesTimedOutAborts(t *testing.T) {
-	aborted := &env{}
-	func() {
-		defer func() {
-			a := recover().(errAbort)
-			aborted.logf("ABORT: %s", a.msg)
-		}()
-		aborted.fatalf("%s: %v %s: %s", "A", jute.OpPing, "", errKind(errTimeout))
-	}()
+	stall := scenario{"stall", func(e *env) { (&client{e: e, label: "A"}).callFailed(jute.OpPing, nil, errTimeout) }}
+	aborted := runEnv(&zktest.Server{Name: "zookeeper"}, ensembleFollower, stall)
 	answered := &env{lines: []string{"zxid epoch 1", "A: ping -> OK zxid=z+0"}}
 	other := &env{lines: []string{"ABORT: A: connect refused"}}
 	for _, tc := range []struct {
