@@ -173,12 +173,14 @@ func readShape(c *EnsembleConfig) (int, int)            { return c.Conns, c.Dept
 func writerShape(c *EnsembleConfig) (int, int)          { return c.Writers, 1 }
 func pipelinedWriterShape(c *EnsembleConfig) (int, int) { return c.Writers, c.Depth }
 
+// oneLoopEach gives each of the three servers, which share the machine,
+// one selector thread (ZooKeeper's default on two cores) or event loop
+// (Meerkat's default is one per core).
+const oneLoopEach = "nio.numSelectorThreads=1"
+
 // start starts r's ensemble (fsync on) and creates the hot set.
 func (c *EnsembleConfig) start(r *ensembleRun) error {
-	// The three servers share the machine: each gets one selector thread
-	// (ZooKeeper's default on two cores) or event loop (Meerkat's default
-	// is one per core).
-	extra := []string{"forceSync=yes", "maxClientCnxns=0", "nio.numSelectorThreads=1"}
+	extra := []string{"forceSync=yes", "maxClientCnxns=0", oneLoopEach}
 	o := zktest.EnsembleOptions{Options: zktest.Options{JVMArgs: c.JVM, Extra: extra}}
 	if r.res.System == ZooKeeper {
 		r.e = zktest.StartZooKeeperEnsemble(r.tb, o)
@@ -353,7 +355,7 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 	p("Three Meerkat servers beside three Apache ZooKeeper 3.8 servers on this machine (all on loopback, so the six JVM or Go processes and the generator share its %d cores), ", rep.Machine.Cores)
 	p("measured by `make bench-ensemble` (`%s`) on %s in %.0f s; raw results: `bench/results/ensemble.json`. ", rep.Command, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Seconds)
 	p("Connections are spread over the three servers in turn; writes are forwarded to the leader and fsync'd by a majority (forceSync=yes). ")
-	p("Each server has one selector thread or event loop (`nio.numSelectorThreads=1`: ZooKeeper's default on two cores; Meerkat's default, one per core, would give the three servers six loops on two cores). ")
+	p("Each server has one selector thread or event loop (`%s`: ZooKeeper's default on two cores; Meerkat's default, one per core, would give the three servers six loops on two cores). ", oneLoopEach)
 	p("Both ensembles run at once and take turns at each load, %d rounds of %s (after %s of warm-up) each, the order swapped every round; a load's figure is its median round, and the rounds' ops/s are listed below the table. ", max(rep.Config.Rounds, 1), rep.Config.Duration, rep.Config.Warmup)
 	p("CPU per request is the time the three server processes used over the window (/proc/<pid>/stat, summed), and the generator's beside it, per request; the ratio compares the servers'. ")
 	p("Failover is the time from the leader's SIGKILL to the first acknowledged write through a surviving server (a new session, then setData), over %d rounds; ", rep.Config.FailoverRounds)
