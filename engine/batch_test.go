@@ -112,13 +112,13 @@ func TestZxidEpochs(t *testing.T) {
 	if r := create("/a"); r.Zxid != 1 {
 		t.Fatalf("first zxid %#x", r.Zxid)
 	}
-	s.EnterTerm(3, false)
+	s.EnterTerm(3)
 	if r := create("/b"); r.Zxid != 1<<32|1 {
 		t.Fatalf("first zxid of epoch 1: %#x", r.Zxid)
 	}
 	// Entries of the same or an older term stay in the epoch.
-	s.EnterTerm(3, false)
-	s.EnterTerm(2, false)
+	s.EnterTerm(3)
+	s.EnterTerm(2)
 	if r := create("/c"); r.Zxid != 1<<32|2 || s.Term() != 3 {
 		t.Fatalf("zxid %#x term %d after entries of terms 3 and 2", r.Zxid, s.Term())
 	}

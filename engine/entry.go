@@ -120,6 +120,20 @@ func BatchSpan(b []byte) (firstZxid int64, count int32, ok bool) {
 	return d.Long(), d.Int(), true
 }
 
+// BatchPolicy returns the Policy of a batch written by AppendBatch or
+// AppendRefBatch, which a batch without entries carries too.
+func BatchPolicy(b []byte) (Policy, error) {
+	if len(b) < 16 {
+		return Policy{}, fmt.Errorf("engine: batch of %d bytes has no header", len(b))
+	}
+	d := jute.NewDecoder(b[12:16])
+	p, ok := policyOf(d.Int())
+	if !ok {
+		return Policy{}, fmt.Errorf("engine: batch has no policy word: a log written by an older Meerkat")
+	}
+	return p, nil
+}
+
 // DecodeBatch reads a batch written by AppendBatch; each entry carries the
 // batch's Policy. The entries' bodies alias b.
 func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {

@@ -90,10 +90,13 @@ func (s *State) reconfig(e *Entry, zxid int64) ([]byte, jute.Code) {
 	return st.Append(jute.AppendBuffer(nil, data)), jute.CodeOK
 }
 
-// versionMembership gives a membership still at version 0 the current
-// zxid as its version and mzxid (see EnterTerm), as ZooKeeper's leader
-// does outside the log.
-func (s *State) versionMembership() bool {
+// VersionMembership gives a membership still at version 0 (server lines
+// from zoo.cfg) the current zxid as its version and mzxid, and reports
+// whether it did. ZooKeeper's first leader versions its initial
+// configuration so when reconfigEnabled is on; a replicated log does it
+// where the first batch of a leadership says reconfigEnabled, so that
+// every member does it at the same place whatever its own zoo.cfg says.
+func (s *State) VersionMembership() bool {
 	n, ok := s.get(ConfigNodePath)
 	if !ok {
 		return false

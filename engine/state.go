@@ -272,20 +272,12 @@ func (s *State) NewEpoch() { s.zxid = (s.zxid>>32 + 1) << 32 }
 // a new epoch, so zxids tell leaderships apart as ZooKeeper's do. Epochs
 // count leaderships that committed something, not raft terms (which also
 // rise with every failed campaign), so they stay far below 2^31.
-//
-// With reconfig, it reports whether the membership in /zookeeper/config
-// took a version: a membership still at version 0 (server lines from
-// zoo.cfg) takes the first zxid of the new epoch, as ZooKeeper's first
-// leader versions its initial configuration when reconfigEnabled is on
-// (a member's own setting, as there: the entry that opens a term is
-// raft's empty one, without a policy).
-func (s *State) EnterTerm(term uint64, reconfig bool) (versioned bool) {
+func (s *State) EnterTerm(term uint64) {
 	if term <= s.term {
-		return false
+		return
 	}
 	s.term = term
 	s.NewEpoch()
-	return reconfig && s.versionMembership()
 }
 
 // Term returns the raft term of the latest leadership applied.

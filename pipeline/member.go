@@ -169,6 +169,10 @@ type member struct {
 	// reconfiguring is set on the leader from proposing a reconfig that
 	// passed its checks until it is applied: one at a time.
 	reconfiguring bool
+	// policySeen is set once a batch of the applied term (since this
+	// process started or installed an image) has been applied: the first
+	// one's Policy is the leader's, which may version the membership.
+	policySeen bool
 	// held are the reopens waiting for a leader to ask: they came while
 	// none was known, or their revalidation was lost with the old one
 	// (asking again is harmless).
@@ -550,15 +554,17 @@ func (m *member) apply(entries []LogEntry, now time.Time) {
 		}
 		if le.Term > p.state.Term() {
 			// A new leadership: a new epoch of zxids.
-			if p.state.EnterTerm(le.Term, p.cfg.Policy.ReconfigEnabled) {
-				p.membershipChanged()
-			}
+			p.state.EnterTerm(le.Term)
+			m.policySeen = false
 			p.applied = true
 		}
 		switch {
 		case le.Config || len(le.Data) == 0:
 		default:
 			_, batch, err := engine.DecodeBatch(le.Data)
+			if err == nil && !m.policySeen {
+				err = m.seePolicy(le.Data)
+			}
 			if err != nil {
 				m.fatal(fmt.Errorf("pipeline: committed entry %d: %w", le.Index, err))
 				return
@@ -591,6 +597,22 @@ func (m *member) apply(entries []LogEntry, now time.Time) {
 	}
 }
 
+// seePolicy takes the Policy of the first batch of a term, the leader's:
+// with reconfigEnabled, a membership still unversioned takes its version
+// there, before the batch's entries.
+func (m *member) seePolicy(batch []byte) error {
+	policy, err := engine.BatchPolicy(batch)
+	if err != nil {
+		return err
+	}
+	m.policySeen = true
+	if policy.ReconfigEnabled && m.p.state.VersionMembership() {
+		m.p.membershipChanged()
+		m.p.applied = true
+	}
+	return nil
+}
+
 func (m *member) fatal(err error) {
 	m.p.cfg.Logger.Error("the replicated log cannot be applied; stopping", "err", err)
 	if m.p.cfg.OnFatal != nil {
@@ -621,6 +643,7 @@ func (m *member) install(state *engine.State, now time.Time) {
 	}
 	state.FollowChanges(p.state)
 	p.state = state
+	m.policySeen = false
 	p.sessions = map[int64]*Session{}
 	for _, rec := range state.SessionRecords() {
 		s := p.addSession(rec.ID, rec.Timeout, nil, now)
@@ -668,6 +691,12 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 		if w.index == 0 && leader != 0 {
 			m.ask(w, now)
 		}
+	}
+	if m.isLeader() && m.p.cfg.Policy.ReconfigEnabled {
+		// The term's first batch carries this leader's policy, which
+		// versions the membership (see engine.State.VersionMembership)
+		// before any write needs to.
+		m.repl.Propose(engine.AppendRefBatch(nil, m.p.cfg.Policy, nil))
 	}
 	if m.isLeader() {
 		// A new leader restarts every session's clock, and learns the

@@ -238,3 +238,52 @@ func TestReconfigMakesAnObserver(t *testing.T) {
 	}
 	e.mustAgree(1, 2, 3)
 }
+
+// TestMembershipVersionIsTheLeaders: only member 2's own configuration
+// has reconfigEnabled. /zookeeper/config takes its version (the zxid that
+// opens the epoch, as ZooKeeper's first leader gives it) under the first
+// leader whose setting it is, the same on every member and on a replay of
+// the log, and never from a member's own setting alone.
+func TestMembershipVersionIsTheLeaders(t *testing.T) {
+	const enabled = 2
+	e := newEnsembleWith(t, []uint64{1, 2, 3}, nil, func(c *pipeline.Config) {
+		if c.ServerID == enabled {
+			reconfigEnabled(c)
+		}
+	})
+	lead := e.leader(1, 2, 3)
+	var want int64
+	seen := map[bool]bool{}
+	for leaderships := 0; !seen[true] || !seen[false]; leaderships++ {
+		if leaderships == 8 {
+			t.Fatalf("after 8 leaderships, leaders with and without reconfigEnabled: %v", seen)
+		}
+		e.tick(3)
+		e.mustAgree(1, 2, 3)
+		if lead == enabled && want == 0 {
+			want = e.sites[lead].p.View().Zxid &^ 0xffffffff
+		}
+		if got := e.configOf(lead).Version; got != want {
+			t.Fatalf("under leader %d the membership has version %#x, want %#x", lead, got, want)
+		}
+		seen[lead == enabled] = true
+		e.crash(lead)
+		next := e.leader(e.others(lead)...)
+		e.restart(lead)
+		lead = next
+	}
+	e.settle()
+	before := e.image(lead)
+	for _, id := range e.ids() {
+		e.crash(id)
+	}
+	for _, id := range e.ids() {
+		e.restart(id)
+	}
+	lead = e.leader(1, 2, 3)
+	e.tick(3)
+	e.mustAgree(1, 2, 3)
+	if got := e.configOf(lead).Version; got != want {
+		t.Fatalf("after a replay of the log the membership has version %#x, want %#x\n%s", got, want, lineDiff(before, e.image(lead)))
+	}
+}
