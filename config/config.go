@@ -106,8 +106,8 @@ type Config struct {
 	EnforceAuthSchemes []string
 	// SkipACL is zookeeper.skipACL.
 	SkipACL bool
-	// ReconfigEnabled is reconfigEnabled; Meerkat has no reconfig yet, so
-	// it only changes the error a reconfig request gets.
+	// ReconfigEnabled is reconfigEnabled: whether an ensemble takes the
+	// reconfig opcode (ZooKeeper's default: false).
 	ReconfigEnabled bool
 	// ServerID is the server's id (myid); a standalone server uses 1 in its
 	// session ids, as ZooKeeper does.
@@ -153,7 +153,7 @@ type Config struct {
 	AdminPort    int
 	// Members are the server.N lines (or those of DynamicConfigFile). One
 	// voter with StandaloneEnabled runs standalone on its client address;
-	// replicated ensembles are refused until Meerkat replicates.
+	// more make a replicated ensemble.
 	Members []Member
 	// MembershipVersion is the version= of DynamicConfigFile (hex there),
 	// 0 for server.N lines in zoo.cfg, as in ZooKeeper.

@@ -162,7 +162,7 @@ func runReport(args []string) error {
 // standalone results with it.
 func runEnsemble(args []string) error {
 	fl := flag.NewFlagSet("ensemble", flag.ContinueOnError)
-	full := fl.Bool("full", false, "10 s windows, 10^6 znodes to catch up (default: 3 s, 10^5)")
+	full := fl.Bool("full", false, "5 rounds of 6 s windows, 10^6 znodes to catch up (default: 3 rounds of 3 s, 10^5)")
 	md := fl.String("md", "BENCHMARKS.md", "report to regenerate")
 	if err := fl.Parse(args); err != nil {
 		return err
