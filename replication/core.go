@@ -81,8 +81,9 @@ type core struct {
 	leaderSince time.Time
 	proposals   ProposalSizes
 	// want is the membership /zookeeper/config asks for (nil until told);
-	// a leader moves raft's towards it one change at a time (reconcile),
-	// the last proposed at index changing.
+	// a leader moves raft's towards it one change at a time (reconcile;
+	// a change of several members is one joint-consensus change), the
+	// last proposed at index changing.
 	want     *pb.ConfState
 	changing uint64
 	// outbox is the messages to other members of one Ready or one run of
@@ -109,49 +110,77 @@ var reconfigContext = []byte("reconfig")
 const promoteSlack = 256
 
 // nextChange is the next step from raft's membership towards want, if
-// one is due: new members join as learners, learners that are to vote
-// are promoted once caught up, voters that are to observe or leave are
-// demoted, and members no longer wanted leave once they go quiet.
-// Members rejoining with a fresh log are left to rejoin.
-func (c *core) nextChange() (pb.ConfChangeType, uint64, bool) {
+// one is due, as one change (raft's joint consensus when it changes more
+// than one member): new members join as learners; then the voters change
+// in one step, learners that are to vote and are caught up promoted and
+// voters that are to observe or leave demoted, once the caught-up voters
+// of want are a majority of it (a learner that is to vote and was behind
+// is promoted on its own once caught up); members no longer wanted leave
+// once they go quiet. Members rejoining with a fresh log are left to
+// rejoin, and nothing is due while raft leaves a joint membership.
+func (c *core) nextChange() *pb.ConfChangeV2 {
 	if c.want == nil {
-		return 0, 0, false
+		return nil
 	}
 	cur := c.confs[len(c.confs)-1].cs
-	voter := func(cs *pb.ConfState, id uint64) bool { return slices.Contains(cs.GetVoters(), id) }
-	learner := func(cs *pb.ConfState, id uint64) bool { return slices.Contains(cs.GetLearners(), id) }
+	if len(cur.GetVotersOutgoing()) > 0 {
+		return nil
+	}
+	voter := func(id uint64) bool { return slices.Contains(cur.GetVoters(), id) }
+	learner := func(id uint64) bool { return slices.Contains(cur.GetLearners(), id) }
+	rejoining := func(id uint64) bool { _, back := c.rejoining[id]; return back }
 	wanted := slices.Sorted(slices.Values(append(slices.Clone(c.want.GetVoters()), c.want.GetLearners()...)))
+	var cc pb.ConfChangeV2
+	change := func(t pb.ConfChangeType, id uint64) {
+		cc.Changes = append(cc.Changes, &pb.ConfChangeSingle{Type: t.Enum(), NodeId: &id})
+	}
 	for _, id := range wanted {
-		if _, back := c.rejoining[id]; !back && !voter(cur, id) && !learner(cur, id) {
-			return pb.ConfChangeAddLearnerNode, id, true
+		if !rejoining(id) && !voter(id) && !learner(id) {
+			change(pb.ConfChangeAddLearnerNode, id)
 		}
 	}
-	var st raft.Status
+	if len(cc.Changes) > 0 {
+		return &cc
+	}
+	st := c.rn.Status()
+	caughtUp := 0
 	for _, id := range c.want.GetVoters() {
-		if !learner(cur, id) {
-			continue
-		}
-		if st.Progress == nil {
-			st = c.rn.Status()
-		}
-		if c.caughtUp(id, st) {
-			return pb.ConfChangeAddNode, id, true
+		switch {
+		case voter(id):
+			if id == c.cfg.ID || c.caughtUp(id, st) {
+				caughtUp++
+			}
+		case learner(id) && c.caughtUp(id, st):
+			caughtUp++
+			change(pb.ConfChangeAddNode, id)
 		}
 	}
+	promotions := len(cc.Changes)
 	for _, id := range cur.GetVoters() {
 		// Observers to be and members to leave stop voting; a member that
 		// left goes on following, as ZooKeeper's removed server does, until
 		// it goes quiet.
-		if _, back := c.rejoining[id]; !back && !slices.Contains(c.want.GetVoters(), id) {
-			return pb.ConfChangeAddLearnerNode, id, true
+		if !rejoining(id) && !slices.Contains(c.want.GetVoters(), id) {
+			change(pb.ConfChangeAddLearnerNode, id)
 		}
+	}
+	if len(cc.Changes) > promotions && caughtUp <= len(c.want.GetVoters())/2 {
+		// Demoting now would leave a membership most of whose voters
+		// cannot vote yet: promote whoever is ready, wait for the rest.
+		cc.Changes = cc.Changes[:promotions]
+	}
+	if len(cc.Changes) > 0 {
+		return &cc
 	}
 	for _, id := range cur.GetLearners() {
-		if _, back := c.rejoining[id]; !back && !slices.Contains(wanted, id) && c.quiet(id) {
-			return pb.ConfChangeRemoveNode, id, true
+		if !rejoining(id) && !slices.Contains(wanted, id) && c.quiet(id) {
+			change(pb.ConfChangeRemoveNode, id)
 		}
 	}
-	return 0, 0, false
+	if len(cc.Changes) > 0 {
+		return &cc
+	}
+	return nil
 }
 
 // lingerTicks is how long a member that left the membership, and follows
@@ -171,19 +200,19 @@ func (c *core) reconcile() error {
 	if c.leader != c.cfg.ID || c.changing > c.applied {
 		return nil
 	}
-	t, id, ok := c.nextChange()
-	if !ok {
+	cc := c.nextChange()
+	if cc == nil {
 		return nil
 	}
-	if id == c.cfg.ID && t != pb.ConfChangeAddNode {
+	if c.stopsVoting(cc) && c.transferLeadership() {
 		// This leader is to stop voting: it hands the leadership to a
 		// caught-up voter that stays, which then makes the change, rather
 		// than step down and leave the others to elect.
-		c.transferLeadership()
 		return nil
 	}
-	c.cfg.Logger.Info("replication: membership change", "change", t.String(), "member", id)
-	err := c.rn.ProposeConfChange(&pb.ConfChange{Type: t.Enum(), NodeId: &id, Context: reconfigContext})
+	c.cfg.Logger.Info("replication: membership change", "changes", pb.ConfChangesToString(cc.Changes))
+	cc.Context = reconfigContext
+	err := c.rn.ProposeConfChange(cc)
 	if err != nil && !errors.Is(err, raft.ErrProposalDropped) {
 		return err
 	}
@@ -193,23 +222,37 @@ func (c *core) reconcile() error {
 	return nil
 }
 
-// transferLeadership hands the leadership to the most caught-up voter
-// of want, once one is caught up.
-func (c *core) transferLeadership() {
+// stopsVoting reports whether cc takes this member's vote away.
+func (c *core) stopsVoting(cc *pb.ConfChangeV2) bool {
+	return slices.ContainsFunc(cc.Changes, func(ch *pb.ConfChangeSingle) bool {
+		return ch.GetNodeId() == c.cfg.ID && ch.GetType() != pb.ConfChangeAddNode
+	})
+}
+
+// transferLeadership hands the leadership to the most caught-up member
+// that votes now and is to go on voting, and reports whether there is
+// one. Without one (every voter is replaced) the leader makes the change
+// itself and steps down once it is out (raft's StepDownOnRemoval).
+func (c *core) transferLeadership() bool {
 	st := c.rn.Status()
 	if st.LeadTransferee != 0 {
-		return
+		return true
 	}
+	cur := c.confs[len(c.confs)-1].cs
 	var best uint64
 	for _, id := range c.want.GetVoters() {
-		if id != c.cfg.ID && c.caughtUp(id, st) && (best == 0 || st.Progress[id].Match > st.Progress[best].Match) {
+		if id != c.cfg.ID && slices.Contains(cur.GetVoters(), id) && (best == 0 || st.Progress[id].Match > st.Progress[best].Match) {
 			best = id
 		}
 	}
-	if best != 0 {
+	if best == 0 {
+		return false
+	}
+	if c.caughtUp(best, st) {
 		c.cfg.Logger.Info("replication: handing the leadership over before leaving", "to", best)
 		c.rn.TransferLeader(best)
 	}
+	return true
 }
 
 // synced returns, on the leader, the members connected and caught up.
@@ -306,10 +349,12 @@ func (c *core) removed() bool {
 	return len(c.confs) > 1 && !c.learner && !slices.Contains(c.voters, c.cfg.ID)
 }
 
-// setMembership records the membership cs.
+// setMembership records the membership cs. In a joint membership the
+// voters are those of both halves, and a voter to be demoted stays one
+// until raft leaves it.
 func (c *core) setMembership(cs *pb.ConfState) {
-	c.voters = slices.Clone(cs.GetVoters())
-	c.learner = slices.Contains(cs.GetLearners(), c.cfg.ID)
+	c.voters = slices.Compact(slices.Sorted(slices.Values(slices.Concat(cs.GetVoters(), cs.GetVotersOutgoing()))))
+	c.learner = !slices.Contains(c.voters, c.cfg.ID) && slices.Contains(cs.GetLearners(), c.cfg.ID)
 }
 
 // Tick advances raft's logical clock by one tick.

@@ -89,8 +89,8 @@ type Node struct {
 }
 
 // SetMembership tells the node the membership /zookeeper/config holds:
-// on the leader, raft's follows it one change at a time (new members as
-// learners first, promoted once caught up).
+// on the leader, raft's follows it (new members as learners first,
+// promoted once caught up; the voters in one joint-consensus change).
 func (n *Node) SetMembership(voters, learners []uint64) {
 	n.wanted.Store(&pb.ConfState{Voters: voters, Learners: learners})
 }

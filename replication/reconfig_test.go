@@ -287,3 +287,45 @@ func TestMembershipVersionIsTheLeaders(t *testing.T) {
 		t.Fatalf("after a replay of the log the membership has version %#x, want %#x\n%s", got, want, lineDiff(before, e.image(lead)))
 	}
 }
+
+// TestReconfigReplacesVotersInOneJointChange replaces two of three voters
+// with two observers in one reconfig (a whole new membership): raft goes
+// from the old voters to the new through one joint configuration, never
+// through a membership of its own making in between, and the ensemble
+// writes on under the new voters.
+func TestReconfigReplacesVotersInOneJointChange(t *testing.T) {
+	e := newEnsembleWith(t, []uint64{1, 2, 3}, []uint64{4, 5}, reconfigEnabled)
+	e.leader(1, 2, 3)
+	s, c := e.openSession(1, 30000)
+	members := strings.Join([]string{testServer(1, false).Line(), testServer(4, false).Line(), testServer(5, false).Line()}, ",")
+	r := e.submit(1, reconfigReq(s.ID, c, "", "", &members, -1))
+	e.tickUntilDone(1, r, 50)
+	if r.Result.Err != jute.CodeOK {
+		t.Fatalf("reconfig to voters 1, 4 and 5: %v", r.Result.Err)
+	}
+	newVoters := []uint64{1, 4, 5}
+	if !e.tickUntil(200, func() bool { v, _ := e.raftMembers(1); return slices.Equal(v, newVoters) }) {
+		v, l := e.raftMembers(1)
+		t.Fatalf("voters %v learners %v, want voters %v", v, l, newVoters)
+	}
+	joint := false
+	for _, conf := range e.members[1].c.confs {
+		in := slices.Sorted(slices.Values(conf.cs.GetVoters()))
+		out := slices.Sorted(slices.Values(conf.cs.GetVotersOutgoing()))
+		if !slices.Equal(in, []uint64{1, 2, 3}) && !slices.Equal(in, newVoters) || len(out) > 0 && !slices.Equal(out, []uint64{1, 2, 3}) {
+			t.Fatalf("raft went through voters %v (outgoing %v) at index %d", in, out, conf.index)
+		}
+		joint = joint || len(out) > 0 && slices.Equal(in, newVoters)
+	}
+	if !joint {
+		t.Fatal("raft changed its voters without a joint configuration")
+	}
+	lead := e.leader(newVoters...)
+	w := e.submit(lead, createReq(s.ID, c, "/after", 0))
+	e.tickUntilDone(lead, w, 100)
+	if w.Result.Err != jute.CodeOK {
+		t.Fatalf("a write under the new voters: %v", w.Result.Err)
+	}
+	e.settle()
+	e.mustAgree(newVoters...)
+}
