@@ -16,11 +16,11 @@ type Quorum struct {
 	// zk_observer_master_id).
 	LeaderID int64
 	// The rest is reported by the leader only: the other members it heard
-	// from lately (zk_learners), those of them caught up, voters and
-	// observers, the syncs it has not answered yet, and how long it has
-	// led.
-	Learners, SyncedFollowers, SyncedObservers, PendingSyncs int
-	LeaderUptime                                             time.Duration
+	// from lately (zk_learners), those of them caught up (voters,
+	// observers, and followers without a vote), the syncs it has not
+	// answered yet, and how long it has led.
+	Learners, SyncedFollowers, SyncedObservers, SyncedNonVotingFollowers, PendingSyncs int
+	LeaderUptime                                                                       time.Duration
 	// ProposalLast, ProposalMin and ProposalMax are the sizes in bytes of
 	// the leader's proposals, -1 before the first.
 	ProposalLast, ProposalMin, ProposalMax int
@@ -64,7 +64,7 @@ func monitorQuorum(mode string, q Quorum) []zkmetrics.Gauge {
 	case ModeLeader:
 		g = append(g,
 			zkmetrics.Gauge{Name: "synced_followers", Value: q.SyncedFollowers},
-			zkmetrics.Gauge{Name: "synced_non_voting_followers", Value: 0},
+			zkmetrics.Gauge{Name: "synced_non_voting_followers", Value: q.SyncedNonVotingFollowers},
 			zkmetrics.Gauge{Name: "synced_observers", Value: q.SyncedObservers},
 			zkmetrics.Gauge{Name: "last_proposal_size", Value: q.ProposalLast},
 			zkmetrics.Gauge{Name: "pending_syncs", Value: q.PendingSyncs},

@@ -493,10 +493,13 @@ func (c *core) Quorum() QuorumStatus {
 		if pr.State != tracker.StateReplicate {
 			continue
 		}
-		if pr.IsLearner {
-			q.SyncedObservers++
-		} else {
+		switch {
+		case !pr.IsLearner:
 			q.SyncedFollowers++
+		case c.want == nil || slices.Contains(c.want.GetLearners(), id):
+			q.SyncedObservers++
+		default:
+			q.SyncedNonVotingFollowers++
 		}
 	}
 	return q

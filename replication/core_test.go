@@ -512,6 +512,13 @@ func TestQuorumStatus(t *testing.T) {
 	if q := n.members[follower].c.Quorum(); q.Leader != lead || q.Voters != 3 || q.Learners != 0 || !q.LeaderSince.IsZero() {
 		t.Fatalf("a follower's quorum status %+v", q)
 	}
+	// A learner the membership does not name as an observer (a removed
+	// member following on, here) is a follower without a vote.
+	n.members[lead].c.want = &pb.ConfState{Voters: []uint64{1, 2, 3}}
+	if q := n.members[lead].c.Quorum(); q.SyncedObservers != 0 || q.SyncedNonVotingFollowers != 1 {
+		t.Fatalf("with member 4 out of the membership: %+v", q)
+	}
+	n.members[lead].c.want = &pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}
 	n.isolate(follower)
 	n.tick(25)
 	if q := n.members[lead].c.Quorum(); q.Leader != lead || q.Learners != 2 || q.SyncedFollowers != 1 || q.SyncedObservers != 1 {

@@ -13,10 +13,13 @@ type QuorumStatus struct {
 	Voters int
 	// The rest is known on the leader only. Learners counts the other
 	// members it heard from within the last election timeout;
-	// SyncedFollowers and SyncedObservers those of them, voters and
-	// learners, that it replicates to entry by entry (caught up, not
-	// being probed or sent a snapshot).
-	Learners, SyncedFollowers, SyncedObservers int
+	// SyncedFollowers, SyncedObservers and SyncedNonVotingFollowers those
+	// of them that it replicates to entry by entry (caught up, not being
+	// probed or sent a snapshot): voters; learners that are observers in
+	// the membership; and learners that are not (a participant a reconfig
+	// added, until it is promoted, or one it removed that follows on), as
+	// ZooKeeper counts followers outside its voting view.
+	Learners, SyncedFollowers, SyncedObservers, SyncedNonVotingFollowers int
 	// LeaderSince is when this member became leader.
 	LeaderSince time.Time
 	// Proposals are the sizes of what it proposed since.
