@@ -47,30 +47,40 @@ func children(t *testing.T, e *zktest.Ensemble, i int, path string) map[string]b
 }
 
 // writers runs n sessions that create /w/<writer>-<seq> one after the
-// other through the whole ensemble, until stop is closed or each made
-// max attempts, and records what was acknowledged.
+// other through the whole ensemble, and records what was acknowledged.
+// They write until allowed writes are acknowledged (allowUpTo raises it)
+// and pause there, and stop for good when stop is closed (finish, or the
+// test's end).
 type writers struct {
-	mu    sync.Mutex
-	acked []string
-	wg    sync.WaitGroup
-	stop  chan struct{}
+	mu      sync.Mutex
+	acked   []string
+	allowed int
+	wg      sync.WaitGroup
+	stop    chan struct{}
+	halt    sync.Once
 }
 
-func startWriters(t *testing.T, addrs string, n, max int) *writers {
+func startWriters(t *testing.T, addrs string, n, allowed int) *writers {
 	t.Helper()
-	w := &writers{stop: make(chan struct{})}
+	w := &writers{stop: make(chan struct{}), allowed: allowed}
+	t.Cleanup(w.stopAll)
 	for i := range n {
 		c := connect(t, addrs, 6*time.Second)
 		w.wg.Add(1)
 		go func() {
 			defer w.wg.Done()
-			for seq := 0; seq < max; seq++ {
+			for seq := 0; ; {
 				select {
 				case <-w.stop:
 					return
 				default:
 				}
+				if !w.mayWrite() {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
 				name := fmt.Sprintf("%d-%d", i, seq)
+				seq++
 				if _, err := c.Create("/w/"+name, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 					// Unknown outcome: the next write gets a new name.
 					time.Sleep(10 * time.Millisecond)
@@ -84,6 +94,22 @@ func startWriters(t *testing.T, addrs string, n, max int) *writers {
 	}
 	return w
 }
+
+// mayWrite reports whether fewer writes than allowed are acknowledged.
+func (w *writers) mayWrite() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked) < w.allowed
+}
+
+// allowUpTo lets the writers go on until n writes are acknowledged.
+func (w *writers) allowUpTo(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.allowed = max(w.allowed, n)
+}
+
+func (w *writers) stopAll() { w.halt.Do(func() { close(w.stop) }) }
 
 // count returns how many writes were acknowledged so far.
 func (w *writers) count() int {
@@ -105,7 +131,7 @@ func (w *writers) waitFor(t *testing.T, n int) {
 }
 
 func (w *writers) finish() []string {
-	close(w.stop)
+	w.stopAll()
 	w.wg.Wait()
 	return w.acked
 }

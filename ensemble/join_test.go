@@ -38,7 +38,7 @@ func TestNewServerJoinsByReconfig(t *testing.T) {
 	if _, err := admin.Create("/w", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	w := startWriters(t, e.ConnectString(), 3, 20000)
+	w := startWriters(t, e.ConnectString(), 3, 60000)
 	w.waitFor(t, 100)
 
 	joiner, line := e.Join(t, false)

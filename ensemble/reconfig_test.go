@@ -683,7 +683,7 @@ func TestReconfigUnderLoad(t *testing.T) {
 		}
 		acct.expect(t, superAuth(t, c), "auth digest super: xid -4, OK")
 
-		w := startWriters(t, e.ConnectString(), 3, 400)
+		w := startWriters(t, e.ConnectString(), 3, 1200)
 		w.waitFor(t, 100)
 		r := reconfigCall(t, c, "reconfig", reconfigOp{leaving: strp(v.id("R")), curConfigID: -1})
 		data, _, _ := configReply(r)

@@ -37,7 +37,7 @@ func TestQuorumTLS(t *testing.T) {
 	ca := testcert.NewCA(t, "quorum-ca")
 	lines := quorumTLSLines(t, t.TempDir(), ca, ca)
 	e := setup(t, zktest.EnsembleOptions{Options: zktest.Options{Extra: lines}})
-	w := startWriters(t, e.ConnectString(), 3, 600)
+	w := startWriters(t, e.ConnectString(), 3, 1800)
 	w.waitFor(t, 100)
 	lead := e.Leader(t)
 	e.Members[lead].Kill()
