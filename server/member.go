@@ -185,8 +185,8 @@ func (s *Server) quorum() netpoll.Quorum {
 		Size: q.Voters, LeaderID: int64(q.Leader),
 		Learners: q.Learners, SyncedFollowers: q.SyncedFollowers, SyncedObservers: q.SyncedObservers,
 		SyncedNonVotingFollowers: q.SyncedNonVotingFollowers,
-		PendingSyncs: s.pipe.PendingSyncs(),
-		ProposalLast: q.Proposals.Last(), ProposalMin: q.Proposals.Min(), ProposalMax: q.Proposals.Max(),
+		PendingSyncs:             s.pipe.PendingSyncs(),
+		ProposalLast:             q.Proposals.Last(), ProposalMin: q.Proposals.Min(), ProposalMax: q.Proposals.Max(),
 	}
 	if !q.LeaderSince.IsZero() {
 		nq.LeaderUptime = time.Since(q.LeaderSince)
