@@ -9,7 +9,7 @@ BIN       := bin/meerkat
 # kazoo and Curator (compiled with the JDK's javac) for the side-by-side and
 # real-client tests, and the servlet API ZooKeeper's AdminServer needs (the
 # zookeeper package leaves it out).
-TEST_DEBS := zookeeper zookeeper-bin python3-kazoo libcurator-framework-java openjdk-17-jdk-headless libservlet-api-java libnetty-java openssl
+TEST_DEBS := zookeeper zookeeper-bin python3-kazoo libcurator-framework-java libcurator-recipes-java openjdk-17-jdk-headless libservlet-api-java libnetty-java openssl
 
 .PHONY: all build run run-ensemble test test-deps vet fuzz fuzz-brief clean bench bench-quick bench-ensemble soak-ensemble
 

@@ -12,15 +12,16 @@ import (
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 )
 
-// curatorJars are the Debian jars Curator's framework runs on.
-var curatorJars = []string{"curator-framework.jar", "curator-client.jar", "zookeeper.jar", "zookeeper-jute.jar",
-	"guava.jar", "slf4j-api.jar", "slf4j-nop.jar"}
+// curatorJars are the Debian jars Curator's framework and recipes run on.
+var curatorJars = []string{"curator-recipes.jar", "curator-framework.jar", "curator-client.jar", "zookeeper.jar",
+	"zookeeper-jute.jar", "guava.jar", "slf4j-api.jar", "slf4j-nop.jar"}
 
-// curatorTracker compiles testdata/CuratorTracker.java and returns the
-// directory of its class and the classpath to run it with.
-func curatorTracker(t *testing.T) (classDir, classpath string) {
+// curatorProgram compiles testdata/<name>.java and returns the classpath
+// to run its class with.
+func curatorProgram(t *testing.T, name string) (classpath string) {
 	t.Helper()
 	requireFile(t, "/usr/share/java/curator-framework.jar", "libcurator-framework-java")
+	requireFile(t, "/usr/share/java/curator-recipes.jar", "libcurator-recipes-java")
 	requireFile(t, "/usr/bin/javac", "openjdk-17-jdk-headless")
 	var jars []string
 	for _, j := range curatorJars {
@@ -28,10 +29,10 @@ func curatorTracker(t *testing.T) (classDir, classpath string) {
 	}
 	cp := strings.Join(jars, ":")
 	dir := t.TempDir()
-	if out, err := exec.Command("/usr/bin/javac", "-d", dir, "-cp", cp, "testdata/CuratorTracker.java").CombinedOutput(); err != nil {
+	if out, err := exec.Command("/usr/bin/javac", "-d", dir, "-cp", cp, "testdata/"+name+".java").CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
-	return dir, dir + ":" + cp
+	return dir + ":" + cp
 }
 
 // TestCuratorEnsembleTracker runs Curator's EnsembleTracker, which reads
@@ -41,7 +42,7 @@ func curatorTracker(t *testing.T) (classDir, classpath string) {
 // reconfig removing a server takes it out, and one adding it back puts it
 // in again.
 func TestCuratorEnsembleTracker(t *testing.T) {
-	classDir, cp := curatorTracker(t)
+	cp := curatorProgram(t, "CuratorTracker")
 	for _, k := range ensembleKinds {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
@@ -54,7 +55,6 @@ func TestCuratorEnsembleTracker(t *testing.T) {
 			slices.Sort(all)
 
 			cmd := exec.Command("/usr/bin/java", "-cp", cp, "CuratorTracker", e.Members[lead].Addr+","+e.Members[f].Addr)
-			cmd.Dir = classDir
 			stdin, _ := cmd.StdinPipe()
 			stdout, _ := cmd.StdoutPipe()
 			cmd.Stderr = cmd.Stdout

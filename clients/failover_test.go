@@ -42,7 +42,7 @@ type failoverEnsemble struct {
 	e    *zktest.Ensemble
 }
 
-// TestFailover runs kazoo, zkCli and cli_mt, one after the other, against
+// TestFailover runs kazoo, zkCli, cli_mt and Curator, one after the other, against
 // a Meerkat ensemble and, in parallel, against a ZooKeeper ensemble.
 func TestFailover(t *testing.T) {
 	for _, k := range ensembleKinds {
@@ -54,6 +54,7 @@ func TestFailover(t *testing.T) {
 			t.Run("kazoo", func(t *testing.T) { testKazooFailover(t, f) })
 			t.Run("zkcli", func(t *testing.T) { testZkCliFailover(t, f) })
 			t.Run("cclient", func(t *testing.T) { testCClientFailover(t, f) })
+			t.Run("curator", func(t *testing.T) { testCuratorFailover(t, f) })
 		})
 	}
 }
@@ -253,22 +254,10 @@ func testKazooFailover(t *testing.T, f *failoverEnsemble) {
 	const base = "/fo-kazoo"
 	c := startConsole(t, f.kind+" kazoo", []string{"PYTHONPATH=", "PYTHONHOME=", "PYTHONDONTWRITEBYTECODE=1"},
 		pythonPath, script, hosts, base, "0", "60")
-	// step waits for the line marker (a regexp), or fails the test at once
-	// when the script reports a failure or exits.
-	step := func(from int, marker string) []string {
-		t.Helper()
-		re := regexp.MustCompile(`(?m)^(?:` + marker + `|(FAIL .*))$`)
-		m := c.waitFor(from, re, stepTimeout)
-		if m == nil || m[len(m)-2] >= 0 {
-			t.Fatalf("%s kazoo: no /%s/ line within %v\n--- output ---\n%s", f.kind, marker, stepTimeout, c.text())
-		}
-		return submatches(c.text(), m)
-	}
-
-	step(0, `READY`)
-	sid := mustParseHex(t, step(0, `SESSION 0x([0-9a-f]+)`)[1])
-	peer := f.member(t, step(0, `PEER (\S+)`)[1])
-	lockNode := step(0, `LOCK (\S+)`)[1]
+	c.step(0, `READY`, stepTimeout)
+	sid := mustParseHex(t, c.step(0, `SESSION 0x([0-9a-f]+)`, stepTimeout)[1])
+	peer := f.member(t, c.step(0, `PEER (\S+)`, stepTimeout)[1])
+	lockNode := c.step(0, `LOCK (\S+)`, stepTimeout)[1]
 	if peer != lead {
 		t.Errorf("%s kazoo: connected to member %d, want the leader %d, the first host of %s (randomize_hosts=False)",
 			f.kind, peer+1, lead+1, hosts)
@@ -276,7 +265,7 @@ func testKazooFailover(t *testing.T, f *failoverEnsemble) {
 	before := c.mark()
 	f.kill(t, peer)
 
-	g := step(before, `RECONNECTED SESSION 0x([0-9a-f]+) PEER (\S+)`)
+	g := c.step(before, `RECONNECTED SESSION 0x([0-9a-f]+) PEER (\S+)`, stepTimeout)
 	if got := mustParseHex(t, g[1]); got != sid {
 		t.Errorf("%s kazoo: reconnected with session 0x%x, want 0x%x", f.kind, got, sid)
 	}
@@ -284,15 +273,11 @@ func testKazooFailover(t *testing.T, f *failoverEnsemble) {
 	if now == peer {
 		t.Fatalf("%s kazoo: reconnected to the member it was connected to, which is dead", f.kind)
 	}
-	step(before, `HELD eph and lock, owner 0x[0-9a-f]+`)
-	step(before, `WATCH-REARMED`)
-	other := third(peer, now)
-	oc := f.observer(t, other)
-	if _, err := oc.Set(base+"/watched", []byte("after-failover"), -1); err != nil {
-		t.Fatalf("%s: set %s/watched through member %d: %v", f.kind, base, other+1, err)
-	}
-	step(before, `WATCH-FIRED`)
-	step(before, `DONE`)
+	c.step(before, `HELD eph and lock, owner 0x[0-9a-f]+`, stepTimeout)
+	c.step(before, `WATCH-REARMED`, stepTimeout)
+	oc, other := f.changeWatched(t, peer, now, base)
+	c.step(before, `WATCH-FIRED`, stepTimeout)
+	c.step(before, `DONE`, stepTimeout)
 
 	// The script holds everything; look at it from the third member.
 	who := fmt.Sprintf("%s kazoo, seen through member %d", f.kind, other+1)
@@ -551,4 +536,48 @@ func mustParseHex(t *testing.T, s string) int64 {
 		t.Fatalf("session id %q: %v", s, err)
 	}
 	return int64(u)
+}
+
+// testCuratorFailover runs testdata/CuratorFailover.java (its comment
+// tells the steps): Curator's session, its ephemeral and its
+// InterProcessMutex survive the SIGKILL of the member it is connected to,
+// and the watch it left fires for a change made through the third member.
+func testCuratorFailover(t *testing.T, f *failoverEnsemble) {
+	cp := curatorProgram(t, "CuratorFailover")
+	const base = "/fo-curator"
+	c := startConsole(t, f.kind+" Curator", nil, "/usr/bin/java", "-cp", cp, "CuratorFailover", f.e.ConnectString(), base)
+	sid := mustParseHex(t, c.step(0, `SESSION 0x([0-9a-f]+)`, stepTimeout)[1])
+	lockNode := c.step(0, `LOCK (\S+)`, stepTimeout)[1]
+	c.step(0, `READY`, stepTimeout)
+	peer := f.sessionMember(t, sid, -1)
+
+	before := c.mark()
+	f.kill(t, peer)
+	if got := mustParseHex(t, c.step(before, `RECONNECTED SESSION 0x([0-9a-f]+)`, stepTimeout)[1]); got != sid {
+		t.Fatalf("%s Curator: reconnected with session 0x%x, want 0x%x", f.kind, got, sid)
+	}
+	c.step(before, `HELD`, stepTimeout)
+	now := f.sessionMember(t, sid, peer)
+	oc, other := f.changeWatched(t, peer, now, base)
+	c.step(before, `WATCH-FIRED`, stepTimeout)
+	c.step(before, `DONE`, stepTimeout)
+
+	who := fmt.Sprintf("%s Curator, seen through member %d", f.kind, other+1)
+	syncRead(t, oc, base)
+	wantEphemeral(t, oc, who, base+"/eph", sid, []byte("e"))
+	wantEphemeral(t, oc, who, lockNode, sid, nil)
+	if ok, _, err := oc.Exists(base + "/after"); err != nil || !ok {
+		t.Errorf("%s: %s/after, written after the failover, = %v, %v; want it there", who, base, ok, err)
+	}
+
+	c.send("exit")
+	out, err := c.finish(stepTimeout)
+	if err != nil || !strings.Contains(out, "\nPASS\n") {
+		t.Fatalf("%s Curator: %v\n--- output ---\n%s", f.kind, err, out)
+	}
+	// Releasing the lock deleted its node; closing the session, the
+	// ephemeral.
+	syncRead(t, oc, base)
+	wantGone(t, oc, who, base+"/eph")
+	wantGone(t, oc, who, lockNode)
 }

@@ -211,6 +211,19 @@ func (c *console) mustWaitFor(from int, re *regexp.Regexp, what string) []int {
 	return m
 }
 
+// step waits for a line of a script's protocol that matches marker (a
+// regexp) and returns its submatches; it fails the test at once when the
+// script prints a FAIL line or exits, or after timeout.
+func (c *console) step(from int, marker string, timeout time.Duration) []string {
+	c.t.Helper()
+	re := regexp.MustCompile(`(?m)^(?:` + marker + `|(FAIL .*))$`)
+	m := c.waitFor(from, re, timeout)
+	if m == nil || m[len(m)-2] >= 0 {
+		c.t.Fatalf("%s: no /%s/ line within %v\n--- output ---\n%s", c.name, marker, timeout, c.text())
+	}
+	return submatches(c.text(), m)
+}
+
 // finish closes stdin and waits for the process to exit, killing it after
 // timeout. It returns the full output and the exit error.
 func (c *console) finish(timeout time.Duration) (string, error) {

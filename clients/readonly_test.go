@@ -209,16 +209,7 @@ func kazooReadOnly(t *testing.T, kind string, start func(zktest.TB, zktest.Ensem
 	hosts := strings.Join([]string{e.Members[back].Addr, e.Members[alone].Addr, e.Members[lead].Addr}, ",")
 	con := startConsole(t, kind+" kazoo", []string{"PYTHONPATH=", "PYTHONHOME=", "PYTHONDONTWRITEBYTECODE=1"},
 		pythonPath, script, hosts, base, "150")
-	step := func(from int, marker string, timeout time.Duration) []string {
-		t.Helper()
-		re := regexp.MustCompile(`(?m)^(?:` + marker + `|(FAIL .*))$`)
-		m := con.waitFor(from, re, timeout)
-		if m == nil || m[len(m)-2] >= 0 {
-			t.Fatalf("%s kazoo: no /%s/ line within %v\n--- output ---\n%s", kind, marker, timeout, con.text())
-		}
-		return submatches(con.text(), m)
-	}
-	step(0, `READY`, stepTimeout)
+	con.step(0, `READY`, stepTimeout)
 	// The script prints CONNECTED before READY.
 	g := regexp.MustCompile(`(?m)^CONNECTED (\S+) PEER (\S+)$`).FindStringSubmatch(con.text())
 	if g == nil {
@@ -244,7 +235,7 @@ func kazooReadOnly(t *testing.T, kind string, start func(zktest.TB, zktest.Ensem
 	e.Members[back].Restart(t)
 	from := con.mark()
 	con.send("go")
-	g = step(from, `CREATED (\S+) PEER (\S+)`, 70*time.Second)
+	g = con.step(from, `CREATED (\S+) PEER (\S+)`, 70*time.Second)
 	expect("after the restart: created, client state "+g[1], "after the restart: created, client state CONNECTED")
 	// Through the restarted member (kazoo's isro probe found it, or its
 	// reconnect started there) or the one left (back in a quorum).
@@ -257,7 +248,7 @@ func kazooReadOnly(t *testing.T, kind string, start func(zktest.TB, zktest.Ensem
 		errs = m[1]
 	}
 	t.Logf("%s kazoo: created through %s (%s); errors met on the way: %q", kind, through, g[2], errs)
-	step(from, `GOT rw`, stepTimeout)
+	con.step(from, `GOT rw`, stepTimeout)
 	out, err := con.finish(stepTimeout)
 	if err != nil || !strings.Contains(out, "\nPASS\n") {
 		t.Fatalf("%s kazoo: %v\n--- output ---\n%s", kind, err, out)
