@@ -239,6 +239,23 @@ func (e *ensemble) image(id uint64) string {
 	return b.String()
 }
 
+// restartAll crashes every member and brings them all back from their
+// wals with empty state machines, which replay the log; it returns the
+// next leader once the members agree.
+func (e *ensemble) restartAll() uint64 {
+	e.t.Helper()
+	for _, id := range e.ids() {
+		e.crash(id)
+	}
+	for _, id := range e.ids() {
+		e.restart(id)
+	}
+	lead := e.leader(e.ids()...)
+	e.tick(3)
+	e.mustAgree(e.ids()...)
+	return lead
+}
+
 func (e *ensemble) mustAgree(ids ...uint64) {
 	e.t.Helper()
 	want := e.image(ids[0])
@@ -621,15 +638,7 @@ func TestRestartAllReplaysTheSameState(t *testing.T) {
 	}
 	e.settle()
 	before := e.image(lead)
-	for _, id := range e.ids() {
-		e.crash(id)
-	}
-	for _, id := range e.ids() {
-		e.restart(id)
-	}
-	lead = e.leader(1, 2, 3)
-	e.tick(3)
-	e.mustAgree(1, 2, 3)
+	lead = e.restartAll()
 	after := e.image(lead)
 	// Only the zxid line differs: a new epoch opened with no write in it.
 	if b, a := strings.SplitN(before, "\n", 2), strings.SplitN(after, "\n", 2); b[1] != a[1] {

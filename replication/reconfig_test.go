@@ -274,15 +274,7 @@ func TestMembershipVersionIsTheLeaders(t *testing.T) {
 	}
 	e.settle()
 	before := e.image(lead)
-	for _, id := range e.ids() {
-		e.crash(id)
-	}
-	for _, id := range e.ids() {
-		e.restart(id)
-	}
-	lead = e.leader(1, 2, 3)
-	e.tick(3)
-	e.mustAgree(1, 2, 3)
+	lead = e.restartAll()
 	if got := e.configOf(lead).Version; got != want {
 		t.Fatalf("after a replay of the log the membership has version %#x, want %#x\n%s", got, want, lineDiff(before, e.image(lead)))
 	}
