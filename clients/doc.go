@@ -13,10 +13,11 @@
 //   - TestCClient: cli_mt, a command at a time, checking every completion.
 //   - TestZkCliSameOutputAsZooKeeper, TestCClientChildrenMatchZooKeeper:
 //     the same script against both servers, outputs compared.
-//   - TestFailover: kazoo (testdata/kazoo_failover.py), zkCli and cli_mt
-//     against a three-server ensemble through the multi-host connect
-//     string; the member each one is connected to is SIGKILLed mid-run,
-//     and the session must carry on: its ephemerals and kazoo's lock stay,
+//   - TestFailover: kazoo (testdata/kazoo_failover.py), zkCli, cli_mt and
+//     Curator (testdata/CuratorFailover.java) against a three-server
+//     ensemble through the multi-host connect string; the member each one
+//     is connected to is SIGKILLed mid-run, and the session must carry on:
+//     its ephemerals and kazoo's and Curator's locks stay,
 //     its watches fire for a change made through another member, it reads
 //     what it wrote and writes on.
 //   - TestCuratorEnsembleTracker: Curator (testdata/CuratorTracker.java,
@@ -32,6 +33,7 @@
 //	go test ./clients/ -count=1 -race -v
 //
 // It needs the Debian packages zookeeper, zookeeper-bin, python3-kazoo,
-// libcurator-framework-java and openjdk-17-jdk-headless (make test installs
-// them) and fails, never skips, when one is missing.
+// libcurator-framework-java, libcurator-recipes-java and
+// openjdk-17-jdk-headless (make test installs them) and fails, never
+// skips, when one is missing.
 package clients
