@@ -95,7 +95,7 @@ type replicator struct{ *replication.Node }
 func (s *Server) openMember(state *engine.State, pcfg *pipeline.Config) error {
 	cfg := s.cfg
 	if state.Zxid() > 0 && state.Applied() == 0 || hasFiles(cfg.WALDir()) {
-		return fmt.Errorf("%s holds the data of a standalone server: a member of an ensemble starts from an empty data directory (moving a standalone server's data into an ensemble is not supported yet)", cfg.DataDir)
+		return fmt.Errorf("%s holds the data of a standalone server: a member of an ensemble starts from an empty data directory; to move the data into an ensemble, take a snapshot of the standalone server (meerkat snapshot) and run meerkat restore with each member's zoo.cfg on an empty data directory", cfg.DataDir)
 	}
 	self, _ := cfg.Self()
 	boot := &pb.ConfState{}

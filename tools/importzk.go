@@ -22,18 +22,17 @@ type ImportStats struct {
 	Sessions int
 }
 
-// Target is the Meerkat data directory an import builds: a checkpoint
-// under CheckpointDir, and a standalone server's empty log under WALDir,
-// or, with Member set, an ensemble member's raft log.
+// Target is the Meerkat data directory an import or a restore builds: a
+// checkpoint under CheckpointDir, and a standalone server's empty log
+// under WALDir, or, with Member set, an ensemble member's raft log.
 type Target struct {
 	CheckpointDir, WALDir string
 	Member                *MemberTarget
 }
 
 // MemberTarget is what an ensemble member's data directory starts with.
-// Every member imports the same ZooKeeper directory with the same
-// membership, so that all start from the same image at the same raft
-// index.
+// Every member builds from the same files with the same membership, so
+// that all start from the same image at the same raft index.
 type MemberTarget struct {
 	// RaftDir holds the raft log; WAL are its options.
 	RaftDir string
@@ -44,6 +43,44 @@ type MemberTarget struct {
 	Membership       []byte
 }
 
+// logDir is where the target's log goes.
+func (to Target) logDir() string {
+	if to.Member != nil {
+		return to.Member.RaftDir
+	}
+	return to.WALDir
+}
+
+// checkEmpty fails unless the target's directories are missing or empty.
+func (to Target) checkEmpty() error { return checkEmpty(to.CheckpointDir, to.logDir()) }
+
+// build makes state the whole of the target's data directory. A member's
+// state is the image raft starts from, committed at ImportedIndex, its
+// /zookeeper/config the zoo.cfg's membership (whatever the source held)
+// stamped with the latest time in the state, so that every member that
+// builds from the same files builds the same image.
+func (to Target) build(state *engine.State) error {
+	initLog := func() error { return os.MkdirAll(to.WALDir, 0o755) }
+	if m := to.Member; m != nil {
+		state.SetConfigNode(m.Membership, latestTime(state))
+		state.SetApplied(replication.ImportedIndex)
+		state.SetTerm(replication.ImportedIndex)
+		boot := &pb.ConfState{Voters: m.Voters, Learners: m.Learners}
+		initLog = func() error { return replication.InitStorage(m.RaftDir, m.WAL, boot) }
+	}
+	return writeDataDir(state, to.CheckpointDir, initLog)
+}
+
+// latestTime is the latest ctime or mtime of the state's znodes.
+func latestTime(state *engine.State) int64 {
+	var t int64
+	state.Publish().Tree.All(func(n *engine.Node) bool {
+		t = max(t, n.Mtime, n.Ctime)
+		return true
+	})
+	return t
+}
+
 // ImportZooKeeper builds a Meerkat data directory (its directories
 // missing or empty) holding the tree an Apache ZooKeeper server would load
 // from its dataDir and dataLogDir: every znode with its data, ACL and stat,
@@ -51,11 +88,7 @@ type MemberTarget struct {
 // ZooKeeper files are only read.
 func ImportZooKeeper(zkDataDir, zkLogDir string, to Target) (ImportStats, error) {
 	var st ImportStats
-	logDir := to.WALDir
-	if to.Member != nil {
-		logDir = to.Member.RaftDir
-	}
-	if err := checkEmpty(to.CheckpointDir, logDir); err != nil {
+	if err := to.checkEmpty(); err != nil {
 		return st, err
 	}
 	tree, rep, err := zkfile.Load(zkDataDir, zkLogDir)
@@ -68,28 +101,7 @@ func ImportZooKeeper(zkDataDir, zkLogDir string, to Target) (ImportStats, error)
 		return st, err
 	}
 	st.Zxid, st.Nodes, st.Sessions = tree.Zxid, len(tree.Nodes), len(tree.Sessions)
-	initLog := func() error { return os.MkdirAll(to.WALDir, 0o755) }
-	if m := to.Member; m != nil {
-		// The membership is the zoo.cfg's, whatever ZooKeeper's
-		// /zookeeper/config held, stamped with the time of the last
-		// transaction so that every member builds the same image.
-		state.SetConfigNode(m.Membership, lastTime(tree))
-		state.SetApplied(replication.ImportedIndex)
-		state.SetTerm(replication.ImportedIndex)
-		boot := &pb.ConfState{Voters: m.Voters, Learners: m.Learners}
-		initLog = func() error { return replication.InitStorage(m.RaftDir, m.WAL, boot) }
-	}
-	return st, writeDataDir(state, to.CheckpointDir, initLog)
-}
-
-// lastTime is the latest mtime in the tree: a time every import of the
-// same files agrees on.
-func lastTime(tree *zkfile.Tree) int64 {
-	var t int64
-	for _, n := range tree.Nodes {
-		t = max(t, n.Mtime, n.Ctime)
-	}
-	return t
+	return st, to.build(state)
 }
 
 // stateOf turns ZooKeeper's tree into Meerkat's state. ZooKeeper's stat

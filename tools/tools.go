@@ -71,18 +71,20 @@ func loadSnapshot(path string) (*engine.State, snapshot.Stats, error) {
 	return state, st, err
 }
 
-// Restore builds a data directory from a snapshot: a checkpoint under
-// checkpointDir holding exactly the snapshot, and no log under walDir.
-// Both must be absent or empty, so a restore never mixes with live data.
-func Restore(snapPath, checkpointDir, walDir string) (snapshot.Stats, error) {
-	if err := checkEmpty(checkpointDir, walDir); err != nil {
+// Restore builds a data directory from a snapshot: a checkpoint holding
+// exactly the snapshot, and an empty log (a member's raft log starting at
+// that image). The target's directories must be absent or empty, so a
+// restore never mixes with live data. The snapshot may come from a
+// standalone server or from a member of any ensemble.
+func Restore(snapPath string, to Target) (snapshot.Stats, error) {
+	if err := to.checkEmpty(); err != nil {
 		return snapshot.Stats{}, err
 	}
 	state, st, err := loadSnapshot(snapPath)
 	if err != nil {
 		return st, err
 	}
-	return st, writeDataDir(state, checkpointDir, func() error { return os.MkdirAll(walDir, 0o755) })
+	return st, to.build(state)
 }
 
 // checkEmpty fails unless every one of dirs is missing or empty, so that a

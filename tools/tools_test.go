@@ -101,7 +101,7 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 	}
 
 	restored := filepath.Join(dir, "restored")
-	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal")); err != nil {
+	if _, err := Restore(file, Target{CheckpointDir: filepath.Join(restored, "checkpoint"), WALDir: filepath.Join(restored, "wal")}); err != nil {
 		t.Fatal(err)
 	}
 	store, err := checkpoint.Open(filepath.Join(restored, "checkpoint"), quiet, func(err error) { t.Error(err) })
@@ -126,7 +126,7 @@ func TestSnapshotOfARunningServerRestores(t *testing.T) {
 		t.Fatalf("restored zxid %x sessions %v, snapshot zxid %x", state.Zxid(), state.SessionRecords(), st.Zxid)
 	}
 	// A restore never lands on live data.
-	if _, err := Restore(file, filepath.Join(restored, "checkpoint"), filepath.Join(restored, "wal")); err == nil ||
+	if _, err := Restore(file, Target{CheckpointDir: filepath.Join(restored, "checkpoint"), WALDir: filepath.Join(restored, "wal")}); err == nil ||
 		!strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("restore over existing data: %v", err)
 	}

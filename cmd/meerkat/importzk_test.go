@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -316,6 +317,20 @@ func TestImportZooKeeperIntoAnEnsemble(t *testing.T) {
 	}})
 	zkSrv.Restart(t)
 	want := walk(t, authedSession(t, zkSrv.Addr))
+	_, st, err := authedSession(t, zkSrv.Addr).Get("/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servesTheImage(t, ens, want, st.Pzxid)
+}
+
+// servesTheImage checks that every member of ens serves the tree want (a
+// walk of the server the image came from, /zookeeper/config aside, which
+// holds the ensemble's membership) after an election, and that a write
+// through one member takes the next sequential number of populate's /seq
+// and a zxid past zxid, and reaches every member.
+func servesTheImage(t *testing.T, ens *zktest.Ensemble, want []string, zxid int64) {
+	t.Helper()
 	for i, m := range ens.Members {
 		mc := authedSession(t, m.Addr)
 		if _, err := mc.Sync("/"); err != nil {
@@ -323,7 +338,7 @@ func TestImportZooKeeperIntoAnEnsemble(t *testing.T) {
 		}
 		got := walk(t, mc)
 		if d := zktest.LineDiff(withoutConfigNode(want), withoutConfigNode(got), 2); d != "" {
-			t.Fatalf("member %d serves another tree than ZooKeeper (- ZooKeeper, + Meerkat):\n%s", i+1, d)
+			t.Fatalf("member %d serves another tree than the image's source (- source, + member):\n%s", i+1, d)
 		}
 		if out, _ := zktest.FourLetter(m.Addr, "mntr"); !regexp.MustCompile(`zk_cnt_election_time\t[1-9]`).MatchString(out) {
 			t.Errorf("member %d: mntr counts no election:\n%s", i+1, out)
@@ -333,24 +348,72 @@ func TestImportZooKeeperIntoAnEnsemble(t *testing.T) {
 			t.Errorf("member %d: /zookeeper/config %q %v, want the ensemble's membership", i+1, cfg, err)
 		}
 	}
-	// A write through one member takes the next sequential number and a
-	// zxid past ZooKeeper's, and every member sees it.
 	w := authedSession(t, ens.Members[0].Addr)
 	name, err := w.Create("/seq/s-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
 	if err != nil || name != "/seq/s-0000000300" {
 		t.Fatalf("create through the ensemble: %q %v", name, err)
 	}
-	_, zkStat, _ := authedSession(t, zkSrv.Addr).Get("/app")
 	for i, m := range ens.Members {
 		mc := authedSession(t, m.Addr)
 		if _, err := mc.Sync("/seq"); err != nil {
 			t.Fatal(err)
 		}
 		_, st, err := mc.Get(name)
-		if err != nil || st.Czxid <= zkStat.Pzxid {
-			t.Errorf("member %d: %s: %+v %v (want a zxid past ZooKeeper's)", i+1, name, st, err)
+		if err != nil || st.Czxid <= zxid {
+			t.Errorf("member %d: %s: %+v %v (want a zxid past 0x%x)", i+1, name, st, err, zxid)
 		}
 	}
+}
+
+// A standalone server's data moves into an ensemble: `meerkat snapshot` of
+// the running server, then `meerkat restore` of that file into every
+// member's data directory with the member's own zoo.cfg, and the members
+// start from that one image, serving the standalone server's tree and
+// going on from its zxid and sequential numbers. The standalone server's
+// own data directory is refused as a member's, and the refusal says how to
+// move it.
+func TestStandaloneMovesIntoAnEnsemble(t *testing.T) {
+	bin := zktest.MeerkatBinary(t)
+	adminPort := zktest.FreePort(t)
+	srv := zktest.StartMeerkat(t, zktest.Options{ExtendedTypes: true, AdminPort: adminPort,
+		Extra: []string{"admin.snapshot.enabled=true", "znode.container.checkIntervalMs=3600000"}})
+	c := zktest.Session(t, srv.Addr, 30*time.Second)
+	owner := zktest.Session(t, srv.Addr, 40*time.Second)
+	populate(t, c, owner)
+	want := walk(t, authedSession(t, srv.Addr))
+	_, last, err := authedSession(t, srv.Addr).Get("/app/n0402")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "standalone.snap")
+	if out, err := run(t, bin, "snapshot", "-admin", fmt.Sprintf("127.0.0.1:%d", adminPort), file); err != nil {
+		t.Fatalf("meerkat snapshot: %v\n%s", err, out)
+	}
+	srv.Stop()
+
+	// Its own directory, given server lines, is refused.
+	cfg := filepath.Join(t.TempDir(), "member.cfg")
+	lines := fmt.Sprintf("tickTime=2000\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nstandaloneEnabled=false\nserver.1=127.0.0.1:%d:%d\n",
+		filepath.Join(srv.Dir, "data"), zktest.FreePort(t), zktest.FreePort(t), zktest.FreePort(t))
+	if err := os.WriteFile(cfg, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(srv.Dir, "data", "myid"), []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := runToExit(t, exec.Command(bin, cfg)); !strings.Contains(out, "holds the data of a standalone server") ||
+		!strings.Contains(out, "meerkat restore") {
+		t.Fatalf("a standalone data directory started as a member's: want a refusal naming the way to move it, got\n%s", out)
+	}
+
+	ens := zktest.StartMeerkatEnsemble(t, zktest.EnsembleOptions{Options: zktest.Options{ExtendedTypes: true}, Prepare: func(cfg string) error {
+		out, err := exec.Command(bin, "restore", cfg, file).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("restore: %v\n%s", err, out)
+		}
+		return nil
+	}})
+	servesTheImage(t, ens, want, last.Mzxid)
 }
 
 // withoutConfigNode drops /zookeeper/config's line from a walk.

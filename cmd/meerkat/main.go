@@ -208,12 +208,26 @@ func runRestore(args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := tools.Restore(rest[0], cfg.CheckpointDir(), cfg.WALDir())
+	st, err := tools.Restore(rest[0], targetOf(cfg))
 	if err != nil {
 		return err
 	}
 	fmt.Printf("restored %s into %s: zxid 0x%x, %d znodes, %d sessions\n", rest[0], cfg.DataDir, st.Zxid, st.Nodes, st.Sessions)
 	return nil
+}
+
+// targetOf is the data directory cfg names, for a restore or an import:
+// an ensemble member's when cfg has server.N lines (every member builds
+// from the same files, so that all start from one image).
+func targetOf(cfg *config.Config) tools.Target {
+	to := tools.Target{CheckpointDir: cfg.CheckpointDir(), WALDir: cfg.WALDir()}
+	if cfg.Distributed() {
+		m := &tools.MemberTarget{RaftDir: cfg.RaftDir(), WAL: wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync},
+			Membership: []byte(strings.Join(cfg.Membership(), "\n"))}
+		m.Voters, m.Learners = membership.RaftIDs(cfg.Members)
+		to.Member = m
+	}
+	return to
 }
 
 func runImportZK(args []string) error {
@@ -228,15 +242,7 @@ func runImportZK(args []string) error {
 	if *zkLogDir != "" {
 		logDir = *zkLogDir
 	}
-	to := tools.Target{CheckpointDir: cfg.CheckpointDir(), WALDir: cfg.WALDir()}
-	if cfg.Distributed() {
-		// Every member imports the same files: all start from one image.
-		m := &tools.MemberTarget{RaftDir: cfg.RaftDir(), WAL: wal.Options{SegmentSize: cfg.PreAllocSize, NoSync: !cfg.ForceSync},
-			Membership: []byte(strings.Join(cfg.Membership(), "\n"))}
-		m.Voters, m.Learners = membership.RaftIDs(cfg.Members)
-		to.Member = m
-	}
-	st, err := tools.ImportZooKeeper(rest[0], logDir, to)
+	st, err := tools.ImportZooKeeper(rest[0], logDir, targetOf(cfg))
 	for _, s := range st.Skipped {
 		fmt.Fprintln(os.Stderr, "meerkat: skipped a damaged snapshot:", s)
 	}
