@@ -37,6 +37,7 @@ func init() {
 		"ls":                   {usage: "[-s] [-w] [-R] path", run: (*shell).ls},
 		"printwatches":         {usage: "on|off", run: (*shell).printWatchesCmd, session: true},
 		"quit":                 {usage: "", run: (*shell).quit, session: true},
+		"reconfig":             {usage: reconfigUsage, run: (*shell).reconfig},
 		"redo":                 {usage: "cmdno", run: (*shell).redo, session: true},
 		"removewatches":        {usage: "path [-c|-d|-a] [-l]", run: (*shell).removeWatches},
 		"set":                  {usage: "[-s] [-v version] path data", run: (*shell).set},

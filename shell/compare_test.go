@@ -169,9 +169,9 @@ func compareScript(t *testing.T, targets []target) {
 	compare(t, targets, out)
 }
 
-// missingCommands are zkCli's commands this shell lacks (quotas, reconfig,
+// missingCommands are zkCli's commands this shell lacks (quotas,
 // version); its usage also lacks zkCli's -client-configuration option.
-var missingCommands = []string{"delquota", "listquota", "reconfig", "setquota", "version"}
+var missingCommands = []string{"delquota", "listquota", "setquota", "version"}
 
 // withoutMissingCommands edits zkCli's usage in its output as this shell's
 // differs: without the commands and the option the shell lacks.

@@ -346,3 +346,17 @@ func (c *client) whoAmI() ([]jute.ClientInfo, error) {
 	}
 	return infos, decoded(d, "")
 }
+
+// reconfig sends a reconfig request and returns the membership committed
+// (the data of /zookeeper/config) and its Stat.
+func (c *client) reconfig(req *jute.ReconfigRequest) ([]byte, jute.Stat, error) {
+	var st jute.Stat
+	code, resp := c.do(jute.OpReconfig, req.Append(nil), nil)
+	if code != jute.CodeOK {
+		return nil, st, &keeperError{code: code}
+	}
+	d := jute.NewDecoder(resp)
+	data := d.Buffer()
+	st.Decode(d)
+	return data, st, decoded(d, "")
+}
