@@ -11,6 +11,7 @@ import (
 	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/internal/atomicfile"
 	"github.com/meerkat-zk/meerkat/pipeline"
+	"github.com/meerkat-zk/meerkat/replication"
 	"github.com/meerkat-zk/meerkat/wal"
 	"github.com/meerkat-zk/meerkat/zkfile"
 )
@@ -31,11 +32,37 @@ type ExportStats struct {
 // beside it). outDir/version-2 must be missing or empty. A running server
 // holds its checkpoint's lock, so exporting its directory fails.
 func ExportZooKeeper(checkpointDir, walDir, outDir string) (ExportStats, error) {
-	var st ExportStats
 	state, err := recoverOffline(checkpointDir, walDir)
 	if err != nil {
-		return st, err
+		return ExportStats{}, err
 	}
+	return writeZooKeeper(state, outDir)
+}
+
+// ExportMember is ExportZooKeeper for an ensemble member stopped cleanly,
+// whose checkpoint then holds everything it applied: the state written is
+// the checkpoint's. A member whose raft log records commits the checkpoint
+// does not hold (it was killed, not stopped) is refused rather than
+// exported without them. The raft log under raftDir is only read.
+func ExportMember(checkpointDir, raftDir, outDir string) (ExportStats, error) {
+	state, err := loadCheckpoint(checkpointDir)
+	if err != nil {
+		return ExportStats{}, err
+	}
+	commit, err := replication.ReadCommit(raftDir)
+	if err != nil {
+		return ExportStats{}, err
+	}
+	if state.Applied() < commit {
+		return ExportStats{}, fmt.Errorf("tools: the member's checkpoint holds the raft log through index %d, but the log commits through %d: "+
+			"it was not stopped cleanly; start it, let it catch up, stop it with SIGTERM, then export", state.Applied(), commit)
+	}
+	return writeZooKeeper(state, outDir)
+}
+
+// writeZooKeeper writes state as outDir/version-2/snapshot.<zxid>.
+func writeZooKeeper(state *engine.State, outDir string) (ExportStats, error) {
+	var st ExportStats
 	tree := zooKeeperTree(state)
 	st.Zxid, st.Nodes, st.Sessions = tree.Zxid, len(tree.Nodes), len(tree.Sessions)
 	dir := filepath.Join(outDir, "version-2")
@@ -56,6 +83,19 @@ func ExportZooKeeper(checkpointDir, walDir, outDir string) (ExportStats, error) 
 // and log as the server does on start, without writing to either: a torn
 // log tail is left where it is (the state stops before it).
 func recoverOffline(checkpointDir, walDir string) (*engine.State, error) {
+	state, err := loadCheckpoint(checkpointDir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pipeline.Recover(state, scannedLog(walDir)); err != nil {
+		return nil, err
+	}
+	return state, nil
+}
+
+// loadCheckpoint loads the checkpoint under checkpointDir (an empty state
+// when it holds none yet).
+func loadCheckpoint(checkpointDir string) (*engine.State, error) {
 	if _, err := os.Stat(checkpointDir); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("tools: %s holds no Meerkat data", filepath.Dir(checkpointDir))
 	}
@@ -70,9 +110,6 @@ func recoverOffline(checkpointDir, walDir string) (*engine.State, error) {
 	}
 	if state == nil {
 		state = engine.NewState()
-	}
-	if _, err := pipeline.Recover(state, scannedLog(walDir)); err != nil {
-		return nil, err
 	}
 	return state, nil
 }

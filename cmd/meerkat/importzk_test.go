@@ -420,3 +420,50 @@ func TestStandaloneMovesIntoAnEnsemble(t *testing.T) {
 func withoutConfigNode(lines []string) []string {
 	return slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return strings.HasPrefix(l, "/zookeeper/config ") })
 }
+
+// And back from an ensemble: `meerkat export-zk` with a member's zoo.cfg
+// writes what that member applied, once it was stopped cleanly, and a
+// ZooKeeper server started on the output serves that tree. A member killed
+// with SIGKILL, whose checkpoint lags its raft log, is refused.
+func TestExportZooKeeperFromAMember(t *testing.T) {
+	bin := zktest.MeerkatBinary(t)
+	ens := zktest.StartMeerkatEnsemble(t, zktest.EnsembleOptions{Options: zktest.Options{ExtendedTypes: true,
+		Extra: []string{"znode.container.checkIntervalMs=3600000"}}})
+	first := ens.Members[0]
+	c := zktest.Session(t, first.Addr, 30*time.Second)
+	owner := zktest.Session(t, first.Addr, 40*time.Second)
+	populate(t, c, owner)
+	cfgOf := func(m *zktest.Server) string { return filepath.Join(m.Dir, "zoo.cfg") }
+
+	// Writes applied by the member just before its SIGKILL: its raft log
+	// commits them, and its checkpoint, made durable every 30 s, does not
+	// hold them.
+	killed := ens.Members[2]
+	kc := zktest.Session(t, killed.Addr, 30*time.Second)
+	for i := range 200 {
+		if _, err := kc.Set("/app/n0000", []byte(fmt.Sprint("last ", i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	killed.Kill()
+	out, err := run(t, bin, "export-zk", cfgOf(killed), filepath.Join(t.TempDir(), "zookeeper"))
+	if err == nil || !strings.Contains(out, "not stopped cleanly") {
+		t.Fatalf("export-zk of a killed member: want a refusal, got %v\n%s", err, out)
+	}
+
+	// What the first member serves once it has applied every write.
+	if _, err := c.Sync("/"); err != nil {
+		t.Fatal(err)
+	}
+	want := walk(t, authedSession(t, first.Addr))
+	ens.Members[1].Stop()
+	first.Stop()
+	zkOut := filepath.Join(t.TempDir(), "zookeeper")
+	if out, err := run(t, bin, "export-zk", cfgOf(first), zkOut); err != nil || !strings.Contains(out, "exported") {
+		t.Fatalf("export-zk of a stopped member: %v\n%s", err, out)
+	}
+	back := zktest.StartZooKeeper(t, zktest.Options{ExtendedTypes: true, Extra: []string{"dataDir=" + zkOut, "znode.container.checkIntervalMs=3600000"}})
+	if d := zktest.LineDiff(withoutConfigNode(want), withoutConfigNode(walk(t, authedSession(t, back.Addr))), 2); d != "" {
+		t.Fatalf("ZooKeeper started from a member's export serves another tree (- member, + ZooKeeper):\n%s", d)
+	}
+}

@@ -262,10 +262,12 @@ func runExportZK(args []string) error {
 	if err != nil {
 		return err
 	}
+	var st tools.ExportStats
 	if cfg.Distributed() {
-		return fmt.Errorf("export-zk reads a standalone server's data directory; an ensemble member's is not supported yet (the zoo.cfg has server.N lines)")
+		st, err = tools.ExportMember(cfg.CheckpointDir(), cfg.RaftDir(), rest[0])
+	} else {
+		st, err = tools.ExportZooKeeper(cfg.CheckpointDir(), cfg.WALDir(), rest[0])
 	}
-	st, err := tools.ExportZooKeeper(cfg.CheckpointDir(), cfg.WALDir(), rest[0])
 	if err != nil {
 		return err
 	}
