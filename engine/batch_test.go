@@ -101,6 +101,27 @@ func TestRefBatchRoundTrip(t *testing.T) {
 	}
 }
 
+// TestBatchIsEncodedInOneAllocation: a batch's buffer is sized once from
+// its entries (identities, bodies, refs) instead of growing by doublings,
+// each a copy, on the path of every proposal and every forward.
+func TestBatchIsEncodedInOneAllocation(t *testing.T) {
+	policy := engine.Policy{ExtendedTypes: true}
+	entries := enginetest.RandomEntries(7, 64, policy)
+	for i, e := range entries {
+		e.Ref = engine.Ref{Member: 2, Request: uint64(i + 1)}
+		e.Identities = []jute.ID{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "bob:x"}}
+	}
+	for name, encode := range map[string]func() []byte{
+		"ref batch":   func() []byte { return engine.AppendRefBatch(nil, policy, entries) },
+		"zxid batch":  func() []byte { return engine.AppendBatch(nil, 7, policy, entries) },
+		"empty batch": func() []byte { return engine.AppendRefBatch(nil, policy, nil) },
+	} {
+		if allocs := testing.AllocsPerRun(20, func() { encode() }); allocs != 1 {
+			t.Errorf("%s: %v allocations, want 1", name, allocs)
+		}
+	}
+}
+
 // TestZxidEpochs: a new epoch starts at counter 1 and the counter never
 // wraps: the entry after 0xfffffffe opens the next epoch.
 func TestZxidEpochs(t *testing.T) {

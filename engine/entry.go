@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/meerkat-zk/meerkat/jute"
 )
@@ -79,6 +80,7 @@ func AppendRefBatch(b []byte, p Policy, entries []*Entry) []byte {
 }
 
 func appendBatch(b []byte, firstZxid int64, word int32, entries []*Entry) []byte {
+	b = slices.Grow(b, batchSize(word, entries))
 	b = jute.AppendLong(b, firstZxid)
 	b = jute.AppendInt(b, int32(len(entries)))
 	b = jute.AppendInt(b, word)
@@ -99,6 +101,19 @@ func appendBatch(b []byte, firstZxid int64, word int32, entries []*Entry) []byte
 		b = jute.AppendBuffer(b, e.Body)
 	}
 	return b
+}
+
+// batchSize is the encoded size of a batch of entries with policy word,
+// so that appendBatch grows its buffer once, not once per doubling.
+func batchSize(word int32, entries []*Entry) int {
+	n := 16
+	for _, e := range entries {
+		n += minEntrySize(word) + len(e.Body)
+		for _, id := range e.Identities {
+			n += 8 + len(id.Scheme) + len(id.ID)
+		}
+	}
+	return n
 }
 
 // minEntrySize is the fewest bytes an entry of a batch with policy word
