@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/meerkat-zk/meerkat/jute"
 )
@@ -80,7 +79,11 @@ func AppendRefBatch(b []byte, p Policy, entries []*Entry) []byte {
 }
 
 func appendBatch(b []byte, firstZxid int64, word int32, entries []*Entry) []byte {
-	b = slices.Grow(b, batchSize(word, entries))
+	if n := batchSize(word, entries); cap(b)-len(b) < n {
+		grown := make([]byte, len(b), len(b)+n)
+		copy(grown, b)
+		b = grown
+	}
 	b = jute.AppendLong(b, firstZxid)
 	b = jute.AppendInt(b, int32(len(entries)))
 	b = jute.AppendInt(b, word)
