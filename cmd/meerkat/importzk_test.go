@@ -365,13 +365,14 @@ func servesTheImage(t *testing.T, ens *zktest.Ensemble, want []string, zxid int6
 	}
 }
 
-// A standalone server's data moves into an ensemble: `meerkat snapshot` of
-// the running server, then `meerkat restore` of that file into every
-// member's data directory with the member's own zoo.cfg, and the members
-// start from that one image, serving the standalone server's tree and
-// going on from its zxid and sequential numbers. The standalone server's
-// own data directory is refused as a member's, and the refusal says how to
-// move it.
+// A standalone server's data moves into an ensemble by either of two
+// routes: `meerkat snapshot` of the running server, then `meerkat restore`
+// of that file into every member's data directory with the member's own
+// zoo.cfg; or, the server stopped, `meerkat export-zk`, then `meerkat
+// import-zk` of the output into every member. Either way the members start
+// from one image, serving the standalone server's tree and going on from
+// its zxid and sequential numbers. The standalone server's own data
+// directory is refused as a member's, and the refusal says how to move it.
 func TestStandaloneMovesIntoAnEnsemble(t *testing.T) {
 	bin := zktest.MeerkatBinary(t)
 	adminPort := zktest.FreePort(t)
@@ -390,6 +391,10 @@ func TestStandaloneMovesIntoAnEnsemble(t *testing.T) {
 		t.Fatalf("meerkat snapshot: %v\n%s", err, out)
 	}
 	srv.Stop()
+	zkOut := filepath.Join(t.TempDir(), "zookeeper")
+	if out, err := run(t, bin, "export-zk", filepath.Join(srv.Dir, "zoo.cfg"), zkOut); err != nil {
+		t.Fatalf("meerkat export-zk: %v\n%s", err, out)
+	}
 
 	// Its own directory, given server lines, is refused.
 	cfg := filepath.Join(t.TempDir(), "member.cfg")
@@ -406,14 +411,18 @@ func TestStandaloneMovesIntoAnEnsemble(t *testing.T) {
 		t.Fatalf("a standalone data directory started as a member's: want a refusal naming the way to move it, got\n%s", out)
 	}
 
-	ens := zktest.StartMeerkatEnsemble(t, zktest.EnsembleOptions{Options: zktest.Options{ExtendedTypes: true}, Prepare: func(cfg string) error {
-		out, err := exec.Command(bin, "restore", cfg, file).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("restore: %v\n%s", err, out)
-		}
-		return nil
-	}})
-	servesTheImage(t, ens, want, last.Mzxid)
+	for _, route := range [][]string{{"restore", file}, {"import-zk", zkOut}} {
+		t.Run(route[0], func(t *testing.T) {
+			ens := zktest.StartMeerkatEnsemble(t, zktest.EnsembleOptions{Options: zktest.Options{ExtendedTypes: true}, Prepare: func(cfg string) error {
+				out, err := exec.Command(bin, route[0], cfg, route[1]).CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("%s: %v\n%s", route[0], err, out)
+				}
+				return nil
+			}})
+			servesTheImage(t, ens, want, last.Mzxid)
+		})
+	}
 }
 
 // withoutConfigNode drops /zookeeper/config's line from a walk.
