@@ -17,45 +17,48 @@ import (
 // Member is one server.N line of zoo.cfg: a server of the ensemble.
 type Member = membership.Server
 
-// readDynamicConfig reads the server.N lines of a dynamicConfigFile and
-// its version: version= (hex) if the file has one, else the hex suffix of
-// its name (zoo.cfg.dynamic.100000000); nothing else may be there.
-func readDynamicConfig(path string) (members []Member, version int64, err error) {
+// ReadDynamicConfig reads a dynamicConfigFile (or a membership file given
+// to zkCli's reconfig -file, which ZooKeeper reads the same way): its
+// server.N lines, in id order, and its version: version= (hex) if the
+// file has one, else the hex suffix of its name (zoo.cfg.dynamic.100000000).
+// Nothing else may be there. A missing file's error wraps fs.ErrNotExist.
+func ReadDynamicConfig(path string) (membership.Config, error) {
+	var c membership.Config
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("dynamicConfigFile: %w", err)
+		return c, fmt.Errorf("dynamicConfigFile: %w", err)
 	}
 	defer f.Close()
 	props, err := readProperties(f)
 	if err != nil {
-		return nil, 0, fmt.Errorf("dynamicConfigFile %s: %w", path, err)
+		return c, fmt.Errorf("dynamicConfigFile %s: %w", path, err)
 	}
 	for _, p := range props {
 		switch {
 		case strings.HasPrefix(p.key, "server."):
 			m, err := membership.ParseServer(p.key, p.value)
 			if err != nil {
-				return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: %w", path, p.line, err)
+				return c, fmt.Errorf("dynamicConfigFile %s:%d: %w", path, p.line, err)
 			}
-			members = append(members, m)
+			c.Servers = append(c.Servers, m)
 		case p.key == "version":
-			if version, err = strconv.ParseInt(p.value, 16, 64); err != nil || version < 0 {
-				return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: version %q is not a hexadecimal zxid", path, p.line, p.value)
+			if c.Version, err = strconv.ParseInt(p.value, 16, 64); err != nil || c.Version < 0 {
+				return c, fmt.Errorf("dynamicConfigFile %s:%d: version %q is not a hexadecimal zxid", path, p.line, p.value)
 			}
 		default:
-			return nil, 0, fmt.Errorf("dynamicConfigFile %s:%d: %s does not belong in a dynamic configuration file", path, p.line, p.key)
+			return c, fmt.Errorf("dynamicConfigFile %s:%d: %s does not belong in a dynamic configuration file", path, p.line, p.key)
 		}
 	}
-	if version == 0 {
+	if c.Version == 0 {
 		// ZooKeeper names the file after its version and writes no
 		// version= into it.
 		if i := strings.LastIndex(path, ".dynamic."); i >= 0 {
 			if v, err := strconv.ParseInt(path[i+len(".dynamic."):], 16, 64); err == nil && v > 0 {
-				version = v
+				c.Version = v
 			}
 		}
 	}
-	return members, version, nil
+	return c, c.Normalize()
 }
 
 // Membership is the ensemble as ZooKeeper prints it: each member's Line,
@@ -90,11 +93,11 @@ func (c *Config) validateEnsemble() error {
 		if len(c.Members) > 0 {
 			return errors.New("server.N lines belong in the dynamicConfigFile when one is given, not in zoo.cfg")
 		}
-		members, version, err := readDynamicConfig(c.DynamicConfigFile)
+		mc, err := ReadDynamicConfig(c.DynamicConfigFile)
 		if err != nil {
 			return err
 		}
-		c.Members, c.MembershipVersion, c.dynamicRead = members, version, true
+		c.Members, c.MembershipVersion, c.dynamicRead = mc.Servers, mc.Version, true
 	}
 	slices.SortFunc(c.Members, func(a, b Member) int { return int(a.ID - b.ID) })
 	for i := 1; i < len(c.Members); i++ {

@@ -3,12 +3,11 @@ package shell
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 
+	"github.com/meerkat-zk/meerkat/config"
 	"github.com/meerkat-zk/meerkat/jute"
-	"github.com/meerkat-zk/meerkat/membership"
 )
 
 // reconfigUsage is zkCli's usage of reconfig.
@@ -107,26 +106,15 @@ func (sh *shell) reconfig(words []string) error {
 	return nil
 }
 
-// membershipFile reads a membership file (server.N= lines and an optional
-// version=, as a dynamic configuration file holds them; # and ! start
-// comments, as in a Java properties file) and returns it as ZooKeeper
-// prints a membership, which is what zkCli sends.
+// membershipFile reads a membership file as ZooKeeper reads a dynamic
+// configuration file, and returns it as ZooKeeper prints a membership,
+// which is what zkCli sends.
 func membershipFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			// Java's FileNotFoundException.
-			return "", errors.New(path + " (No such file or directory)")
-		}
-		return "", err
+	c, err := config.ReadDynamicConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Java's FileNotFoundException.
+		return "", errors.New(path + " (No such file or directory)")
 	}
-	var lines []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if t := strings.TrimSpace(l); t != "" && t[0] != '#' && t[0] != '!' {
-			lines = append(lines, t)
-		}
-	}
-	c, err := membership.Parse(strings.Join(lines, "\n"))
 	if err != nil {
 		return "", err
 	}

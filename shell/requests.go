@@ -351,11 +351,12 @@ func (c *client) whoAmI() ([]jute.ClientInfo, error) {
 // (the data of /zookeeper/config) and its Stat.
 func (c *client) reconfig(req *jute.ReconfigRequest) ([]byte, jute.Stat, error) {
 	var st jute.Stat
-	code, resp := c.do(jute.OpReconfig, req.Append(nil), nil)
-	if code != jute.CodeOK {
-		return nil, st, &keeperError{code: code}
+	// zkCli names no path in a reconfig's errors ("version No is not
+	// valid : ").
+	d, err := c.request(jute.OpReconfig, "", req.Append(nil), nil)
+	if err != nil {
+		return nil, st, err
 	}
-	d := jute.NewDecoder(resp)
 	data := d.Buffer()
 	st.Decode(d)
 	return data, st, decoded(d, "")
