@@ -119,11 +119,11 @@ func InitStorage(dir string, opts wal.Options, boot *pb.ConfState) error {
 
 // ReadCommit returns the highest commit index the raft log in dir
 // records (a HardState's, or a compaction's snapshot index), reading it
-// with wal.Scan, which writes nothing: the log of a stopped member stays
-// as it is. A log corrupt beyond what a crash leaves is an error.
+// with wal.ScanIntact, which writes nothing: the log of a stopped member
+// stays as it is.
 func ReadCommit(dir string) (uint64, error) {
 	var commit uint64
-	damage, err := wal.Scan(dir, func(r wal.Record) error {
+	err := wal.ScanIntact(dir, func(r wal.Record) error {
 		hs, _, snap, err := decodeReady(r.Payload)
 		if err != nil {
 			return fmt.Errorf("replication: raft log record at index %d: %w", r.Index, err)
@@ -131,9 +131,6 @@ func ReadCommit(dir string) (uint64, error) {
 		commit = max(commit, hs.GetCommit(), snap.GetMetadata().GetIndex())
 		return nil
 	})
-	if err == nil && damage != nil && damage.Corrupt {
-		err = fmt.Errorf("replication: %w: %s", wal.ErrCorrupt, damage)
-	}
 	return commit, err
 }
 

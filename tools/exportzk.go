@@ -119,14 +119,7 @@ type scannedLog string
 
 // Replay implements pipeline.Replayer.
 func (dir scannedLog) Replay(fn func(index uint64, payload []byte) error) error {
-	damage, err := wal.Scan(string(dir), func(r wal.Record) error { return fn(r.Index, r.Payload) })
-	if err != nil {
-		return err
-	}
-	if damage != nil && damage.Corrupt {
-		return fmt.Errorf("tools: %w: %s", wal.ErrCorrupt, damage)
-	}
-	return nil
+	return wal.ScanIntact(string(dir), func(r wal.Record) error { return fn(r.Index, r.Payload) })
 }
 
 // zooKeeperTree turns Meerkat's state into ZooKeeper's tree, field for

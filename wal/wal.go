@@ -243,6 +243,17 @@ func Scan(dir string, fn func(Record) error) (*Damage, error) {
 	return st.damage, nil
 }
 
+// ScanIntact is Scan for a reader that takes the log as a crash leaves
+// it: a torn tail ends the records quietly, damage a crash cannot explain
+// is an error wrapping ErrCorrupt.
+func ScanIntact(dir string, fn func(Record) error) error {
+	damage, err := Scan(dir, fn)
+	if err == nil && damage != nil && damage.Corrupt {
+		err = fmt.Errorf("%w: %s", ErrCorrupt, damage)
+	}
+	return err
+}
+
 // logState is what reading a log's segments found.
 type logState struct {
 	// segments are the segments up to and including the one the valid

@@ -433,6 +433,11 @@ func TestScanChangesNothing(t *testing.T) {
 		case wantDamage != nil && (d == nil || d.Segment != wantDamage.Segment || d.Offset != wantDamage.Offset || d.Corrupt != wantDamage.Corrupt):
 			t.Fatalf("%s: damage %+v, want %+v", name, d, wantDamage)
 		}
+		// ScanIntact fails on corruption alone.
+		err := ScanIntact(dir, func(Record) error { return nil })
+		if wantCorrupt := wantDamage != nil && wantDamage.Corrupt; errors.Is(err, ErrCorrupt) != wantCorrupt || !wantCorrupt && err != nil {
+			t.Fatalf("%s: ScanIntact: %v", name, err)
+		}
 	}
 	check("clean", base, recs, nil)
 
