@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"github.com/meerkat-zk/meerkat/internal/zktest"
 )
 
@@ -58,6 +60,10 @@ func TestMonitoringWordsPerRole(t *testing.T) {
 		if z.configNode != m.configNode {
 			t.Errorf("%s: /zookeeper/config: ZooKeeper %s, Meerkat %s", role, z.configNode, m.configNode)
 		}
+		if zb, mb := z.mntr["zk_cnt_sync_processor_batch_size"] != "0", m.mntr["zk_cnt_sync_processor_batch_size"] != "0"; zb != mb {
+			t.Errorf("%s: mntr says the member logged write batches: ZooKeeper %v (zk_cnt_sync_processor_batch_size %s), Meerkat %v (%s)",
+				role, zb, z.mntr["zk_cnt_sync_processor_batch_size"], mb, m.mntr["zk_cnt_sync_processor_batch_size"])
+		}
 		if z.mntr["zk_server_state"] != role || m.mntr["zk_server_state"] != role {
 			t.Errorf("%s: zk_server_state: ZooKeeper %q, Meerkat %q", role, z.mntr["zk_server_state"], m.mntr["zk_server_state"])
 		}
@@ -82,6 +88,23 @@ func reportsByRole(t *testing.T, e *zktest.Ensemble) map[string]roleReport {
 		follower = 1
 	}
 	observer := len(e.Members) - 1
+	// A write, which every member logs, before the words are read; each
+	// member has it once it answers the read after a sync.
+	c := connect(t, e.Members[lead].Addr, 10*time.Second)
+	if _, err := c.Create("/written", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for _, m := range e.Members {
+		c := connect(t, m.Addr, 10*time.Second)
+		if _, err := c.Sync("/written"); err != nil {
+			t.Fatalf("%s: sync: %v", m.Name, err)
+		}
+		if ok, _, err := c.Exists("/written"); err != nil || !ok {
+			t.Fatalf("%s: /written after a sync: %v %v", m.Name, ok, err)
+		}
+		c.Close()
+	}
 	out := map[string]roleReport{}
 	for role, i := range map[string]int{"leader": lead, "follower": follower, "observer": observer} {
 		word := func(w string) string {

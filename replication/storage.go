@@ -10,7 +10,9 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meerkat-zk/meerkat/engine"
 	"github.com/meerkat-zk/meerkat/wal"
+	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
 
 // The kind byte of a record: what one Ready asked to persist, or a
@@ -155,12 +157,14 @@ func (s *Storage) Save(hs *pb.HardState, ents []*pb.Entry, snap *pb.Snapshot) er
 // for, the log up to its last index, was synced by the runs before it, as
 // the appender persists runs one after the other. A follower's every
 // commit-only append carries such a response (its acknowledgement to the
-// leader), so syncing for responses alone would double its fsyncs.
+// leader), so syncing for responses alone would double its fsyncs. The
+// client writes an fdatasync covers go to sync_processor_batch_size.
 func (s *Storage) Persist(msgs []*pb.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sync := false
+	sync, writes := false, int64(0)
 	for _, m := range msgs {
+		writes += writesIn(m.GetEntries())
 		var hs *pb.HardState
 		if m.Term != nil {
 			hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
@@ -173,7 +177,29 @@ func (s *Storage) Persist(msgs []*pb.Message) error {
 	if !sync {
 		return nil
 	}
-	return s.log.Sync()
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	if writes > 0 {
+		zkmetrics.SyncProcessorBatchSize.Add(writes)
+	}
+	return nil
+}
+
+// writesIn counts the client writes (ZooKeeper's txns) in ents, which
+// sync_processor_batch_size reports per fsync as ZooKeeper's sync
+// processor does on every member.
+func writesIn(ents []*pb.Entry) int64 {
+	var n int64
+	for _, e := range ents {
+		if e.GetType() != pb.EntryNormal {
+			continue
+		}
+		if _, count, ok := engine.BatchSpan(e.GetData()); ok {
+			n += int64(count)
+		}
+	}
+	return n
 }
 
 // changesVote reports whether hs changes the term or vote this storage holds.
