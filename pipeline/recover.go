@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/meerkat-zk/meerkat/engine"
 )
@@ -56,3 +57,28 @@ func lastZxid(first int64, count int32) int64 {
 	}
 	return z
 }
+
+// RecoverMember brings the state of ensemble member id up to date with
+// committed raft entries, applying them as the member's pipeline does
+// (leadership terms, the leader's policy, reconfigs) with no ensemble
+// around it: what a member's checkpoint lacks after it was killed.
+func RecoverMember(state *engine.State, id uint64, entries []LogEntry) error {
+	var fatal error
+	p, err := New(Config{ServerID: int64(id), Tick: time.Second, Replicator: offline{},
+		OnFatal: func(err error) { fatal = err }}, state)
+	if err != nil {
+		return err
+	}
+	p.Committed(entries)
+	p.Step(time.Now())
+	return fatal
+}
+
+// offline is the Replicator of a member's pipeline that only applies: it
+// never leads, so it is never asked to propose or send.
+type offline struct{}
+
+func (offline) Propose([]byte)      {}
+func (offline) ReadIndex(uint64)    {}
+func (offline) Send(uint64, []byte) {}
+func (offline) Synced(uint64) bool  { return false }

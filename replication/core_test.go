@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3"
@@ -863,7 +864,8 @@ func TestWipedMemberRejoins(t *testing.T) {
 // begin with entries below the compaction index, replayed before the
 // compaction record that covers them. Reopening must start the log at the
 // compaction and keep every entry after it (a member once panicked here
-// on restart: "missing log entry").
+// on restart: "missing log entry"). ReadCommitted, which reads the log
+// without opening it, must find the same entries, up to the commit.
 func TestReopenAfterCompactionInsideASegment(t *testing.T) {
 	dir := t.TempDir()
 	opts := wal.Options{SegmentSize: 4 << 10, Logger: quiet}
@@ -882,6 +884,11 @@ func TestReopenAfterCompactionInsideASegment(t *testing.T) {
 	if len(s.log.Segments()) < 4 {
 		t.Fatalf("the test needs several segments, got %v", s.log.Segments())
 	}
+	// An entry past the commit: logged, not yet known to be committed.
+	e := &pb.Entry{Term: new(uint64(1)), Index: new(uint64(last + 1)), Type: pb.EntryNormal.Enum(), Data: []byte{last + 1}}
+	if err := s.Save(nil, []*pb.Entry{e}, nil); err != nil {
+		t.Fatal(err)
+	}
 	// An index in the middle of a segment that is not the last.
 	const compactAt = 45
 	if err := s.Compact(compactAt, boot); err != nil {
@@ -889,6 +896,24 @@ func TestReopenAfterCompactionInsideASegment(t *testing.T) {
 	}
 	kept := s.log.Segments()
 	s.Close()
+	// What an export of the member replays after a checkpoint: the
+	// committed entries after it, read from the log as it is.
+	for _, tc := range []struct {
+		after       uint64
+		first, last int
+	}{{50, 51, last}, {compactAt, compactAt + 1, last}, {last, last + 1, last}} {
+		got, err := ReadCommitted(dir, tc.after)
+		if err != nil {
+			t.Fatalf("ReadCommitted after %d: %v", tc.after, err)
+		}
+		if want := tc.last - tc.first + 1; len(got) != want ||
+			want > 0 && (got[0].Index != uint64(tc.first) || got[0].Data[0] != byte(tc.first) || got[len(got)-1].Index != uint64(tc.last)) {
+			t.Fatalf("ReadCommitted after %d: %d entries %v, want %d-%d", tc.after, len(got), got, tc.first, tc.last)
+		}
+	}
+	if _, err := ReadCommitted(dir, compactAt-10); err == nil || !strings.Contains(err.Error(), "compacted past") {
+		t.Fatalf("ReadCommitted after an index the log was compacted past: %v", err)
+	}
 	s, err = OpenStorage(dir, opts, boot)
 	if err != nil {
 		t.Fatalf("reopening after a compaction (segments %v): %v", kept, err)
@@ -896,11 +921,11 @@ func TestReopenAfterCompactionInsideASegment(t *testing.T) {
 	defer s.Close()
 	first, _ := s.FirstIndex()
 	lastIndex, _ := s.LastIndex()
-	if first != compactAt+1 || lastIndex != last {
-		t.Fatalf("reopened log spans %d-%d, want %d-%d", first, lastIndex, compactAt+1, last)
+	if first != compactAt+1 || lastIndex != last+1 {
+		t.Fatalf("reopened log spans %d-%d, want %d-%d", first, lastIndex, compactAt+1, last+1)
 	}
 	ents, err := s.Entries(first, lastIndex+1, 1<<30)
-	if err != nil || len(ents) != last-compactAt || ents[0].GetData()[0] != compactAt+1 {
+	if err != nil || len(ents) != last+1-compactAt || ents[0].GetData()[0] != compactAt+1 {
 		t.Fatalf("entries after the compaction: %d, %v", len(ents), err)
 	}
 	if snap, _ := s.Snapshot(); snap.GetMetadata().GetIndex() != compactAt {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"go.etcd.io/raft/v3"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/wal"
 	"github.com/meerkat-zk/meerkat/zkmetrics"
 )
@@ -43,26 +45,7 @@ func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, er
 		return nil, err
 	}
 	s := &Storage{MemoryStorage: raft.NewMemoryStorage(), log: log}
-	// Compaction removes only the segments all of whose records it covers,
-	// so the first segment kept may begin with entries the compaction
-	// record further on covers: raft's log starts at the last compaction,
-	// and entries replayed before it then only fill in what follows it.
-	if err := s.startAtLastCompaction(); err != nil {
-		log.Close()
-		return nil, err
-	}
-	records := 0
-	err = log.Replay(func(index uint64, payload []byte) error {
-		records++
-		hs, ents, snap, err := decodeReady(payload)
-		if err != nil {
-			return fmt.Errorf("replication: raft log record at index %d: %w", index, err)
-		}
-		if payload[0] == compactRecord {
-			return s.rememberCompaction(hs, snap)
-		}
-		return s.remember(hs, ents, snap)
-	})
+	records, err := s.load(log.Replay)
 	if err != nil {
 		log.Close()
 		return nil, err
@@ -76,27 +59,47 @@ func OpenStorage(dir string, opts wal.Options, boot *pb.ConfState) (*Storage, er
 	return s, nil
 }
 
-// startAtLastCompaction finds the wal's last compaction record and starts
-// the in-memory log at its snapshot.
-func (s *Storage) startAtLastCompaction() error {
+// load replays the records scan reads into memory and returns how many
+// there were. Compaction removes only the segments all of whose records it
+// covers, so the first segment kept may begin with entries the compaction
+// record further on covers: raft's log starts at the last compaction, and
+// entries replayed before it then only fill in what follows it.
+func (s *Storage) load(scan func(func(index uint64, payload []byte) error) error) (int, error) {
 	var last []byte
-	err := s.log.Replay(func(index uint64, payload []byte) error {
+	err := scan(func(index uint64, payload []byte) error {
 		if len(payload) > 0 && payload[0] == compactRecord {
 			last = append(last[:0], payload...)
 		}
 		return nil
 	})
-	if err != nil || last == nil {
-		return err
-	}
-	_, _, snap, err := decodeReady(last)
-	if err == nil && snap == nil {
-		err = errors.New("no snapshot in it")
-	}
 	if err != nil {
-		return fmt.Errorf("replication: raft log compaction record: %w", err)
+		return 0, err
 	}
-	return s.ApplySnapshot(snap)
+	if last != nil {
+		_, _, snap, err := decodeReady(last)
+		if err == nil && snap == nil {
+			err = errors.New("no snapshot in it")
+		}
+		if err != nil {
+			return 0, fmt.Errorf("replication: raft log compaction record: %w", err)
+		}
+		if err := s.ApplySnapshot(snap); err != nil {
+			return 0, err
+		}
+	}
+	records := 0
+	err = scan(func(index uint64, payload []byte) error {
+		records++
+		hs, ents, snap, err := decodeReady(payload)
+		if err != nil {
+			return fmt.Errorf("replication: raft log record at index %d: %w", index, err)
+		}
+		if payload[0] == compactRecord {
+			return s.rememberCompaction(hs, snap)
+		}
+		return s.remember(hs, ents, snap)
+	})
+	return records, err
 }
 
 // ImportedIndex is the raft index and term at which InitStorage starts a
@@ -119,21 +122,39 @@ func InitStorage(dir string, opts wal.Options, boot *pb.ConfState) error {
 	return errors.Join(err, s.Close())
 }
 
-// ReadCommit returns the highest commit index the raft log in dir
-// records (a HardState's, or a compaction's snapshot index), reading it
-// with wal.ScanIntact, which writes nothing: the log of a stopped member
-// stays as it is.
-func ReadCommit(dir string) (uint64, error) {
-	var commit uint64
-	err := wal.ScanIntact(dir, func(r wal.Record) error {
-		hs, _, snap, err := decodeReady(r.Payload)
-		if err != nil {
-			return fmt.Errorf("replication: raft log record at index %d: %w", r.Index, err)
-		}
-		commit = max(commit, hs.GetCommit(), snap.GetMetadata().GetIndex())
-		return nil
-	})
-	return commit, err
+// ReadCommitted returns the entries the raft log in dir commits after
+// index after: those a member applied, or would have, beyond a checkpoint
+// at after. The log is read with wal.ScanIntact, which writes nothing, so
+// the log of a stopped or killed member stays as it is. Its commit is the
+// highest one the log records; a killed member may have applied a little
+// more, which its log holds but does not yet mark committed.
+func ReadCommitted(dir string, after uint64) ([]pipeline.LogEntry, error) {
+	s := &Storage{MemoryStorage: raft.NewMemoryStorage()}
+	if _, err := s.load(func(fn func(uint64, []byte) error) error {
+		return wal.ScanIntact(dir, func(r wal.Record) error { return fn(r.Index, r.Payload) })
+	}); err != nil {
+		return nil, err
+	}
+	hs, _, err := s.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := s.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	commit := max(hs.GetCommit(), snap.GetMetadata().GetIndex())
+	if commit <= after {
+		return nil, nil
+	}
+	if first, _ := s.FirstIndex(); after+1 < first {
+		return nil, fmt.Errorf("replication: the raft log starts at index %d, after the checkpoint's %d: it was compacted past it", first, after)
+	}
+	ents, err := s.Entries(after+1, commit+1, math.MaxUint64)
+	if err != nil {
+		return nil, fmt.Errorf("replication: the raft log's entries %d to %d: %w", after+1, commit, err)
+	}
+	return logEntries(ents), nil
 }
 
 // Save makes a HardState, entries and a snapshot durable, as one record,

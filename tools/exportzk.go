@@ -39,23 +39,22 @@ func ExportZooKeeper(checkpointDir, walDir, outDir string) (ExportStats, error) 
 	return writeZooKeeper(state, outDir)
 }
 
-// ExportMember is ExportZooKeeper for an ensemble member stopped cleanly,
-// whose checkpoint then holds everything it applied: the state written is
-// the checkpoint's. A member whose raft log records commits the checkpoint
-// does not hold (it was killed, not stopped) is refused rather than
-// exported without them. The raft log under raftDir is only read.
-func ExportMember(checkpointDir, raftDir, outDir string) (ExportStats, error) {
+// ExportMember is ExportZooKeeper for ensemble member id: the state
+// written is its checkpoint's, brought up to date with the entries its
+// raft log (under raftDir) commits after it, as the member applies them on
+// start. So a member killed rather than stopped exports what its log
+// records as committed. Both directories are only read.
+func ExportMember(checkpointDir, raftDir string, id uint64, outDir string) (ExportStats, error) {
 	state, err := loadCheckpoint(checkpointDir)
 	if err != nil {
 		return ExportStats{}, err
 	}
-	commit, err := replication.ReadCommit(raftDir)
+	entries, err := replication.ReadCommitted(raftDir, state.Applied())
 	if err != nil {
 		return ExportStats{}, err
 	}
-	if state.Applied() < commit {
-		return ExportStats{}, fmt.Errorf("tools: the member's checkpoint holds the raft log through index %d, but the log commits through %d: "+
-			"it was not stopped cleanly; start it, let it catch up, stop it with SIGTERM, then export", state.Applied(), commit)
+	if err := pipeline.RecoverMember(state, id, entries); err != nil {
+		return ExportStats{}, err
 	}
 	return writeZooKeeper(state, outDir)
 }

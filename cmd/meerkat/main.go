@@ -264,7 +264,7 @@ func runExportZK(args []string) error {
 	}
 	var st tools.ExportStats
 	if cfg.Distributed() {
-		st, err = tools.ExportMember(cfg.CheckpointDir(), cfg.RaftDir(), rest[0])
+		st, err = tools.ExportMember(cfg.CheckpointDir(), cfg.RaftDir(), uint64(cfg.ServerID), rest[0])
 	} else {
 		st, err = tools.ExportZooKeeper(cfg.CheckpointDir(), cfg.WALDir(), rest[0])
 	}
