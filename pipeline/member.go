@@ -146,6 +146,10 @@ type member struct {
 	// refused the refusals to send, per member.
 	proposal []*engine.Entry
 	refused  map[int32][]refusal
+	// unapplied counts the proposals this leader made in its term that
+	// it has not applied yet; proposedAt is when it made the last one.
+	unapplied  int
+	proposedAt time.Time
 	// reads are syncs and session lookups waiting for a read index or
 	// for the state to be applied through it.
 	reads   []*readWait
@@ -424,8 +428,8 @@ func (m *member) flush(now time.Time) {
 		m.send(uint64(from), appendRefused(m.buf[:0], rs))
 		delete(m.refused, from)
 	}
-	if len(m.proposal) > 0 {
-		m.proposeAll()
+	if len(m.proposal) > 0 && !m.holdProposal(now) {
+		m.proposeAll(now)
 	}
 	m.checkReadOnly(now)
 	if tell := (role{m.leader, m.readOnly}); tell != m.told && (tell.leader != 0 || m.gaveUp(now)) {
@@ -471,18 +475,39 @@ func (m *member) giveUp() {
 	m.reads = kept
 }
 
+// proposalPatience bounds how long a leader holds its next proposal for
+// the last one to be applied (holdProposal): well past a round of the
+// log under load, and the most a proposal raft dropped can stall the next.
+const proposalPatience = 20 * time.Millisecond
+
+// holdProposal reports whether the leader holds this step's proposal back
+// because its last one is not applied yet. One proposal at a time is group
+// commit across the ensemble: what comes in during a round of the log
+// (append and fsync on every member, acknowledgements, commit) goes out
+// together in the next, so each round's fixed costs (raft messages, peer
+// writes and reads, an fdatasync per member) are shared by more writes.
+// With a proposal in every step instead, rounds overlap with a few writes
+// each, and on the 64-writer benchmark the ensemble spent 14 % more CPU
+// per write. A proposal raft dropped is never applied: after
+// proposalPatience the leader proposes anyway.
+func (m *member) holdProposal(now time.Time) bool {
+	return m.unapplied > 0 && now.Sub(m.proposedAt) < proposalPatience
+}
+
 // maxProposal bounds the bytes of one proposal: a batch larger than raft's
 // message size would travel alone and delay the entries behind it.
 const maxProposal = 512 << 10
 
 // proposeAll hands this step's proposal to raft, in pieces of at most
 // maxProposal (one write larger than that goes alone).
-func (m *member) proposeAll() {
+func (m *member) proposeAll(now time.Time) {
 	start, size := 0, 0
+	m.unapplied, m.proposedAt = 0, now
 	for i, e := range m.proposal {
 		size += len(e.Body) + 64
 		if size >= maxProposal || i == len(m.proposal)-1 {
 			m.repl.Propose(engine.AppendRefBatch(nil, m.p.cfg.Policy, m.proposal[start:i+1]))
+			m.unapplied++
 			start, size = i+1, 0
 		}
 	}
@@ -561,6 +586,9 @@ func (m *member) apply(entries []LogEntry, now time.Time) {
 		switch {
 		case le.Config || len(le.Data) == 0:
 		default:
+			if le.Term == m.term && m.isLeader() && m.unapplied > 0 {
+				m.unapplied--
+			}
 			_, batch, err := engine.DecodeBatch(le.Data)
 			if err == nil && !m.policySeen {
 				err = m.seePolicy(le.Data)
@@ -682,6 +710,7 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 	}
 	m.leader, m.term = leader, term
 	m.reconfiguring = false
+	m.unapplied = 0
 	// What was sent under the old leadership has an unknown outcome; what
 	// waits in the outbox goes to the new leader.
 	m.failWaiting(func(w *waiter) bool { return w.via != 0 })
@@ -904,6 +933,11 @@ func (m *member) report() {
 // nextDeadline is when the member next has something to do on its own.
 func (m *member) nextDeadline() time.Time {
 	next := m.nextReport
+	if len(m.proposal) > 0 && m.unapplied > 0 {
+		if at := m.proposedAt.Add(proposalPatience); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
 	if m.leader == 0 && (m.told.leader != 0 || len(m.outbox)+len(m.held)+len(m.reads) > 0) {
 		if at := m.leaderless.Add(m.p.cfg.LeaderGrace); at.Before(next) {
 			next = at

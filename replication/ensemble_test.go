@@ -62,6 +62,10 @@ type ensemble struct {
 	// without a sign, as on a connection whose peer restarted.
 	lose  map[byte]int
 	moved bool
+	// proposals counts each member's proposals; drop is how many of the
+	// next ones to lose, as raft drops a proposal it cannot take.
+	proposals map[uint64]int
+	drop      int
 }
 
 // repl is a site's pipeline.Replicator: its core, and the test network for
@@ -73,6 +77,11 @@ type repl struct {
 
 func (r repl) Propose(data []byte) {
 	r.e.moved = true
+	r.e.proposals[r.id]++
+	if r.e.drop > 0 {
+		r.e.drop--
+		return
+	}
 	_ = r.e.members[r.id].c.Propose(data)
 }
 
@@ -97,7 +106,7 @@ func newEnsemble(t *testing.T, voters, learners []uint64) *ensemble {
 // newEnsembleWith is newEnsemble with every member's pipeline
 // configuration changed by configure.
 func newEnsembleWith(t *testing.T, voters, learners []uint64, configure func(*pipeline.Config)) *ensemble {
-	e := &ensemble{now: time.Unix(1_800_000_000, 0), sites: map[uint64]*site{}}
+	e := &ensemble{now: time.Unix(1_800_000_000, 0), sites: map[uint64]*site{}, proposals: map[uint64]int{}}
 	e.network = newWiredNetwork(t, voters, learners, func(m *member, cfg *coreConfig) {
 		s := &site{id: m.id, done: map[*pipeline.Request]int64{}}
 		pcfg := pipeline.Config{ServerID: int64(m.id), Tick: sessionTick, Replicator: repl{e, m.id},
@@ -345,6 +354,59 @@ func TestForwardedWritesApplyEverywhereInOrder(t *testing.T) {
 	}
 	if n, _ := e.sites[lead].p.View().Tree.Get("/"); n.NumChildren != 61 {
 		t.Fatalf("the root has %d children, want 60 and /zookeeper", n.NumChildren)
+	}
+	e.mustAgree(1, 2, 3)
+}
+
+// TestLeaderProposesOneBatchAtATime: while the leader's last proposal is
+// not applied, the writes that come in wait and go out together in its
+// next one (group commit across the ensemble). A proposal raft drops holds
+// the next ones back only for a while.
+func TestLeaderProposesOneBatchAtATime(t *testing.T) {
+	e := newEnsemble(t, []uint64{1, 2, 3}, nil)
+	lead := e.leader(1, 2, 3)
+	s, c := e.openSession(lead, 30000)
+	step := func() { e.sites[lead].p.Step(e.now) }
+	write := func(path string) *pipeline.Request {
+		r := e.submit(lead, createReq(s.ID, c, path, 0))
+		step()
+		return r
+	}
+	base := e.proposals[lead]
+	first := write("/a")
+	if got := e.proposals[lead] - base; got != 1 {
+		t.Fatalf("the first write made %d proposals, want 1", got)
+	}
+	// Steps while the first proposal is in flight: nothing is proposed.
+	held := []*pipeline.Request{write("/b"), write("/c"), write("/d")}
+	if got := e.proposals[lead] - base; got != 1 {
+		t.Fatalf("%d proposals while the first was in flight, want 1", got)
+	}
+	e.settle()
+	for _, r := range append(held, first) {
+		if !e.isDone(lead, r) || r.Result.Err != jute.CodeOK {
+			t.Fatalf("write %q: done %v, %v", r.Entry.Body, e.isDone(lead, r), r.Result.Err)
+		}
+	}
+	if got := e.proposals[lead] - base; got != 2 {
+		t.Fatalf("%d proposals for 4 writes, want 2: the first, then the 3 that waited", got)
+	}
+
+	// A proposal raft drops is never applied: the next write waits for a
+	// while, then goes out anyway.
+	e.drop = 1
+	lost := write("/lost")
+	next := write("/next")
+	e.settle()
+	if e.isDone(lead, next) {
+		t.Fatal("the write after a dropped proposal went out at once")
+	}
+	e.tick(1)
+	if !e.isDone(lead, next) || next.Result.Err != jute.CodeOK {
+		t.Fatalf("the write after a dropped proposal: done %v, %v", e.isDone(lead, next), next.Result.Err)
+	}
+	if e.isDone(lead, lost) {
+		t.Fatal("a dropped proposal's write was answered")
 	}
 	e.mustAgree(1, 2, 3)
 }
