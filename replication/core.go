@@ -688,6 +688,28 @@ func (c *core) applyConfChange(e *pb.Entry) error {
 	return nil
 }
 
+// lastWithEveryMember returns the latest of c.confs[:at+1] that holds every
+// member of the current membership and every member being taken back to
+// rejoin, or at when none does (a member new to the ensemble is in no
+// earlier membership, and holds nothing back).
+func (c *core) lastWithEveryMember(at int) int {
+	has := func(cs *pb.ConfState, id uint64) bool {
+		return slices.Contains(cs.GetVoters(), id) || slices.Contains(cs.GetLearners(), id) ||
+			slices.Contains(cs.GetVotersOutgoing(), id) || slices.Contains(cs.GetLearnersNext(), id)
+	}
+	latest := c.confs[len(c.confs)-1].cs
+	wanted := slices.Concat(latest.GetVoters(), latest.GetLearners(), latest.GetVotersOutgoing(), latest.GetLearnersNext())
+	for id := range c.rejoining {
+		wanted = append(wanted, id)
+	}
+	for i := at; i >= 0; i-- {
+		if !slices.ContainsFunc(wanted, func(id uint64) bool { return !has(c.confs[i].cs, id) }) {
+			return i
+		}
+	}
+	return at
+}
+
 // compact drops the log through durable-keep: the state machine's
 // checkpoint is durable through durable, and the keep entries before it
 // stay for members slightly behind (further behind, they get a snapshot).
@@ -704,6 +726,18 @@ func (c *core) compact(durable, keep uint64) error {
 	for i, conf := range c.confs {
 		if conf.index <= target {
 			at = i
+		}
+	}
+	if i := c.lastWithEveryMember(at); i < at {
+		// A member of today's membership, or one taken back to rejoin, was
+		// out of it at target: removed to rejoin with a fresh log, and
+		// added back later. A snapshot there is one that member refuses to
+		// restore ("not in the ConfState"), again and again until the
+		// checkpoint passes its return; so compact only up to before it
+		// left, while the log still holds that.
+		target, at = c.confs[i+1].index-1, i
+		if target < first {
+			return nil
 		}
 	}
 	if err := c.storage.Compact(target, c.confs[at].cs); err != nil {
