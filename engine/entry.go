@@ -109,9 +109,9 @@ func appendBatch(b []byte, firstZxid int64, word int32, entries []*Entry) []byte
 // batchSize is the encoded size of a batch of entries with policy word,
 // so that appendBatch grows its buffer once, not once per doubling.
 func batchSize(word int32, entries []*Entry) int {
-	n := 16
+	n, least := 16, minEntrySize(word)
 	for _, e := range entries {
-		n += minEntrySize(word) + len(e.Body)
+		n += least + len(e.Body)
 		for _, id := range e.Identities {
 			n += 8 + len(id.Scheme) + len(id.ID)
 		}

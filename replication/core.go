@@ -693,21 +693,23 @@ func (c *core) applyConfChange(e *pb.Entry) error {
 // rejoin, or at when none does (a member new to the ensemble is in no
 // earlier membership, and holds nothing back).
 func (c *core) lastWithEveryMember(at int) int {
-	has := func(cs *pb.ConfState, id uint64) bool {
-		return slices.Contains(cs.GetVoters(), id) || slices.Contains(cs.GetLearners(), id) ||
-			slices.Contains(cs.GetVotersOutgoing(), id) || slices.Contains(cs.GetLearnersNext(), id)
-	}
-	latest := c.confs[len(c.confs)-1].cs
-	wanted := slices.Concat(latest.GetVoters(), latest.GetLearners(), latest.GetVotersOutgoing(), latest.GetLearnersNext())
+	wanted := members(c.confs[len(c.confs)-1].cs)
 	for id := range c.rejoining {
 		wanted = append(wanted, id)
 	}
 	for i := at; i >= 0; i-- {
-		if !slices.ContainsFunc(wanted, func(id uint64) bool { return !has(c.confs[i].cs, id) }) {
+		held := members(c.confs[i].cs)
+		if !slices.ContainsFunc(wanted, func(id uint64) bool { return !slices.Contains(held, id) }) {
 			return i
 		}
 	}
 	return at
+}
+
+// members lists every member cs names, voting or not, in either half of a
+// joint membership.
+func members(cs *pb.ConfState) []uint64 {
+	return slices.Concat(cs.GetVoters(), cs.GetLearners(), cs.GetVotersOutgoing(), cs.GetLearnersNext())
 }
 
 // compact drops the log through durable-keep: the state machine's
