@@ -282,6 +282,19 @@ func (n *network) mustApply(ids []uint64, want []string) {
 	}
 }
 
+// mustCatchUp has lead order payload and checks, a few ticks later, that
+// each of ids applied it last: they follow the log again.
+func (n *network) mustCatchUp(lead uint64, payload string, ids ...uint64) {
+	n.t.Helper()
+	n.propose(lead, payload)
+	n.tick(3)
+	for _, id := range ids {
+		if got := n.members[id].applied; len(got) == 0 || got[len(got)-1] != payload {
+			n.t.Fatalf("member %d applied %q, want %q last", id, got, payload)
+		}
+	}
+}
+
 func seq(prefix string, from, to int) []string {
 	var out []string
 	for i := from; i < to; i++ {
@@ -769,13 +782,7 @@ func TestCompactionAndSnapshotCatchUp(t *testing.T) {
 		}
 	}
 	lead = n.leader(1, 2, 3)
-	n.propose(lead, "c")
-	n.tick(3)
-	for _, id := range n.ids() {
-		if got := n.members[id].applied; got[len(got)-1] != "c" {
-			t.Fatalf("member %d applied %q last", id, got[len(got)-1])
-		}
-	}
+	n.mustCatchUp(lead, "c", n.ids()...)
 }
 
 // TestCompactionWhileASnapshotIsWritten: a follower is sent a snapshot and
@@ -797,11 +804,7 @@ func TestCompactionWhileASnapshotIsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(n.slowDisk, follower)
-	n.propose(lead, "b")
-	n.tick(3)
-	if got := f.applied; len(got) == 0 || got[len(got)-1] != "b" {
-		t.Fatalf("the follower applied %q", got)
-	}
+	n.mustCatchUp(lead, "b", follower)
 }
 
 // wipeAFollower starts three members, has the leader order 30 entries and
@@ -827,6 +830,20 @@ func wipeAFollower(t *testing.T) (*network, uint64, uint64) {
 	return n, lead, wiped
 }
 
+// takeBack has the leader take the wiped member back and lets the network
+// run ten ticks; during, when set, runs in every round meanwhile.
+func (n *network) takeBack(lead, wiped uint64, during func()) {
+	n.t.Helper()
+	if during != nil {
+		n.also = func() bool { during(); return false }
+		defer func() { n.also = nil }()
+	}
+	if err := n.members[lead].c.rejoin(wiped); err != nil {
+		n.t.Fatal(err)
+	}
+	n.tick(10)
+}
+
 // TestWipedMemberRejoins wipes a follower's log: back with an empty log,
 // it hears of entries it had acknowledged and does not have. It must not
 // panic (raft would, on the heartbeat's commit index); it asks to rejoin,
@@ -834,20 +851,12 @@ func wipeAFollower(t *testing.T) (*network, uint64, uint64) {
 // brings it a snapshot and the log after it.
 func TestWipedMemberRejoins(t *testing.T) {
 	n, lead, wiped := wipeAFollower(t)
-	l := n.members[lead]
 	w := n.members[wiped]
 	if !w.c.lostLog {
 		t.Fatal("the wiped member did not notice it lost its log")
 	}
-	if err := l.c.rejoin(wiped); err != nil {
-		t.Fatal(err)
-	}
-	n.tick(10)
-	n.propose(lead, "after")
-	n.tick(3)
-	if got := w.applied; len(got) == 0 || got[len(got)-1] != "after" {
-		t.Fatalf("the wiped member applied %q", got)
-	}
+	n.takeBack(lead, wiped, nil)
+	n.mustCatchUp(lead, "after", wiped)
 	snap, _ := w.storage.Snapshot()
 	if snap.GetMetadata().GetIndex() == 0 {
 		t.Fatal("the wiped member caught up without a snapshot")
@@ -943,31 +952,21 @@ func TestCompactionKeepsTheRejoiningMember(t *testing.T) {
 	n, lead, wiped := wipeAFollower(t)
 	l := n.members[lead]
 	compactedOut := false
-	n.also = func() bool {
+	n.takeBack(lead, wiped, func() {
 		if latest := l.c.confs[len(l.c.confs)-1].cs; !compactedOut && !slices.Contains(latest.GetVoters(), wiped) {
 			compactedOut = true
 			if err := l.c.compact(l.c.applied, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return false
-	}
-	if err := l.c.rejoin(wiped); err != nil {
-		t.Fatal(err)
-	}
-	n.tick(10)
-	n.also = nil
+	})
 	if !compactedOut {
 		t.Fatal("the leader never compacted while the member was out: the test did not test")
 	}
 	if snap, _ := l.storage.Snapshot(); !slices.Contains(snap.GetMetadata().GetConfState().GetVoters(), wiped) {
 		t.Fatalf("the leader's snapshot at %d lacks the rejoining member: %v", snap.GetMetadata().GetIndex(), snap.GetMetadata().GetConfState())
 	}
-	n.propose(lead, "after")
-	n.tick(3)
-	if got := n.members[wiped].applied; len(got) == 0 || got[len(got)-1] != "after" {
-		t.Fatalf("the wiped member applied %q", got)
-	}
+	n.mustCatchUp(lead, "after", wiped)
 }
 
 // TestRejoinAskedAgainDuringTheSnapshot: a wiped member asks to rejoin
@@ -980,20 +979,14 @@ func TestRejoinAskedAgainDuringTheSnapshot(t *testing.T) {
 	n, lead, wiped := wipeAFollower(t)
 	l := n.members[lead]
 	askedDuringSnapshot := false
-	n.also = func() bool {
+	n.takeBack(lead, wiped, func() {
 		if pr, ok := l.c.rn.Status().Progress[wiped]; ok && pr.State == tracker.StateSnapshot {
 			askedDuringSnapshot = true
 			if err := l.c.rejoin(wiped); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return false
-	}
-	if err := l.c.rejoin(wiped); err != nil {
-		t.Fatal(err)
-	}
-	n.tick(10)
-	n.also = nil
+	})
 	if !askedDuringSnapshot {
 		t.Fatal("the leader never had a snapshot on its way to the rejoining member: the test did not test")
 	}
@@ -1008,9 +1001,5 @@ func TestRejoinAskedAgainDuringTheSnapshot(t *testing.T) {
 	if removals != 1 {
 		t.Fatalf("the rejoining member was removed %d times, want once", removals)
 	}
-	n.propose(lead, "after")
-	n.tick(3)
-	if got := n.members[wiped].applied; len(got) == 0 || got[len(got)-1] != "after" {
-		t.Fatalf("the wiped member applied %q", got)
-	}
+	n.mustCatchUp(lead, "after", wiped)
 }
