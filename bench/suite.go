@@ -200,7 +200,7 @@ func RunSuite(c Config) *Report {
 	start := time.Now()
 	rep := &Report{Started: start, Command: c.Command, Quick: c.Quick, Only: c.Only, Machine: describeMachine(),
 		Settings: Settings{JVM: c.JVM, ServerConfig: []string{"forceSync=yes", "maxClientCnxns=0", "tickTime=2000", "admin.enableServer=false (Meerkat: true on a free port, for /metrics)"},
-			MeerkatEnv: "GOGC=" + envOr("GOGC", "100 (default)") + ", GOMAXPROCS=" + envOr("GOMAXPROCS", "default (all cores)"),
+			MeerkatEnv: "GOGC=" + envOr("GOGC", "100 (default)") + ", GOMAXPROCS=" + envOr("GOMAXPROCS", "Meerkat's default (the cores + 1)"),
 			Warmup:     c.Warmup.String(), Duration: c.Duration.String(), ValueSize: c.ValueSize, Keys: c.Keys,
 			Conns: c.Conns, Depth: c.Depth, TreeZnodes: c.TreeZnodes, TreeValue: c.TreeValue}}
 	if c.runs(GroupTLS) {

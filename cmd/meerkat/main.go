@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -158,11 +159,29 @@ func loadConfig(name string, args []string, wantRest int, extra func(*flag.FlagS
 	return cfg, logger, pos, nil
 }
 
+// spareProcessor gives the Go scheduler one processor (P) more than its
+// default, the CPUs this process may use, unless GOMAXPROCS is set. The
+// server's goroutines block in system calls all the time (the log's
+// fdatasync, the event loops' and the peer connections' reads and
+// writes), and a goroutine made runnable while the Ps are held, one of
+// them by a goroutine in such a call, waits for the runtime to take that
+// P back; with a spare one it runs at once. The event loops, one per P
+// by default, follow. Measured on two cores (bench/improvements.md):
+// writes through a three-server ensemble +17 %, reads from one server
+// +14 %.
+func spareProcessor() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return
+	}
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+}
+
 func runServer(args []string) error {
 	cfg, logger, _, err := loadConfig("server", args, 0, nil)
 	if err != nil {
 		return err
 	}
+	spareProcessor()
 	tuneStop := make(chan struct{})
 	defer close(tuneStop)
 	gctune.Start(gctune.Default, tuneStop)
