@@ -175,7 +175,7 @@ func pipelinedWriterShape(c *EnsembleConfig) (int, int) { return c.Writers, c.De
 
 // oneLoopEach gives each of the three servers, which share the machine,
 // one selector thread (ZooKeeper's default on two cores) or event loop
-// (Meerkat's default is one per core).
+// (Meerkat's default is one per scheduler processor: the cores + 1).
 const oneLoopEach = "nio.numSelectorThreads=1"
 
 // start starts r's ensemble (fsync on) and creates the hot set.
@@ -355,7 +355,7 @@ func ensembleMarkdown(rep *EnsembleReport) string {
 	p("Three Meerkat servers beside three Apache ZooKeeper 3.8 servers on this machine (all on loopback, so the six JVM or Go processes and the generator share its %d cores), ", rep.Machine.Cores)
 	p("measured by `make bench-ensemble` (`%s`) on %s in %.0f s; raw results: `bench/results/ensemble.json`. ", rep.Command, rep.Started.UTC().Format("2006-01-02 15:04 MST"), rep.Seconds)
 	p("Connections are spread over the three servers in turn; writes are forwarded to the leader and fsync'd by a majority (forceSync=yes). ")
-	p("Each server has one selector thread or event loop (`%s`: ZooKeeper's default on two cores; Meerkat's default, one per core, would give the three servers six loops on two cores). ", oneLoopEach)
+	p("Each server has one selector thread or event loop (`%s`: ZooKeeper's default on two cores; Meerkat's default, one per scheduler processor (the cores + 1), would give the three servers nine loops on two cores). ", oneLoopEach)
 	p("Both ensembles run at once and take turns at each load, %d rounds of %s (after %s of warm-up) each, the order swapped every round; a load's figure is its median round, and the rounds' ops/s are listed below the table. ", max(rep.Config.Rounds, 1), rep.Config.Duration, rep.Config.Warmup)
 	p("CPU per request is the time the three server processes used over the window (/proc/<pid>/stat, summed), and the generator's beside it, per request; the ratio compares the servers'. ")
 	p("Failover is the time from the leader's SIGKILL to the first acknowledged write through a surviving server (a new session, then setData), over %d rounds; ", rep.Config.FailoverRounds)

@@ -49,7 +49,8 @@ type Config struct {
 	MaxCnxns int
 	// SelectorThreads is the number of event loops that serve the client
 	// connections (zookeeper.nio.numSelectorThreads, the selector threads
-	// of ZooKeeper's NIO server); 0, the default, means one per core.
+	// of ZooKeeper's NIO server); 0, the default, means one per
+	// Go scheduler processor (GOMAXPROCS: the cores + 1 in the server).
 	SelectorThreads int
 	// ConnThrottle is zookeeper.connection_throttle_*: the rate limit on
 	// new sessions and reconnects (off by default).
