@@ -52,9 +52,12 @@
 //
 // RunSuite measures the limits (FsyncLimit: fdatasync and group commit on
 // the data disk; ServeEcho: a server on Meerkat's event loops answering getData
-// frames, run as a separate process), then starts ZooKeeper and Meerkat one
-// after the other through internal/zktest with forceSync=yes and
-// maxClientCnxns=0, and runs every scenario against each; Config.Only
+// frames, run as a separate process), then starts ZooKeeper and Meerkat
+// through internal/zktest with forceSync=yes and maxClientCnxns=0 and runs
+// every scenario against each. For the request scenarios both servers are
+// up at once and take turns, scenario by scenario, so that the machine's
+// drift lands on both; the other groups start one server at a time.
+// Config.Only
 // (meerkat-bench -only) picks groups of scenarios. The TLS group starts
 // each server with a plain and a secure client port (ZooKeeper with
 // NettyServerCnxnFactory, which its TLS needs, for both) and a fresh CA,

@@ -330,7 +330,12 @@ func markdown(rep *Report, others []*Report, notes string, ens *EnsembleReport) 
 	p("| Meerkat runtime | %s |\n", s.MeerkatEnv)
 	p("| load | %s warm-up (not counted) then a %s window per scenario; the hot set is %d keys of %d B; headline load %d connections × %d outstanding |\n",
 		s.Warmup, s.Duration, s.Keys, s.ValueSize, s.Conns, s.Depth)
-	p("\nThe servers run one after the other, never at once; each server gets a JIT/heap warm-up of three windows of the 90/10 mix before its first measurement. ")
+	if s.TakeTurns {
+		p("\nFor the request scenarios both servers are up at once and take turns, one window each per scenario, the order swapped from one scenario to the next, so that the machine's drift between minutes lands on both alike; the other sections start one server at a time. ")
+	} else {
+		p("\nThe servers run one after the other, never at once. ")
+	}
+	p("Each server gets a JIT/heap warm-up of three windows of the 90/10 mix before its first measurement. ")
 	p("Every reply is checked (xid order per connection, error code, reply size); a run with failed checks is reported as an error below, not dropped. ")
 	p("Closed-loop latency counts from the send; open-loop latency counts from the scheduled send time, so a stall is charged to every request that was due during it (no coordinated omission). ")
 	p("Percentiles come from a log-bucketed histogram (≤ 0.8 %% error).\n\n")

@@ -136,6 +136,9 @@ type Settings struct {
 	TreeValue    int      `json:"tree_value"`
 	// TLS describes the TLS scenario's certificates and settings.
 	TLS string `json:"tls,omitempty"`
+	// TakeTurns is set when the request scenarios ran with both servers
+	// up, taking turns (reports before it ran one server after the other).
+	TakeTurns bool `json:"take_turns,omitempty"`
 }
 
 // disturbedCores is how much CPU other processes may use during a window
@@ -202,7 +205,7 @@ func RunSuite(c Config) *Report {
 		Settings: Settings{JVM: c.JVM, ServerConfig: []string{"forceSync=yes", "maxClientCnxns=0", "tickTime=2000", "admin.enableServer=false (Meerkat: true on a free port, for /metrics)"},
 			MeerkatEnv: "GOGC=" + envOr("GOGC", "100 (default)") + ", GOMAXPROCS=" + envOr("GOMAXPROCS", "Meerkat's default (the cores + 1)"),
 			Warmup:     c.Warmup.String(), Duration: c.Duration.String(), ValueSize: c.ValueSize, Keys: c.Keys,
-			Conns: c.Conns, Depth: c.Depth, TreeZnodes: c.TreeZnodes, TreeValue: c.TreeValue}}
+			Conns: c.Conns, Depth: c.Depth, TreeZnodes: c.TreeZnodes, TreeValue: c.TreeValue, TakeTurns: true}}
 	if c.runs(GroupTLS) {
 		rep.Settings.TLS = tlsSetup
 	}
@@ -226,14 +229,11 @@ func RunSuite(c Config) *Report {
 	}
 
 	c.Logf("server logs go to %s", c.LogDir)
-	var zkPeak float64
+	if c.runs(GroupLoad) {
+		c.Logf("load scenarios: both servers up, taking turns")
+		c.loadScenarios(add)
+	}
 	for _, system := range []string{ZooKeeper, Meerkat} {
-		if c.runs(GroupLoad) {
-			c.Logf("%s: load scenarios", system)
-			for _, r := range c.loadScenarios(system, &zkPeak) {
-				add(r)
-			}
-		}
 		if c.runs(GroupFanout) {
 			c.Logf("%s: watch fan-out", system)
 			for _, r := range c.fanoutScenarios(system) {
@@ -339,56 +339,101 @@ func (c *Config) run(o Options, scenario, label, system string, srv *server, str
 	return r
 }
 
-// loadScenarios runs the request scenarios on one server instance.
-func (c *Config) loadScenarios(system string, zkPeak *float64) []Run {
-	var runs []Run
+// loadServer is one system's server for the request scenarios, set up
+// and warmed.
+type loadServer struct {
+	system string
+	srv    *server
+}
+
+// startLoadServer starts system's server, creates the scenarios' znodes
+// and warms the JIT (and Meerkat's heap) on the paths measured next, with
+// three windows of the 90/10 mix that are not recorded.
+func (c *Config) startLoadServer(system string) (*loadServer, error) {
 	srv, err := startServer(system, c.JVM)
 	if err != nil {
-		return []Run{{Scenario: ScGetData, System: system, Error: err.Error()}}
+		return nil, err
 	}
-	defer c.stop(srv, "load")
-	addr, pid := srv.Addr, srv.Pid()
-	if err := c.setup(addr); err != nil {
-		return []Run{{Scenario: ScGetData, System: system, Error: "setup: " + err.Error()}}
+	if err := c.setup(srv.Addr); err != nil {
+		c.stop(srv, "load")
+		return nil, fmt.Errorf("setup: %w", err)
 	}
-	// Warm the JIT (and Meerkat's heap) on the paths measured next; not
-	// recorded.
-	warm := Options{Addr: addr, Conns: c.Conns, Depth: c.Depth, Duration: 3 * c.Duration}
+	warm := Options{Addr: srv.Addr, Conns: c.Conns, Depth: c.Depth, Duration: 3 * c.Duration}
 	if _, err := Load(warm, c.mix(10)); err != nil {
-		return []Run{{Scenario: ScGetData, System: system, Error: "warm-up: " + err.Error()}}
+		c.stop(srv, "load")
+		return nil, fmt.Errorf("warm-up: %w", err)
+	}
+	return &loadServer{system: system, srv: srv}, nil
+}
+
+// loadScenarios runs the request scenarios on one server per system. Both
+// servers are up at once and take turns at each scenario, the order
+// swapped from one scenario to the next, so that the machine's drift
+// between minutes (other tenants, its own clock) lands on both alike.
+// ZooKeeper's getData peak, which sets the open-loop rate, is measured
+// first.
+func (c *Config) loadScenarios(add func(Run)) {
+	var servers []*loadServer
+	for _, system := range []string{ZooKeeper, Meerkat} {
+		ls, err := c.startLoadServer(system)
+		if err != nil {
+			add(Run{Scenario: ScGetData, System: system, Error: err.Error()})
+			continue
+		}
+		defer c.stop(ls.srv, "load")
+		servers = append(servers, ls)
 	}
 	head := c.headLabel()
-	ld := func(sc, label string, conns, depth int, rate float64, s func(int) Stream) {
-		runs = append(runs, c.load(sc, label, system, addr, pid, srv, conns, depth, rate, s))
+	type scenario struct {
+		name, label string
+		run         func(ls *loadServer) Run
 	}
-	ld(ScGetData, head, c.Conns, c.Depth, 0, c.mix(0))
-	if system == ZooKeeper && runs[0].Load != nil {
-		*zkPeak = runs[0].Load.Throughput
+	closed := func(sc, label string, conns, depth int, streams func(int) Stream) scenario {
+		return scenario{sc, label, func(ls *loadServer) Run {
+			return c.load(sc, label, ls.system, ls.srv.Addr, ls.srv.Pid(), ls.srv, conns, depth, 0, streams)
+		}}
 	}
+	scenarios := []scenario{closed(ScGetData, head, c.Conns, c.Depth, c.mix(0))}
 	for _, n := range c.Sweep {
-		ld(ScReadSweep, loadLabel(n, 1), n, 1, 0, c.mix(0))
+		scenarios = append(scenarios, closed(ScReadSweep, loadLabel(n, 1), n, 1, c.mix(0)))
 	}
-	ld(ScExists, head, c.Conns, c.Depth, 0, Mix{Keys: c.Keys, ValueSize: c.ValueSize, Read: jute.OpExists}.Streams())
-	ld(ScChildren, head, c.Conns, c.Depth, 0, Children{Path: childrenPath, Count: childrenCount}.Streams())
-	ld(ScMixed90, head, c.Conns, c.Depth, 0, c.mix(10))
-	ld(ScMixed50, head, c.Conns, c.Depth, 0, c.mix(50))
+	scenarios = append(scenarios,
+		closed(ScExists, head, c.Conns, c.Depth, Mix{Keys: c.Keys, ValueSize: c.ValueSize, Read: jute.OpExists}.Streams()),
+		closed(ScChildren, head, c.Conns, c.Depth, Children{Path: childrenPath, Count: childrenCount}.Streams()),
+		closed(ScMixed90, head, c.Conns, c.Depth, c.mix(10)),
+		closed(ScMixed50, head, c.Conns, c.Depth, c.mix(50)))
 	for _, w := range c.Writers {
-		ld(ScSetData, fmt.Sprintf("writers=%d depth=1", w), w, 1, 0, c.mix(100))
+		scenarios = append(scenarios, closed(ScSetData, fmt.Sprintf("writers=%d depth=1", w), w, 1, c.mix(100)))
 	}
-	ld(ScChurn, "conns=16 depth=4", 16, 4, 0, Churn{Parent: churnPath, ValueSize: c.ValueSize}.Streams())
-	if *zkPeak > 0 {
-		rate := *zkPeak / 2
-		ld(ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", rate, c.Conns), c.Conns, 256, rate, c.mix(0))
-	} else {
-		runs = append(runs, Run{Scenario: ScOpenLoop, System: system, Error: "no ZooKeeper peak read rate to take half of"})
+	scenarios = append(scenarios, closed(ScChurn, "conns=16 depth=4", 16, 4, Churn{Parent: churnPath, ValueSize: c.ValueSize}.Streams()))
+	var zkPeak float64
+	scenarios = append(scenarios, scenario{ScOpenLoop, "", func(ls *loadServer) Run {
+		if zkPeak == 0 {
+			return Run{Scenario: ScOpenLoop, System: ls.system, Error: "no ZooKeeper peak read rate to take half of"}
+		}
+		rate := zkPeak / 2
+		return c.load(ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", rate, c.Conns), ls.system, ls.srv.Addr, ls.srv.Pid(), ls.srv, c.Conns, 256, rate, c.mix(0))
+	}}, scenario{ScStorm, "", func(ls *loadServer) Run {
+		res, err := Storm(ls.srv.Addr, c.StormWorkers, c.Warmup, c.Duration, ls.srv.Pid())
+		r := Run{Scenario: ScStorm, Label: fmt.Sprintf("workers=%d", c.StormWorkers), System: ls.system, Load: res, Error: errString(err)}
+		if err == nil && res.Failures() > 0 {
+			r.Error = fmt.Sprintf("%d failed checks: %v %v", res.Failures(), res.Unexpected, res.ConnErrors)
+		}
+		return r
+	}})
+	for i, sc := range scenarios {
+		order := servers
+		if i%2 == 1 && len(servers) == 2 {
+			order = []*loadServer{servers[1], servers[0]}
+		}
+		for _, ls := range order {
+			r := sc.run(ls)
+			add(r)
+			if sc.name == ScGetData && ls.system == ZooKeeper && r.Load != nil {
+				zkPeak = r.Load.Throughput
+			}
+		}
 	}
-	res, err := Storm(addr, c.StormWorkers, c.Warmup, c.Duration, pid)
-	r := Run{Scenario: ScStorm, Label: fmt.Sprintf("workers=%d", c.StormWorkers), System: system, Load: res, Error: errString(err)}
-	if err == nil && res.Failures() > 0 {
-		r.Error = fmt.Sprintf("%d failed checks: %v %v", res.Failures(), res.Unexpected, res.ConnErrors)
-	}
-	runs = append(runs, r)
-	return runs
 }
 
 // setup creates the hot set, the parent with 1,000 children and the churn
