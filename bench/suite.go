@@ -339,17 +339,10 @@ func (c *Config) run(o Options, scenario, label, system string, srv *server, str
 	return r
 }
 
-// loadServer is one system's server for the request scenarios, set up
-// and warmed.
-type loadServer struct {
-	system string
-	srv    *server
-}
-
 // startLoadServer starts system's server, creates the scenarios' znodes
 // and warms the JIT (and Meerkat's heap) on the paths measured next, with
 // three windows of the 90/10 mix that are not recorded.
-func (c *Config) startLoadServer(system string) (*loadServer, error) {
+func (c *Config) startLoadServer(system string) (*server, error) {
 	srv, err := startServer(system, c.JVM)
 	if err != nil {
 		return nil, err
@@ -363,37 +356,33 @@ func (c *Config) startLoadServer(system string) (*loadServer, error) {
 		c.stop(srv, "load")
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
-	return &loadServer{system: system, srv: srv}, nil
+	return srv, nil
 }
 
 // loadScenarios runs the request scenarios on one server per system. Both
 // servers are up at once and take turns at each scenario, the order
 // swapped from one scenario to the next, so that the machine's drift
 // between minutes (other tenants, its own clock) lands on both alike.
-// ZooKeeper's getData peak, which sets the open-loop rate, is measured
-// first.
+// The first scenario, getData at the headline load, starts with
+// ZooKeeper: its peak sets the open-loop rate.
 func (c *Config) loadScenarios(add func(Run)) {
-	var servers []*loadServer
+	var servers []*server
 	for _, system := range []string{ZooKeeper, Meerkat} {
-		ls, err := c.startLoadServer(system)
+		srv, err := c.startLoadServer(system)
 		if err != nil {
 			add(Run{Scenario: ScGetData, System: system, Error: err.Error()})
 			continue
 		}
-		defer c.stop(ls.srv, "load")
-		servers = append(servers, ls)
+		defer c.stop(srv, "load")
+		servers = append(servers, srv)
 	}
 	head := c.headLabel()
-	type scenario struct {
-		name, label string
-		run         func(ls *loadServer) Run
+	closed := func(sc, label string, conns, depth int, streams func(int) Stream) func(*server) Run {
+		return func(srv *server) Run {
+			return c.load(sc, label, srv.Name, srv.Addr, srv.Pid(), srv, conns, depth, 0, streams)
+		}
 	}
-	closed := func(sc, label string, conns, depth int, streams func(int) Stream) scenario {
-		return scenario{sc, label, func(ls *loadServer) Run {
-			return c.load(sc, label, ls.system, ls.srv.Addr, ls.srv.Pid(), ls.srv, conns, depth, 0, streams)
-		}}
-	}
-	scenarios := []scenario{closed(ScGetData, head, c.Conns, c.Depth, c.mix(0))}
+	scenarios := []func(*server) Run{closed(ScGetData, head, c.Conns, c.Depth, c.mix(0))}
 	for _, n := range c.Sweep {
 		scenarios = append(scenarios, closed(ScReadSweep, loadLabel(n, 1), n, 1, c.mix(0)))
 	}
@@ -407,29 +396,29 @@ func (c *Config) loadScenarios(add func(Run)) {
 	}
 	scenarios = append(scenarios, closed(ScChurn, "conns=16 depth=4", 16, 4, Churn{Parent: churnPath, ValueSize: c.ValueSize}.Streams()))
 	var zkPeak float64
-	scenarios = append(scenarios, scenario{ScOpenLoop, "", func(ls *loadServer) Run {
+	scenarios = append(scenarios, func(srv *server) Run {
 		if zkPeak == 0 {
-			return Run{Scenario: ScOpenLoop, System: ls.system, Error: "no ZooKeeper peak read rate to take half of"}
+			return Run{Scenario: ScOpenLoop, System: srv.Name, Error: "no ZooKeeper peak read rate to take half of"}
 		}
 		rate := zkPeak / 2
-		return c.load(ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", rate, c.Conns), ls.system, ls.srv.Addr, ls.srv.Pid(), ls.srv, c.Conns, 256, rate, c.mix(0))
-	}}, scenario{ScStorm, "", func(ls *loadServer) Run {
-		res, err := Storm(ls.srv.Addr, c.StormWorkers, c.Warmup, c.Duration, ls.srv.Pid())
-		r := Run{Scenario: ScStorm, Label: fmt.Sprintf("workers=%d", c.StormWorkers), System: ls.system, Load: res, Error: errString(err)}
+		return c.load(ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", rate, c.Conns), srv.Name, srv.Addr, srv.Pid(), srv, c.Conns, 256, rate, c.mix(0))
+	}, func(srv *server) Run {
+		res, err := Storm(srv.Addr, c.StormWorkers, c.Warmup, c.Duration, srv.Pid())
+		r := Run{Scenario: ScStorm, Label: fmt.Sprintf("workers=%d", c.StormWorkers), System: srv.Name, Load: res, Error: errString(err)}
 		if err == nil && res.Failures() > 0 {
 			r.Error = fmt.Sprintf("%d failed checks: %v %v", res.Failures(), res.Unexpected, res.ConnErrors)
 		}
 		return r
-	}})
-	for i, sc := range scenarios {
+	})
+	for i, run := range scenarios {
 		order := servers
 		if i%2 == 1 && len(servers) == 2 {
-			order = []*loadServer{servers[1], servers[0]}
+			order = []*server{servers[1], servers[0]}
 		}
-		for _, ls := range order {
-			r := sc.run(ls)
+		for _, srv := range order {
+			r := run(srv)
 			add(r)
-			if sc.name == ScGetData && ls.system == ZooKeeper && r.Load != nil {
+			if i == 0 && srv.Name == ZooKeeper && r.Load != nil {
 				zkPeak = r.Load.Throughput
 			}
 		}
