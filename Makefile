@@ -96,8 +96,9 @@ fuzz-brief:
 clean:
 	rm -rf bin
 
-# bench runs the side-by-side benchmark (limits of the machine, Apache
-# ZooKeeper, Meerkat, one server at a time) and regenerates BENCHMARKS.md,
+# bench runs the side-by-side benchmark (limits of the machine, then Apache
+# ZooKeeper and Meerkat: taking turns at the request scenarios, one at a
+# time for the others) and regenerates BENCHMARKS.md,
 # its SVG charts and bench/results/full.json; bench-quick is the short
 # profile (a few minutes, bench/results/quick.json). Nothing else may load
 # the machine meanwhile.

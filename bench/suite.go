@@ -196,7 +196,8 @@ var Groups = []string{GroupLimits, GroupLoad, GroupFanout, GroupTree, GroupFlood
 func (c *Config) runs(group string) bool { return len(c.Only) == 0 || slices.Contains(c.Only, group) }
 
 // RunSuite runs every scenario (or the groups c.Only names) against the
-// limits, Apache ZooKeeper and Meerkat, one server at a time, and returns
+// limits, then Apache ZooKeeper and Meerkat (taking turns at the request
+// scenarios, one server at a time for the other groups), and returns
 // the report. A scenario that fails is recorded with its error and the
 // suite goes on.
 func RunSuite(c Config) *Report {

@@ -1,6 +1,6 @@
 // Command meerkat-bench runs the side-by-side benchmark: the machine's
-// limits, Apache ZooKeeper 3.8 and Meerkat, one after the other, through
-// the same load generator (package bench). It writes the raw results as
+// limits, then Apache ZooKeeper 3.8 and Meerkat (taking turns at each
+// request scenario), through the same load generator (package bench). It writes the raw results as
 // JSON and regenerates BENCHMARKS.md and its charts.
 //
 //	meerkat-bench [-quick] [-json FILE] [-md FILE]   run everything
