@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/meerkat-zk/meerkat/admin"
 	"github.com/meerkat-zk/meerkat/checkpoint"
 	"github.com/meerkat-zk/meerkat/engine"
+	"github.com/meerkat-zk/meerkat/internal/dirtest"
 	"github.com/meerkat-zk/meerkat/jute"
 	"github.com/meerkat-zk/meerkat/pipeline"
 	"github.com/meerkat-zk/meerkat/snapshot"
@@ -172,36 +174,6 @@ func TestFetchRejectsADamagedSnapshot(t *testing.T) {
 	}
 }
 
-// dirImage is every file of dir by name, with its bytes.
-func dirImage(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = string(b)
-	}
-	return out
-}
-
-func sameImage(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for name, data := range a {
-		if other, ok := b[name]; !ok || other != data {
-			return false
-		}
-	}
-	return true
-}
-
 // TestDumpWALChangesNothing dumps logs that opening would change (a leftover
 // preallocated *.tmp file, a torn tail, a corrupt record): the dump must show
 // the valid records, say where and why the log ends, and leave every file's
@@ -247,10 +219,10 @@ func TestDumpWALChangesNothing(t *testing.T) {
 
 	dump := func(name string) (string, error) {
 		t.Helper()
-		before := dirImage(t, dir)
+		before := dirtest.Image(t, dir)
 		var out bytes.Buffer
 		err := DumpWAL(&out, dir)
-		if !sameImage(before, dirImage(t, dir)) {
+		if !maps.Equal(before, dirtest.Image(t, dir)) {
 			t.Fatalf("%s: dump-wal changed the log directory", name)
 		}
 		return out.String(), err

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/meerkat-zk/meerkat/internal/dirtest"
 	"github.com/meerkat-zk/meerkat/wal/walfs"
 )
 
@@ -338,36 +340,6 @@ func TestRecordsEndingInZerosSurviveReopen(t *testing.T) {
 	}
 }
 
-// dirImage is every file of dir by name, with its bytes.
-func dirImage(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[e.Name()] = string(b)
-	}
-	return out
-}
-
-func sameImage(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for name, data := range a {
-		if other, ok := b[name]; !ok || other != data {
-			return false
-		}
-	}
-	return true
-}
-
 func scanAll(t *testing.T, dir string) ([]rec, *Damage) {
 	t.Helper()
 	var out []rec
@@ -419,9 +391,9 @@ func TestScanChangesNothing(t *testing.T) {
 
 	check := func(name, dir string, want []rec, wantDamage *Damage) {
 		t.Helper()
-		before := dirImage(t, dir)
+		before := dirtest.Image(t, dir)
 		got, d := scanAll(t, dir)
-		if !sameImage(before, dirImage(t, dir)) {
+		if !maps.Equal(before, dirtest.Image(t, dir)) {
 			t.Fatalf("%s: Scan changed the directory", name)
 		}
 		if !equal(got, want) {
