@@ -8,7 +8,8 @@
 //	                                                  scenarios alone (results
 //	                                                  to a file of their own)
 //	meerkat-bench report -json FILE [-md FILE]       regenerate the report
-//	meerkat-bench ensemble [-full] [-md FILE]        three servers of each,
+//	meerkat-bench ensemble [-full] [-writers N] [-md FILE]
+//	                                                  three servers of each,
 //	                                                  then regenerate the report
 //	meerkat-bench load -addr HOST:PORT [flags]       one load run against a
 //	                                                  running server, as JSON
@@ -164,12 +165,16 @@ func runEnsemble(args []string) error {
 	fl := flag.NewFlagSet("ensemble", flag.ContinueOnError)
 	full := fl.Bool("full", false, "5 rounds of 6 s windows, 10^6 znodes to catch up (default: 3 rounds of 3 s, 10^5)")
 	md := fl.String("md", "BENCHMARKS.md", "report to regenerate")
+	writers := fl.Int("writers", 0, "connections of the setData loads (default 64)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	cfg := bench.QuickEnsembleConfig()
 	if *full {
 		cfg = bench.FullEnsembleConfig()
+	}
+	if *writers > 0 {
+		cfg.Writers = *writers
 	}
 	cfg.Command = strings.TrimSpace("meerkat-bench ensemble " + strings.Join(args, " "))
 	cfg.Logf = logf
