@@ -418,29 +418,29 @@ func checkVersion(o *op, n *Node) jute.Code {
 	return jute.CodeOK
 }
 
-// permitted finds the node at o.path after the session, path, existence
-// and permission checks.
-func (s *State) permitted(o *op, e *Entry, perm int32) (*Node, jute.Code) {
+// permitted finds the node at o.path, and where it sits (for
+// replaceNode), after the session, path, existence and permission checks.
+func (s *State) permitted(o *op, e *Entry, perm int32) (*Node, spot, jute.Code) {
 	if c := s.checkSession(e); c != jute.CodeOK {
-		return nil, c
+		return nil, spot{}, c
 	}
 	if !ValidPath(o.path) {
-		return nil, jute.CodeBadArguments
+		return nil, spot{}, jute.CodeBadArguments
 	}
-	n, ok := s.get(o.path)
+	n, at, ok := s.tree.find(o.path)
 	if !ok {
-		return nil, jute.CodeNoNode
+		return nil, spot{}, jute.CodeNoNode
 	}
 	if !s.allowed(n, perm, e.Identities) {
-		return nil, jute.CodeNoAuth
+		return nil, spot{}, jute.CodeNoAuth
 	}
-	return n, jute.CodeOK
+	return n, at, jute.CodeOK
 }
 
 // setData checks as check does, with the quota between the permission and
 // the version, as PrepRequestProcessor does.
 func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
-	n, c := s.permitted(o, e, jute.PermWrite)
+	n, at, c := s.permitted(o, e, jute.PermWrite)
 	if c == jute.CodeOK {
 		c = s.checkQuota(o.path, int64(len(o.data))-int64(len(n.Data())), 0)
 	}
@@ -455,7 +455,7 @@ func (s *State) setData(o *op, e *Entry, zxid int64) (opResult, jute.Code) {
 	u.Version++
 	u.Mtime = e.Time
 	u.Mzxid = zxid
-	s.putNode(u)
+	s.replaceNode(at, u)
 	s.pending = append(s.pending, change{kind: jute.EventNodeDataChanged, path: o.path, acl: u.acl})
 	s.quotaChanged(o.path, int64(len(o.data))-int64(oldSize), 0)
 	return opResult{stat: u.Stat()}, jute.CodeOK
@@ -492,7 +492,7 @@ func (s *State) setACL(o *op, e *Entry) (opResult, jute.Code) {
 // check follows ZooKeeper's order: session, path, existence, permission,
 // version.
 func (s *State) check(o *op, e *Entry) (opResult, jute.Code) {
-	n, c := s.permitted(o, e, jute.PermRead)
+	n, _, c := s.permitted(o, e, jute.PermRead)
 	if c == jute.CodeOK {
 		c = checkVersion(o, n)
 	}

@@ -232,7 +232,21 @@ func emptyState(acls *aclTable) *State {
 // tree comes through here or removePath, which keeps the counts equal to
 // the tree's.
 func (s *State) putNode(n Node) {
-	if old, replaced := s.tree.put(n); !replaced || old.acl != n.acl {
+	old, replaced := s.tree.put(n)
+	s.stored(n, old, replaced)
+}
+
+// replaceNode is putNode for a znode that replaces the one found at at
+// (State.lookup) with nothing put or removed since: the tree is not
+// searched again.
+func (s *State) replaceNode(at spot, n Node) {
+	s.stored(n, s.tree.replaceAt(at, n), true)
+}
+
+// stored moves the ACL counts from old (when n replaced it) to n and marks
+// n for the next checkpoint.
+func (s *State) stored(n, old Node, replaced bool) {
+	if !replaced || old.acl != n.acl {
 		s.acls.ref(n.acl)
 		if replaced {
 			s.acls.unref(old.acl)

@@ -84,6 +84,73 @@ func TestTreeRandomAgainstModel(t *testing.T) {
 	}
 }
 
+// TestTreeReplaceAtAgainstModel replaces znodes where find left them,
+// fresh spots and stale ones (another key put or removed in between, in
+// the same generation, so the root is the same page), in a tree several
+// levels deep, and checks every version against a model.
+func TestTreeReplaceAtAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	w := &treeWriter{}
+	model := map[string]string{}
+	key := func() string { return fmt.Sprintf("/d%d/n%d", rng.IntN(4), rng.IntN(5000)) }
+	for range 12000 {
+		p := key()
+		w.put(newNode(p, []byte("x")))
+		model[p] = "x"
+	}
+	if w.root.leaf() || w.root.kids[0].leaf() {
+		t.Fatal("the tree should be at least three levels deep")
+	}
+	type frozen struct {
+		tr    Tree
+		model map[string]string
+	}
+	var versions []frozen
+	fast := 0
+	for step := range 30000 {
+		p := key()
+		_, at, ok := w.find(p)
+		if _, inModel := model[p]; ok != inModel {
+			t.Fatalf("find %q: %v, model %v", p, ok, inModel)
+		}
+		if !ok {
+			continue
+		}
+		if rng.IntN(4) == 0 {
+			// Something else changes first: the spot is stale.
+			q := key()
+			if rng.IntN(2) == 0 {
+				w.put(newNode(q, []byte("y")))
+				model[q] = "y"
+			} else {
+				w.remove(q)
+				delete(model, q)
+			}
+			if q == p {
+				continue
+			}
+		} else {
+			fast++
+		}
+		d := fmt.Sprint(step)
+		old := w.replaceAt(at, newNode(p, []byte(d)))
+		if old.Path() != p || old.Data() != model[p] {
+			t.Fatalf("replaceAt %q returned %q=%q, model %q", p, old.Path(), old.Data(), model[p])
+		}
+		model[p] = d
+		if step%3000 == 0 {
+			versions = append(versions, frozen{w.freeze(), cloneMap(model)})
+		}
+	}
+	if fast < 10000 {
+		t.Fatalf("only %d fresh spots", fast)
+	}
+	checkTree(t, w.freeze(), model)
+	for _, v := range versions {
+		checkTree(t, v.tr, v.model)
+	}
+}
+
 func cloneMap(m map[string]string) map[string]string {
 	c := make(map[string]string, len(m))
 	for k, v := range m {
