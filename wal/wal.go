@@ -573,18 +573,12 @@ func (w *WAL) write(index uint64, payload []byte, sync bool) error {
 	}
 	seg := w.tail()
 	if err := w.zeroAhead(seg.end + size); err != nil {
-		if isNoSpace(err) {
-			return fmt.Errorf("%w: segment %s: %v", ErrNoSpace, seg.name, err)
-		}
-		return w.fail(fmt.Errorf("wal: zeroing segment %s from offset %d: %w", seg.name, w.zeroed, err))
+		return err
 	}
 	var crc uint32
 	w.buf, crc = appendRecord(w.buf[:0], w.lastCRC, index, payload)
-	if _, err := w.cur.WriteAt(w.buf, seg.end); err != nil {
-		if isNoSpace(err) {
-			return fmt.Errorf("%w: segment %s: %v", ErrNoSpace, seg.name, err)
-		}
-		return w.fail(fmt.Errorf("wal: write to segment %s at offset %d: %w", seg.name, seg.end, err))
+	if err := w.writeAt(w.buf, seg.end, "write to"); err != nil {
+		return err
 	}
 	w.unsynced = !sync
 	if sync {
@@ -602,6 +596,19 @@ func (w *WAL) write(index uint64, payload []byte, sync bool) error {
 }
 
 func (w *WAL) tail() *segment { return &w.segments[len(w.segments)-1] }
+
+// writeAt writes b at off in the current segment. A full disk leaves the
+// log usable (ErrNoSpace: nothing after the last record counts); any
+// other error fails it.
+func (w *WAL) writeAt(b []byte, off int64, what string) error {
+	if _, err := w.cur.WriteAt(b, off); err != nil {
+		if isNoSpace(err) {
+			return fmt.Errorf("%w: segment %s: %v", ErrNoSpace, w.tail().name, err)
+		}
+		return w.fail(fmt.Errorf("wal: %s segment %s at offset %d: %w", what, w.tail().name, off, err))
+	}
+	return nil
+}
 
 // zeroChunk is how far at a time zeroAhead writes zeros ahead of the
 // records.
@@ -626,7 +633,7 @@ func (w *WAL) zeroAhead(end int64) error {
 	from := max(w.zeroed, end)
 	to := min(from+zeroChunk, w.opts.SegmentSize)
 	if from < to {
-		if _, err := w.cur.WriteAt(zeroBlock[:to-from], from); err != nil {
+		if err := w.writeAt(zeroBlock[:to-from], from, "zeroing"); err != nil {
 			return err
 		}
 	}
