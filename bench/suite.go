@@ -274,9 +274,9 @@ func (c *Config) limits(add func(Run)) {
 		add(Run{Scenario: ScEchoLimit, System: Echo, Error: err.Error()})
 	} else {
 		for _, n := range c.Sweep {
-			add(c.load(ScEchoLimit, loadLabel(n, 1), Echo, e.addr, e.pid(), nil, n, 1, 0, c.mix(0)))
+			add(c.echoLoad(loadLabel(n, 1), e.addr, e.pid(), n, 1))
 		}
-		add(c.load(ScEchoLimit, c.headLabel(), Echo, e.addr, e.pid(), nil, c.Conns, c.Depth, 0, c.mix(0)))
+		add(c.echoLoad(c.headLabel(), e.addr, e.pid(), c.Conns, c.Depth))
 		e.kill()
 	}
 }
@@ -301,10 +301,11 @@ func (c *Config) mix(writePercent int) func(int) Stream {
 	return Mix{Keys: c.Keys, ValueSize: c.ValueSize, WritePercent: writePercent, Read: jute.OpGetData}.Streams()
 }
 
-// load runs one load scenario and wraps it as a Run.
-func (c *Config) load(scenario, label, system, addr string, pid int, srv *server, conns, depth int, rate float64, streams func(int) Stream) Run {
-	o := Options{Addr: addr, Conns: conns, Depth: depth, Rate: rate, ServerPids: []int{pid}}
-	return c.run(o, scenario, label, system, srv, streams)
+// echoLoad runs getData against the echo server at addr (process pid)
+// and wraps it as a Run.
+func (c *Config) echoLoad(label, addr string, pid, conns, depth int) Run {
+	o := Options{Addr: addr, Conns: conns, Depth: depth, ServerPids: []int{pid}}
+	return c.run(o, ScEchoLimit, label, Echo, nil, c.mix(0))
 }
 
 // run runs one load scenario with o (its address, connections, depth,
@@ -380,7 +381,7 @@ func (c *Config) loadScenarios(add func(Run)) {
 	head := c.headLabel()
 	closed := func(sc, label string, conns, depth int, streams func(int) Stream) func(*server) Run {
 		return func(srv *server) Run {
-			return c.load(sc, label, srv.Name, srv.Addr, srv.Pid(), srv, conns, depth, 0, streams)
+			return c.run(Options{Addr: srv.Addr, Conns: conns, Depth: depth}, sc, label, srv.Name, srv, streams)
 		}
 	}
 	scenarios := []func(*server) Run{closed(ScGetData, head, c.Conns, c.Depth, c.mix(0))}
@@ -401,8 +402,8 @@ func (c *Config) loadScenarios(add func(Run)) {
 		if zkPeak == 0 {
 			return Run{Scenario: ScOpenLoop, System: srv.Name, Error: "no ZooKeeper peak read rate to take half of"}
 		}
-		rate := zkPeak / 2
-		return c.load(ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", rate, c.Conns), srv.Name, srv.Addr, srv.Pid(), srv, c.Conns, 256, rate, c.mix(0))
+		o := Options{Addr: srv.Addr, Conns: c.Conns, Depth: 256, Rate: zkPeak / 2}
+		return c.run(o, ScOpenLoop, fmt.Sprintf("rate=%.0f/s conns=%d", o.Rate, c.Conns), srv.Name, srv, c.mix(0))
 	}, func(srv *server) Run {
 		res, err := Storm(srv.Addr, c.StormWorkers, c.Warmup, c.Duration, srv.Pid())
 		r := Run{Scenario: ScStorm, Label: fmt.Sprintf("workers=%d", c.StormWorkers), System: srv.Name, Load: res, Error: errString(err)}

@@ -237,8 +237,8 @@ func (s *State) putNode(n Node) {
 }
 
 // replaceNode is putNode for a znode that replaces the one found at at
-// (State.lookup) with nothing put or removed since: the tree is not
-// searched again.
+// (treeWriter.find, through permitted): the tree is not searched again
+// unless something was put or removed since.
 func (s *State) replaceNode(at spot, n Node) {
 	s.stored(n, s.tree.replaceAt(at, n), true)
 }

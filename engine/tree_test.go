@@ -86,8 +86,8 @@ func TestTreeRandomAgainstModel(t *testing.T) {
 
 // TestTreeReplaceAtAgainstModel replaces znodes where find left them,
 // fresh spots and stale ones (another key put or removed in between, in
-// the same generation, so the root is the same page), in a tree several
-// levels deep, and checks every version against a model.
+// the same generation, so no page pointer tells them apart), in a tree
+// several levels deep, and checks every version against a model.
 func TestTreeReplaceAtAgainstModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	w := &treeWriter{}

@@ -1,7 +1,8 @@
 // Command meerkat-bench runs the side-by-side benchmark: the machine's
 // limits, then Apache ZooKeeper 3.8 and Meerkat (taking turns at each
-// request scenario), through the same load generator (package bench). It writes the raw results as
-// JSON and regenerates BENCHMARKS.md and its charts.
+// request scenario), through the same load generator (package bench). It
+// writes the raw results as JSON and regenerates BENCHMARKS.md and its
+// charts.
 //
 //	meerkat-bench [-quick] [-json FILE] [-md FILE]   run everything
 //	meerkat-bench [-quick] -only tls[,load,...]      run some groups of
