@@ -177,9 +177,9 @@ type opResult struct {
 func (r *opResult) single(code jute.OpCode) []byte {
 	switch code {
 	case jute.OpCreate:
-		return jute.AppendString(nil, r.path)
+		return jute.AppendString(make([]byte, 0, 4+len(r.path)), r.path)
 	case jute.OpCreate2, jute.OpCreateContainer, jute.OpCreateTTL:
-		return r.stat.Append(jute.AppendString(nil, r.path))
+		return r.stat.Append(jute.AppendString(make([]byte, 0, 4+len(r.path)+jute.StatSize), r.path))
 	case jute.OpSetData, jute.OpSetACL, jute.OpCheck:
 		return r.stat.Append(nil)
 	}

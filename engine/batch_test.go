@@ -14,8 +14,17 @@ func TestBatchRoundTrip(t *testing.T) {
 	for _, policy := range []engine.Policy{{}, {ExtendedTypes: true, EnforceQuota: true}, {SkipACL: true, ReconfigEnabled: true},
 		{ExtendedTypes: true, SkipACL: true, ReconfigEnabled: true, EnforceQuota: true}} {
 		entries := enginetest.RandomEntries(3, 50, policy)
-		for _, e := range entries {
-			e.Identities = []jute.ID{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "bob:x"}}
+		// Identities repeat from entry to entry, differ, or are absent:
+		// the decoder shares the strings of repeats.
+		identities := [][]jute.ID{
+			{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "bob:x"}},
+			{{Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "bob:x"}},
+			{{Scheme: "ip", ID: "127.0.0.2"}},
+			nil,
+			{{Scheme: "ip", ID: "127.0.0.2"}, {Scheme: "ip", ID: "127.0.0.1"}, {Scheme: "digest", ID: "eve:y"}},
+		}
+		for i, e := range entries {
+			e.Identities = identities[i%len(identities)]
 		}
 		b := engine.AppendBatch(nil, 42, policy, entries)
 		first, got, err := engine.DecodeBatch(b)

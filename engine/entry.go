@@ -167,6 +167,11 @@ func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
 	// The count is trusted for the allocation only as far as the rest of
 	// the batch could hold that many entries (see minEntrySize).
 	entries = make([]Entry, 0, min(n, d.Len()/minEntrySize(word)))
+	// The entries' identities share one array, and an identity equal to the
+	// one decoded before it shares its strings: a batch's entries mostly
+	// come from sessions with the same few identities.
+	ids := make([]jute.ID, 0, cap(entries))
+	var last jute.ID
 	for i := 0; i < n && d.Err() == nil; i++ {
 		e := Entry{Policy: policy}
 		if word&batchRefs != 0 {
@@ -177,11 +182,13 @@ func DecodeBatch(b []byte) (firstZxid int64, entries []Entry, err error) {
 		e.Session = d.Long()
 		e.Xid = d.Int()
 		e.Op = jute.OpCode(d.Int())
-		ids := d.VectorLen()
-		for j := 0; j < ids && d.Err() == nil; j++ {
-			var id jute.ID
-			id.Decode(&d)
-			e.Identities = append(e.Identities, id)
+		first, count := len(ids), d.VectorLen()
+		for j := 0; j < count && d.Err() == nil; j++ {
+			last = jute.ID{Scheme: d.StringOr(last.Scheme), ID: d.StringOr(last.ID)}
+			ids = append(ids, last)
+		}
+		if count > 0 {
+			e.Identities = ids[first:len(ids):len(ids)]
 		}
 		e.Body = d.Buffer()
 		entries = append(entries, e)

@@ -141,6 +141,16 @@ func (d *Decoder) PathBytes() []byte {
 // String reads a jute ustring into a new string; null reads as "".
 func (d *Decoder) String() string { return string(d.Buffer()) }
 
+// StringOr reads a ustring like String, but returns known instead of a new
+// string when the two are equal: decoding many records that repeat a value
+// (the identities of a log batch's entries) then allocates it once.
+func (d *Decoder) StringOr(known string) string {
+	if b := d.Buffer(); string(b) != known {
+		return string(b)
+	}
+	return known
+}
+
 // VectorLen reads the element count of a vector; null (-1) reads as 0.
 func (d *Decoder) VectorLen() int { return d.VectorLenMin(1) }
 

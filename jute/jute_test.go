@@ -240,3 +240,20 @@ func flagRoundTrip[R any](t *testing.T, in []byte, flag bool, decode func(*R, *D
 		t.Fatalf("%T (flag %v) %+v re-encoded as %x decodes to %+v (err %v)", r, flag, r, out, back, d2.Err())
 	}
 }
+
+func TestStringOrSharesAnEqualString(t *testing.T) {
+	known := "127.0.0.1"
+	b := AppendString(AppendString(nil, "127.0.0.1"), "10.0.0.1")
+	var d Decoder
+	var equal, other string
+	if n := testing.AllocsPerRun(10, func() {
+		d.Reset(b, len(b))
+		equal = d.StringOr(known)
+	}); n != 0 {
+		t.Fatalf("reading a string equal to the known one allocated %v times", n)
+	}
+	other = d.StringOr(known)
+	if equal != known || other != "10.0.0.1" || d.Err() != nil {
+		t.Fatalf("read %q, %q (%v)", equal, other, d.Err())
+	}
+}

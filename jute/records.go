@@ -1,6 +1,9 @@
 package jute
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Record is a jute record that can be appended to a buffer and decoded.
 type Record interface {
@@ -132,8 +135,10 @@ type Stat struct {
 // StatSize is the encoded size of a Stat.
 const StatSize = 68
 
-// Append implements Record.
+// Append implements Record. It grows b once for the whole Stat, not once
+// per field: a write's reply is often a Stat appended to nil.
 func (s *Stat) Append(b []byte) []byte {
+	b = slices.Grow(b, StatSize)
 	b = AppendLong(b, s.Czxid)
 	b = AppendLong(b, s.Mzxid)
 	b = AppendLong(b, s.Ctime)
