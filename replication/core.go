@@ -92,6 +92,10 @@ type core struct {
 	// (takeAppends).
 	outbox  []*pb.Message
 	appends []*pb.Message
+	// acked is the last acknowledgement of appended entries this member
+	// sent its leader, at tick ackedAt (see repeatsAck).
+	acked   ack
+	ackedAt uint64
 	// ticks counts Tick calls; heard is the tick each member was last
 	// heard from at.
 	ticks uint64
@@ -593,7 +597,7 @@ func (c *core) persisted(appends []*pb.Message) {
 		for _, r := range m.GetResponses() {
 			if r.GetTo() == c.cfg.ID {
 				c.stepLocal(r)
-			} else {
+			} else if !c.repeatsAck(r) {
 				c.outbox = append(c.outbox, r)
 			}
 		}
@@ -601,6 +605,32 @@ func (c *core) persisted(appends []*pb.Message) {
 	if len(c.outbox) > 0 {
 		c.cfg.Send(c.outbox)
 	}
+}
+
+// ack is an acknowledgement of appended entries: the term it was sent in
+// and the last index it vouches for.
+type ack struct{ term, index uint64 }
+
+// repeatsAck reports whether r, a response of an append, is an
+// acknowledgement to leave unsent because it repeats the last one, sent in
+// the same tick. Once a round's entries are acknowledged, the leader sends
+// an append without entries to tell the followers the new commit index,
+// and raft answers it with the same acknowledgement again: a message each
+// way per follower per round that tells the leader nothing. Only a leader
+// that lost the first one (a broken connection) would miss the repeat: it
+// probes this member with an empty append and waits; the acknowledgement
+// it then gets, a tick later at the latest, is sent. Raft takes any lost
+// message in its stride, so skipping one never costs safety, only time.
+func (c *core) repeatsAck(r *pb.Message) bool {
+	if r.GetType() != pb.MsgAppResp || r.GetReject() {
+		return false
+	}
+	a := ack{r.GetTerm(), r.GetIndex()}
+	if a == c.acked && c.ackedAt == c.ticks {
+		return true
+	}
+	c.acked, c.ackedAt = a, c.ticks
+	return false
 }
 
 // stepLocal steps a response addressed to this member by its own append

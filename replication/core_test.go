@@ -52,6 +52,8 @@ type network struct {
 	// moved anything; onTick runs before every tick.
 	also   func() bool
 	onTick func()
+	// watch, when set, sees every message delivered.
+	watch func(*pb.Message)
 	// slowDisk members write nothing their Readys ask for until the test
 	// clears them: their fsync has not returned. stallOnSnapshot members
 	// write normally until asked to write a snapshot, then stall so.
@@ -162,6 +164,9 @@ func (n *network) round() bool {
 		to, from := msg.GetTo(), msg.GetFrom()
 		if n.down[to] || n.down[from] || n.cut[[2]uint64{from, to}] || n.raftCut[to] || n.raftCut[from] {
 			continue
+		}
+		if n.watch != nil {
+			n.watch(msg)
 		}
 		_ = n.members[to].c.Step(msg)
 		moved = true
@@ -390,6 +395,40 @@ func TestCommitsApplyWhileTheDiskIsBusy(t *testing.T) {
 	delete(n.slowDisk, slow)
 	n.settle()
 	n.mustApply([]uint64{1, 2, 3}, []string{"w1", "w2"})
+}
+
+// TestFollowersSkipRepeatedAcks: a follower acknowledges a round's entries
+// once, not again when the append that only carries the new commit index
+// follows, and every member still applies them. A leader that probes a
+// follower after a lost connection hears a repeat at its next heartbeat and
+// replicates to it again.
+func TestFollowersSkipRepeatedAcks(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3}, nil)
+	lead := n.leader(1, 2, 3)
+	acks := map[[2]uint64]int{}
+	n.watch = func(m *pb.Message) {
+		if m.GetType() == pb.MsgAppResp && !m.GetReject() {
+			acks[[2]uint64{m.GetFrom(), m.GetIndex()}]++
+		}
+	}
+	n.propose(lead, "a")
+	n.propose(lead, "b", "c")
+	n.mustApply([]uint64{1, 2, 3}, []string{"a", "b", "c"})
+	for key, count := range acks {
+		if count != 1 {
+			t.Errorf("member %d acknowledged index %d %d times", key[0], key[1], count)
+		}
+	}
+	if len(acks) < 4 {
+		t.Fatalf("acknowledgements seen: %v", acks)
+	}
+	follower := uint64(1)
+	if lead == 1 {
+		follower = 2
+	}
+	n.members[lead].c.rn.ReportUnreachable(follower)
+	n.tick(3)
+	n.mustCatchUp(lead, "d", 1, 2, 3)
 }
 
 func TestLeaderCutOffIsReplaced(t *testing.T) {
