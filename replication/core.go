@@ -60,8 +60,8 @@ type core struct {
 	// twice the election timeout of silence.
 	silent int
 	// suspect is a leader whose connection broke and that has not been
-	// heard from since (leaderLost).
-	suspect uint64
+	// heard from since (leaderLost), suspectTerm the term it led.
+	suspect, suspectTerm uint64
 	// applied is the index of the last entry handed to Apply; confs the
 	// memberships from the log's first index on, each with the index it
 	// took effect at (what a compaction's snapshot must name).
@@ -441,7 +441,7 @@ func (c *core) leaderLost(id uint64) (place int, ok bool) {
 	if id == 0 || id != c.leader || c.learner || !slices.Contains(c.voters, c.cfg.ID) {
 		return 0, false
 	}
-	c.suspect = id
+	c.suspect, c.suspectTerm = id, c.term
 	for range c.cfg.ElectionTicks {
 		c.rn.Tick()
 	}
@@ -458,10 +458,19 @@ func (c *core) leaderLost(id uint64) (place int, ok bool) {
 }
 
 // campaign starts an election (a pre-vote first) if the leader that
-// leaderLost was told of has still not been heard from and no other has
-// taken its place meanwhile.
+// leaderLost was told of has still not been heard from, no other has taken
+// its place meanwhile, and no election this member voted in is under way.
+// Running its election clock out lets another member campaign before its
+// turn; once this member has given that one its vote, a campaign of its
+// own would only start a higher term before the winner's first append
+// arrives, and the members that had no leader yet would follow it there:
+// the new leader steps down, and the ensemble waits out an election
+// timeout (a SIGKILL soak saw a second's gap so).
 func (c *core) campaign() error {
 	if c.suspect == 0 || c.raftLead != 0 && c.raftLead != c.suspect {
+		return nil
+	}
+	if st := c.rn.BasicStatus(); st.GetTerm() > c.suspectTerm && st.GetVote() != 0 && st.GetVote() != c.cfg.ID {
 		return nil
 	}
 	return c.rn.Campaign()

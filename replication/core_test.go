@@ -739,6 +739,64 @@ func TestWrongLeaderLossDoesNotDisrupt(t *testing.T) {
 	n.mustApply(n.ids(), []string{"still"})
 }
 
+// TestNoCampaignAfterVotingForAnother: the leader dies, and a follower
+// whose turn comes later campaigns first (running the election clock out
+// can do that). The follower first in line has given it its vote but not
+// heard from it as leader yet when its own turn comes: it must not
+// campaign, or the members still without a leader would follow it to a
+// higher term and depose the new leader.
+func TestNoCampaignAfterVotingForAnother(t *testing.T) {
+	n := newNetwork(t, []uint64{1, 2, 3, 4, 5}, nil)
+	old := n.leader(1, 2, 3, 4, 5)
+	n.crash(old)
+	places := map[int]uint64{}
+	for _, id := range n.ids() {
+		if id != old {
+			place, ok := n.members[id].c.leaderLost(old)
+			if !ok {
+				t.Fatalf("member %d is not in line", id)
+			}
+			places[place] = id
+		}
+	}
+	first, early := n.members[places[0]].c, places[1]
+	if err := n.members[early].c.campaign(); err != nil {
+		t.Fatal(err)
+	}
+	voted := false
+	for range 100 {
+		n.round()
+		if st := first.Status(); st.GetVote() == early && st.Lead == 0 {
+			voted = true
+			break
+		}
+	}
+	if !voted {
+		t.Fatalf("member %d never voted for %d without knowing it leads", places[0], early)
+	}
+	// The new leader's first appends are slow to arrive, as they are on a
+	// loaded machine.
+	for _, id := range n.ids() {
+		n.cut[[2]uint64{early, id}] = true
+	}
+	if err := first.campaign(); err != nil {
+		t.Fatal(err)
+	}
+	n.settle()
+	n.heal()
+	n.tick(1)
+	st := n.members[early].c.Status()
+	if st.RaftState != raft.StateLeader || st.GetTerm() != first.Status().GetTerm() || first.Status().Lead != early {
+		t.Fatalf("member %d is %v in term %d; member %d follows %d in term %d", early, st.RaftState, st.GetTerm(),
+			places[0], first.Status().Lead, first.Status().GetTerm())
+	}
+	n.propose(early, "after")
+	n.tick(1)
+	if got := n.members[places[0]].applied; len(got) == 0 || got[len(got)-1] != "after" {
+		t.Fatalf("member %d applied %q", places[0], got)
+	}
+}
+
 // TestLearnerGivesUpOnASilentLeader: raft never makes a learner look for
 // another leader, so the core reports none after twice the election
 // timeout without hearing from it, and the leader again once it is back.
