@@ -115,21 +115,7 @@ func searchKids(p *page, parent, name string) int {
 // valid, and the znode unchanged, for as long as the caller holds the Tree.
 // (A treeWriter's own unpublished pages change in place: copy the Node
 // before the next put or remove.)
-func (t Tree) Get(path string) (*Node, bool) {
-	parent, name := splitPath(path)
-	p := t.root
-	if p == nil {
-		return nil, false
-	}
-	for !p.leaf() {
-		p = p.kids[searchKids(p, parent, name)]
-	}
-	i, ok := searchItems(p.items, parent, name)
-	if !ok {
-		return nil, false
-	}
-	return &p.items[i], true
-}
+func (t Tree) Get(path string) (*Node, bool) { return t.locate(path, nil) }
 
 // maxSpotDepth bounds the inner pages a spot records: at the fewest
 // children a split leaves, 12 levels hold far more znodes than memory.
@@ -147,10 +133,9 @@ type spot struct {
 	found bool
 }
 
-// locate is Get that also records in at where the znode sits, so that a
-// writer can replace it without searching again (treeWriter.replaceAt).
-// Get keeps a descent of its own: it is the read path, and recording the
-// way down cost it 5 % in BenchmarkTreeGet.
+// locate is Get that also records in at, unless at is nil, where the
+// znode sits, so that a writer can replace it without searching again
+// (treeWriter.replaceAt).
 func (t Tree) locate(path string, at *spot) (*Node, bool) {
 	parent, name := splitPath(path)
 	p := t.root
@@ -160,7 +145,7 @@ func (t Tree) locate(path string, at *spot) (*Node, bool) {
 	depth := 0
 	for ; !p.leaf(); depth++ {
 		k := searchKids(p, parent, name)
-		if depth < maxSpotDepth {
+		if at != nil && depth < maxSpotDepth {
 			at.kids[depth] = k
 		}
 		p = p.kids[k]
@@ -169,7 +154,9 @@ func (t Tree) locate(path string, at *spot) (*Node, bool) {
 	if !ok {
 		return nil, false
 	}
-	at.depth, at.item, at.found = depth, i, depth <= maxSpotDepth
+	if at != nil {
+		at.depth, at.item, at.found = depth, i, depth <= maxSpotDepth
+	}
 	return &p.items[i], true
 }
 
