@@ -111,8 +111,7 @@ func RunEnsembles(c EnsembleConfig) *EnsembleReport {
 	}
 	for _, l := range ensembleLoads {
 		for round := range max(c.Rounds, 1) {
-			for k := range runs {
-				r := runs[(k+round)%len(runs)]
+			for _, r := range inTurn(runs, round) {
 				r.do(&c, func() error { return c.measureRound(r, l) })
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"net"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -356,5 +357,20 @@ func TestCreateHotSetReportsFailures(t *testing.T) {
 	})
 	if err := CreateHotSet(bad.addr(), 100, 8, time.Minute); err == nil {
 		t.Error("a create refused with NOAUTH went unreported")
+	}
+}
+
+func TestInTurnRotates(t *testing.T) {
+	s := []string{"zk", "mk", "echo"}
+	for turn, want := range [][]string{{"zk", "mk", "echo"}, {"mk", "echo", "zk"}, {"echo", "zk", "mk"}, {"zk", "mk", "echo"}} {
+		if got := inTurn(s, turn); !slices.Equal(got, want) {
+			t.Fatalf("turn %d: %v, want %v", turn, got, want)
+		}
+	}
+	if !slices.Equal(s, []string{"zk", "mk", "echo"}) {
+		t.Fatalf("inTurn changed its argument: %v", s)
+	}
+	if got := inTurn([]string(nil), 1); len(got) != 0 {
+		t.Fatalf("no servers: %v", got)
 	}
 }

@@ -413,11 +413,7 @@ func (c *Config) loadScenarios(add func(Run)) {
 		return r
 	})
 	for i, run := range scenarios {
-		order := servers
-		if i%2 == 1 && len(servers) == 2 {
-			order = []*server{servers[1], servers[0]}
-		}
-		for _, srv := range order {
+		for _, srv := range inTurn(servers, i) {
 			r := run(srv)
 			add(r)
 			if i == 0 && srv.Name == ZooKeeper && r.Load != nil {
@@ -425,6 +421,16 @@ func (c *Config) loadScenarios(add func(Run)) {
 			}
 		}
 	}
+}
+
+// inTurn returns s rotated by turn: taken in this order turn after turn,
+// each of s goes first as often as the others.
+func inTurn[T any](s []T, turn int) []T {
+	if len(s) == 0 {
+		return s
+	}
+	k := turn % len(s)
+	return append(slices.Clone(s[k:]), s[:k]...)
 }
 
 // setup creates the hot set, the parent with 1,000 children and the churn
