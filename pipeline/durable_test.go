@@ -261,3 +261,59 @@ func TestFullDiskFailsWritesKeepsReadsAndRecovers(t *testing.T) {
 		t.Fatalf("the writes never needed a second segment: %v", log.Segments())
 	}
 }
+
+// offers is a Checkpoints that keeps the zxid of every delta offered.
+type offers struct {
+	mu    sync.Mutex
+	zxids []int64
+}
+
+func (o *offers) Ready() bool { return true }
+func (o *offers) Offer(d engine.Delta) {
+	o.mu.Lock()
+	o.zxids = append(o.zxids, d.View.Zxid)
+	o.mu.Unlock()
+}
+func (o *offers) Durable() int64     { return 0 }
+func (o *offers) Reset(engine.Delta) {}
+
+func (o *offers) last() int64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.zxids) == 0 {
+		return 0
+	}
+	return o.zxids[len(o.zxids)-1]
+}
+
+// TestQuietPipelineOffersItsLastChanges writes a burst, far quicker than
+// CheckpointEvery, and then nothing: the checkpointer still gets the
+// burst's last changes, on a deadline, not only with the next write.
+func TestQuietPipelineOffersItsLastChanges(t *testing.T) {
+	cp := &offers{}
+	p, err := New(Config{ServerID: 1, Tick: time.Hour, Checkpoints: cp, CheckpointEvery: 200 * time.Millisecond, Logger: quiet}, engine.NewState())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	defer p.Stop()
+	c := newCollector()
+	if err := p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c}); err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t, 1)
+	sid := c.done[0].Session.ID
+	for i := range 20 {
+		body := (&jute.CreateRequest{Path: fmt.Sprintf("/n%d", i), ACL: engine.OpenACL}).AppendCreate(nil, false)
+		if err := p.Submit(write(jute.OpCreate, sid, body, c)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.wait(t, 20)
+	want := c.done[20].Result.Zxid
+	for deadline := time.Now().Add(10 * time.Second); cp.last() != want; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the checkpointer got zxid %#x last, want the burst's last write, %#x", cp.last(), want)
+		}
+	}
+}

@@ -35,9 +35,10 @@ type Config struct {
 	// MaxBatch bounds how many requests one step takes.
 	MaxBatch int
 	// CommitWait bounds how long a batch may wait for more writes when the
-	// previous batch showed concurrent writers (see gather); 0 means the
-	// duration of the last log append, at most 1 ms. A negative value never
-	// waits.
+	// previous batch showed concurrent writers (see gather, and on an
+	// ensemble's leader holdProposal); 0 means the duration of the last
+	// log append, at most 1 ms (on the leader, gatherPatience). A negative
+	// value never waits.
 	CommitWait time.Duration
 	// CheckpointEvery is the least time between two deltas offered to the
 	// checkpointer: changes to the same znodes in between are written to
@@ -279,8 +280,10 @@ type Pipeline struct {
 	// entries it carried and how long it took (for gather).
 	lastLogged int
 	lastAppend time.Duration
-	// lastOffer is when the checkpointer last got a delta.
+	// lastOffer is when the checkpointer last got a delta; unoffered is
+	// set while the View holds changes it has not been offered yet.
 	lastOffer time.Time
+	unoffered bool
 
 	// member is the ensemble side; nil for a standalone pipeline.
 	member *member
@@ -459,7 +462,23 @@ func (p *Pipeline) nextDeadline(now time.Time) time.Time {
 			next = t
 		}
 	}
+	if t := p.offerDeadline(now); !t.IsZero() && t.Before(next) {
+		next = t
+	}
 	return next
+}
+
+// offerDeadline is when waiting changes are next offered to the
+// checkpointer (zero if none wait): CheckpointEvery after the last offer,
+// or, if that has passed and the checkpointer was busy, a little later.
+func (p *Pipeline) offerDeadline(now time.Time) time.Time {
+	if !p.unoffered {
+		return time.Time{}
+	}
+	if at := p.lastOffer.Add(p.cfg.CheckpointEvery); at.After(now) {
+		return at
+	}
+	return now.Add(p.cfg.CheckpointEvery / 8)
 }
 
 // runDeadlines runs what is due by now: session expiry on tick boundaries
@@ -507,6 +526,8 @@ func (p *Pipeline) finishStep() {
 	if published {
 		p.publish()
 		p.applied = false
+	} else if p.unoffered {
+		p.offerCheckpoint()
 	}
 	// Inspections see the step's end state, which is also the View.
 	for _, r := range p.inspects {
@@ -668,10 +689,23 @@ func (p *Pipeline) Capture() (*engine.View, []engine.SessionRecord, error) {
 func (p *Pipeline) publish() {
 	v := p.state.Publish()
 	p.view.Store(v)
+	if p.cfg.Checkpoints != nil {
+		p.unoffered = true
+		p.offerCheckpoint()
+	}
+}
+
+// offerCheckpoint hands the checkpointer the changes published since its
+// last delta, at most every CheckpointEvery, and drops the log its
+// durable checkpoint covers. publish calls it, and so does a deadline
+// while changes wait (offerDeadline): after the last write of a burst,
+// they would otherwise wait for the next write, and the checkpoint and
+// the log's compaction with them.
+func (p *Pipeline) offerCheckpoint() {
 	if cp := p.cfg.Checkpoints; cp != nil {
-		if cp.Ready() && time.Since(p.lastOffer) >= p.cfg.CheckpointEvery {
-			cp.Offer(p.state.TakeDelta(v))
-			p.lastOffer = time.Now()
+		if p.unoffered && cp.Ready() && time.Since(p.lastOffer) >= p.cfg.CheckpointEvery {
+			cp.Offer(p.state.TakeDelta(p.view.Load()))
+			p.lastOffer, p.unoffered = time.Now(), false
 		}
 		if d := cp.Durable(); d > p.removed && p.cfg.Log != nil {
 			if err := p.cfg.Log.RemoveThrough(uint64(d)); err != nil {
