@@ -147,9 +147,13 @@ type member struct {
 	proposal []*engine.Entry
 	refused  map[int32][]refusal
 	// unapplied counts the proposals this leader made in its term that
-	// it has not applied yet; proposedAt is when it made the last one.
-	unapplied  int
-	proposedAt time.Time
+	// it has not applied yet; proposedAt is when it made the last one,
+	// lastRound how many writes it carried, and roundApplied when the
+	// last of it was applied (see holdProposal).
+	unapplied    int
+	proposedAt   time.Time
+	lastRound    int
+	roundApplied time.Time
 	// reads are syncs and session lookups waiting for a read index or
 	// for the state to be applied through it.
 	reads   []*readWait
@@ -480,18 +484,54 @@ func (m *member) giveUp() {
 // log under load, and the most a proposal raft dropped can stall the next.
 const proposalPatience = 20 * time.Millisecond
 
-// holdProposal reports whether the leader holds this step's proposal back
-// because its last one is not applied yet. One proposal at a time is group
-// commit across the ensemble: what comes in during a round of the log
-// (append and fsync on every member, acknowledgements, commit) goes out
-// together in the next, so each round's fixed costs (raft messages, peer
-// writes and reads, an fdatasync per member) are shared by more writes.
-// With a proposal in every step instead, rounds overlap with a few writes
-// each, and on the 64-writer benchmark the ensemble spent 14 % more CPU
-// per write. A proposal raft dropped is never applied: after
+// gatherPatience bounds how long, once a round is applied, the leader
+// waits for the next round's writes to gather (holdProposal), unless
+// Config.CommitWait says otherwise: about two rounds of the log under
+// load. Longer than the standalone log's wait (gather), which covers one
+// fsync, not a round of messages between the members.
+const gatherPatience = 2 * time.Millisecond
+
+// holdProposal reports whether the leader holds this step's proposal back.
+//
+// It does while its last one is not applied yet. One proposal at a time
+// is group commit across the ensemble: what comes in during a round of
+// the log (append and fsync on every member, acknowledgements, commit)
+// goes out together in the next, so each round's fixed costs (raft
+// messages, peer writes and reads, an fdatasync per member) are shared by
+// more writes. With a proposal in every step instead, rounds overlap with
+// a few writes each, and on the 64-writer benchmark the ensemble spent
+// 14 % more CPU per write. A proposal raft dropped is never applied: after
 // proposalPatience the leader proposes anyway.
+//
+// Once the last round is applied, it holds the proposal until it has
+// nine tenths of the last round's count of writes (rounded down), for at
+// most gatherPatience. Clients that wait for each answer before the next
+// write send the next round's writes as they get the last round's
+// answers, and the answers of the followers' clients come a hop later
+// than the leader's: a round that starts without them carries only part
+// of the load, the rest waits a whole round for the one after, and the
+// rounds fall out of step with the clients. Waiting until they are back
+// keeps each client's write in the first round after its answer. On the
+// 64-writer benchmark through a 3-server ensemble it raised writes per
+// second by about a fifth and cut CPU per write by a quarter. The tenth
+// left out and the rounding down keep a load that thins out (clients
+// that leave, or writes that come at random times) from waiting: a round
+// of one write never holds the next, and a shortfall makes the next
+// round's target smaller, not the wait longer.
 func (m *member) holdProposal(now time.Time) bool {
-	return m.unapplied > 0 && now.Sub(m.proposedAt) < proposalPatience
+	if m.unapplied > 0 {
+		return now.Sub(m.proposedAt) < proposalPatience
+	}
+	return len(m.proposal) < m.lastRound*9/10 && now.Sub(m.roundApplied) < m.gatherWait()
+}
+
+// gatherWait is how long holdProposal waits for a round to gather:
+// Config.CommitWait when set (negative: never), else gatherPatience.
+func (m *member) gatherWait() time.Duration {
+	if w := m.p.cfg.CommitWait; w != 0 {
+		return w
+	}
+	return gatherPatience
 }
 
 // maxProposal bounds the bytes of one proposal: a batch larger than raft's
@@ -502,7 +542,7 @@ const maxProposal = 512 << 10
 // maxProposal (one write larger than that goes alone).
 func (m *member) proposeAll(now time.Time) {
 	start, size := 0, 0
-	m.unapplied, m.proposedAt = 0, now
+	m.unapplied, m.proposedAt, m.lastRound = 0, now, len(m.proposal)
 	for i, e := range m.proposal {
 		size += len(e.Body) + 64
 		if size >= maxProposal || i == len(m.proposal)-1 {
@@ -588,6 +628,9 @@ func (m *member) apply(entries []LogEntry, now time.Time) {
 		default:
 			if le.Term == m.term && m.isLeader() && m.unapplied > 0 {
 				m.unapplied--
+				if m.unapplied == 0 {
+					m.roundApplied = now
+				}
 			}
 			_, batch, err := engine.DecodeBatch(le.Data)
 			if err == nil && !m.policySeen {
@@ -710,7 +753,7 @@ func (m *member) leaderChanged(leader, term uint64, now time.Time) {
 	}
 	m.leader, m.term = leader, term
 	m.reconfiguring = false
-	m.unapplied = 0
+	m.unapplied, m.lastRound = 0, 0
 	// What was sent under the old leadership has an unknown outcome; what
 	// waits in the outbox goes to the new leader.
 	m.failWaiting(func(w *waiter) bool { return w.via != 0 })
@@ -933,8 +976,12 @@ func (m *member) report() {
 // nextDeadline is when the member next has something to do on its own.
 func (m *member) nextDeadline() time.Time {
 	next := m.nextReport
-	if len(m.proposal) > 0 && m.unapplied > 0 {
-		if at := m.proposedAt.Add(proposalPatience); next.IsZero() || at.Before(next) {
+	if len(m.proposal) > 0 {
+		at := m.roundApplied.Add(max(m.gatherWait(), 0))
+		if m.unapplied > 0 {
+			at = m.proposedAt.Add(proposalPatience)
+		}
+		if next.IsZero() || at.Before(next) {
 			next = at
 		}
 	}

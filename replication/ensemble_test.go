@@ -332,7 +332,9 @@ func TestForwardedWritesApplyEverywhereInOrder(t *testing.T) {
 			e.settle()
 		}
 	}
-	e.settle()
+	// A tick, for the last writes if the leader holds them for more to
+	// gather (holdProposal).
+	e.tick(1)
 	zxids := map[int64]bool{}
 	for _, s := range reqs {
 		if !e.isDone(s.id, s.r) || s.r.Result.Err != jute.CodeOK {
@@ -393,7 +395,9 @@ func TestLeaderProposesOneBatchAtATime(t *testing.T) {
 	}
 
 	// A proposal raft drops is never applied: the next write waits for a
-	// while, then goes out anyway.
+	// while, then goes out anyway. (A tick first, so that the write after
+	// the round of 3 does not wait for the next round to gather.)
+	e.tick(1)
 	e.drop = 1
 	lost := write("/lost")
 	next := write("/next")
@@ -408,6 +412,77 @@ func TestLeaderProposesOneBatchAtATime(t *testing.T) {
 	if e.isDone(lead, lost) {
 		t.Fatal("a dropped proposal's write was answered")
 	}
+	e.mustAgree(1, 2, 3)
+}
+
+// TestLeaderGathersTheNextRound checks the second half of holdProposal:
+// once a round of 10 writes is applied, the leader holds its next
+// proposal until 9 writes wait, or for gatherPatience; after a round of
+// one write, the next goes at once.
+func TestLeaderGathersTheNextRound(t *testing.T) {
+	e := newEnsemble(t, []uint64{1, 2, 3}, nil)
+	lead := e.leader(1, 2, 3)
+	s, c := e.openSession(lead, 30000)
+	e.tick(1)
+	n := 0
+	write := func() *pipeline.Request {
+		r := e.submit(lead, createReq(s.ID, c, fmt.Sprintf("/w%d", n), 0))
+		n++
+		e.settle()
+		return r
+	}
+	writes := func(k int) []*pipeline.Request {
+		var rs []*pipeline.Request
+		for range k {
+			rs = append(rs, e.submit(lead, createReq(s.ID, c, fmt.Sprintf("/w%d", n), 0)))
+			n++
+		}
+		e.settle()
+		return rs
+	}
+	mustBeDone := func(what string, rs ...*pipeline.Request) {
+		t.Helper()
+		for _, r := range rs {
+			if !e.isDone(lead, r) || r.Result.Err != jute.CodeOK {
+				t.Fatalf("%s: %q done %v, %v", what, r.Entry.Body, e.isDone(lead, r), r.Result.Err)
+			}
+		}
+	}
+	base := e.proposals[lead]
+	proposed := func(want int) {
+		t.Helper()
+		if got := e.proposals[lead] - base; got != want {
+			t.Fatalf("%d proposals, want %d", got, want)
+		}
+	}
+
+	mustBeDone("a round of 10", writes(10)...)
+	proposed(1)
+	gathering := writes(8)
+	proposed(1)
+	gathering = append(gathering, write())
+	proposed(2)
+	mustBeDone("9 writes after a round of 10", gathering...)
+
+	// Short of 9*9/10 = 8 writes, the next round waits for the clock.
+	late := writes(7)
+	proposed(2)
+	const gatherPatience = 2 * time.Millisecond // the pipeline's
+	e.now = e.now.Add(gatherPatience - time.Microsecond)
+	e.settle()
+	proposed(2)
+	e.now = e.now.Add(time.Microsecond)
+	e.settle()
+	proposed(3)
+	mustBeDone("7 writes after a round of 9", late...)
+
+	// A round of 7 waits for 6; a round of 1 holds nothing back.
+	e.tick(1)
+	alone := write()
+	proposed(4)
+	mustBeDone("a write alone", alone)
+	mustBeDone("the write after a round of one", write())
+	proposed(5)
 	e.mustAgree(1, 2, 3)
 }
 
