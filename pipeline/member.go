@@ -518,20 +518,26 @@ const gatherPatience = 2 * time.Millisecond
 // that leave, or writes that come at random times) from waiting: a round
 // of one write never holds the next, and a shortfall makes the next
 // round's target smaller, not the wait longer.
-func (m *member) holdProposal(now time.Time) bool {
-	if m.unapplied > 0 {
-		return now.Sub(m.proposedAt) < proposalPatience
-	}
-	return len(m.proposal) < m.lastRound*9/10 && now.Sub(m.roundApplied) < m.gatherWait()
-}
+func (m *member) holdProposal(now time.Time) bool { return now.Before(m.heldUntil()) }
 
-// gatherWait is how long holdProposal waits for a round to gather:
-// Config.CommitWait when set (negative: never), else gatherPatience.
-func (m *member) gatherWait() time.Duration {
-	if w := m.p.cfg.CommitWait; w != 0 {
-		return w
+// heldUntil is when holdProposal stops holding the proposal back (zero,
+// or a time past, when it does not): proposalPatience after the last
+// proposal while that is unapplied; else, while the proposal is short of
+// its target, the gathering's bound after the last round was applied
+// (Config.CommitWait when set, a negative one never holding; else
+// gatherPatience).
+func (m *member) heldUntil() time.Time {
+	if m.unapplied > 0 {
+		return m.proposedAt.Add(proposalPatience)
 	}
-	return gatherPatience
+	if len(m.proposal) >= m.lastRound*9/10 {
+		return time.Time{}
+	}
+	wait := gatherPatience
+	if m.p.cfg.CommitWait != 0 {
+		wait = m.p.cfg.CommitWait
+	}
+	return m.roundApplied.Add(wait)
 }
 
 // maxProposal bounds the bytes of one proposal: a batch larger than raft's
@@ -977,11 +983,7 @@ func (m *member) report() {
 func (m *member) nextDeadline() time.Time {
 	next := m.nextReport
 	if len(m.proposal) > 0 {
-		at := m.roundApplied.Add(max(m.gatherWait(), 0))
-		if m.unapplied > 0 {
-			at = m.proposedAt.Add(proposalPatience)
-		}
-		if next.IsZero() || at.Before(next) {
+		if at := m.heldUntil(); !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
 	}

@@ -417,20 +417,15 @@ func TestLeaderProposesOneBatchAtATime(t *testing.T) {
 
 // TestLeaderGathersTheNextRound checks the second half of holdProposal:
 // once a round of 10 writes is applied, the leader holds its next
-// proposal until 9 writes wait, or for gatherPatience; after a round of
-// one write, the next goes at once.
+// proposal until 9 writes wait, or for the configured CommitWait; after a
+// round of one write, the next goes at once.
 func TestLeaderGathersTheNextRound(t *testing.T) {
-	e := newEnsemble(t, []uint64{1, 2, 3}, nil)
+	const commitWait = 3 * time.Millisecond
+	e := newEnsembleWith(t, []uint64{1, 2, 3}, nil, func(c *pipeline.Config) { c.CommitWait = commitWait })
 	lead := e.leader(1, 2, 3)
 	s, c := e.openSession(lead, 30000)
 	e.tick(1)
 	n := 0
-	write := func() *pipeline.Request {
-		r := e.submit(lead, createReq(s.ID, c, fmt.Sprintf("/w%d", n), 0))
-		n++
-		e.settle()
-		return r
-	}
 	writes := func(k int) []*pipeline.Request {
 		var rs []*pipeline.Request
 		for range k {
@@ -460,15 +455,14 @@ func TestLeaderGathersTheNextRound(t *testing.T) {
 	proposed(1)
 	gathering := writes(8)
 	proposed(1)
-	gathering = append(gathering, write())
+	gathering = append(gathering, writes(1)...)
 	proposed(2)
 	mustBeDone("9 writes after a round of 10", gathering...)
 
 	// Short of 9*9/10 = 8 writes, the next round waits for the clock.
 	late := writes(7)
 	proposed(2)
-	const gatherPatience = 2 * time.Millisecond // the pipeline's
-	e.now = e.now.Add(gatherPatience - time.Microsecond)
+	e.now = e.now.Add(commitWait - time.Microsecond)
 	e.settle()
 	proposed(2)
 	e.now = e.now.Add(time.Microsecond)
@@ -478,10 +472,10 @@ func TestLeaderGathersTheNextRound(t *testing.T) {
 
 	// A round of 7 waits for 6; a round of 1 holds nothing back.
 	e.tick(1)
-	alone := write()
+	alone := writes(1)
 	proposed(4)
-	mustBeDone("a write alone", alone)
-	mustBeDone("the write after a round of one", write())
+	mustBeDone("a write alone", alone...)
+	mustBeDone("the write after a round of one", writes(1)...)
 	proposed(5)
 	e.mustAgree(1, 2, 3)
 }
