@@ -106,6 +106,25 @@ func write(op jute.OpCode, session int64, body []byte, from Completer) *Request 
 	return &Request{Kind: KindWrite, Entry: engine.Entry{Op: op, Session: session, Body: body}, From: from}
 }
 
+// startWithSession starts a pipeline of cfg on state (stopped when the
+// test ends, if the test has not stopped it) and opens a session through
+// it; the collector has the session's request as its first.
+func startWithSession(t *testing.T, cfg Config, state *engine.State) (*Pipeline, *collector, int64) {
+	t.Helper()
+	p, err := New(cfg, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	t.Cleanup(p.Stop)
+	c := newCollector()
+	if err := p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c}); err != nil {
+		t.Fatal(err)
+	}
+	c.wait(t, 1)
+	return p, c, c.done[0].Session.ID
+}
+
 // TestRecoveryAfterAbruptStop writes through the durable pipeline, stops it
 // without a final checkpoint (as a crash would leave it), recovers, and
 // checks the state is exactly what was acknowledged.
@@ -113,18 +132,8 @@ func TestRecoveryAfterAbruptStop(t *testing.T) {
 	dir := t.TempDir()
 	policy := checkpoint.Policy{Entries: 40, Every: time.Hour}
 	st, state := open(t, dir, policy)
-	p, err := New(Config{ServerID: 1, Tick: time.Hour, Log: st.log, Checkpoints: st.cp, Logger: quiet}, state)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st.cp.Start()
-	p.Start()
-	c := newCollector()
-	if err := p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c}); err != nil {
-		t.Fatal(err)
-	}
-	c.wait(t, 1)
-	sid := c.done[0].Session.ID
+	p, c, sid := startWithSession(t, Config{ServerID: 1, Tick: time.Hour, Log: st.log, Checkpoints: st.cp, Logger: quiet}, state)
 	n := 0
 	for i := 0; i < 300; i++ {
 		body := (&jute.CreateRequest{Path: fmt.Sprintf("/n%d", i%50), Data: []byte(fmt.Sprint(i)), ACL: engine.OpenACL, Flags: int32(i % 2)}).AppendCreate(nil, false)
@@ -195,12 +204,7 @@ func TestFullDiskFailsWritesKeepsReadsAndRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := New(Config{ServerID: 1, Tick: time.Hour, Log: log, Logger: quiet}, nil)
-	p.Start()
-	c := newCollector()
-	_ = p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c})
-	c.wait(t, 1)
-	sid := c.done[0].Session.ID
+	p, c, sid := startWithSession(t, Config{ServerID: 1, Tick: time.Hour, Log: log, Logger: quiet}, nil)
 	// 1 KiB of data a znode: four fill a 4 KiB segment, so the failed
 	// writes need a new segment too.
 	create := func(path string) *Request {
@@ -291,18 +295,7 @@ func (o *offers) last() int64 {
 // burst's last changes, on a deadline, not only with the next write.
 func TestQuietPipelineOffersItsLastChanges(t *testing.T) {
 	cp := &offers{}
-	p, err := New(Config{ServerID: 1, Tick: time.Hour, Checkpoints: cp, CheckpointEvery: 200 * time.Millisecond, Logger: quiet}, engine.NewState())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Start()
-	defer p.Stop()
-	c := newCollector()
-	if err := p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c}); err != nil {
-		t.Fatal(err)
-	}
-	c.wait(t, 1)
-	sid := c.done[0].Session.ID
+	p, c, sid := startWithSession(t, Config{ServerID: 1, Tick: time.Hour, Checkpoints: cp, CheckpointEvery: 200 * time.Millisecond, Logger: quiet}, engine.NewState())
 	for i := range 20 {
 		body := (&jute.CreateRequest{Path: fmt.Sprintf("/n%d", i), ACL: engine.OpenACL}).AppendCreate(nil, false)
 		if err := p.Submit(write(jute.OpCreate, sid, body, c)); err != nil {

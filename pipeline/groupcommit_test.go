@@ -43,20 +43,9 @@ func TestGroupCommitCarriesEveryWriteQueuedBehindAnFsync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close()
+	t.Cleanup(func() { w.Close() }) // after the pipeline stops (cleanups run last first)
 	log := &heldLog{WAL: w}
-	p, err := New(Config{ServerID: 1, Tick: time.Hour, Log: log, Logger: quiet}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.Start()
-	defer p.Stop()
-	c := newCollector()
-	if err := p.Submit(&Request{Kind: KindCreateSession, Timeout: 30000, From: c}); err != nil {
-		t.Fatal(err)
-	}
-	c.wait(t, 1)
-	sid := c.done[0].Session.ID
+	p, c, sid := startWithSession(t, Config{ServerID: 1, Tick: time.Hour, Log: log, Logger: quiet}, nil)
 
 	release := make(chan struct{})
 	held := make(chan struct{})
