@@ -695,24 +695,23 @@ func (p *Pipeline) publish() {
 	}
 }
 
-// offerCheckpoint hands the checkpointer the changes published since its
-// last delta, at most every CheckpointEvery, and drops the log its
-// durable checkpoint covers. publish calls it, and so does a deadline
-// while changes wait (offerDeadline): after the last write of a burst,
-// they would otherwise wait for the next write, and the checkpoint and
-// the log's compaction with them.
+// offerCheckpoint hands Config.Checkpoints (which must be set) the
+// changes published since its last delta, at most every CheckpointEvery,
+// and drops the log its durable checkpoint covers. publish calls it, and
+// so does a deadline while changes wait (offerDeadline): after the last
+// write of a burst, they would otherwise wait for the next write, and the
+// checkpoint and the log's compaction with them.
 func (p *Pipeline) offerCheckpoint() {
-	if cp := p.cfg.Checkpoints; cp != nil {
-		if p.unoffered && cp.Ready() && time.Since(p.lastOffer) >= p.cfg.CheckpointEvery {
-			cp.Offer(p.state.TakeDelta(p.view.Load()))
-			p.lastOffer, p.unoffered = time.Now(), false
-		}
-		if d := cp.Durable(); d > p.removed && p.cfg.Log != nil {
-			if err := p.cfg.Log.RemoveThrough(uint64(d)); err != nil {
-				p.cfg.Logger.Warn("could not remove old log segments", "err", err)
-			} else {
-				p.removed = d
-			}
+	cp := p.cfg.Checkpoints
+	if p.unoffered && cp.Ready() && time.Since(p.lastOffer) >= p.cfg.CheckpointEvery {
+		cp.Offer(p.state.TakeDelta(p.view.Load()))
+		p.lastOffer, p.unoffered = time.Now(), false
+	}
+	if d := cp.Durable(); d > p.removed && p.cfg.Log != nil {
+		if err := p.cfg.Log.RemoveThrough(uint64(d)); err != nil {
+			p.cfg.Logger.Warn("could not remove old log segments", "err", err)
+		} else {
+			p.removed = d
 		}
 	}
 }
